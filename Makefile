@@ -1,0 +1,85 @@
+# nnc: a compiler for a small neural-network language.
+#   make          build build/nnc
+#   make run      train and evaluate examples/xor.nn
+#   make test     unit tests (Criterion), golden files, example outcomes
+#   make bless    regenerate golden files on purpose (review the diff!)
+#   make test-asan  the same tests under AddressSanitizer + UBSan
+
+CC      ?= cc
+BUILD   ?= build
+# -ffp-contract=off: no silent FMA, so the interpreter and emitted C can agree
+# bit for bit. Never -ffast-math: it folds isnan() to false.
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wvla
+CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -ffp-contract=off -Iinclude -I$(BUILD)/gen
+LDLIBS  += -lm
+FLEX    ?= flex
+BISON   ?= bison
+
+SRCS    := $(wildcard src/*/*.c)
+GEN_C   := $(BUILD)/gen/nn.tab.c $(BUILD)/gen/lex.yy.c
+OBJS    := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS)) \
+           $(BUILD)/obj/gen/nn.tab.o $(BUILD)/obj/gen/lex.yy.o
+MAIN    := $(BUILD)/obj/main.o
+UNITS   := $(wildcard tests/unit/*.c)
+
+.PHONY: all run test test-unit test-golden test-examples test-torch bless \
+        test-asan deps clean
+
+all: deps $(BUILD)/nnc
+
+# Installs the build dependencies on a fresh Debian machine when missing.
+deps:
+	@./tools/ensure-deps.sh
+
+$(BUILD)/nnc: $(MAIN) $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/gen/nn.tab.c $(BUILD)/gen/nn.tab.h: grammar/nn.y
+	@mkdir -p $(@D)
+	$(BISON) -Wall -Werror --defines=$(BUILD)/gen/nn.tab.h -o $(BUILD)/gen/nn.tab.c $<
+
+$(BUILD)/gen/lex.yy.c $(BUILD)/gen/lex.yy.h: grammar/nn.l $(BUILD)/gen/nn.tab.h
+	@mkdir -p $(@D)
+	$(FLEX) --header-file=$(BUILD)/gen/lex.yy.h -o $(BUILD)/gen/lex.yy.c $<
+
+# Generated code is not ours to lint: relax the warnings flex/bison trip.
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/gen/nn.tab.h $(BUILD)/gen/lex.yy.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-unused-function -Wno-sign-compare -Wno-shadow -Wno-strict-prototypes -MMD -c -o $@ $<
+
+$(BUILD)/obj/%.o: src/%.c $(BUILD)/gen/nn.tab.h $(BUILD)/gen/lex.yy.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -c -o $@ $<
+
+$(BUILD)/obj/tests/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -c -o $@ $<
+
+$(BUILD)/unit-tests: $(patsubst tests/unit/%.c,$(BUILD)/obj/tests/%.o,$(UNITS)) $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcriterion $(LDLIBS)
+
+run: all
+	$(BUILD)/nnc run examples/xor.nn
+
+test: all $(BUILD)/unit-tests
+	$(BUILD)/unit-tests --jobs 2
+	NNC=$(abspath $(BUILD)/nnc) ./tests/golden/run.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/examples.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/torch/run.sh
+
+bless: all
+	NNC=$(abspath $(BUILD)/nnc) ./tests/golden/run.sh --bless
+
+# Sanitizer build in its own folder so it never mixes with the normal objects.
+test-asan:
+	$(MAKE) BUILD=build-asan CC=clang \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	  all build-asan/unit-tests
+	ASAN_OPTIONS=detect_leaks=1 build-asan/unit-tests --jobs 2
+	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/golden/run.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

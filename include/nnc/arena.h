@@ -1,0 +1,27 @@
+/* Arena: bump allocation for compile-time data (AST, IR, diagnostics text).
+ * Nothing allocated here is freed one by one; arena_free releases it all, so
+ * error paths never leak. */
+#ifndef NNC_ARENA_H
+#define NNC_ARENA_H
+
+#include <stddef.h>
+
+typedef struct ArenaBlock ArenaBlock;
+
+typedef struct Arena {
+    ArenaBlock *head;
+} Arena;
+
+void arena_init(Arena *a);
+void arena_free(Arena *a);
+/* Zeroed memory, aligned for any type. Returns NULL when size overflows or
+ * memory runs out. */
+void *arena_alloc(Arena *a, size_t size);
+/* n * size bytes with an overflow check; NULL on overflow. */
+void *arena_array(Arena *a, size_t n, size_t size);
+char *arena_strdup(Arena *a, const char *s);
+char *arena_strndup(Arena *a, const char *s, size_t n);
+char *arena_printf(Arena *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,37 @@
+/* The interpreter: trains and evaluates an IrProgram, printing what a student
+ * wants to see. float32 throughout; batches are matrices (rows = samples). */
+#ifndef NNC_RUNTIME_H
+#define NNC_RUNTIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "nnc/diag.h"
+#include "nnc/ir.h"
+
+typedef struct RtOptions {
+    FILE *out;            /* where the report goes (stdout) */
+    bool quiet;           /* only the final results, no summary or loss log */
+    bool override_seed;   /* --seed N */
+    uint64_t seed;
+    long epochs;          /* --epochs N; 0 = as in the file */
+} RtOptions;
+
+typedef struct RtSession RtSession;
+
+/* Allocates parameters for every model (initialised from each model's
+ * parameter blocks or like nn.Linear). NULL only when memory runs out. */
+RtSession *rt_session_new(const IrProgram *p, const RtOptions *opt, Diag *d);
+void rt_session_free(RtSession *s);
+
+/* Executes the program's steps in order. Returns false when a step failed
+ * (reported through d). */
+bool rt_session_run(RtSession *s, Diag *d);
+
+/* The current parameters of a dense node (after training, if any ran):
+ * weight is [units][in_units], bias is [units]. NULL for other nodes. */
+const float *rt_node_weight(const RtSession *s, size_t model, size_t node);
+const float *rt_node_bias(const RtSession *s, size_t model, size_t node);
+
+#endif

@@ -1,0 +1,15 @@
+#!/bin/sh
+# Installs nnc's build dependencies with apt-get when they are missing, so
+# `make run` and `make test` work on a fresh Debian machine.
+set -e
+need=""
+command -v flex  >/dev/null 2>&1 || need="$need flex"
+command -v bison >/dev/null 2>&1 || need="$need bison"
+[ -f /usr/include/criterion/criterion.h ] || need="$need libcriterion-dev"
+[ -z "$need" ] && exit 0
+echo "nnc: installing build dependencies:$need" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq $need >/dev/null
