@@ -1,0 +1,111 @@
+/* Arena allocator: big blocks, bump pointer, freed all at once. */
+#include "nnc/arena.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ArenaBlock {
+    ArenaBlock *next;
+    size_t used;
+    size_t cap;
+    max_align_t data[]; /* aligned for any type */
+};
+
+enum { ARENA_BLOCK_SIZE = 64 * 1024 };
+
+void arena_init(Arena *a) { a->head = NULL; }
+
+void arena_free(Arena *a)
+{
+    ArenaBlock *b = a->head;
+    while (b) {
+        ArenaBlock *next = b->next;
+        free(b);
+        b = next;
+    }
+    a->head = NULL;
+}
+
+static ArenaBlock *arena_new_block(Arena *a, size_t need)
+{
+    size_t cap = need > ARENA_BLOCK_SIZE ? need : ARENA_BLOCK_SIZE;
+    if (cap > SIZE_MAX - sizeof(ArenaBlock))
+        return NULL;
+    ArenaBlock *b = malloc(sizeof(ArenaBlock) + cap);
+    if (!b)
+        return NULL;
+    b->cap = cap;
+    b->used = 0;
+    /* A big request gets its own block behind the head, so the head keeps
+     * its free space for the small allocations that follow. */
+    if (a->head && need > ARENA_BLOCK_SIZE / 4) {
+        b->next = a->head->next;
+        a->head->next = b;
+    } else {
+        b->next = a->head;
+        a->head = b;
+    }
+    return b;
+}
+
+void *arena_alloc(Arena *a, size_t size)
+{
+    const size_t align = sizeof(max_align_t);
+    if (size == 0)
+        size = 1;
+    if (size > SIZE_MAX - align)
+        return NULL;
+    size = (size + align - 1) / align * align;
+    ArenaBlock *b = a->head;
+    if (!b || b->cap - b->used < size) {
+        b = arena_new_block(a, size);
+        if (!b)
+            return NULL;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += size;
+    memset(p, 0, size);
+    return p;
+}
+
+void *arena_array(Arena *a, size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total))
+        return NULL;
+    return arena_alloc(a, total);
+}
+
+char *arena_strndup(Arena *a, const char *s, size_t n)
+{
+    if (n == SIZE_MAX)
+        return NULL;
+    char *p = arena_alloc(a, n + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *arena_strdup(Arena *a, const char *s) { return arena_strndup(a, s, strlen(s)); }
+
+char *arena_printf(Arena *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return NULL;
+    char *p = arena_alloc(a, (size_t)n + 1);
+    if (!p)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}

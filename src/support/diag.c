@@ -1,0 +1,149 @@
+/* Diagnostics: file:line:col: error: message, the source line, a caret. */
+#include "nnc/diag.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void diag_init(Diag *d, FILE *out)
+{
+    d->out = out;
+    d->errors = 0;
+    d->warnings = 0;
+    const char *no_color = getenv("NO_COLOR");
+    d->color = out && isatty(fileno(out)) && !(no_color && *no_color);
+}
+
+static const char *sgr(const Diag *d, const char *code) { return d->color ? code : ""; }
+
+/* Finds the start and length of line `line` (1-based) in src. */
+static bool source_line(const Source *src, int line, const char **start, size_t *len)
+{
+    const char *p = src->text, *end = src->text + src->len;
+    for (int l = 1; l < line; l++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            return false;
+        p = nl + 1;
+    }
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    if (n > 0 && p[n - 1] == '\r')
+        n--;
+    *start = p;
+    *len = n;
+    return true;
+}
+
+/* Prints the quoted source line and a caret under columns col..col+len-1.
+ * Tabs in the prefix are copied so the caret lines up in a terminal. */
+static void print_excerpt(Diag *d, Loc loc)
+{
+    const char *line;
+    size_t n;
+    if (!loc.src || loc.line < 1 || !source_line(loc.src, loc.line, &line, &n))
+        return;
+    enum { MAX_SHOWN = 200 }; /* long lines are cut, not dumped whole */
+    size_t shown = n < MAX_SHOWN ? n : MAX_SHOWN;
+    fprintf(d->out, "    %.*s%s\n", (int)shown, line, shown < n ? " ..." : "");
+    size_t col = loc.col > 0 ? (size_t)loc.col - 1 : 0;
+    if (col > shown)
+        return;
+    fputs("    ", d->out);
+    for (size_t i = 0; i < col; i++)
+        fputc(line[i] == '\t' ? '\t' : ' ', d->out);
+    fprintf(d->out, "%s^", sgr(d, "\033[1;32m"));
+    for (int i = 1; i < loc.len && col + (size_t)i < shown; i++)
+        fputc('~', d->out);
+    fprintf(d->out, "%s\n", sgr(d, "\033[0m"));
+}
+
+static void report(Diag *d, Loc loc, const char *kind, const char *color,
+                   const char *fmt, va_list ap)
+{
+    if (!d->out)
+        return;
+    fputs(sgr(d, "\033[1m"), d->out);
+    if (loc.src && loc.line > 0)
+        fprintf(d->out, "%s:%d:%d: ", loc.src->path, loc.line, loc.col);
+    else if (loc.src)
+        fprintf(d->out, "%s: ", loc.src->path);
+    else
+        fputs("nnc: ", d->out);
+    fprintf(d->out, "%s%s:%s%s ", sgr(d, color), kind, sgr(d, "\033[0m"), sgr(d, "\033[1m"));
+    vfprintf(d->out, fmt, ap);
+    fprintf(d->out, "%s\n", sgr(d, "\033[0m"));
+    print_excerpt(d, loc);
+}
+
+void diag_error(Diag *d, Loc loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(d, loc, "error", "\033[1;31m", fmt, ap);
+    va_end(ap);
+    d->errors++;
+}
+
+void diag_warning(Diag *d, Loc loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(d, loc, "warning", "\033[1;35m", fmt, ap);
+    va_end(ap);
+    d->warnings++;
+}
+
+void diag_note(Diag *d, Loc loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(d, loc, "note", "\033[1;36m", fmt, ap);
+    va_end(ap);
+}
+
+bool source_read(Diag *d, const char *path, Source *out)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        diag_error(d, loc_none(), "cannot open '%s': %s", path, strerror(errno));
+        return false;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        len += fread(buf + len, 1, cap - len - 1, f);
+        if (ferror(f) || len < cap - 1)
+            break;
+        char *bigger = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+        if (!bigger) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = bigger;
+        cap *= 2;
+    }
+    bool failed = !buf || ferror(f);
+    fclose(f);
+    if (failed) {
+        free(buf);
+        diag_error(d, loc_none(), "cannot read '%s'", path);
+        return false;
+    }
+    buf[len] = '\0';
+    out->path = path;
+    out->text = buf;
+    out->len = len;
+    return true;
+}
+
+void source_free(Source *s)
+{
+    free((char *)s->text);
+    s->text = NULL;
+}
