@@ -1,0 +1,81 @@
+#!/bin/sh
+# Golden-file tests for the compiler. For every tests/golden/NAME.nn:
+#   `nnc check` fails  -> its stderr must equal NAME.err
+#   `nnc check` passes -> `nnc dump ast` = NAME.ast, `nnc dump ir` = NAME.ir,
+#                         and, when NAME.out exists or on --bless, `nnc run` = NAME.out
+# Files are compared byte for byte. `--bless` rewrites the expected files
+# (review the diff before committing). Runs from tests/golden so paths in
+# diagnostics are stable. NNC names the binary; WRAP may prefix it (valgrind).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+nnc=${NNC:?set NNC to the nnc binary}
+bless=0
+[ "${1:-}" = "--bless" ] && bless=1
+cd "$here" || exit 2
+pass=0 fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# compare NAME EXT ACTUAL-FILE: checks (or blesses) NAME.EXT
+compare() {
+    if [ "$bless" = 1 ]; then
+        cp "$3" "$1.$2"
+        return 0
+    fi
+    if [ ! -f "$1.$2" ]; then
+        echo "FAIL $1: missing $1.$2 (run 'make bless')"
+        return 1
+    fi
+    if ! cmp -s "$3" "$1.$2"; then
+        echo "FAIL $1.$2 differs:"
+        diff -u "$1.$2" "$3" | head -40
+        return 1
+    fi
+    return 0
+}
+
+# check_case NAME: runs every applicable comparison for NAME.nn
+check_case() {
+    name=$1
+    ${WRAP:-} "$nnc" check "$name.nn" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    if [ "$rc" -ne 0 ]; then
+        if [ "$rc" -ne 1 ]; then
+            echo "FAIL $name: nnc check exited $rc (expected 0 or 1)"
+            return 1
+        fi
+        if [ -s "$tmp/out" ]; then
+            echo "FAIL $name: an error run wrote to stdout"
+            return 1
+        fi
+        [ -f "$name.ast" ] && [ "$bless" = 0 ] && { echo "FAIL $name: has $name.ast but check failed:"; cat "$tmp/err"; return 1; }
+        compare "$name" err "$tmp/err"
+        return
+    fi
+    [ -f "$name.err" ] && [ "$bless" = 0 ] && { echo "FAIL $name: expected errors ($name.err) but check passed"; return 1; }
+    ok=0
+    ${WRAP:-} "$nnc" dump ast "$name.nn" >"$tmp/ast" 2>"$tmp/err" || { echo "FAIL $name: dump ast failed"; cat "$tmp/err"; return 1; }
+    compare "$name" ast "$tmp/ast" || ok=1
+    ${WRAP:-} "$nnc" dump ir "$name.nn" >"$tmp/ir" 2>"$tmp/err" || { echo "FAIL $name: dump ir failed"; cat "$tmp/err"; return 1; }
+    compare "$name" ir "$tmp/ir" || ok=1
+    if [ -f "$name.out" ] || [ "$bless" = 1 ]; then
+        ${WRAP:-} "$nnc" run "$name.nn" >"$tmp/run" 2>"$tmp/err"
+        rc=$?
+        [ "$rc" -le 1 ] || { echo "FAIL $name: nnc run exited $rc"; cat "$tmp/err"; return 1; }
+        cat "$tmp/err" >>"$tmp/run"
+        compare "$name" out "$tmp/run" || ok=1
+    fi
+    return $ok
+}
+
+for f in *.nn; do
+    name=${f%.nn}
+    if check_case "$name"; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+    fi
+done
+[ "$bless" = 1 ] && echo "blessed $pass cases: review with 'git diff tests/golden'"
+echo "golden: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
