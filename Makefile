@@ -12,7 +12,7 @@ BUILD   ?= build
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wvla
 CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -ffp-contract=off -Iinclude -I$(BUILD)/gen
-LDLIBS  += -lm
+LDLIBS  += -lcjson -lm
 FLEX    ?= flex
 BISON   ?= bison
 

@@ -6,6 +6,7 @@ need=""
 command -v flex  >/dev/null 2>&1 || need="$need flex"
 command -v bison >/dev/null 2>&1 || need="$need bison"
 [ -f /usr/include/criterion/criterion.h ] || need="$need libcriterion-dev"
+[ -f /usr/include/cjson/cJSON.h ] || need="$need libcjson-dev"
 [ -z "$need" ] && exit 0
 echo "nnc: installing build dependencies:$need" >&2
 SUDO=""

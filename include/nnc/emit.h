@@ -1,0 +1,43 @@
+/* Emitters: from a checked model and its weights to a deployable artefact.
+ * Emitters read the IR and plain float arrays; they never see the runtime. */
+#ifndef NNC_EMIT_H
+#define NNC_EMIT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "nnc/arena.h"
+#include "nnc/ir.h"
+
+typedef struct EmitOptions {
+    const char *prefix;         /* C identifier prefix: NAME_forward */
+    const char *source_name;    /* the .nn file, for the comment header */
+    const char *weights_origin; /* how the weights were obtained, one line */
+    const char *header_name;    /* when set, the .c includes this header */
+    bool with_main;             /* add a main() that reads CSV rows on stdin */
+} EmitOptions;
+
+/* Per node of the model: weights[i] is [units][in_units] and biases[i] is
+ * [units] for OP_DENSE nodes, NULL for the others. */
+typedef struct EmitWeights {
+    const float *const *weights;
+    const float *const *biases;
+} EmitWeights;
+
+/* Dense layers with at most this many weights are written out as straight-
+ * line sums; wider ones as constant-bound loops the compiler can vectorise. */
+enum { EMIT_UNROLL_MAX_WEIGHTS = 256 };
+
+/* The default prefix for a model: its name in lower case, made a valid C
+ * identifier. Allocated in arena a. */
+const char *emit_default_prefix(Arena *a, const IrModel *m);
+/* true when the model's output is a class decision (predict() is emitted):
+ * one sigmoid/step unit, or several outputs compared by argmax. */
+bool emit_is_classifier(const IrModel *m);
+
+/* One standalone C99 file; returns false when writing failed. */
+bool emit_c(FILE *out, const IrModel *m, const EmitWeights *w, const EmitOptions *o);
+/* The matching header with the API and the size constants. */
+bool emit_c_header(FILE *out, const IrModel *m, const EmitOptions *o);
+
+#endif

@@ -1,0 +1,38 @@
+/* safetensors: the weights file format PyTorch users share. Layout: an
+ * 8-byte little-endian header size N, N bytes of JSON mapping each tensor
+ * name to {"dtype", "shape", "data_offsets": [begin, end]}, then the raw
+ * little-endian data. nnc reads and writes float32 ("F32") tensors only. */
+#ifndef NNC_SAFETENSORS_H
+#define NNC_SAFETENSORS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "nnc/diag.h"
+
+enum { ST_MAX_DIMS = 8 };
+
+typedef struct StTensor {
+    char *name;
+    size_t ndim;
+    size_t shape[ST_MAX_DIMS];
+    size_t count;   /* product of the shape */
+    float *data;    /* owned by the StFile when read */
+} StTensor;
+
+typedef struct StFile {
+    StTensor *tensors;
+    size_t n;
+} StFile;
+
+/* Reads and validates a whole file: sizes, JSON, dtypes, shapes, offsets in
+ * range and not overlapping. Every problem is reported naming the file (and
+ * the tensor); returns false then, with nothing to free. */
+bool st_read(Diag *d, const char *path, StFile *out);
+void st_free(StFile *f);
+const StTensor *st_find(const StFile *f, const char *name);
+
+/* Writes the tensors (data borrowed from the caller) atomically. */
+bool st_write(Diag *d, const char *path, const StTensor *tensors, size_t n);
+
+#endif

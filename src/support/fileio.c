@@ -1,0 +1,75 @@
+/* Atomic file writing: temporary file + rename, see nnc/fileio.h. */
+#include "nnc/fileio.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void atomic_release(AtomicFile *af)
+{
+    free(af->path);
+    free(af->tmp_path);
+    af->path = af->tmp_path = NULL;
+    af->f = NULL;
+}
+
+bool atomic_open(Diag *d, const char *path, AtomicFile *af)
+{
+    memset(af, 0, sizeof *af);
+    size_t n = strlen(path);
+    af->path = strdup(path);
+    af->tmp_path = malloc(n + sizeof ".tmp.XXXXXX");
+    if (!af->path || !af->tmp_path) {
+        atomic_release(af);
+        diag_error(d, loc_none(), "out of memory opening '%s'", path);
+        return false;
+    }
+    memcpy(af->tmp_path, path, n);
+    memcpy(af->tmp_path + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    int fd = mkstemp(af->tmp_path);
+    if (fd < 0) {
+        diag_error(d, loc_none(), "cannot write '%s': %s", path, strerror(errno));
+        atomic_release(af);
+        return false;
+    }
+    af->f = fdopen(fd, "wb");
+    if (!af->f) {
+        diag_error(d, loc_none(), "cannot write '%s': %s", path, strerror(errno));
+        close(fd);
+        unlink(af->tmp_path);
+        atomic_release(af);
+        return false;
+    }
+    return true;
+}
+
+bool atomic_commit(Diag *d, AtomicFile *af)
+{
+    bool ok = fflush(af->f) == 0 && !ferror(af->f) && fsync(fileno(af->f)) == 0;
+    int err = errno;
+    if (fclose(af->f) != 0 && ok) {
+        ok = false;
+        err = errno;
+    }
+    af->f = NULL;
+    if (ok && rename(af->tmp_path, af->path) != 0) {
+        ok = false;
+        err = errno;
+    }
+    if (!ok) {
+        diag_error(d, loc_none(), "cannot write '%s': %s", af->path, strerror(err));
+        unlink(af->tmp_path);
+    }
+    atomic_release(af);
+    return ok;
+}
+
+void atomic_abort(AtomicFile *af)
+{
+    if (af->f)
+        fclose(af->f);
+    if (af->tmp_path)
+        unlink(af->tmp_path);
+    atomic_release(af);
+}
