@@ -24,7 +24,7 @@ MAIN    := $(BUILD)/obj/main.o
 UNITS   := $(wildcard tests/unit/*.c)
 
 .PHONY: all run test test-unit test-golden test-examples test-torch bless \
-        test-asan deps clean
+        test-asan test-valgrind deps clean
 
 all: deps $(BUILD)/nnc
 
@@ -78,6 +78,11 @@ test-asan:
 	  all build-asan/unit-tests
 	ASAN_OPTIONS=detect_leaks=1 build-asan/unit-tests --jobs 2
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/golden/run.sh
+
+# Golden cases and examples under valgrind: no errors, no leaks.
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
+test-valgrind: all
+	NNC=$(abspath $(BUILD)/nnc) WRAP="$(VALGRIND)" ./tests/golden/run.sh
 
 clean:
 	rm -rf build build-asan
