@@ -361,6 +361,11 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner)
         return n_all;
     const char *names[YYNTOKENS + 1];
     int n = 0;
+    /* At the end of the file the one useful hint is the unclosed block. */
+    yysymbol_kind_t token = yypcontext_token(ctx);
+    for (int i = 0; i < n_all && token == YYSYMBOL_YYEOF; i++)
+        if (strcmp(yysymbol_name(all[i]), "'}'") == 0)
+            all[0] = all[i], n_all = 1;
     bool value = parse_expects(all, n_all, YYSYMBOL_NUMBER) &&
                  parse_expects(all, n_all, YYSYMBOL_STRING);
     if (value)
@@ -370,7 +375,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner)
             names[n++] = parse_symbol_name(all[i]);
     char buf[512];
     size_t used = (size_t)snprintf(buf, sizeof buf, "syntax error, unexpected %s",
-                                   parse_symbol_name(yypcontext_token(ctx)));
+                                   parse_symbol_name(token));
     for (int i = 0; i < n && n <= MAX_SHOWN && used < sizeof buf; i++) {
         const char *sep = i == 0 ? ", expecting " : i == n - 1 ? " or " : ", ";
         used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s", sep, names[i]);

@@ -118,19 +118,6 @@ static bool lower_check_duplicate(Lower *c, const AstDecl *d)
 
 /* ---- train ------------------------------------------------------------- */
 
-enum { TP_LOSS, TP_OPTIMIZER, TP_EPOCHS, TP_BATCH, TP_SEED, TP_LOG_EVERY, TP_COUNT };
-
-static const char *const loss_choices[] = {"bce", "mse", "cross_entropy", NULL};
-
-static const PropSpec train_props[TP_COUNT] = {
-    [TP_LOSS] = {"loss", PT_IDENT, loss_choices},
-    [TP_OPTIMIZER] = {"optimizer", PT_CALL, NULL},
-    [TP_EPOCHS] = {"epochs", PT_INT, NULL},
-    [TP_BATCH] = {"batch", PT_INT, NULL},
-    [TP_SEED] = {"seed", PT_INT, NULL},
-    [TP_LOG_EVERY] = {"log_every", PT_INT, NULL},
-};
-
 /* The valid range of each sweepable hyperparameter, used for the property,
  * the optimizer argument and every sweep value alike. */
 static const Range hyper_range[] = {
@@ -141,6 +128,21 @@ static const Range hyper_range[] = {
     [SWEEP_EPS] = {0, INFINITY, true, false, false},
     [SWEEP_EPOCHS] = {1, LOWER_MAX_COUNT, false, false, true},
     [SWEEP_BATCH] = {1, LOWER_MAX_COUNT, false, false, true},
+};
+static const Range seed_range = {0, LOWER_MAX_SEED, false, false, true};
+static const Range log_every_range = {1, LOWER_MAX_COUNT, false, false, true};
+
+enum { TP_LOSS, TP_OPTIMIZER, TP_EPOCHS, TP_BATCH, TP_SEED, TP_LOG_EVERY, TP_COUNT };
+
+static const char *const loss_choices[] = {"bce", "mse", "cross_entropy", NULL};
+
+static const PropSpec train_props[TP_COUNT] = {
+    [TP_LOSS] = {"loss", PT_IDENT, loss_choices, NULL},
+    [TP_OPTIMIZER] = {"optimizer", PT_CALL, NULL, NULL},
+    [TP_EPOCHS] = {"epochs", PT_INT, NULL, &hyper_range[SWEEP_EPOCHS]},
+    [TP_BATCH] = {"batch", PT_INT, NULL, &hyper_range[SWEEP_BATCH]},
+    [TP_SEED] = {"seed", PT_INT, NULL, &seed_range},
+    [TP_LOG_EVERY] = {"log_every", PT_INT, NULL, &log_every_range},
 };
 
 static const char *const sweep_names[] = {"lr", "momentum", "beta1", "beta2", "eps", "epochs",
@@ -189,9 +191,10 @@ static bool optim_arg_index(Lower *c, const OptimSpec *spec, const AstArg *a, si
     return false;
 }
 
-/* Binds positional and named arguments to spec's parameters. */
+/* Binds positional and named arguments to spec's parameters and checks
+ * each value's range, in source order. */
 static bool optim_bind_args(Lower *c, const OptimSpec *spec, const AstValue *call,
-                            const AstArg *bound[4])
+                            const AstArg *bound[4], IrOptimizer *o)
 {
     bool ok = true, named = false;
     size_t pos = 0;
@@ -222,6 +225,8 @@ static bool optim_bind_args(Lower *c, const OptimSpec *spec, const AstValue *cal
             continue;
         }
         bound[i] = a;
+        SweepParam p = spec->args[i];
+        ok &= value_in_range(c, a->value, ir_sweep_name(p), hyper_range[p], optim_slot(o, p));
     }
     return ok;
 }
@@ -245,17 +250,11 @@ static bool lower_optimizer(Lower *c, const AstValue *v, IrOptimizer *o)
     }
     *o = (IrOptimizer){spec->kind, 0, 0, 0.9, 0.999, 1e-8};
     const AstArg *bound[4] = {0};
-    bool ok = optim_bind_args(c, spec, v, bound);
+    bool ok = optim_bind_args(c, spec, v, bound, o);
     if (!bound[0] && ok) {
         diag_error(c->diag, v->loc, "%s needs a learning rate, e.g. %s(lr = 0.01)", spec->name,
                    spec->name);
         return false;
-    }
-    for (size_t i = 0; i < spec->n_args; i++) {
-        SweepParam p = spec->args[i];
-        if (bound[i])
-            ok &= value_in_range(c, bound[i]->value, ir_sweep_name(p), hyper_range[p],
-                                 optim_slot(o, p));
     }
     return ok;
 }
@@ -283,8 +282,12 @@ static bool lower_sweep(Lower *c, const AstProp *p, const AstProp *first, IrTrai
         return false;
     }
     const AstValue *v = p->value;
-    if (v->kind != AST_LIST || v->n == 0) {
-        value_type_error(c, v, "sweep values", "a non-empty list of numbers");
+    if (v->kind != AST_LIST) {
+        value_type_error(c, v, "sweep values", "a list of numbers");
+        return false;
+    }
+    if (v->n == 0) {
+        diag_error(c->diag, v->loc, "sweep %s needs at least one value", p->name);
         return false;
     }
     double *vals = arena_array(c->arena, v->n, sizeof *vals);
@@ -412,51 +415,48 @@ static void lower_clamp_batch(Lower *c, IrTrain *t, const AstProp *batch, const 
 static bool lower_train_props(Lower *c, const AstDecl *d, IrTrain *t, const AstProp **slots,
                               const AstProp **sweep)
 {
-    bool ok = props_collect(c, d->props, train_props, TP_COUNT, "train block", slots);
     static const char *const required[] = {
         [TP_LOSS] = "loss (bce, mse or cross_entropy)",
         [TP_OPTIMIZER] = "optimizer, e.g. optimizer = adam(lr = 0.01)",
         [TP_EPOCHS] = "epochs, e.g. epochs = 100",
     };
-    const AstProp *given[TP_COUNT] = {0}; /* present, even when mistyped */
-    for (const AstProp *p = d->props; p; p = p->next)
-        for (int i = 0; i < TP_COUNT && !p->sweep; i++)
-            if (strcmp(train_props[i].name, p->name) == 0)
-                given[i] = p;
+    bool ok = true;
     for (int i = TP_LOSS; i <= TP_EPOCHS; i++) {
-        if (!given[i]) {
+        if (!props_find(d->props, train_props[i].name)) {
             diag_error(c->diag, d->loc, "train block needs %s", required[i]);
             ok = false;
         }
+    }
+    /* One pass in source order, so the diagnostics come out in that order. */
+    const AstProp *seen[PROPS_MAX] = {0};
+    *sweep = NULL;
+    for (int i = 0; i < TP_COUNT; i++)
+        slots[i] = NULL;
+    for (const AstProp *p = d->props; p; p = p->next) {
+        if (p->sweep) {
+            if (!*sweep)
+                *sweep = p;
+            ok &= lower_sweep(c, p, *sweep, t);
+            continue;
+        }
+        int i = props_take(c, p, train_props, TP_COUNT, "train block", slots, seen);
+        ok &= i >= 0;
+        if (i == TP_OPTIMIZER)
+            ok &= lower_optimizer(c, p->value, &t->optimizer);
     }
     if (slots[TP_LOSS]) {
         const char *l = slots[TP_LOSS]->value->text;
         t->loss = strcmp(l, "bce") == 0 ? LOSS_BCE : strcmp(l, "mse") == 0 ? LOSS_MSE
                                                                             : LOSS_CROSS_ENTROPY;
     }
-    if (slots[TP_OPTIMIZER])
-        ok &= lower_optimizer(c, slots[TP_OPTIMIZER]->value, &t->optimizer);
-    double v;
-    if (slots[TP_EPOCHS] && (ok &= value_in_range(c, slots[TP_EPOCHS]->value, "epochs",
-                                                  hyper_range[SWEEP_EPOCHS], &v)))
-        t->epochs = (long)v;
-    if (slots[TP_BATCH] && (ok &= value_in_range(c, slots[TP_BATCH]->value, "batch",
-                                                 hyper_range[SWEEP_BATCH], &v)))
-        t->batch = (size_t)v;
-    if (slots[TP_SEED] && (ok &= value_in_range(c, slots[TP_SEED]->value, "seed",
-                                                (Range){0, LOWER_MAX_SEED, false, false, true}, &v)))
-        t->seed = (uint64_t)v;
-    if (slots[TP_LOG_EVERY] && (ok &= value_in_range(c, slots[TP_LOG_EVERY]->value, "log_every",
-                                                     (Range){1, LOWER_MAX_COUNT, false, false, true}, &v)))
-        t->log_every = (long)v;
-    *sweep = NULL;
-    for (const AstProp *p = d->props; p; p = p->next) {
-        if (!p->sweep)
-            continue;
-        if (!*sweep)
-            *sweep = p;
-        ok &= lower_sweep(c, p, *sweep, t);
-    }
+    if (slots[TP_EPOCHS])
+        t->epochs = (long)slots[TP_EPOCHS]->value->number;
+    if (slots[TP_BATCH])
+        t->batch = (size_t)slots[TP_BATCH]->value->number;
+    if (slots[TP_SEED])
+        t->seed = (uint64_t)slots[TP_SEED]->value->number;
+    if (slots[TP_LOG_EVERY])
+        t->log_every = (long)slots[TP_LOG_EVERY]->value->number;
     if (ok && *sweep && slots[TP_OPTIMIZER])
         ok &= lower_sweep_fits(c, t, *sweep);
     return ok;

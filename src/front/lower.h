@@ -58,12 +58,6 @@ typedef enum PropType {
     PT_COLUMN,      /* target = last | first | integer index */
 } PropType;
 
-typedef struct PropSpec {
-    const char *name;
-    PropType type;
-    const char *const *choices; /* PT_IDENT, PT_COLUMN: NULL-terminated */
-} PropSpec;
-
 /* A numeric range with the message form it implies. */
 typedef struct Range {
     double lo, hi;
@@ -71,11 +65,29 @@ typedef struct Range {
     bool integer;
 } Range;
 
+enum { PROPS_MAX = 16 }; /* properties in one block's table */
+
+typedef struct PropSpec {
+    const char *name;
+    PropType type;
+    const char *const *choices; /* PT_IDENT, PT_COLUMN: NULL-terminated */
+    const Range *range;         /* PT_NUMBER, PT_INT: checked with the type */
+} PropSpec;
+
 /* Matches props (sweeps skipped) to spec: slots[i] is the prop named
- * spec[i].name or NULL. Reports unknown names (with a suggestion), repeats
- * and wrong types; a bad prop leaves its slot NULL. False on any error. */
+ * spec[i].name or NULL. Reports, in source order, unknown names (with a
+ * suggestion), repeats, wrong types and values out of range; a bad prop
+ * leaves its slot NULL. False on any error. */
 bool props_collect(Lower *c, const AstProp *props, const PropSpec *spec, size_t n,
                    const char *block, const AstProp **slots);
+/* One step of props_collect, for blocks that act on each prop in order:
+ * the prop's index in spec, or -1 (reported). seen[] starts all NULL. */
+int props_take(Lower *c, const AstProp *p, const PropSpec *spec, size_t n, const char *block,
+               const AstProp **slots, const AstProp **seen);
+/* The first prop named name (sweeps skipped), valid or not, or NULL. */
+const AstProp *props_find(const AstProp *props, const char *name);
+/* A number as a student wrote it: 100000000000, not 1e+11. */
+const char *number_text(Lower *c, double v);
 /* Checks a number against r, reporting "WHAT must be ..., got V" at v. */
 bool value_in_range(Lower *c, const AstValue *v, const char *what, Range r, double *out);
 /* "must be an integer, got string" style type error for any value. */

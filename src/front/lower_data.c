@@ -13,17 +13,21 @@ enum { DP_X, DP_Y, DP_CSV, DP_HEADER, DP_TARGET, DP_CLASSES, DP_SCALE, DP_NORMAL
 static const char *const target_choices[] = {"last", "first", NULL};
 static const char *const normalize_choices[] = {"minmax", "standard", NULL};
 
+static const Range classes_range = {2, (double)LOWER_MAX_UNITS, false, false, true};
+static const Range split_range = {0, 1, true, true, false};
+static const Range seed_range = {0, LOWER_MAX_SEED, false, false, true};
+
 static const PropSpec dataset_props[DP_COUNT] = {
-    [DP_X] = {"x", PT_LIST, NULL},
-    [DP_Y] = {"y", PT_LIST, NULL},
-    [DP_CSV] = {"csv", PT_STRING, NULL},
-    [DP_HEADER] = {"header", PT_BOOL, NULL},
-    [DP_TARGET] = {"target", PT_COLUMN, target_choices},
-    [DP_CLASSES] = {"classes", PT_INT, NULL},
-    [DP_SCALE] = {"scale", PT_NUMBER, NULL},
-    [DP_NORMALIZE] = {"normalize", PT_IDENT, normalize_choices},
-    [DP_SPLIT] = {"split", PT_NUMBER, NULL},
-    [DP_SEED] = {"seed", PT_INT, NULL},
+    [DP_X] = {"x", PT_LIST, NULL, NULL},
+    [DP_Y] = {"y", PT_LIST, NULL, NULL},
+    [DP_CSV] = {"csv", PT_STRING, NULL, NULL},
+    [DP_HEADER] = {"header", PT_BOOL, NULL, NULL},
+    [DP_TARGET] = {"target", PT_COLUMN, target_choices, NULL},
+    [DP_CLASSES] = {"classes", PT_INT, NULL, &classes_range},
+    [DP_SCALE] = {"scale", PT_NUMBER, NULL, NULL},
+    [DP_NORMALIZE] = {"normalize", PT_IDENT, normalize_choices, NULL},
+    [DP_SPLIT] = {"split", PT_NUMBER, NULL, &split_range},
+    [DP_SEED] = {"seed", PT_INT, NULL, &seed_range},
 };
 
 /* ---- the shuffle generator: xoroshiro128+ seeded through splitmix64 ---- */
@@ -195,14 +199,9 @@ static bool data_reject_csv_only(Lower *c, const AstProp **slots)
 }
 
 /* Reads and cross-checks x and y; fills ds. */
-static bool data_read_xy(Lower *c, const AstDecl *d, const AstProp **slots, IrDataset *ds)
+static bool data_read_xy(Lower *c, const AstProp **slots, IrDataset *ds)
 {
     const AstProp *xp = slots[DP_X], *yp = slots[DP_Y];
-    if (!xp)
-        diag_error(c->diag, d->name_loc, "dataset '%s' needs x (the inputs, one row per sample)",
-                   d->name);
-    if (!yp)
-        diag_error(c->diag, d->name_loc, "dataset '%s' needs y (the targets, one per row)", d->name);
     if (!xp || !yp)
         return false;
     Matrix xm, ym;
@@ -226,9 +225,8 @@ static bool data_read_xy(Lower *c, const AstDecl *d, const AstProp **slots, IrDa
     const AstProp *cp = slots[DP_CLASSES];
     double classes = 0;
     if (cp) {
-        Range r = {2, (double)LOWER_MAX_UNITS, false, false, true};
-        if (!value_in_range(c, cp->value, "classes", r, &classes) ||
-            !data_check_labels(c, yp, &ym, classes))
+        classes = cp->value->number;
+        if (!data_check_labels(c, yp, &ym, classes))
             return false;
         ds->classes = (int)classes;
     }
@@ -258,26 +256,32 @@ static bool data_transform(Lower *c, const AstProp **slots, IrDataset *ds)
 
 void lower_dataset(Lower *c, const AstDecl *d, DataSym *sym)
 {
-    const AstProp *slots[DP_COUNT];
-    bool ok = props_collect(c, d->props, dataset_props, DP_COUNT, "dataset block", slots);
-    if (slots[DP_CSV]) {
+    const AstProp *csv = props_find(d->props, "csv");
+    if (csv) {
         /* The table above is ready for CSV; loading arrives in a later issue. */
-        diag_error(c->diag, slots[DP_CSV]->loc, "csv datasets are not supported yet");
+        diag_error(c->diag, csv->loc, "csv datasets are not supported yet");
         return;
     }
+    bool ok = true;
+    if (!props_find(d->props, "x")) {
+        diag_error(c->diag, d->name_loc, "dataset '%s' needs x (the inputs, one row per sample)",
+                   d->name);
+        ok = false;
+    }
+    if (!props_find(d->props, "y")) {
+        diag_error(c->diag, d->name_loc, "dataset '%s' needs y (the targets, one per row)", d->name);
+        ok = false;
+    }
+    const AstProp *slots[DP_COUNT];
+    ok &= props_collect(c, d->props, dataset_props, DP_COUNT, "dataset block", slots);
     ok &= data_reject_csv_only(c, slots);
-    double split = 0, seed = 0;
-    if (slots[DP_SPLIT])
-        ok &= value_in_range(c, slots[DP_SPLIT]->value, "split", (Range){0, 1, true, true, false},
-                             &split);
-    if (slots[DP_SEED])
-        ok &= value_in_range(c, slots[DP_SEED]->value, "seed",
-                             (Range){0, LOWER_MAX_SEED, false, false, true}, &seed);
     IrDataset ds = {.name = d->name, .loc = d->name_loc};
-    if (!data_read_xy(c, d, slots, &ds) || !ok || !data_transform(c, slots, &ds))
+    if (!data_read_xy(c, slots, &ds) || !ok || !data_transform(c, slots, &ds))
         return;
     sym->whole = data_push(c, &ds);
-    if (slots[DP_SPLIT] && !data_split(c, sym, &ds, slots[DP_SPLIT], split, (uint64_t)seed))
+    const AstProp *split = slots[DP_SPLIT], *seed = slots[DP_SEED];
+    if (split && !data_split(c, sym, &ds, split, split->value->number,
+                             seed ? (uint64_t)seed->value->number : 0))
         return;
     sym->ok = true;
 }

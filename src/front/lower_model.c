@@ -11,9 +11,9 @@
 enum { PP_WEIGHT, PP_BIAS, PP_FROZEN, PP_COUNT };
 
 static const PropSpec param_props[PP_COUNT] = {
-    [PP_WEIGHT] = {"weight", PT_LIST, NULL},
-    [PP_BIAS] = {"bias", PT_LIST, NULL},
-    [PP_FROZEN] = {"frozen", PT_BOOL, NULL},
+    [PP_WEIGHT] = {"weight", PT_LIST, NULL, NULL},
+    [PP_BIAS] = {"bias", PT_LIST, NULL, NULL},
+    [PP_FROZEN] = {"frozen", PT_BOOL, NULL, NULL},
 };
 
 typedef struct ModelBuild {
@@ -96,12 +96,13 @@ static bool model_width(ModelBuild *b, const AstValue *v, const char *what, cons
 {
     double x = v->number;
     if (!(x > 0) || floor(x) != x) {
-        diag_error(b->c->diag, v->loc, "%s must be a positive integer, got %.9g", what, x);
+        diag_error(b->c->diag, v->loc, "%s must be a positive integer, got %s", what,
+                   number_text(b->c, x));
         return false;
     }
     if (x > (double)LOWER_MAX_UNITS) {
-        diag_error(b->c->diag, v->loc, "%s %.9g is too large (at most %zu %s)", what, x,
-                   LOWER_MAX_UNITS, unit);
+        diag_error(b->c->diag, v->loc, "%s %s is too large (at most %zu %s)", what,
+                   number_text(b->c, x), LOWER_MAX_UNITS, unit);
         return false;
     }
     *out = (size_t)x;

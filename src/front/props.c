@@ -19,14 +19,27 @@ const char *choices_text(Lower *c, const char *const *choices)
     return text;
 }
 
+const char *number_text(Lower *c, double v)
+{
+    const char *s = floor(v) == v && fabs(v) < 1e18 ? arena_printf(c->arena, "%.0f", v)
+                                                    : arena_printf(c->arena, "%.9g", v);
+    return s ? s : "?";
+}
+
+const AstProp *props_find(const AstProp *props, const char *name)
+{
+    for (const AstProp *p = props; p; p = p->next)
+        if (!p->sweep && strcmp(p->name, name) == 0)
+            return p;
+    return NULL;
+}
+
 /* "got string", or the number itself when only its value is wrong. */
 static const char *value_got(Lower *c, const AstValue *v)
 {
     switch (v->kind) {
-    case AST_NUMBER: {
-        const char *s = arena_printf(c->arena, "%.9g", v->number);
-        return s ? s : "a number";
-    }
+    case AST_NUMBER:
+        return number_text(c, v->number);
     case AST_IDENT: {
         const char *s = arena_printf(c->arena, "identifier '%s'", v->text);
         return s ? s : "a name";
@@ -46,20 +59,19 @@ static bool is_integral(double v)
     return floor(v) == v;
 }
 
-/* Checks one prop's value against its declared type. */
+/* Checks one prop's value against its declared type and range. */
 static bool prop_check_type(Lower *c, const AstProp *p, const PropSpec *s)
 {
     const AstValue *v = p->value;
+    double unused;
     switch (s->type) {
     case PT_NUMBER:
-        if (v->kind == AST_NUMBER)
-            return true;
-        value_type_error(c, v, s->name, "a number");
-        return false;
     case PT_INT:
-        if (v->kind == AST_NUMBER && is_integral(v->number))
+        if (s->range)
+            return value_in_range(c, v, s->name, *s->range, &unused);
+        if (v->kind == AST_NUMBER && (s->type == PT_NUMBER || is_integral(v->number)))
             return true;
-        value_type_error(c, v, s->name, "an integer");
+        value_type_error(c, v, s->name, s->type == PT_INT ? "an integer" : "a number");
         return false;
     case PT_BOOL:
         if (v->kind == AST_BOOL)
@@ -111,8 +123,8 @@ static bool prop_check_type(Lower *c, const AstProp *p, const PropSpec *s)
 static void prop_unknown(Lower *c, const AstProp *p, const PropSpec *spec, size_t n,
                          const char *block)
 {
-    const char *names[32];
-    size_t m = n < 32 ? n : 32;
+    const char *names[PROPS_MAX];
+    size_t m = n < PROPS_MAX ? n : PROPS_MAX;
     for (size_t i = 0; i < m; i++)
         names[i] = spec[i].name;
     const char *near = suggest_nearest(p->name, names, m);
@@ -123,42 +135,39 @@ static void prop_unknown(Lower *c, const AstProp *p, const PropSpec *spec, size_
         diag_error(c->diag, p->loc, "unknown property '%s' in %s", p->name, block);
 }
 
+int props_take(Lower *c, const AstProp *p, const PropSpec *spec, size_t n, const char *block,
+               const AstProp **slots, const AstProp **seen)
+{
+    size_t i = 0;
+    while (i < n && strcmp(spec[i].name, p->name) != 0)
+        i++;
+    if (i == n) {
+        prop_unknown(c, p, spec, n, block);
+        return -1;
+    }
+    if (seen[i]) {
+        diag_error(c->diag, p->loc, "property '%s' is given twice", p->name);
+        diag_note(c->diag, seen[i]->loc, "first given here");
+        return -1;
+    }
+    seen[i] = p;
+    if (!prop_check_type(c, p, &spec[i]))
+        return -1;
+    slots[i] = p;
+    return (int)i;
+}
+
 bool props_collect(Lower *c, const AstProp *props, const PropSpec *spec, size_t n,
                    const char *block, const AstProp **slots)
 {
     bool ok = true;
-    const AstProp *seen[32] = {0}; /* first occurrence, even when mistyped */
+    const AstProp *seen[PROPS_MAX] = {0}; /* first occurrence, even when mistyped */
     for (size_t i = 0; i < n; i++)
         slots[i] = NULL;
-    for (const AstProp *p = props; p; p = p->next) {
-        if (p->sweep)
-            continue;
-        size_t i = 0;
-        while (i < n && strcmp(spec[i].name, p->name) != 0)
-            i++;
-        if (i == n) {
-            prop_unknown(c, p, spec, n, block);
-            ok = false;
-        } else if (seen[i]) {
-            diag_error(c->diag, p->loc, "property '%s' is given twice", p->name);
-            diag_note(c->diag, seen[i]->loc, "first given here");
-            ok = false;
-        } else {
-            seen[i] = p;
-            if (prop_check_type(c, p, &spec[i]))
-                slots[i] = p;
-            else
-                ok = false;
-        }
-    }
+    for (const AstProp *p = props; p; p = p->next)
+        if (!p->sweep)
+            ok &= props_take(c, p, spec, n, block, slots, seen) >= 0;
     return ok;
-}
-
-/* Writes a bound the way a student reads it: 1e-08, 0.9, 1000000000. */
-static const char *bound_text(Lower *c, double v)
-{
-    const char *s = arena_printf(c->arena, "%.9g", v);
-    return s ? s : "?";
 }
 
 bool value_in_range(Lower *c, const AstValue *v, const char *what, Range r, double *out)
@@ -174,20 +183,20 @@ bool value_in_range(Lower *c, const AstValue *v, const char *what, Range r, doub
         *out = x;
         return true;
     }
-    const char *got = bound_text(c, x);
+    const char *got = number_text(c, x);
     /* Integers and half-open-ended ranges name the bound that was crossed;
      * a real interval such as [0, 1) is named whole. */
     if (r.integer || isinf(r.hi) || isinf(r.lo)) {
         if (lo_bad)
             diag_error(c->diag, v->loc, "%s must be %s %s, got %s", what,
-                       r.lo_open ? ">" : ">=", bound_text(c, r.lo), got);
+                       r.lo_open ? ">" : ">=", number_text(c, r.lo), got);
         else
             diag_error(c->diag, v->loc, "%s must be %s %s, got %s", what,
-                       r.hi_open ? "<" : "<=", bound_text(c, r.hi), got);
+                       r.hi_open ? "<" : "<=", number_text(c, r.hi), got);
         return false;
     }
     diag_error(c->diag, v->loc, "%s must be in %c%s, %s%c, got %s", what, r.lo_open ? '(' : '[',
-               bound_text(c, r.lo), bound_text(c, r.hi), r.hi_open ? ')' : ']', got);
+               number_text(c, r.lo), number_text(c, r.hi), r.hi_open ? ')' : ']', got);
     return false;
 }
 
