@@ -52,7 +52,7 @@ $(BUILD)/obj/%.o: src/%.c $(BUILD)/gen/nn.tab.h $(BUILD)/gen/lex.yy.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -c -o $@ $<
 
-$(BUILD)/obj/tests/%.o: tests/unit/%.c
+$(BUILD)/obj/tests/%.o: tests/unit/%.c $(BUILD)/gen/nn.tab.h $(BUILD)/gen/lex.yy.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -c -o $@ $<
 
