@@ -371,7 +371,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner)
     if (value)
         names[n++] = "a value";
     for (int i = 0; i < n_all; i++)
-        if (!(value && parse_starts_value(all[i])))
+        if (!(value && parse_starts_value(all[i])) && all[i] != YYSYMBOL_YYEOF)
             names[n++] = parse_symbol_name(all[i]);
     char buf[512];
     size_t used = (size_t)snprintf(buf, sizeof buf, "syntax error, unexpected %s",
