@@ -358,6 +358,11 @@ static bool lower_check_loss(Lower *c, const IrTrain *t, const AstValue *loss_v)
                    loss, m->name, out);
         return false;
     }
+    if (ds->classes > 0 && (size_t)ds->classes != out) {
+        diag_error(c->diag, at, "loss '%s' needs one output unit per class, but dataset '%s' has %d classes and model '%s' outputs %zu",
+                   loss, ds->name, ds->classes, m->name, out);
+        return false;
+    }
     if (ds->y_cols != 1 && ds->y_cols != out) {
         diag_error(c->diag, at, "loss '%s' needs 1 label or %zu one-hot values per row, but dataset '%s' has %zu",
                    loss, out, ds->name, ds->y_cols);

@@ -408,6 +408,8 @@ Test(shapes, losses)
                 "t.nn:3:23: error: loss 'cross_entropy' needs labels in 0..1, but row 3 of dataset 'd' has 2");
     expect_diag(PAIRS M10 "train M on p { loss = cross_entropy " OPT " }\n",
                 "t.nn:3:23: error: loss 'cross_entropy' needs 1 label or 10 one-hot values per row, but dataset 'p' has 2");
+    expect_diag("dataset c { x = [0, 1] y = [0, 1] classes = 3 }\n" M10 "train M on c { loss = cross_entropy " OPT " }\n",
+                "t.nn:3:23: error: loss 'cross_entropy' needs one output unit per class, but dataset 'c' has 3 classes and model 'M' outputs 10");
     expect_diag(LABELS "train M on d { loss = hinge " OPT " }\n",
                 "t.nn:2:23: error: unknown loss 'hinge' (expected bce, mse or cross_entropy)");
 }
