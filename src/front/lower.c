@@ -498,35 +498,25 @@ void lower_train(Lower *c, const AstDecl *d)
 
 /* ---- evaluate ---------------------------------------------------------- */
 
+static const PropSpec eval_props[] = {{"show", PT_NAME, NULL, NULL}};
+
 void lower_evaluate(Lower *c, const AstDecl *d)
 {
     IrProgram *p = c->prog;
     ModelSym *ms = lower_resolve_model(c, d);
     size_t dataset = 0;
     bool have_data = lower_resolve_dataset(c, d, &dataset);
-    const AstProp *slots[1] = {0};
-    /* show's type is checked by lower_find_layer, which knows the layers. */
-    for (const AstProp *pr = d->props; pr; pr = pr->next) {
-        if (strcmp(pr->name, "show") != 0) {
-            const char *near = suggest_nearest(pr->name, (const char *const[]){"show"}, 1);
-            diag_error(c->diag, pr->loc, "unknown property '%s' in evaluate block%s", pr->name,
-                       near ? "; did you mean 'show'?" : " (only 'show' is allowed)");
-        } else if (slots[0]) {
-            diag_error(c->diag, pr->loc, "property 'show' is given twice");
-            diag_note(c->diag, slots[0]->loc, "first given here");
-        } else {
-            slots[0] = pr;
-        }
-    }
+    const AstProp *show = NULL;
+    bool ok = props_collect(c, d->props, eval_props, 1, "evaluate block", &show);
     if (ms)
         ms->evaluated = true;
     if (!ms || !ms->ok)
         return;
-    const IrModel *m = &p->models[ms->index];
-    long show = slots[0] ? lower_find_layer(c, m, slots[0]->value) : -1;
-    if (!have_data || !lower_check_inputs(c, ms->index, dataset, d->on.loc))
+    long show_node = show ? lower_find_layer(c, &p->models[ms->index], show->value) : -1;
+    if (!ok || !have_data || (show && show_node < 0) ||
+        !lower_check_inputs(c, ms->index, dataset, d->on.loc))
         return;
-    p->evals[p->n_evals] = (IrEval){ms->index, dataset, show, false, d->loc};
+    p->evals[p->n_evals] = (IrEval){ms->index, dataset, show_node, false, d->loc};
     p->steps[p->n_steps++] = (IrStep){STEP_EVAL, p->n_evals++};
 }
 

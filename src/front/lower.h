@@ -53,6 +53,7 @@ typedef enum PropType {
     PT_BOOL,
     PT_STRING,
     PT_IDENT,       /* one of spec->choices */
+    PT_NAME,        /* any identifier: a layer name */
     PT_LIST,
     PT_CALL,        /* optimizer = adam(...) (a bare name is a call with no args) */
     PT_COLUMN,      /* target = last | first | integer index */
@@ -114,7 +115,8 @@ Loc matrix_elem_loc(const AstValue *v, size_t row, size_t col);
 
 void lower_dataset(Lower *c, const AstDecl *d, DataSym *sym);
 void lower_model(Lower *c, const AstDecl *d, ModelSym *sym);
-/* Index of the last node of layer `name` in model m, or -1 (reported). */
+/* Index of the last node of layer `name` (an identifier) in model m, or -1
+ * (reported). */
 long lower_find_layer(Lower *c, const IrModel *m, const AstValue *name);
 void lower_train(Lower *c, const AstDecl *d);
 void lower_evaluate(Lower *c, const AstDecl *d);

@@ -323,10 +323,6 @@ void lower_model(Lower *c, const AstDecl *d, ModelSym *sym)
 
 long lower_find_layer(Lower *c, const IrModel *m, const AstValue *v)
 {
-    if (v->kind != AST_IDENT) {
-        value_type_error(c, v, "show", "a layer name");
-        return -1;
-    }
     for (size_t i = m->n_nodes; i-- > 1;)
         if (strcmp(m->nodes[i].layer, v->text) == 0)
             return (long)i;

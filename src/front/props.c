@@ -88,6 +88,11 @@ static bool prop_check_type(Lower *c, const AstProp *p, const PropSpec *s)
             return true;
         value_type_error(c, v, s->name, "a list");
         return false;
+    case PT_NAME:
+        if (v->kind == AST_IDENT)
+            return true;
+        value_type_error(c, v, s->name, "a layer name");
+        return false;
     case PT_CALL:
         if (v->kind == AST_CALL || v->kind == AST_IDENT)
             return true;
@@ -103,7 +108,8 @@ static bool prop_check_type(Lower *c, const AstProp *p, const PropSpec *s)
     const char *expected = arena_printf(c->arena, "%s%s", choices_text(c, s->choices),
                                         s->type == PT_COLUMN ? " or a column index" : "");
     if (v->kind != AST_IDENT) {
-        value_type_error(c, v, s->name, arena_printf(c->arena, "one of %s", expected));
+        const char *one_of = expected ? arena_printf(c->arena, "one of %s", expected) : NULL;
+        value_type_error(c, v, s->name, one_of ? one_of : "a name");
         return false;
     }
     size_t n = 0;
@@ -116,7 +122,8 @@ static bool prop_check_type(Lower *c, const AstProp *p, const PropSpec *s)
     if (near)
         diag_error(c->diag, v->loc, "unknown %s '%s'; did you mean '%s'?", s->name, v->text, near);
     else
-        diag_error(c->diag, v->loc, "unknown %s '%s' (expected %s)", s->name, v->text, expected);
+        diag_error(c->diag, v->loc, "unknown %s '%s' (expected %s)", s->name, v->text,
+                   expected ? expected : choices_text(c, s->choices));
     return false;
 }
 
