@@ -35,11 +35,12 @@ deps:
 $(BUILD)/nnc: $(MAIN) $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/gen/nn.tab.c $(BUILD)/gen/nn.tab.h: grammar/nn.y
+# Grouped targets (&:): one bison/flex run makes both files, also under -j.
+$(BUILD)/gen/nn.tab.c $(BUILD)/gen/nn.tab.h &: grammar/nn.y
 	@mkdir -p $(@D)
 	$(BISON) -Wall -Werror --defines=$(BUILD)/gen/nn.tab.h -o $(BUILD)/gen/nn.tab.c $<
 
-$(BUILD)/gen/lex.yy.c $(BUILD)/gen/lex.yy.h: grammar/nn.l $(BUILD)/gen/nn.tab.h
+$(BUILD)/gen/lex.yy.c $(BUILD)/gen/lex.yy.h &: grammar/nn.l $(BUILD)/gen/nn.tab.h
 	@mkdir -p $(@D)
 	$(FLEX) --header-file=$(BUILD)/gen/lex.yy.h -o $(BUILD)/gen/lex.yy.c $<
 
