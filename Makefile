@@ -11,7 +11,7 @@ BUILD   ?= build
 # bit for bit. Never -ffast-math: it folds isnan() to false.
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wvla
-CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -ffp-contract=off -Iinclude -I$(BUILD)/gen
+override CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -ffp-contract=off -Iinclude -I$(BUILD)/gen
 LDLIBS  += -lcjson -lm
 FLEX    ?= flex
 BISON   ?= bison
@@ -35,11 +35,12 @@ deps:
 $(BUILD)/nnc: $(MAIN) $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/gen/nn.tab.c $(BUILD)/gen/nn.tab.h: grammar/nn.y
+# Grouped targets (&:): one bison/flex run makes both files, also under -j.
+$(BUILD)/gen/nn.tab.c $(BUILD)/gen/nn.tab.h &: grammar/nn.y
 	@mkdir -p $(@D)
 	$(BISON) -Wall -Werror --defines=$(BUILD)/gen/nn.tab.h -o $(BUILD)/gen/nn.tab.c $<
 
-$(BUILD)/gen/lex.yy.c $(BUILD)/gen/lex.yy.h: grammar/nn.l $(BUILD)/gen/nn.tab.h
+$(BUILD)/gen/lex.yy.c $(BUILD)/gen/lex.yy.h &: grammar/nn.l $(BUILD)/gen/nn.tab.h
 	@mkdir -p $(@D)
 	$(FLEX) --header-file=$(BUILD)/gen/lex.yy.h -o $(BUILD)/gen/lex.yy.c $<
 
@@ -52,7 +53,7 @@ $(BUILD)/obj/%.o: src/%.c $(BUILD)/gen/nn.tab.h $(BUILD)/gen/lex.yy.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -c -o $@ $<
 
-$(BUILD)/obj/tests/%.o: tests/unit/%.c
+$(BUILD)/obj/tests/%.o: tests/unit/%.c $(BUILD)/gen/nn.tab.h $(BUILD)/gen/lex.yy.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -c -o $@ $<
 

@@ -1,0 +1,108 @@
+/* The syntax tree of a .nn file, exactly as written: nothing is resolved or
+ * validated yet (front_lower does that). Every node carries the Loc of the
+ * token a diagnostic about it should point at. All nodes live in the Arena
+ * given to front_parse; lists are singly linked in source order. */
+#ifndef NNC_AST_H
+#define NNC_AST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "nnc/arena.h"
+#include "nnc/diag.h"
+
+typedef enum AstValueKind {
+    AST_NUMBER, /* 0, -1.5, 1e-3 */
+    AST_STRING, /* "data.csv" */
+    AST_BOOL,   /* true, false */
+    AST_IDENT,  /* bce, last */
+    AST_CALL,   /* adam(lr = 0.1) */
+    AST_LIST,   /* [1, 2, 3]; nested lists are matrices */
+} AstValueKind;
+
+typedef struct AstValue AstValue;
+typedef struct AstArg AstArg;
+
+struct AstValue {
+    AstValueKind kind;
+    Loc loc;            /* the token; '[' for a list; the callee for a call */
+    double number;      /* AST_NUMBER */
+    bool is_integer;    /* AST_NUMBER written without '.' or exponent */
+    bool boolean;       /* AST_BOOL */
+    const char *text;   /* string contents, identifier, or callee name */
+    AstValue *items;    /* AST_LIST elements */
+    AstArg *args;       /* AST_CALL arguments */
+    size_t n;           /* number of items or args */
+    AstValue *next;     /* next element of the enclosing list */
+};
+
+/* One argument of a call: `lr = 0.1` (named) or `0.1` (name == NULL). */
+struct AstArg {
+    const char *name;
+    Loc loc;            /* the name, or the value when positional */
+    AstValue *value;
+    AstArg *next;
+};
+
+/* `key = value`, or `sweep key = [values]` in a train block. */
+typedef struct AstProp {
+    const char *name;
+    Loc loc;            /* the key */
+    AstValue *value;
+    bool sweep;
+    struct AstProp *next;
+} AstProp;
+
+/* One line of a model: `input 2`, or `[name:] kind args [, act args] [{...}]`. */
+typedef struct AstLayer {
+    bool is_input;
+    const char *name;   /* NULL when the line has no `name:` */
+    Loc name_loc;
+    const char *kind;   /* "dense", "relu", ...; "input" for the input line */
+    Loc kind_loc;
+    AstValue *args;     /* numbers after the kind, linked by next */
+    size_t n_args;
+    const char *act;    /* activation after ',' or NULL */
+    Loc act_loc;
+    AstValue *act_args;
+    size_t n_act_args;
+    bool has_block;     /* a `{ ... }` parameter block was written */
+    Loc block_loc;      /* its '{' */
+    AstProp *params;
+    Loc loc;            /* start of the line */
+    struct AstLayer *next;
+} AstLayer;
+
+typedef enum AstDeclKind { DECL_DATASET, DECL_MODEL, DECL_TRAIN, DECL_EVALUATE } AstDeclKind;
+
+/* `xor` or `digits.test`: a dataset, or one part of a split dataset. */
+typedef struct AstRef {
+    const char *name;
+    Loc loc;
+    const char *part;   /* "train", "test", ... or NULL */
+    Loc part_loc;
+} AstRef;
+
+typedef struct AstDecl {
+    AstDeclKind kind;
+    Loc loc;            /* the keyword */
+    const char *name;   /* the declared name; the model for train/evaluate */
+    Loc name_loc;
+    AstRef on;          /* train/evaluate: the dataset */
+    bool has_block;     /* evaluate may omit its block */
+    AstProp *props;     /* dataset, train (incl. sweeps), evaluate */
+    AstLayer *layers;   /* model */
+    struct AstDecl *next;
+} AstDecl;
+
+struct AstFile {
+    const Source *src;
+    AstDecl *decls;
+    size_t n_decls;
+};
+typedef struct AstFile AstFile;
+
+/* Name of a value kind for messages: "number", "string", "list", ... */
+const char *ast_value_kind_name(AstValueKind k);
+
+#endif

@@ -1,0 +1,36 @@
+/* State shared by the flex scanner (grammar/nn.l), the bison parser
+ * (grammar/nn.y) and the driver (src/front/parse.c). Only the front end
+ * includes this; everyone else sees front.h and ast.h. */
+#ifndef NNC_PARSE_H
+#define NNC_PARSE_H
+
+#include <stdbool.h>
+
+#include "nnc/arena.h"
+#include "nnc/ast.h"
+#include "nnc/diag.h"
+
+/* Lists nested deeper than this are rejected at the '[' that crosses the
+ * limit, so no later tree walk can overflow the C stack. */
+enum { PARSE_MAX_DEPTH = 64 };
+
+typedef struct ParseState {
+    Arena *arena;
+    Diag *diag;
+    const Source *src;
+    int line, col;      /* position of the next unread byte, 1-based */
+    Loc last;           /* the last token returned: end of file points after it */
+    int depth;          /* current '[' nesting, counted by the scanner */
+    bool out_of_memory;
+    AstFile *file;
+    AstDecl **tail;     /* where the next declaration is linked */
+} ParseState;
+
+/* Node constructors for the grammar actions; NULL when memory runs out. */
+AstValue *ast_new_value(ParseState *ps, AstValueKind kind, Loc loc);
+AstArg *ast_new_arg(ParseState *ps, const char *name, Loc loc, AstValue *value);
+AstProp *ast_new_prop(ParseState *ps, const char *name, Loc loc, AstValue *value, bool sweep);
+AstLayer *ast_new_layer(ParseState *ps);
+AstDecl *ast_new_decl(ParseState *ps, AstDeclKind kind, Loc loc, const char *name, Loc name_loc);
+
+#endif

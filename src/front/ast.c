@@ -1,0 +1,244 @@
+/* AST constructors for the grammar actions, and `nnc dump ast`: one node per
+ * line, two spaces of indent per level, `@line:col` of each node's token.
+ * The form is stable byte for byte (numbers with %.9g) for golden tests. */
+#include <string.h>
+
+#include "nnc/front.h"
+#include "nnc/parse.h"
+
+AstValue *ast_new_value(ParseState *ps, AstValueKind kind, Loc loc)
+{
+    AstValue *v = arena_alloc(ps->arena, sizeof *v);
+    if (v) {
+        v->kind = kind;
+        v->loc = loc;
+    }
+    return v;
+}
+
+AstArg *ast_new_arg(ParseState *ps, const char *name, Loc loc, AstValue *value)
+{
+    AstArg *a = arena_alloc(ps->arena, sizeof *a);
+    if (a) {
+        a->name = name;
+        a->loc = loc;
+        a->value = value;
+    }
+    return a;
+}
+
+AstProp *ast_new_prop(ParseState *ps, const char *name, Loc loc, AstValue *value, bool sweep)
+{
+    AstProp *p = arena_alloc(ps->arena, sizeof *p);
+    if (p) {
+        p->name = name;
+        p->loc = loc;
+        p->value = value;
+        p->sweep = sweep;
+    }
+    return p;
+}
+
+AstLayer *ast_new_layer(ParseState *ps)
+{
+    return arena_alloc(ps->arena, sizeof(AstLayer));
+}
+
+AstDecl *ast_new_decl(ParseState *ps, AstDeclKind kind, Loc loc, const char *name, Loc name_loc)
+{
+    AstDecl *d = arena_alloc(ps->arena, sizeof *d);
+    if (d) {
+        d->kind = kind;
+        d->loc = loc;
+        d->name = name;
+        d->name_loc = name_loc;
+    }
+    return d;
+}
+
+const char *ast_value_kind_name(AstValueKind k)
+{
+    switch (k) {
+    case AST_NUMBER: return "number";
+    case AST_STRING: return "string";
+    case AST_BOOL: return "boolean";
+    case AST_IDENT: return "identifier";
+    case AST_CALL: return "call";
+    case AST_LIST: return "list";
+    }
+    return "?";
+}
+
+/* ---- dump ---------------------------------------------------------------- */
+
+static void dump_indent(FILE *out, int level)
+{
+    for (int i = 0; i < level; i++)
+        fputs("  ", out);
+}
+
+static void dump_at(FILE *out, Loc loc)
+{
+    fprintf(out, " @%d:%d", loc.line, loc.col);
+}
+
+static void dump_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20 || *p >= 0x7f)
+            fprintf(out, "\\x%02X", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+static bool list_is_flat(const AstValue *v)
+{
+    for (const AstValue *it = v->items; it; it = it->next)
+        if (it->kind != AST_NUMBER)
+            return false;
+    return true;
+}
+
+static void dump_value(FILE *out, const AstValue *v, int level);
+
+/* Prints the head of v on the current line; children, if any, below it. */
+static void dump_value_rest(FILE *out, const AstValue *v, int level)
+{
+    switch (v->kind) {
+    case AST_NUMBER:
+        fprintf(out, "%s %.9g", v->is_integer ? "int" : "number", v->number);
+        dump_at(out, v->loc);
+        fputc('\n', out);
+        return;
+    case AST_STRING:
+        fputs("string ", out);
+        dump_string(out, v->text);
+        dump_at(out, v->loc);
+        fputc('\n', out);
+        return;
+    case AST_BOOL:
+        fprintf(out, "bool %s", v->boolean ? "true" : "false");
+        dump_at(out, v->loc);
+        fputc('\n', out);
+        return;
+    case AST_IDENT:
+        fprintf(out, "ident %s", v->text);
+        dump_at(out, v->loc);
+        fputc('\n', out);
+        return;
+    case AST_CALL:
+        fprintf(out, "call %s(%zu)", v->text, v->n);
+        dump_at(out, v->loc);
+        fputc('\n', out);
+        for (const AstArg *a = v->args; a; a = a->next) {
+            dump_indent(out, level + 1);
+            if (a->name) {
+                fprintf(out, "arg %s", a->name);
+                dump_at(out, a->loc);
+                fputs(" = ", out);
+            } else {
+                fputs("arg = ", out);
+            }
+            dump_value_rest(out, a->value, level + 1);
+        }
+        return;
+    case AST_LIST:
+        fprintf(out, "list[%zu]", v->n);
+        dump_at(out, v->loc);
+        /* A row of numbers stays on one line: matrices read as matrices. */
+        if (list_is_flat(v)) {
+            fputs(" = [", out);
+            for (const AstValue *it = v->items; it; it = it->next)
+                fprintf(out, "%s%.9g", it == v->items ? "" : ", ", it->number);
+            fputs("]\n", out);
+            return;
+        }
+        fputc('\n', out);
+        for (const AstValue *it = v->items; it; it = it->next)
+            dump_value(out, it, level + 1);
+        return;
+    }
+}
+
+static void dump_value(FILE *out, const AstValue *v, int level)
+{
+    dump_indent(out, level);
+    dump_value_rest(out, v, level);
+}
+
+static void dump_props(FILE *out, const AstProp *p, int level)
+{
+    for (; p; p = p->next) {
+        dump_indent(out, level);
+        fprintf(out, "%s %s", p->sweep ? "sweep" : "prop", p->name);
+        dump_at(out, p->loc);
+        fputs(" = ", out);
+        dump_value_rest(out, p->value, level);
+    }
+}
+
+static void dump_numbers(FILE *out, const AstValue *v)
+{
+    for (; v; v = v->next)
+        fprintf(out, " %.9g", v->number);
+}
+
+static void dump_layer(FILE *out, const AstLayer *l, int level)
+{
+    dump_indent(out, level);
+    if (l->is_input) {
+        fprintf(out, "input %.9g", l->args->number);
+        dump_at(out, l->loc);
+        fputc('\n', out);
+        return;
+    }
+    fprintf(out, "layer %s", l->name ? l->name : "-");
+    dump_at(out, l->loc);
+    fprintf(out, " kind %s", l->kind);
+    dump_numbers(out, l->args);
+    if (l->act) {
+        fprintf(out, ", %s", l->act);
+        dump_numbers(out, l->act_args);
+    }
+    fputc('\n', out);
+    if (l->has_block) {
+        dump_indent(out, level + 1);
+        fputs("params", out);
+        dump_at(out, l->block_loc);
+        fputc('\n', out);
+        dump_props(out, l->params, level + 2);
+    }
+}
+
+static void dump_ref(FILE *out, const AstRef *r)
+{
+    fprintf(out, " on %s%s%s", r->name, r->part ? "." : "", r->part ? r->part : "");
+}
+
+static void dump_decl(FILE *out, const AstDecl *d)
+{
+    static const char *const kinds[] = {"dataset", "model", "train", "evaluate"};
+    fprintf(out, "  %s %s", kinds[d->kind], d->name);
+    if (d->kind == DECL_TRAIN || d->kind == DECL_EVALUATE)
+        dump_ref(out, &d->on);
+    dump_at(out, d->loc);
+    fputc('\n', out);
+    if (d->kind == DECL_MODEL) {
+        for (const AstLayer *l = d->layers; l; l = l->next)
+            dump_layer(out, l, 2);
+        return;
+    }
+    dump_props(out, d->props, 2);
+}
+
+void ast_dump(FILE *out, const AstFile *file)
+{
+    fprintf(out, "file %s\n", file->src && file->src->path ? file->src->path : "-");
+    for (const AstDecl *d = file->decls; d; d = d->next)
+        dump_decl(out, d);
+}

@@ -1,0 +1,124 @@
+/* Internal to the checker/lowering (src/front/lower*.c): the context that
+ * walks the AST once, reports every independent error and fills the
+ * IrProgram, plus the property-table and value helpers every block uses. */
+#ifndef NNC_FRONT_LOWER_H
+#define NNC_FRONT_LOWER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "nnc/ast.h"
+#include "nnc/front.h"
+#include "nnc/ir.h"
+
+/* Size caps: big enough for any course exercise, small enough that every
+ * product below fits in size_t and every float buffer in memory. */
+#define LOWER_MAX_UNITS ((size_t)1 << 24)
+#define LOWER_MAX_PARAMS ((size_t)1 << 28)
+#define LOWER_MAX_COUNT 1e9 /* epochs, log_every */
+#define LOWER_MAX_SEED 9007199254740992.0 /* 2^53: exact in a double */
+
+/* A declared dataset. A split one owns three IrDatasets: whole, train, test. */
+typedef struct DataSym {
+    const AstDecl *decl;
+    bool ok;            /* lowered without error: safe to check against */
+    bool split;
+    size_t whole, train, test;
+} DataSym;
+
+typedef struct ModelSym {
+    const AstDecl *decl;
+    bool ok;
+    size_t index;       /* into prog->models */
+    bool trained, evaluated;
+    size_t last_train;  /* index into prog->trains */
+} ModelSym;
+
+typedef struct Lower {
+    Arena *arena;
+    Diag *diag;
+    const AstFile *file;
+    IrProgram *prog;
+    DataSym *datasets;  /* declared so far, in order */
+    size_t n_datasets;
+    ModelSym *models;
+    size_t n_models;
+} Lower;
+
+/* ---- property tables (props.c) ---------------------------------------- */
+
+typedef enum PropType {
+    PT_NUMBER,
+    PT_INT,
+    PT_BOOL,
+    PT_STRING,
+    PT_IDENT,       /* one of spec->choices */
+    PT_NAME,        /* any identifier: a layer name */
+    PT_LIST,
+    PT_CALL,        /* optimizer = adam(...) (a bare name is a call with no args) */
+    PT_COLUMN,      /* target = last | first | integer index */
+} PropType;
+
+/* A numeric range with the message form it implies. */
+typedef struct Range {
+    double lo, hi;
+    bool lo_open, hi_open;
+    bool integer;
+} Range;
+
+enum { PROPS_MAX = 16 }; /* properties in one block's table */
+
+typedef struct PropSpec {
+    const char *name;
+    PropType type;
+    const char *const *choices; /* PT_IDENT, PT_COLUMN: NULL-terminated */
+    const Range *range;         /* PT_NUMBER, PT_INT: checked with the type */
+} PropSpec;
+
+/* Matches props (sweeps skipped) to spec: slots[i] is the prop named
+ * spec[i].name or NULL. Reports, in source order, unknown names (with a
+ * suggestion), repeats, wrong types and values out of range; a bad prop
+ * leaves its slot NULL. False on any error. */
+bool props_collect(Lower *c, const AstProp *props, const PropSpec *spec, size_t n,
+                   const char *block, const AstProp **slots);
+/* One step of props_collect, for blocks that act on each prop in order:
+ * the prop's index in spec, or -1 (reported). seen[] starts all NULL. */
+int props_take(Lower *c, const AstProp *p, const PropSpec *spec, size_t n, const char *block,
+               const AstProp **slots, const AstProp **seen);
+/* The first prop named name (sweeps skipped), valid or not, or NULL. */
+const AstProp *props_find(const AstProp *props, const char *name);
+/* A number as a student wrote it: 100000000000, not 1e+11. */
+const char *number_text(Lower *c, double v);
+/* Checks a number against r, reporting "WHAT must be ..., got V" at v. */
+bool value_in_range(Lower *c, const AstValue *v, const char *what, Range r, double *out);
+/* "must be an integer, got string" style type error for any value. */
+void value_type_error(Lower *c, const AstValue *v, const char *what, const char *expected);
+/* Writes the choices as "a, b or c" into an arena string. */
+const char *choices_text(Lower *c, const char *const *choices);
+
+/* A list value read as floats: flat ([1, 2]) or a matrix ([[1], [2]]). */
+typedef struct Matrix {
+    size_t rows, cols;
+    bool flat;          /* written as a flat list: rows values, cols == 1 */
+    float *data;        /* rows * cols */
+} Matrix;
+
+/* Reads a list of numbers or a rectangular list of lists of numbers.
+ * Reports ragged rows, non-numbers and values outside float range. */
+bool value_matrix(Lower *c, const AstValue *v, const char *what, Matrix *out);
+/* "[4]" or "[4, 2]", in the arena. */
+const char *matrix_shape(Lower *c, const Matrix *m);
+/* The Loc of element (row, col) of a list value read by value_matrix. */
+Loc matrix_elem_loc(const AstValue *v, size_t row, size_t col);
+
+/* ---- stages ------------------------------------------------------------ */
+
+void lower_dataset(Lower *c, const AstDecl *d, DataSym *sym);
+void lower_model(Lower *c, const AstDecl *d, ModelSym *sym);
+/* Index of the last node of layer `name` (an identifier) in model m, or -1
+ * (reported). */
+long lower_find_layer(Lower *c, const IrModel *m, const AstValue *name);
+void lower_train(Lower *c, const AstDecl *d);
+void lower_evaluate(Lower *c, const AstDecl *d);
+
+#endif

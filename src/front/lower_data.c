@@ -1,0 +1,287 @@
+/* Datasets: inline x/y lists -> float matrices, with the CSV properties'
+ * table already in place (loading lands later). A `split` dataset lowers to
+ * three IrDatasets: NAME (as written), NAME.train and NAME.test (rows
+ * shuffled by a seeded generator of our own, so every machine agrees). */
+#include <math.h>
+#include <string.h>
+
+#include "lower.h"
+
+enum { DP_X, DP_Y, DP_CSV, DP_HEADER, DP_TARGET, DP_CLASSES, DP_SCALE, DP_NORMALIZE,
+       DP_SPLIT, DP_SEED, DP_COUNT };
+
+static const char *const target_choices[] = {"last", "first", NULL};
+static const char *const normalize_choices[] = {"minmax", "standard", NULL};
+
+static const Range classes_range = {2, (double)LOWER_MAX_UNITS, false, false, true};
+static const Range split_range = {0, 1, true, true, false};
+static const Range seed_range = {0, LOWER_MAX_SEED, false, false, true};
+
+static const PropSpec dataset_props[DP_COUNT] = {
+    [DP_X] = {"x", PT_LIST, NULL, NULL},
+    [DP_Y] = {"y", PT_LIST, NULL, NULL},
+    [DP_CSV] = {"csv", PT_STRING, NULL, NULL},
+    [DP_HEADER] = {"header", PT_BOOL, NULL, NULL},
+    [DP_TARGET] = {"target", PT_COLUMN, target_choices, NULL},
+    [DP_CLASSES] = {"classes", PT_INT, NULL, &classes_range},
+    [DP_SCALE] = {"scale", PT_NUMBER, NULL, NULL},
+    [DP_NORMALIZE] = {"normalize", PT_IDENT, normalize_choices, NULL},
+    [DP_SPLIT] = {"split", PT_NUMBER, NULL, &split_range},
+    [DP_SEED] = {"seed", PT_INT, NULL, &seed_range},
+};
+
+/* ---- the shuffle generator: xoroshiro128+ seeded through splitmix64 ---- */
+
+typedef struct Rng {
+    uint64_t s[2];
+} Rng;
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static void rng_seed(Rng *r, uint64_t seed)
+{
+    r->s[0] = splitmix64(&seed);
+    r->s[1] = splitmix64(&seed);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t rng_next(Rng *r)
+{
+    uint64_t s0 = r->s[0], s1 = r->s[1];
+    uint64_t result = s0 + s1;
+    s1 ^= s0;
+    r->s[0] = rotl(s0, 24) ^ s1 ^ (s1 << 16);
+    r->s[1] = rotl(s1, 37);
+    return result;
+}
+
+/* Uniform in [0, bound) without modulo bias. */
+static uint64_t rng_below(Rng *r, uint64_t bound)
+{
+    uint64_t threshold = -bound % bound;
+    for (;;) {
+        uint64_t x = rng_next(r);
+        if (x >= threshold)
+            return x % bound;
+    }
+}
+
+/* ---- inline data ------------------------------------------------------- */
+
+/* `classes` on an inline dataset: y is one integer label per row. */
+static bool data_check_labels(Lower *c, const AstProp *y, const Matrix *ym, double classes)
+{
+    if (ym->cols != 1) {
+        diag_error(c->diag, y->value->loc,
+                   "classes = %.0f needs one integer label per row in y, but y has %zu columns",
+                   classes, ym->cols);
+        return false;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < ym->rows; i++) {
+        double v = ym->data[i];
+        if (floor(v) == v && v >= 0 && v < classes)
+            continue;
+        diag_error(c->diag, matrix_elem_loc(y->value, i, 0),
+                   "label %.9g in row %zu is not an integer in 0..%.0f (classes = %.0f)", v,
+                   i + 1, classes - 1, classes);
+        ok = false;
+    }
+    return ok;
+}
+
+/* normalize = minmax (each column to [0, 1]) or standard (mean 0, std 1). */
+static void data_normalize(float *x, size_t rows, size_t cols, bool standard)
+{
+    for (size_t j = 0; j < cols; j++) {
+        double lo = INFINITY, hi = -INFINITY, sum = 0, sq = 0;
+        for (size_t i = 0; i < rows; i++) {
+            double v = x[i * cols + j];
+            lo = fmin(lo, v);
+            hi = fmax(hi, v);
+            sum += v;
+        }
+        double mean = sum / (double)rows;
+        for (size_t i = 0; i < rows; i++)
+            sq += (x[i * cols + j] - mean) * (x[i * cols + j] - mean);
+        double sd = sqrt(sq / (double)rows);
+        for (size_t i = 0; i < rows; i++) {
+            double v = x[i * cols + j];
+            if (standard)
+                x[i * cols + j] = (float)(sd > 0 ? (v - mean) / sd : 0);
+            else
+                x[i * cols + j] = (float)(hi > lo ? (v - lo) / (hi - lo) : 0);
+        }
+    }
+}
+
+static size_t data_push(Lower *c, const IrDataset *ds)
+{
+    IrProgram *p = c->prog;
+    p->datasets[p->n_datasets] = *ds;
+    return p->n_datasets++;
+}
+
+/* Adds NAME.train and NAME.test: rows shuffled with `seed`, the first
+ * round(rows * split) to train, the rest to test. */
+static bool data_split(Lower *c, DataSym *sym, const IrDataset *whole, const AstProp *split_prop,
+                       double split, uint64_t seed)
+{
+    size_t rows = whole->rows;
+    size_t n_train = (size_t)floor((double)rows * split + 0.5);
+    if (n_train == 0 || n_train == rows) {
+        diag_error(c->diag, split_prop->value->loc,
+                   "split %.9g of %zu rows leaves the %s part empty", split, rows,
+                   n_train == 0 ? "train" : "test");
+        return false;
+    }
+    size_t *order = arena_array(c->arena, rows, sizeof *order);
+    float *x = arena_array(c->arena, rows, whole->x_cols * sizeof(float));
+    float *y = arena_array(c->arena, rows, whole->y_cols * sizeof(float));
+    if (!order || !x || !y) {
+        diag_error(c->diag, split_prop->loc, "out of memory splitting the dataset");
+        return false;
+    }
+    for (size_t i = 0; i < rows; i++)
+        order[i] = i;
+    Rng rng;
+    rng_seed(&rng, seed);
+    for (size_t i = rows - 1; i > 0; i--) { /* Fisher-Yates */
+        size_t j = (size_t)rng_below(&rng, (uint64_t)i + 1);
+        size_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (size_t i = 0; i < rows; i++) {
+        memcpy(x + i * whole->x_cols, whole->x + order[i] * whole->x_cols,
+               whole->x_cols * sizeof(float));
+        memcpy(y + i * whole->y_cols, whole->y + order[i] * whole->y_cols,
+               whole->y_cols * sizeof(float));
+    }
+    IrDataset part = *whole;
+    part.name = arena_printf(c->arena, "%s.train", whole->name);
+    part.rows = n_train;
+    part.x = x;
+    part.y = y;
+    sym->train = data_push(c, &part);
+    part.name = arena_printf(c->arena, "%s.test", whole->name);
+    part.rows = rows - n_train;
+    part.x = x + n_train * whole->x_cols;
+    part.y = y + n_train * whole->y_cols;
+    sym->test = data_push(c, &part);
+    sym->split = true;
+    return true;
+}
+
+/* Properties that only make sense for a CSV file. */
+static bool data_reject_csv_only(Lower *c, const AstProp **slots)
+{
+    bool ok = true;
+    static const int csv_only[] = {DP_HEADER, DP_TARGET};
+    for (size_t i = 0; i < sizeof csv_only / sizeof *csv_only; i++) {
+        const AstProp *p = slots[csv_only[i]];
+        if (p) {
+            diag_error(c->diag, p->loc, "'%s' applies only to csv datasets", p->name);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+/* Reads and cross-checks x and y; fills ds. */
+static bool data_read_xy(Lower *c, const AstProp **slots, IrDataset *ds)
+{
+    const AstProp *xp = slots[DP_X], *yp = slots[DP_Y];
+    if (!xp || !yp)
+        return false;
+    Matrix xm, ym;
+    bool ok = value_matrix(c, xp->value, "x", &xm);
+    ok &= value_matrix(c, yp->value, "y", &ym);
+    if (!ok)
+        return false;
+    if (xm.rows == 0) {
+        diag_error(c->diag, xp->value->loc, "x must not be empty");
+        return false;
+    }
+    if (xm.rows != ym.rows) {
+        diag_error(c->diag, yp->value->loc, "x has %zu rows but y has %zu", xm.rows, ym.rows);
+        return false;
+    }
+    ds->rows = xm.rows;
+    ds->x_cols = xm.cols;
+    ds->y_cols = ym.cols;
+    ds->x = xm.data;
+    ds->y = ym.data;
+    const AstProp *cp = slots[DP_CLASSES];
+    double classes = 0;
+    if (cp) {
+        classes = cp->value->number;
+        if (!data_check_labels(c, yp, &ym, classes))
+            return false;
+        ds->classes = (int)classes;
+    }
+    return true;
+}
+
+/* scale, then normalize: both act on x only. */
+static bool data_transform(Lower *c, const AstProp **slots, IrDataset *ds)
+{
+    float *x = (float *)ds->x;
+    size_t n = ds->rows * ds->x_cols;
+    if (slots[DP_SCALE]) {
+        double s = slots[DP_SCALE]->value->number;
+        for (size_t i = 0; i < n; i++) {
+            x[i] = (float)(x[i] * s);
+            if (!isfinite(x[i])) {
+                diag_error(c->diag, slots[DP_SCALE]->value->loc, "scale makes x overflow a float");
+                return false;
+            }
+        }
+    }
+    if (slots[DP_NORMALIZE])
+        data_normalize(x, ds->rows, ds->x_cols,
+                       strcmp(slots[DP_NORMALIZE]->value->text, "standard") == 0);
+    return true;
+}
+
+void lower_dataset(Lower *c, const AstDecl *d, DataSym *sym)
+{
+    const AstProp *csv = props_find(d->props, "csv");
+    if (csv) {
+        /* The table above is ready for CSV; loading arrives in a later issue. */
+        diag_error(c->diag, csv->loc, "csv datasets are not supported yet");
+        return;
+    }
+    bool ok = true;
+    if (!props_find(d->props, "x")) {
+        diag_error(c->diag, d->name_loc, "dataset '%s' needs x (the inputs, one row per sample)",
+                   d->name);
+        ok = false;
+    }
+    if (!props_find(d->props, "y")) {
+        diag_error(c->diag, d->name_loc, "dataset '%s' needs y (the targets, one per row)", d->name);
+        ok = false;
+    }
+    const AstProp *slots[DP_COUNT];
+    ok &= props_collect(c, d->props, dataset_props, DP_COUNT, "dataset block", slots);
+    ok &= data_reject_csv_only(c, slots);
+    IrDataset ds = {.name = d->name, .loc = d->name_loc};
+    if (!data_read_xy(c, slots, &ds) || !ok || !data_transform(c, slots, &ds))
+        return;
+    sym->whole = data_push(c, &ds);
+    const AstProp *split = slots[DP_SPLIT], *seed = slots[DP_SEED];
+    if (split && !data_split(c, sym, &ds, split, split->value->number,
+                             seed ? (uint64_t)seed->value->number : 0))
+        return;
+    sym->ok = true;
+}

@@ -1,0 +1,47 @@
+/* The parse driver: runs the flex scanner and bison parser over a Source and
+ * owns their malloc'd state, so it is released on every path. AST nodes go
+ * to the caller's Arena. */
+#include <limits.h>
+
+#include "nnc/front.h"
+#include "nnc/parse.h"
+#include "nn.tab.h"
+#include "lex.yy.h"
+
+AstFile *front_parse(Arena *a, Diag *d, const Source *src)
+{
+    int errors_before = d->errors;
+    if (src->len > INT_MAX) {
+        diag_error(d, (Loc){src, 0, 0, 0}, "file too large (more than %d bytes)", INT_MAX);
+        return NULL;
+    }
+    AstFile *file = arena_alloc(a, sizeof *file);
+    if (!file) {
+        diag_error(d, loc_none(), "out of memory");
+        return NULL;
+    }
+    file->src = src;
+    ParseState ps = {.arena = a, .diag = d, .src = src, .line = 1, .col = 1,
+                     .file = file, .tail = &file->decls};
+    yyscan_t scanner;
+    if (yylex_init_extra(&ps, &scanner) != 0) {
+        diag_error(d, loc_none(), "out of memory");
+        return NULL;
+    }
+    YY_BUFFER_STATE buf = yy_scan_bytes(src->text, (int)src->len, scanner);
+    /* flex never sets the line of a scanned buffer (flex #60); ours is ps. */
+    yyset_lineno(1, scanner);
+    int rc = yyparse(scanner);
+    yy_delete_buffer(buf, scanner);
+    yylex_destroy(scanner);
+    /* rc == 2 (memory exhausted) was already reported through yyerror. */
+    if (rc != 0 || d->errors > errors_before)
+        return NULL;
+    return file;
+}
+
+IrProgram *front_compile(Arena *a, Diag *d, const Source *src)
+{
+    AstFile *file = front_parse(a, d, src);
+    return file ? front_lower(a, d, file) : NULL;
+}

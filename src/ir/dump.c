@@ -1,0 +1,164 @@
+/* `nnc dump ir`: the checked program as stable text for golden tests and for
+ * humans asking "what did nnc understand?". Numbers print with %.9g, so the
+ * output is byte-for-byte reproducible. Large datasets show their first rows
+ * only; parameter blocks are shown in full (they are typed by hand). */
+#include "nnc/ir.h"
+
+enum { DUMP_ROWS = 8 };
+
+const char *ir_loss_name(LossKind k)
+{
+    switch (k) {
+    case LOSS_BCE: return "bce";
+    case LOSS_MSE: return "mse";
+    case LOSS_CROSS_ENTROPY: return "cross_entropy";
+    }
+    return "?";
+}
+
+const char *ir_optim_name(OptimKind k)
+{
+    switch (k) {
+    case OPTIM_SGD: return "sgd";
+    case OPTIM_ADAM: return "adam";
+    }
+    return "?";
+}
+
+const char *ir_sweep_name(SweepParam s)
+{
+    switch (s) {
+    case SWEEP_NONE: return "none";
+    case SWEEP_LR: return "lr";
+    case SWEEP_MOMENTUM: return "momentum";
+    case SWEEP_BETA1: return "beta1";
+    case SWEEP_BETA2: return "beta2";
+    case SWEEP_EPS: return "eps";
+    case SWEEP_EPOCHS: return "epochs";
+    case SWEEP_BATCH: return "batch";
+    }
+    return "?";
+}
+
+static void dump_floats(FILE *out, const float *v, size_t n)
+{
+    fputc('[', out);
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "%s%.9g", i ? ", " : "", (double)v[i]);
+    fputc(']', out);
+}
+
+static void dump_dataset(FILE *out, size_t i, const IrDataset *ds)
+{
+    fprintf(out, "dataset %zu %s @%d:%d\n", i, ds->name, ds->loc.line, ds->loc.col);
+    fprintf(out, "  rows %zu, x [%zu, %zu], y [%zu, %zu]", ds->rows, ds->rows, ds->x_cols,
+            ds->rows, ds->y_cols);
+    if (ds->classes > 0)
+        fprintf(out, ", classes %d", ds->classes);
+    fputc('\n', out);
+    size_t shown = ds->rows < DUMP_ROWS ? ds->rows : DUMP_ROWS;
+    for (size_t r = 0; r < shown; r++) {
+        fprintf(out, "  row %zu: x ", r);
+        dump_floats(out, ds->x + r * ds->x_cols, ds->x_cols);
+        fputs(" y ", out);
+        dump_floats(out, ds->y + r * ds->y_cols, ds->y_cols);
+        fputc('\n', out);
+    }
+    if (shown < ds->rows)
+        fprintf(out, "  ... %zu more rows\n", ds->rows - shown);
+}
+
+static void dump_params(FILE *out, const IrNode *n)
+{
+    fprintf(out, "    weight [%zu, %zu]", n->units, n->in_units);
+    if (n->weight_init) {
+        fputs(" fixed = [", out);
+        for (size_t r = 0; r < n->units; r++) {
+            fputs(r ? ", " : "", out);
+            dump_floats(out, n->weight_init + r * n->in_units, n->in_units);
+        }
+        fputc(']', out);
+    }
+    fprintf(out, "\n    bias [%zu]", n->units);
+    if (n->bias_init) {
+        fputs(" fixed = ", out);
+        dump_floats(out, n->bias_init, n->units);
+    }
+    fputc('\n', out);
+    if (n->frozen)
+        fputs("    frozen\n", out);
+}
+
+static void dump_model(FILE *out, size_t i, const IrModel *m)
+{
+    fprintf(out, "model %zu %s @%d:%d\n", i, m->name, m->loc.line, m->loc.col);
+    fprintf(out, "  input %zu, output %zu, params %zu\n", m->in_units, m->out_units, m->n_params);
+    for (size_t k = 0; k < m->n_nodes; k++) {
+        const IrNode *n = &m->nodes[k];
+        const OpInfo *op = &ir_ops[n->op];
+        fprintf(out, "  node %zu %s %s", k, op->name, n->name);
+        if (n->op == OP_INPUT) {
+            fprintf(out, " [%zu]\n", n->units);
+            continue;
+        }
+        fprintf(out, " [%zu] -> [%zu]", n->in_units, n->units);
+        if (op->arg == OPARG_PROB)
+            fprintf(out, " p %.9g", n->arg);
+        else if (op->arg == OPARG_SLOPE)
+            fprintf(out, " slope %.9g", n->arg);
+        fputc('\n', out);
+        if (op->has_params)
+            dump_params(out, n);
+    }
+}
+
+static void dump_train(FILE *out, size_t i, const IrProgram *p, const IrTrain *t)
+{
+    fprintf(out, "train %zu %s on %s @%d:%d\n", i, p->models[t->model].name,
+            p->datasets[t->dataset].name, t->loc.line, t->loc.col);
+    fprintf(out, "  loss %s\n", ir_loss_name(t->loss));
+    const IrOptimizer *o = &t->optimizer;
+    if (o->kind == OPTIM_SGD)
+        fprintf(out, "  optimizer sgd lr %.9g momentum %.9g\n", o->lr, o->momentum);
+    else
+        fprintf(out, "  optimizer adam lr %.9g beta1 %.9g beta2 %.9g eps %.9g\n", o->lr, o->beta1,
+                o->beta2, o->eps);
+    fprintf(out, "  epochs %ld, batch %zu, seed %llu, log_every %ld\n", t->epochs, t->batch,
+            (unsigned long long)t->seed, t->log_every);
+    if (t->sweep == SWEEP_NONE)
+        return;
+    fprintf(out, "  sweep %s [", ir_sweep_name(t->sweep));
+    for (size_t k = 0; k < t->n_sweep; k++)
+        fprintf(out, "%s%.9g", k ? ", " : "", t->sweep_values[k]);
+    fputs("]\n", out);
+}
+
+static void dump_eval(FILE *out, size_t i, const IrProgram *p, const IrEval *e)
+{
+    const IrModel *m = &p->models[e->model];
+    fprintf(out, "eval %zu %s on %s @%d:%d", i, m->name, p->datasets[e->dataset].name,
+            e->loc.line, e->loc.col);
+    if (e->show_node >= 0)
+        fprintf(out, " show %ld (%s)", e->show_node, m->nodes[e->show_node].name);
+    if (e->implicit)
+        fputs(" implicit", out);
+    fputc('\n', out);
+}
+
+void ir_dump(FILE *out, const IrProgram *p)
+{
+    fprintf(out, "program %s\n", p->src && p->src->path ? p->src->path : "-");
+    for (size_t i = 0; i < p->n_datasets; i++)
+        dump_dataset(out, i, &p->datasets[i]);
+    for (size_t i = 0; i < p->n_models; i++)
+        dump_model(out, i, &p->models[i]);
+    for (size_t i = 0; i < p->n_trains; i++)
+        dump_train(out, i, p, &p->trains[i]);
+    for (size_t i = 0; i < p->n_evals; i++)
+        dump_eval(out, i, p, &p->evals[i]);
+    fputs("steps:", out);
+    for (size_t i = 0; i < p->n_steps; i++)
+        fprintf(out, " %s %zu", p->steps[i].kind == STEP_TRAIN ? "train" : "eval",
+                p->steps[i].index);
+    fputc('\n', out);
+}
