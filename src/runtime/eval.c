@@ -137,10 +137,10 @@ static void table_add_col(Table *t, bool bar, const char *name)
     t->bar[t->n_cols++] = bar;
 }
 
-/* Adds a bar and columns for n values: one column is called single, several
+/* Adds columns (after a bar when bar) for n values: one column is called single, several
  * are base1, base2, ... (base[1], ... when bracket). Beyond cap columns, the
  * first cap-1 and a "..." column. Returns how many values are shown. */
-static size_t table_add_group(Table *t, const char *single, const char *base,
+static size_t table_add_group(Table *t, bool bar, const char *single, const char *base,
                               bool bracket, size_t n, size_t cap)
 {
     size_t shown = n <= cap ? n : cap - 1;
@@ -150,7 +150,7 @@ static size_t table_add_group(Table *t, const char *single, const char *base,
             snprintf(name, sizeof name, "%s", single);
         else
             snprintf(name, sizeof name, bracket ? "%.15s[%zu]" : "%.15s%zu", base, i + 1);
-        table_add_col(t, i == 0, name);
+        table_add_col(t, bar && i == 0, name);
     }
     if (shown < n)
         table_add_col(t, false, "...");
@@ -196,22 +196,22 @@ static Layout table_layout(Table *t, const EvalCtx *e, long show_node)
     Layout l = {0};
     l.show_node = show_node;
     table_add_col(t, false, "#");
-    l.in_shown = table_add_group(t, "x1", "x", false, e->ds->x_cols, CAP_INPUTS);
+    l.in_shown = table_add_group(t, false, "x1", "x", false, e->ds->x_cols, CAP_INPUTS);
     l.in_more = l.in_shown < e->ds->x_cols;
     if (show_node >= 0) {
         const IrNode *n = &e->ir->nodes[show_node];
-        l.show_shown = table_add_group(t, n->layer, n->layer, true, n->units, CAP_SHOW);
+        l.show_shown = table_add_group(t, true, n->layer, n->layer, true, n->units, CAP_SHOW);
         l.show_more = l.show_shown < n->units;
     }
     size_t units = e->ir->out_units;
-    l.out_shown = table_add_group(t, "output", "out", false, units, CAP_OUTPUTS);
+    l.out_shown = table_add_group(t, true, "output", "out", false, units, CAP_OUTPUTS);
     l.out_more = l.out_shown < units;
     if (e->kind != RT_EVAL_REGRESSION) {
         table_add_col(t, false, "pred");
         table_add_col(t, true, "target");
         return l;
     }
-    l.target_shown = table_add_group(t, "target", "t", false, units, CAP_OUTPUTS);
+    l.target_shown = table_add_group(t, true, "target", "t", false, units, CAP_OUTPUTS);
     l.target_more = l.target_shown < units;
     return l;
 }

@@ -293,6 +293,8 @@ static void sweep_print_table(const TrainCtx *c, const SweepRow *rows)
 {
     FILE *out = c->s->opt.out;
     const char *name = sweep_name(c->t->sweep);
+    if (!c->s->opt.quiet)
+        fputc('\n', out);
     fprintf(out, "sweep %s: %zu runs from the same initial weights\n", name, c->t->n_sweep);
     fprintf(out, "%10s  %12s  %s\n", name, "final loss",
             rows[0].score.kind == RT_EVAL_REGRESSION ? "on training data" : "accuracy on training data");
