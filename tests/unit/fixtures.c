@@ -99,7 +99,6 @@ char *fixture_run(const IrProgram *p, const RtOptions *opt, bool *ok)
     fclose(out);
     fclose(dout);
     if (diag_len) {
-        fputs(diag_text, stderr);
         /* Diagnostics matter to tests too: append them to the report. */
         char *both = malloc(len + diag_len + 1);
         memcpy(both, text, len);
