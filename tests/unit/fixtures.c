@@ -83,6 +83,39 @@ void fixture_logreg(Fixture *f)
     fixture_program(f, 3, 3, "logreg");
 }
 
+static const float fixed_w1[8] = {0.5f, -0.4f, -0.3f, 0.6f, 0.7f, 0.2f, -0.6f, -0.5f};
+static const float fixed_b1[4] = {0.1f, -0.1f, 0.05f, 0.2f};
+static const float fixed_w2[4] = {0.4f, -0.3f, 0.6f, -0.2f};
+static const float fixed_b2[1] = {0.05f};
+
+void fixture_xor_fixed(Fixture *f)
+{
+    fixture_xornet(f);
+    f->models[1] = f->models[0];
+    f->models[0].name = "adam_net";
+    f->models[1].name = "sgd_net";
+    for (int m = 0; m < 2; m++) {
+        memcpy(f->nodes[m], f->nodes[0], sizeof f->nodes[0]);
+        f->models[m].nodes = f->nodes[m];
+        f->nodes[m][1].weight_init = fixed_w1;
+        f->nodes[m][1].bias_init = fixed_b1;
+        f->nodes[m][3].weight_init = fixed_w2;
+        f->nodes[m][3].bias_init = fixed_b2;
+        f->trains[m] = f->trains[0];
+        f->trains[m].model = (size_t)m;
+        f->trains[m].epochs = 100;
+        f->trains[m].log_every = 1;
+        f->evals[m] = (IrEval){(size_t)m, 0, -1, true, {0}};
+        f->steps[m] = (IrStep){STEP_TRAIN, (size_t)m};
+        f->steps[2 + m] = (IrStep){STEP_EVAL, (size_t)m};
+    }
+    f->trains[1].optimizer = (IrOptimizer){OPTIM_SGD, 0.1, 0.9, 0, 0, 0};
+    f->prog.n_models = 2;
+    f->prog.n_trains = 2;
+    f->prog.n_evals = 2;
+    f->prog.n_steps = 4;
+}
+
 char *fixture_run(const IrProgram *p, const RtOptions *opt, bool *ok)
 {
     char *text = NULL, *diag_text = NULL;

@@ -31,6 +31,11 @@ void fixture_xornet(Fixture *f);
 /* model logreg { input 2  out: dense 1, sigmoid } on xor, same training. */
 void fixture_logreg(Fixture *f);
 
+/* tests/torch/xor_fixed.nn by hand: two XORNets from the same fixed weights
+ * (adam_net, sgd_net), each trained full batch for 100 epochs with
+ * log_every 1 (adam(lr=0.1), sgd(lr=0.1, momentum=0.9)), then evaluated. */
+void fixture_xor_fixed(Fixture *f);
+
 /* Runs the program; returns the report (malloc'd) and sets *ok. */
 char *fixture_run(const IrProgram *p, const RtOptions *opt, bool *ok);
 

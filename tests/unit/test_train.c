@@ -204,3 +204,39 @@ Test(train, minibatch_with_uneven_last_batch_learns)
     cr_assert(strstr(out, "accuracy: 4/4"), "%s", out);
     free(out);
 }
+
+/* tests/torch/xor_fixed.nn's numbers from PyTorch 1.13 (compare_xor.py
+ * --torch-only), so the agreement is checked before the front end exists. */
+static double loss_at(const char *out, const char *model, const char *epoch)
+{
+    char head[64];
+    snprintf(head, sizeof head, "train %s on xor", model);
+    const char *p = strstr(out, head);
+    cr_assert(p, "no '%s' in:\n%s", head, out);
+    p = strstr(p, epoch);
+    cr_assert(p, "no '%s' after '%s'", epoch, head);
+    return strtod(strstr(p, "loss ") + 5, NULL);
+}
+
+Test(train, xor_fixed_losses_match_pytorch)
+{
+    static const struct { const char *model, *epoch; double torch; } want[] = {
+        {"adam_net", "epoch   1/100", 0.713998318}, {"adam_net", "epoch   2/100", 0.673042357},
+        {"adam_net", "epoch   3/100", 0.656262219}, {"adam_net", "epoch  50/100", 0.0310675539},
+        {"adam_net", "epoch 100/100", 0.00432583317}, {"sgd_net", "epoch   1/100", 0.713998318},
+        {"sgd_net", "epoch   2/100", 0.710375547}, {"sgd_net", "epoch   3/100", 0.70399785},
+        {"sgd_net", "epoch  50/100", 0.378987163}, {"sgd_net", "epoch 100/100", 0.0667256713},
+    };
+    Fixture f;
+    fixture_xor_fixed(&f);
+    RtOptions opt = {0};
+    bool ok;
+    char *out = fixture_run(&f.prog, &opt, &ok);
+    cr_assert(ok, "%s", out);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        double got = loss_at(out, want[i].model, want[i].epoch);
+        cr_assert(fabs(got - want[i].torch) <= 1e-4 * want[i].torch,
+                  "%s %s: nnc %.9g, torch %.9g", want[i].model, want[i].epoch, got, want[i].torch);
+    }
+    free(out);
+}
