@@ -16,7 +16,7 @@ import sys
 
 import torch
 
-REL_TOL = 1e-4
+REL_TOL = float(os.environ.get("REL_TOL", "1e-4"))
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
