@@ -240,3 +240,48 @@ Test(train, xor_fixed_losses_match_pytorch)
     }
     free(out);
 }
+
+/* Three classes from integer labels with cross_entropy: argmax predictions,
+ * accuracy and a confusion matrix. */
+Test(train, classes_with_cross_entropy_print_confusion_matrix)
+{
+    static const float x[12] = {0, 0, 0.1f, 0, 1, 0, 1, 0.1f, 0, 1, 0.1f, 1};
+    static const float y[6] = {0, 0, 1, 1, 2, 2};
+    Fixture f;
+    fixture_logreg(&f);
+    f.datasets[0] = (IrDataset){"three", 6, 2, 1, x, y, 3, {0}};
+    f.nodes[0][1].units = 3;
+    f.nodes[0][2].op = OP_IDENTITY;
+    f.nodes[0][2].in_units = f.nodes[0][2].units = 3;
+    f.models[0].out_units = 3;
+    f.trains[0].loss = LOSS_CROSS_ENTROPY;
+    f.trains[0].batch = 6;
+    f.trains[0].epochs = 300;
+    f.evals[0].show_node = 1;
+    RtOptions opt = {0};
+    bool ok;
+    char *out = fixture_run(&f.prog, &opt, &ok);
+    cr_assert(ok, "%s", out);
+    cr_assert(strstr(out, "out1"), "%s", out);
+    cr_assert(strstr(out, "out[1]"), "the show column is named after the layer:\n%s", out);
+    cr_assert(strstr(out, "accuracy: 6/6 (100.0%)"), "%s", out);
+    cr_assert(strstr(out, "confusion matrix"), "%s", out);
+    free(out);
+}
+
+Test(train, regression_reports_mean_squared_error)
+{
+    static const float y[4] = {0.5f, 1.5f, 2.5f, 3.25f};
+    Fixture f;
+    fixture_logreg(&f);
+    f.datasets[0].y = y;
+    f.nodes[0][2].op = OP_IDENTITY;
+    f.trains[0].loss = LOSS_MSE;
+    RtOptions opt = {0};
+    bool ok;
+    char *out = fixture_run(&f.prog, &opt, &ok);
+    cr_assert(ok, "%s", out);
+    cr_assert(strstr(out, "mean squared error: "), "%s", out);
+    cr_assert(!strstr(out, "accuracy"), "%s", out);
+    free(out);
+}
