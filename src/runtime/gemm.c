@@ -1,0 +1,94 @@
+/* Portable loops for rt_gemm. Loop orders keep the innermost loop on
+ * contiguous memory where the layout allows it (i-p-j for plain products,
+ * a dot product along rows when B is transposed). */
+#include "gemm.h"
+
+static void gemm_scale_c(size_t m, size_t n, float beta, float *c, size_t ldc)
+{
+    for (size_t i = 0; i < m; i++) {
+        float *row = c + i * ldc;
+        for (size_t j = 0; j < n; j++)
+            row[j] = beta == 0.0f ? 0.0f : beta * row[j];
+    }
+}
+
+/* C += alpha * A * B: walk B and C row by row (both contiguous). */
+static void gemm_nn(size_t m, size_t n, size_t k, float alpha, const float *a,
+                    size_t lda, const float *b, size_t ldb, float *c, size_t ldc)
+{
+    for (size_t i = 0; i < m; i++) {
+        float *ci = c + i * ldc;
+        for (size_t p = 0; p < k; p++) {
+            float aip = alpha * a[i * lda + p];
+            const float *bp = b + p * ldb;
+            for (size_t j = 0; j < n; j++)
+                ci[j] += aip * bp[j];
+        }
+    }
+}
+
+/* C += alpha * A * B^T: each C[i][j] is a dot product of two rows. */
+static void gemm_nt(size_t m, size_t n, size_t k, float alpha, const float *a,
+                    size_t lda, const float *b, size_t ldb, float *c, size_t ldc)
+{
+    for (size_t i = 0; i < m; i++) {
+        const float *ai = a + i * lda;
+        for (size_t j = 0; j < n; j++) {
+            const float *bj = b + j * ldb;
+            float sum = 0.0f;
+            for (size_t p = 0; p < k; p++)
+                sum += ai[p] * bj[p];
+            c[i * ldc + j] += alpha * sum;
+        }
+    }
+}
+
+/* C += alpha * A^T * B: A's row p holds column p of op(A), so sweep p
+ * outermost and update C row by row. */
+static void gemm_tn(size_t m, size_t n, size_t k, float alpha, const float *a,
+                    size_t lda, const float *b, size_t ldb, float *c, size_t ldc)
+{
+    for (size_t p = 0; p < k; p++) {
+        const float *ap = a + p * lda;
+        const float *bp = b + p * ldb;
+        for (size_t i = 0; i < m; i++) {
+            float api = alpha * ap[i];
+            float *ci = c + i * ldc;
+            for (size_t j = 0; j < n; j++)
+                ci[j] += api * bp[j];
+        }
+    }
+}
+
+/* C += alpha * A^T * B^T: rare (no op uses it); strided dot products. */
+static void gemm_tt(size_t m, size_t n, size_t k, float alpha, const float *a,
+                    size_t lda, const float *b, size_t ldb, float *c, size_t ldc)
+{
+    for (size_t i = 0; i < m; i++) {
+        for (size_t j = 0; j < n; j++) {
+            const float *bj = b + j * ldb;
+            float sum = 0.0f;
+            for (size_t p = 0; p < k; p++)
+                sum += a[p * lda + i] * bj[p];
+            c[i * ldc + j] += alpha * sum;
+        }
+    }
+}
+
+void rt_gemm(bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
+             float alpha, const float *a, size_t lda, const float *b,
+             size_t ldb, float beta, float *c, size_t ldc)
+{
+    if (beta != 1.0f)
+        gemm_scale_c(m, n, beta, c, ldc);
+    if (alpha == 0.0f || k == 0)
+        return;
+    if (!trans_a && !trans_b)
+        gemm_nn(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+    else if (!trans_a)
+        gemm_nt(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+    else if (!trans_b)
+        gemm_tn(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+    else
+        gemm_tt(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+}

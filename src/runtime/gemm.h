@@ -1,0 +1,20 @@
+/* The one matrix product of the runtime. Every dense forward and backward
+ * goes through rt_gemm, whose shape matches BLAS's sgemm (row-major), so a
+ * later build can back it by cblas_sgemm without touching any caller. */
+#ifndef NNC_RT_GEMM_H
+#define NNC_RT_GEMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* C = alpha * op(A) * op(B) + beta * C, all row-major.
+ * op(A) is m x k (A is stored k x m when trans_a), op(B) is k x n (B is
+ * stored n x k when trans_b), C is m x n. lda/ldb/ldc are row strides.
+ * beta == 0 overwrites C without reading it (NaNs in C do not leak), like
+ * BLAS. Sums accumulate in float, in a fixed order: results are identical
+ * run to run. */
+void rt_gemm(bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
+             float alpha, const float *a, size_t lda, const float *b,
+             size_t ldb, float beta, float *c, size_t ldc);
+
+#endif

@@ -1,0 +1,277 @@
+/* Forward and backward of every op, and the table that indexes them by
+ * OpKind. Elementwise ops have in == out; dense maps in -> out. All
+ * arithmetic is float32 so training agrees with PyTorch's float32 loops. */
+#include <math.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "ops.h"
+
+typedef struct RtOp {
+    void (*forward)(RtOpArgs *a);
+    void (*backward)(RtOpArgs *a);
+} RtOp;
+
+static size_t op_count(const RtOpArgs *a)
+{
+    return a->rows * a->out;
+}
+
+/* ---- input: its output is the gathered batch itself ------------------- */
+
+static void op_input_forward(RtOpArgs *a)
+{
+    if (a->y != a->x)
+        memcpy(a->y, a->x, op_count(a) * sizeof(float));
+}
+
+static void op_none_backward(RtOpArgs *a)
+{
+    (void)a;
+}
+
+/* ---- dense: Y = X W^T + b, like nn.Linear ----------------------------- */
+
+static void op_dense_forward(RtOpArgs *a)
+{
+    for (size_t r = 0; r < a->rows; r++)
+        memcpy(a->y + r * a->out, a->b, a->out * sizeof(float));
+    rt_gemm(false, true, a->rows, a->out, a->in, 1.0f, a->x, a->in, a->w,
+            a->in, 1.0f, a->y, a->out);
+}
+
+/* dW += dY^T X, db += column sums of dY, dX = dY W. */
+static void op_dense_backward(RtOpArgs *a)
+{
+    if (a->dw)
+        rt_gemm(true, false, a->out, a->in, a->rows, 1.0f, a->dy, a->out,
+                a->x, a->in, 1.0f, a->dw, a->in);
+    if (a->db) {
+        for (size_t r = 0; r < a->rows; r++)
+            for (size_t j = 0; j < a->out; j++)
+                a->db[j] += a->dy[r * a->out + j];
+    }
+    if (a->dx)
+        rt_gemm(false, false, a->rows, a->in, a->out, 1.0f, a->dy, a->out,
+                a->w, a->in, 0.0f, a->dx, a->in);
+}
+
+/* ---- dropout: inverted dropout, like nn.Dropout ------------------------ */
+
+/* Training keeps each value with probability 1 - p and scales kept values
+ * by 1/(1-p) so the expected output equals the input; evaluation is the
+ * identity. The mask (0 or the scale) is kept for backward. */
+static void op_dropout_forward(RtOpArgs *a)
+{
+    size_t n = op_count(a);
+    if (!a->training) {
+        memcpy(a->y, a->x, n * sizeof(float));
+        return;
+    }
+    float p = (float)a->arg;
+    float scale = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < n; i++) {
+        a->mask[i] = rt_rng_uniform(a->rng) < p ? 0.0f : scale;
+        a->y[i] = a->x[i] * a->mask[i];
+    }
+}
+
+static void op_dropout_backward(RtOpArgs *a)
+{
+    if (!a->dx)
+        return;
+    size_t n = op_count(a);
+    for (size_t i = 0; i < n; i++)
+        a->dx[i] = a->dy[i] * a->mask[i];
+}
+
+/* ---- step: the perceptron's threshold ---------------------------------- */
+
+static void op_step_forward(RtOpArgs *a)
+{
+    size_t n = op_count(a);
+    for (size_t i = 0; i < n; i++)
+        a->y[i] = a->x[i] > 0.0f ? 1.0f : 0.0f;
+}
+
+/* The derivative of a step is 0 everywhere except at 0, where it does not
+ * exist; we pass 0 back, so layers below a step do not learn by gradient
+ * descent (the perceptron learning rule is a different algorithm). */
+static void op_step_backward(RtOpArgs *a)
+{
+    if (a->dx)
+        memset(a->dx, 0, op_count(a) * sizeof(float));
+}
+
+/* ---- sigmoid ----------------------------------------------------------- */
+
+/* Two branches so exp never overflows: for z < 0, e^z/(1+e^z). */
+static float sigmoidf(float z)
+{
+    if (z >= 0.0f)
+        return 1.0f / (1.0f + expf(-z));
+    float e = expf(z);
+    return e / (1.0f + e);
+}
+
+static void op_sigmoid_forward(RtOpArgs *a)
+{
+    size_t n = op_count(a);
+    for (size_t i = 0; i < n; i++)
+        a->y[i] = sigmoidf(a->x[i]);
+}
+
+static void op_sigmoid_backward(RtOpArgs *a)
+{
+    if (!a->dx)
+        return;
+    size_t n = op_count(a);
+    for (size_t i = 0; i < n; i++)
+        a->dx[i] = a->dy[i] * a->y[i] * (1.0f - a->y[i]);
+}
+
+/* ---- tanh -------------------------------------------------------------- */
+
+static void op_tanh_forward(RtOpArgs *a)
+{
+    size_t n = op_count(a);
+    for (size_t i = 0; i < n; i++)
+        a->y[i] = tanhf(a->x[i]);
+}
+
+static void op_tanh_backward(RtOpArgs *a)
+{
+    if (!a->dx)
+        return;
+    size_t n = op_count(a);
+    for (size_t i = 0; i < n; i++)
+        a->dx[i] = a->dy[i] * (1.0f - a->y[i] * a->y[i]);
+}
+
+/* ---- relu and leaky_relu ----------------------------------------------- */
+
+static void op_relu_forward(RtOpArgs *a)
+{
+    size_t n = op_count(a);
+    for (size_t i = 0; i < n; i++)
+        a->y[i] = a->x[i] > 0.0f ? a->x[i] : 0.0f;
+}
+
+/* At exactly 0 the gradient is 0, as in PyTorch. */
+static void op_relu_backward(RtOpArgs *a)
+{
+    if (!a->dx)
+        return;
+    size_t n = op_count(a);
+    for (size_t i = 0; i < n; i++)
+        a->dx[i] = a->x[i] > 0.0f ? a->dy[i] : 0.0f;
+}
+
+static void op_leaky_relu_forward(RtOpArgs *a)
+{
+    float slope = (float)a->arg;
+    size_t n = op_count(a);
+    for (size_t i = 0; i < n; i++)
+        a->y[i] = a->x[i] > 0.0f ? a->x[i] : a->x[i] * slope;
+}
+
+/* Decides on x, not y: with a negative slope y > 0 does not mean x > 0. */
+static void op_leaky_relu_backward(RtOpArgs *a)
+{
+    if (!a->dx)
+        return;
+    float slope = (float)a->arg;
+    size_t n = op_count(a);
+    for (size_t i = 0; i < n; i++)
+        a->dx[i] = a->x[i] > 0.0f ? a->dy[i] : a->dy[i] * slope;
+}
+
+/* ---- softmax over each row --------------------------------------------- */
+
+/* Subtracting the row's maximum keeps exp from overflowing; the result is
+ * the same mathematically. */
+static void op_softmax_forward(RtOpArgs *a)
+{
+    for (size_t r = 0; r < a->rows; r++) {
+        const float *x = a->x + r * a->out;
+        float *y = a->y + r * a->out;
+        float max = x[0];
+        for (size_t j = 1; j < a->out; j++)
+            max = x[j] > max ? x[j] : max;
+        float sum = 0.0f;
+        for (size_t j = 0; j < a->out; j++) {
+            y[j] = expf(x[j] - max);
+            sum += y[j];
+        }
+        for (size_t j = 0; j < a->out; j++)
+            y[j] /= sum;
+    }
+}
+
+/* Jacobian-vector product of softmax: dx_i = y_i (dy_i - sum_j dy_j y_j). */
+static void op_softmax_backward(RtOpArgs *a)
+{
+    if (!a->dx)
+        return;
+    for (size_t r = 0; r < a->rows; r++) {
+        const float *y = a->y + r * a->out;
+        const float *dy = a->dy + r * a->out;
+        float *dx = a->dx + r * a->out;
+        float dot = 0.0f;
+        for (size_t j = 0; j < a->out; j++)
+            dot += dy[j] * y[j];
+        for (size_t j = 0; j < a->out; j++)
+            dx[j] = y[j] * (dy[j] - dot);
+    }
+}
+
+/* ---- identity ---------------------------------------------------------- */
+
+static void op_identity_forward(RtOpArgs *a)
+{
+    memcpy(a->y, a->x, op_count(a) * sizeof(float));
+}
+
+static void op_identity_backward(RtOpArgs *a)
+{
+    if (a->dx)
+        memcpy(a->dx, a->dy, op_count(a) * sizeof(float));
+}
+
+/* ---- the table --------------------------------------------------------- */
+
+static const RtOp rt_op_table[] = {
+    [OP_INPUT]      = {op_input_forward, op_none_backward},
+    [OP_DENSE]      = {op_dense_forward, op_dense_backward},
+    [OP_DROPOUT]    = {op_dropout_forward, op_dropout_backward},
+    [OP_STEP]       = {op_step_forward, op_step_backward},
+    [OP_SIGMOID]    = {op_sigmoid_forward, op_sigmoid_backward},
+    [OP_TANH]       = {op_tanh_forward, op_tanh_backward},
+    [OP_RELU]       = {op_relu_forward, op_relu_backward},
+    [OP_LEAKY_RELU] = {op_leaky_relu_forward, op_leaky_relu_backward},
+    [OP_SOFTMAX]    = {op_softmax_forward, op_softmax_backward},
+    [OP_IDENTITY]   = {op_identity_forward, op_identity_backward},
+};
+
+/* A new OpKind without a row here fails to compile; a row left NULL in the
+ * middle is caught by the unit test that walks the table. */
+_Static_assert(sizeof rt_op_table / sizeof rt_op_table[0] == OP_COUNT,
+               "rt_op_table must have one row per OpKind");
+
+void rt_op_forward(OpKind k, RtOpArgs *a)
+{
+    rt_op_table[k].forward(a);
+}
+
+void rt_op_backward(OpKind k, RtOpArgs *a)
+{
+    rt_op_table[k].backward(a);
+}
+
+bool rt_op_table_complete(void)
+{
+    for (int k = 0; k < OP_COUNT; k++)
+        if (!rt_op_table[k].forward || !rt_op_table[k].backward)
+            return false;
+    return true;
+}

@@ -1,0 +1,46 @@
+/* SGD with momentum and Adam, written to round like PyTorch's CPU
+ * single-tensor implementations: scalars derived from the step count are
+ * computed in double (as Python does), element arithmetic in float32. */
+#include <math.h>
+
+#include "optim.h"
+
+/* torch: buf = g (first step) else buf = momentum * buf + g; p -= lr * buf.
+ * Without momentum PyTorch keeps no buffer: p -= lr * g. */
+void rt_sgd_step(const IrOptimizer *o, long step, size_t n, float *p,
+                 const float *g, float *buf)
+{
+    float lr = (float)o->lr;
+    if (o->momentum == 0.0) {
+        for (size_t i = 0; i < n; i++)
+            p[i] -= lr * g[i];
+        return;
+    }
+    float mu = (float)o->momentum;
+    for (size_t i = 0; i < n; i++) {
+        buf[i] = step == 1 ? g[i] : mu * buf[i] + g[i];
+        p[i] -= lr * buf[i];
+    }
+}
+
+/* torch: m = lerp(m, g, 1 - b1)  (= b1 m + (1 - b1) g, computed as
+ * m + (1 - b1)(g - m) because that is how torch.lerp rounds);
+ * v = b2 v + (1 - b2) g^2; step_size = lr / (1 - b1^t);
+ * denom = sqrt(v) / sqrt(1 - b2^t) + eps; p -= step_size * m / denom. */
+void rt_adam_step(const IrOptimizer *o, long step, size_t n, float *p,
+                  const float *g, float *m, float *v)
+{
+    double bc1 = 1.0 - pow(o->beta1, (double)step);
+    double bc2 = 1.0 - pow(o->beta2, (double)step);
+    float step_size = (float)(o->lr / bc1);
+    float bc2_sqrt = (float)sqrt(bc2);
+    float w1 = (float)(1.0 - o->beta1);
+    float b2 = (float)o->beta2, w2 = (float)(1.0 - o->beta2);
+    float eps = (float)o->eps;
+    for (size_t i = 0; i < n; i++) {
+        m[i] = m[i] + w1 * (g[i] - m[i]);
+        v[i] = v[i] * b2 + w2 * g[i] * g[i];
+        float denom = sqrtf(v[i]) / bc2_sqrt + eps;
+        p[i] += (-step_size * m[i]) / denom; /* torch.addcdiv's order */
+    }
+}

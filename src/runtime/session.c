@@ -1,0 +1,228 @@
+/* The session API: parameters for every model, initialised like nn.Linear
+ * or from parameter blocks, and the loop over the program's steps.
+ *
+ * Initialisation draw order (one generator per model, seeded with the
+ * model's run seed on stream RT_STREAM_INIT, see rng.h): for each dense node
+ * in model order, every weight row-major ([units][in]), then every bias;
+ * each value is bound * (2u - 1) with u = rt_rng_uniform, bound =
+ * 1/sqrt(in). Values given in a parameter block are copied and draw
+ * nothing. The run seed is --seed when given, else the seed of the model's
+ * first train step, else 0 (a model that is only evaluated). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session.h"
+
+size_t rt_size_mul(size_t a, size_t b, bool *ok)
+{
+    size_t r;
+    if (__builtin_mul_overflow(a, b, &r)) {
+        *ok = false;
+        return 0;
+    }
+    return r;
+}
+
+bool rt_targets_are_labels(const IrDataset *ds, const IrModel *m)
+{
+    return ds->classes > 0 || (ds->y_cols == 1 && m->out_units > 1);
+}
+
+static uint64_t model_init_seed(const RtSession *s, size_t model)
+{
+    if (s->opt.override_seed)
+        return s->opt.seed;
+    const IrProgram *p = s->prog;
+    for (size_t i = 0; i < p->n_steps; i++) {
+        const IrStep *st = &p->steps[i];
+        if (st->kind == STEP_TRAIN && p->trains[st->index].model == model)
+            return p->trains[st->index].seed;
+    }
+    return 0;
+}
+
+static void init_values(float *dst, const float *given, size_t n,
+                        float bound, RtRng *rng)
+{
+    if (given) {
+        memcpy(dst, given, n * sizeof(float));
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        dst[i] = bound * (2.0f * rt_rng_uniform(rng) - 1.0f);
+}
+
+static void model_init_params(RtModel *m, uint64_t seed)
+{
+    RtRng rng;
+    rt_rng_seed(&rng, seed, RT_STREAM_INIT);
+    for (size_t i = 0; i < m->ir->n_nodes; i++) {
+        const IrNode *n = &m->ir->nodes[i];
+        if (n->op != OP_DENSE)
+            continue;
+        /* nn.Linear: kaiming_uniform(a=sqrt(5)) reduces to 1/sqrt(fan_in),
+         * the same bound as its bias. */
+        float bound = 1.0f / sqrtf((float)n->in_units);
+        float *w = m->params + m->offset[i];
+        size_t nw = n->units * n->in_units;
+        init_values(w, n->weight_init, nw, bound, &rng);
+        init_values(w + nw, n->bias_init, n->units, bound, &rng);
+    }
+}
+
+/* Lays out the parameters; false when the sizes overflow. */
+static bool model_layout(RtModel *m)
+{
+    bool ok = true;
+    size_t total = 0;
+    m->first_trainable = m->ir->n_nodes;
+    for (size_t i = 0; i < m->ir->n_nodes; i++) {
+        const IrNode *n = &m->ir->nodes[i];
+        m->offset[i] = total;
+        if (n->op != OP_DENSE)
+            continue;
+        size_t count = rt_size_mul(n->units, n->in_units + 1, &ok);
+        if (__builtin_add_overflow(total, count, &total))
+            ok = false;
+        if (!n->frozen) {
+            m->n_trainable += count;
+            if (m->first_trainable == m->ir->n_nodes)
+                m->first_trainable = i;
+        }
+    }
+    m->n_params = total;
+    return ok;
+}
+
+static bool model_new(RtSession *s, size_t index, Diag *d)
+{
+    RtModel *m = &s->models[index];
+    m->ir = &s->prog->models[index];
+    m->offset = calloc(m->ir->n_nodes ? m->ir->n_nodes : 1, sizeof *m->offset);
+    if (!m->offset || !model_layout(m)) {
+        diag_error(d, m->ir->loc, "model '%s' is too large for memory", m->ir->name);
+        return false;
+    }
+    m->params = calloc(m->n_params ? m->n_params : 1, sizeof(float));
+    if (!m->params) {
+        diag_error(d, m->ir->loc, "out of memory allocating the %zu parameters of model '%s'",
+                   m->n_params, m->ir->name);
+        return false;
+    }
+    model_init_params(m, model_init_seed(s, index));
+    return true;
+}
+
+RtSession *rt_session_new(const IrProgram *p, const RtOptions *opt, Diag *d)
+{
+    RtSession *s = calloc(1, sizeof *s);
+    if (!s) {
+        diag_error(d, loc_none(), "out of memory");
+        return NULL;
+    }
+    s->prog = p;
+    s->opt = *opt;
+    if (!s->opt.out)
+        s->opt.out = stdout;
+    s->models = calloc(p->n_models ? p->n_models : 1, sizeof *s->models);
+    if (!s->models) {
+        diag_error(d, loc_none(), "out of memory");
+        rt_session_free(s);
+        return NULL;
+    }
+    for (size_t i = 0; i < p->n_models; i++) {
+        if (!model_new(s, i, d)) {
+            rt_session_free(s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+void rt_session_free(RtSession *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; s->models && i < s->prog->n_models; i++) {
+        free(s->models[i].params);
+        free(s->models[i].offset);
+    }
+    free(s->models);
+    free(s);
+}
+
+bool rt_session_run(RtSession *s, Diag *d)
+{
+    const IrProgram *p = s->prog;
+    for (size_t i = 0; i < p->n_steps; i++) {
+        const IrStep *st = &p->steps[i];
+        bool ok = st->kind == STEP_TRAIN ? rt_train_run(s, &p->trains[st->index], d)
+                                         : rt_eval_run(s, &p->evals[st->index], d);
+        if (!ok)
+            return false;
+        fflush(s->opt.out);
+    }
+    return true;
+}
+
+static const RtModel *session_dense(const RtSession *s, size_t model, size_t node)
+{
+    if (!s || model >= s->prog->n_models)
+        return NULL;
+    const RtModel *m = &s->models[model];
+    if (node >= m->ir->n_nodes || m->ir->nodes[node].op != OP_DENSE)
+        return NULL;
+    return m;
+}
+
+const float *rt_node_weight(const RtSession *s, size_t model, size_t node)
+{
+    const RtModel *m = session_dense(s, model, node);
+    return m ? m->params + m->offset[node] : NULL;
+}
+
+const float *rt_node_bias(const RtSession *s, size_t model, size_t node)
+{
+    const RtModel *m = session_dense(s, model, node);
+    if (!m)
+        return NULL;
+    const IrNode *n = &m->ir->nodes[node];
+    return m->params + m->offset[node] + n->units * n->in_units;
+}
+
+/* ---- print(model) ------------------------------------------------------ */
+
+static void summarize_node(FILE *out, const IrNode *n)
+{
+    fprintf(out, "  (%s): %s(", n->name, ir_ops[n->op].torch_name);
+    switch (n->op) {
+    case OP_DENSE:
+        fprintf(out, "in_features=%zu, out_features=%zu, bias=True", n->in_units, n->units);
+        break;
+    case OP_DROPOUT:
+        fprintf(out, "p=%g, inplace=False", n->arg);
+        break;
+    case OP_LEAKY_RELU:
+        fprintf(out, "negative_slope=%g", n->arg);
+        break;
+    case OP_SOFTMAX:
+        fputs("dim=1", out);
+        break;
+    default:
+        break;
+    }
+    fputs(n->op == OP_DENSE && n->frozen ? ")  # frozen\n" : ")\n", out);
+}
+
+void rt_model_summarize(RtSession *s, RtModel *m)
+{
+    if (m->summarized || s->opt.quiet)
+        return;
+    m->summarized = true;
+    FILE *out = s->opt.out;
+    fprintf(out, "%s(\n", m->ir->name);
+    for (size_t i = 1; i < m->ir->n_nodes; i++)
+        summarize_node(out, &m->ir->nodes[i]);
+    fprintf(out, ")\nTotal params: %zu (%zu trainable)\n\n", m->n_params, m->n_trainable);
+}

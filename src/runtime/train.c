@@ -1,0 +1,409 @@
+/* The training loop: epochs of shuffled mini-batches (forward, loss,
+ * backward, optimizer step) in buffers planned once per training, the loss
+ * log, divergence detection, and sweeps over one hyperparameter. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optim.h"
+#include "session.h"
+
+/* The hyperparameters of one run: the train block's, with a sweep value or
+ * the command line's --epochs applied. */
+typedef struct RunConfig {
+    IrOptimizer optim;
+    long epochs;
+    size_t batch;
+    long log_every;
+} RunConfig;
+
+typedef struct RunResult {
+    double loss;        /* last epoch's loss */
+    long diverged_at;   /* epoch whose loss was NaN or infinite; 0 = none */
+} RunResult;
+
+typedef struct TrainCtx {
+    RtSession *s;
+    RtModel *m;
+    const IrTrain *t;
+    const IrDataset *ds;
+    uint64_t seed;
+    bool labels;
+    RtPlan plan;
+    RtRng rng;          /* shuffling and dropout */
+} TrainCtx;
+
+static const char *loss_name(LossKind k)
+{
+    switch (k) {
+    case LOSS_BCE: return "bce";
+    case LOSS_MSE: return "mse";
+    case LOSS_CROSS_ENTROPY: return "cross_entropy";
+    }
+    return "?";
+}
+
+static const char *sweep_name(SweepParam p)
+{
+    static const char *const names[] = {
+        [SWEEP_NONE] = "none", [SWEEP_LR] = "lr", [SWEEP_MOMENTUM] = "momentum",
+        [SWEEP_BETA1] = "beta1", [SWEEP_BETA2] = "beta2", [SWEEP_EPS] = "eps",
+        [SWEEP_EPOCHS] = "epochs", [SWEEP_BATCH] = "batch",
+    };
+    return (size_t)p < sizeof names / sizeof names[0] ? names[p] : "?";
+}
+
+/* Like torch's repr of the optimizer's settings. */
+static void print_optim(FILE *out, const IrOptimizer *o)
+{
+    if (o->kind == OPTIM_SGD)
+        fprintf(out, "sgd(lr=%g, momentum=%g)", o->lr, o->momentum);
+    else
+        fprintf(out, "adam(lr=%g, betas=(%g, %g), eps=%g)", o->lr, o->beta1,
+                o->beta2, o->eps);
+}
+
+/* ---- one step, one epoch, one run -------------------------------------- */
+
+static void train_update(TrainCtx *c, const RunConfig *cfg, long step)
+{
+    const IrModel *ir = c->m->ir;
+    RtPlan *pl = &c->plan;
+    for (size_t i = 0; i < ir->n_nodes; i++) {
+        const IrNode *n = &ir->nodes[i];
+        if (n->op != OP_DENSE || n->frozen)
+            continue;
+        size_t off = c->m->offset[i], count = n->units * (n->in_units + 1);
+        float *p = c->m->params + off;
+        const float *g = pl->grads + off;
+        if (cfg->optim.kind == OPTIM_SGD)
+            rt_sgd_step(&cfg->optim, step, count, p, g, pl->state1 + off);
+        else
+            rt_adam_step(&cfg->optim, step, count, p, g, pl->state1 + off,
+                         pl->state2 + off);
+    }
+}
+
+/* Forward, loss, backward and update on one batch; returns the batch's
+ * mean loss (computed before the update, as loss.item() in PyTorch). */
+static double train_step(TrainCtx *c, const RunConfig *cfg, const float *x,
+                         const float *y, size_t rows, long step)
+{
+    RtPlan *pl = &c->plan;
+    const IrModel *ir = c->m->ir;
+    const float *out = rt_plan_forward(pl, x, rows, true, &c->rng);
+    RtTargets t = {y, c->labels};
+    double loss = rt_loss(c->t->loss, rows, ir->out_units, out, t,
+                          pl->dy[ir->n_nodes - 1]);
+    memset(pl->grads, 0, c->m->n_params * sizeof(float));
+    rt_plan_backward(pl, rows);
+    train_update(c, cfg, step);
+    return loss;
+}
+
+/* Copies rows order[start..start+n) of the dataset into the batch buffers. */
+static void train_gather(TrainCtx *c, size_t start, size_t n)
+{
+    const IrDataset *ds = c->ds;
+    RtPlan *pl = &c->plan;
+    for (size_t i = 0; i < n; i++) {
+        size_t r = pl->order[start + i];
+        memcpy(pl->bx + i * ds->x_cols, ds->x + r * ds->x_cols, ds->x_cols * sizeof(float));
+        memcpy(pl->by + i * ds->y_cols, ds->y + r * ds->y_cols, ds->y_cols * sizeof(float));
+    }
+}
+
+/* One pass over the data; returns the sample-weighted mean batch loss, or
+ * the first non-finite batch loss. Full-batch training keeps the dataset's
+ * order (shuffling would change nothing but the summation order). */
+static double train_epoch(TrainCtx *c, const RunConfig *cfg, long *step)
+{
+    const IrDataset *ds = c->ds;
+    if (cfg->batch >= ds->rows)
+        return train_step(c, cfg, ds->x, ds->y, ds->rows, ++*step);
+    rt_rng_shuffle(&c->rng, c->plan.order, ds->rows);
+    double sum = 0.0;
+    for (size_t start = 0; start < ds->rows; start += cfg->batch) {
+        size_t n = ds->rows - start < cfg->batch ? ds->rows - start : cfg->batch;
+        train_gather(c, start, n);
+        double loss = train_step(c, cfg, c->plan.bx, c->plan.by, n, ++*step);
+        if (!isfinite(loss))
+            return loss;
+        sum += loss * (double)n;
+    }
+    return sum / (double)ds->rows;
+}
+
+static bool train_should_log(const RunConfig *cfg, long epoch)
+{
+    return epoch == 1 || epoch == cfg->epochs || epoch % cfg->log_every == 0;
+}
+
+static int digits_of(long v)
+{
+    int n = 1;
+    while (v >= 10)
+        v /= 10, n++;
+    return n;
+}
+
+/* Trains from the model's current weights with fresh optimizer state and a
+ * generator reseeded from the run seed, so sweep runs differ only in the
+ * swept value. */
+static RunResult train_one(TrainCtx *c, const RunConfig *cfg, bool log)
+{
+    RtPlan *pl = &c->plan;
+    size_t np = c->m->n_params;
+    memset(pl->state1, 0, np * sizeof(float));
+    memset(pl->state2, 0, np * sizeof(float));
+    for (size_t i = 0; i < c->ds->rows; i++)
+        pl->order[i] = i;
+    rt_rng_seed(&c->rng, c->seed, RT_STREAM_TRAIN);
+    RunResult res = {NAN, 0};
+    int width = digits_of(cfg->epochs);
+    long step = 0;
+    for (long epoch = 1; epoch <= cfg->epochs; epoch++) {
+        res.loss = train_epoch(c, cfg, &step);
+        if (!isfinite(res.loss)) {
+            res.diverged_at = epoch;
+            return res;
+        }
+        if (log && train_should_log(cfg, epoch))
+            fprintf(c->s->opt.out, "epoch %*ld/%ld  loss %.7g\n", width, epoch,
+                    cfg->epochs, res.loss);
+    }
+    return res;
+}
+
+/* ---- configuration and reports ----------------------------------------- */
+
+static RunConfig train_config(const TrainCtx *c)
+{
+    const IrTrain *t = c->t;
+    RunConfig cfg = {t->optimizer, t->epochs, t->batch, t->log_every};
+    if (c->s->opt.epochs > 0) {
+        cfg.epochs = c->s->opt.epochs;
+        /* A log interval meant for the file's epoch count would hide the
+         * whole curve of a shorter run. */
+        if (cfg.log_every > cfg.epochs)
+            cfg.log_every = cfg.epochs / 10;
+    }
+    if (cfg.log_every <= 0)
+        cfg.log_every = cfg.epochs / 10 > 0 ? cfg.epochs / 10 : 1;
+    if (cfg.batch == 0 || cfg.batch > c->ds->rows)
+        cfg.batch = c->ds->rows;
+    return cfg;
+}
+
+/* The configuration of sweep run k. The sweep's epoch values win over
+ * --epochs: they are the point of the sweep. */
+static RunConfig sweep_config(const TrainCtx *c, const RunConfig *base, size_t k)
+{
+    RunConfig cfg = *base;
+    double v = c->t->sweep_values[k];
+    switch (c->t->sweep) {
+    case SWEEP_LR: cfg.optim.lr = v; break;
+    case SWEEP_MOMENTUM: cfg.optim.momentum = v; break;
+    case SWEEP_BETA1: cfg.optim.beta1 = v; break;
+    case SWEEP_BETA2: cfg.optim.beta2 = v; break;
+    case SWEEP_EPS: cfg.optim.eps = v; break;
+    case SWEEP_EPOCHS:
+        cfg.epochs = (long)v;
+        if (cfg.log_every > cfg.epochs)
+            cfg.log_every = cfg.epochs / 10 > 0 ? cfg.epochs / 10 : 1;
+        break;
+    case SWEEP_BATCH:
+        cfg.batch = v < 1.0 || (size_t)v > c->ds->rows ? c->ds->rows : (size_t)v;
+        break;
+    case SWEEP_NONE: break;
+    }
+    return cfg;
+}
+
+static void train_print_header(const TrainCtx *c, const RunConfig *cfg)
+{
+    FILE *out = c->s->opt.out;
+    fprintf(out, "train %s on %s: loss %s, ", c->m->ir->name, c->ds->name,
+            loss_name(c->t->loss));
+    print_optim(out, &cfg->optim);
+    fprintf(out, ", %ld epochs, batch %zu, seed %llu", cfg->epochs, cfg->batch,
+            (unsigned long long)c->seed);
+    if (c->t->sweep != SWEEP_NONE) {
+        fprintf(out, ", sweep %s = [", sweep_name(c->t->sweep));
+        for (size_t k = 0; k < c->t->n_sweep; k++)
+            fprintf(out, "%s%g", k ? ", " : "", c->t->sweep_values[k]);
+        fputc(']', out);
+    }
+    fputc('\n', out);
+}
+
+static void train_report_divergence(const TrainCtx *c, const RunConfig *cfg,
+                                    const RunResult *r, Diag *d)
+{
+    diag_error(d, c->t->loc,
+               "training %s diverged at epoch %ld: the loss became %s; "
+               "try a smaller learning rate than lr = %g",
+               c->m->ir->name, r->diverged_at, isnan(r->loss) ? "nan" : "infinite",
+               cfg->optim.lr);
+}
+
+/* ---- a single training and a sweep ------------------------------------- */
+
+static bool train_single(TrainCtx *c, const RunConfig *cfg, Diag *d)
+{
+    FILE *out = c->s->opt.out;
+    bool quiet = c->s->opt.quiet;
+    if (!quiet)
+        train_print_header(c, cfg);
+    RunResult r = train_one(c, cfg, !quiet);
+    if (r.diverged_at) {
+        train_report_divergence(c, cfg, &r, d);
+        return false;
+    }
+    if (quiet)
+        fprintf(out, "train %s on %s: final loss %.7g after %ld epochs\n",
+                c->m->ir->name, c->ds->name, r.loss, cfg->epochs);
+    fputc('\n', out);
+    return true;
+}
+
+typedef struct SweepRow {
+    RunResult result;
+    RtScore score;
+} SweepRow;
+
+static void sweep_print_row(const TrainCtx *c, size_t k, const SweepRow *row)
+{
+    FILE *out = c->s->opt.out;
+    fprintf(out, "%10g  ", c->t->sweep_values[k]);
+    if (row->result.diverged_at) {
+        fprintf(out, "%12s  at epoch %ld\n", "diverged", row->result.diverged_at);
+        return;
+    }
+    fprintf(out, "%12.7g  ", row->result.loss);
+    const RtScore *sc = &row->score;
+    if (sc->kind == RT_EVAL_REGRESSION)
+        fprintf(out, "mse %.7g\n", sc->mse);
+    else
+        fprintf(out, "%zu/%zu (%.1f%%)\n", sc->correct, sc->rows,
+                100.0 * (double)sc->correct / (double)sc->rows);
+}
+
+static void sweep_print_table(const TrainCtx *c, const SweepRow *rows)
+{
+    FILE *out = c->s->opt.out;
+    const char *name = sweep_name(c->t->sweep);
+    if (!c->s->opt.quiet)
+        fputc('\n', out);
+    fprintf(out, "sweep %s: %zu runs from the same initial weights\n", name, c->t->n_sweep);
+    fprintf(out, "%10s  %12s  %s\n", name, "final loss",
+            rows[0].score.kind == RT_EVAL_REGRESSION ? "on training data" : "accuracy on training data");
+    for (size_t k = 0; k < c->t->n_sweep; k++)
+        sweep_print_row(c, k, &rows[k]);
+}
+
+/* Runs sweep value k from the initial weights and records its result. */
+static void sweep_run(TrainCtx *c, const RunConfig *base, const float *initial,
+                      size_t k, SweepRow *row)
+{
+    FILE *out = c->s->opt.out;
+    bool quiet = c->s->opt.quiet;
+    RunConfig cfg = sweep_config(c, base, k);
+    memcpy(c->m->params, initial, c->m->n_params * sizeof(float));
+    if (!quiet)
+        fprintf(out, "run %zu/%zu: %s = %g\n", k + 1, c->t->n_sweep,
+                sweep_name(c->t->sweep), c->t->sweep_values[k]);
+    row->result = train_one(c, &cfg, !quiet);
+    if (row->result.diverged_at && !quiet)
+        fprintf(out, "diverged at epoch %ld: the loss became %s\n",
+                row->result.diverged_at, isnan(row->result.loss) ? "nan" : "infinite");
+    if (!row->result.diverged_at)
+        rt_eval_score(&c->plan, c->ds, &row->score);
+}
+
+/* Runs every sweep value from the same initial weights; the model keeps
+ * the weights of the run with the lowest final loss. initial, best and rows
+ * are scratch buffers the caller planned. */
+static bool train_sweep(TrainCtx *c, const RunConfig *base, float *initial,
+                        float *best, SweepRow *rows, Diag *d)
+{
+    FILE *out = c->s->opt.out;
+    size_t np = c->m->n_params, n = c->t->n_sweep, best_k = n;
+    memcpy(initial, c->m->params, np * sizeof(float));
+    if (!c->s->opt.quiet)
+        train_print_header(c, base);
+    for (size_t k = 0; k < n; k++) {
+        sweep_run(c, base, initial, k, &rows[k]);
+        const RunResult *r = &rows[k].result;
+        if (!r->diverged_at && (best_k == n || r->loss < rows[best_k].result.loss)) {
+            best_k = k;
+            memcpy(best, c->m->params, np * sizeof(float));
+        }
+    }
+    sweep_print_table(c, rows);
+    if (best_k == n) {
+        memcpy(c->m->params, initial, np * sizeof(float));
+        diag_error(d, c->t->loc, "every run of the sweep over %s diverged; "
+                   "try smaller learning rates", sweep_name(c->t->sweep));
+        return false;
+    }
+    memcpy(c->m->params, best, np * sizeof(float));
+    fprintf(out, "%s keeps the weights of the run with %s = %g (lowest final loss)\n\n",
+            c->m->ir->name, sweep_name(c->t->sweep), c->t->sweep_values[best_k]);
+    return true;
+}
+
+/* The largest batch any run of this training uses. */
+static size_t train_max_batch(const TrainCtx *c, const RunConfig *base)
+{
+    size_t max = base->batch;
+    if (c->t->sweep != SWEEP_BATCH)
+        return max;
+    for (size_t k = 0; k < c->t->n_sweep; k++) {
+        RunConfig cfg = sweep_config(c, base, k);
+        max = cfg.batch > max ? cfg.batch : max;
+    }
+    return max;
+}
+
+static bool train_sweep_planned(TrainCtx *c, const RunConfig *base, Diag *d)
+{
+    size_t np = c->m->n_params ? c->m->n_params : 1;
+    float *initial = calloc(np, sizeof(float));
+    float *best = calloc(np, sizeof(float));
+    SweepRow *rows = calloc(c->t->n_sweep, sizeof *rows);
+    bool ok = false;
+    if (!initial || !best || !rows)
+        diag_error(d, c->t->loc, "out of memory for the sweep");
+    else
+        ok = train_sweep(c, base, initial, best, rows, d);
+    free(initial);
+    free(best);
+    free(rows);
+    return ok;
+}
+
+bool rt_train_run(RtSession *s, const IrTrain *t, Diag *d)
+{
+    TrainCtx c = {0};
+    c.s = s;
+    c.t = t;
+    c.m = &s->models[t->model];
+    c.ds = &s->prog->datasets[t->dataset];
+    c.seed = s->opt.override_seed ? s->opt.seed : t->seed;
+    c.labels = rt_targets_are_labels(c.ds, c.m->ir);
+    if (c.ds->rows == 0 || c.m->ir->n_nodes < 2) {
+        diag_error(d, t->loc, "nothing to train: %s", c.ds->rows == 0
+                   ? "the dataset has no rows" : "the model has no layers");
+        return false;
+    }
+    rt_model_summarize(s, c.m);
+    RunConfig base = train_config(&c);
+    if (!rt_plan_init(&c.plan, c.m, train_max_batch(&c, &base), c.ds, true, d))
+        return false;
+    bool ok = t->sweep != SWEEP_NONE && t->n_sweep > 0
+                  ? train_sweep_planned(&c, &base, d)
+                  : train_single(&c, &base, d);
+    rt_plan_free(&c.plan);
+    return ok;
+}

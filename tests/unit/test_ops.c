@@ -1,0 +1,213 @@
+/* The op table: forward values on hand-computed inputs, and every op's
+ * backward against central finite differences. The objective is
+ * L = sum(dy * y) for a fixed random dy, so dL/dx is exactly what backward
+ * computes; differences are taken in float32 with eps = 1e-3 and compared
+ * with rel err <= 1e-2 (field notes). Inputs avoid relu's kink at 0. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "../../src/runtime/ops.h"
+
+enum { ROWS = 3, IN = 4, OUT = 5, MAXN = 64 };
+
+typedef struct Case {
+    OpKind op;
+    size_t in, out;
+    double arg;
+    float x[MAXN], w[MAXN], b[MAXN], dy[MAXN];
+    float y[MAXN], dx[MAXN], dw[MAXN], db[MAXN], mask[MAXN];
+} Case;
+
+static void case_fill(Case *c, OpKind op, double arg)
+{
+    memset(c, 0, sizeof *c);
+    c->op = op;
+    c->arg = arg;
+    c->in = op == OP_DENSE ? IN : OUT;
+    c->out = OUT;
+    RtRng r;
+    rt_rng_seed(&r, 99, 0);
+    for (size_t i = 0; i < MAXN; i++) {
+        float u = rt_rng_uniform(&r) * 4.0f - 2.0f;
+        /* keep |x| >= 0.1: finite differences across a kink are wrong */
+        c->x[i] = fabsf(u) < 0.1f ? u + (u < 0 ? -0.2f : 0.2f) : u;
+        c->w[i] = rt_rng_uniform(&r) - 0.5f;
+        c->b[i] = rt_rng_uniform(&r) - 0.5f;
+        c->dy[i] = rt_rng_uniform(&r) * 2.0f - 1.0f;
+    }
+}
+
+static RtOpArgs case_args(Case *c, RtRng *rng)
+{
+    RtOpArgs a = {0};
+    a.rows = ROWS, a.in = c->in, a.out = c->out, a.arg = c->arg;
+    a.training = true;
+    a.x = c->x, a.y = c->y, a.w = c->w, a.b = c->b;
+    a.dw = c->dw, a.db = c->db, a.dy = c->dy, a.dx = c->dx;
+    a.mask = c->mask, a.rng = rng;
+    return a;
+}
+
+/* Forward with the same dropout mask every time (a freshly seeded RNG). */
+static double objective(Case *c)
+{
+    RtRng rng;
+    rt_rng_seed(&rng, 1, 1);
+    RtOpArgs a = case_args(c, &rng);
+    rt_op_forward(c->op, &a);
+    double sum = 0.0;
+    for (size_t i = 0; i < ROWS * c->out; i++)
+        sum += (double)c->dy[i] * c->y[i];
+    return sum;
+}
+
+static void check_against_fd(Case *c, float *param, const float *analytic, size_t n, const char *what)
+{
+    const float eps = 1e-3f;
+    for (size_t i = 0; i < n; i++) {
+        float keep = param[i];
+        param[i] = keep + eps;
+        double up = objective(c);
+        param[i] = keep - eps;
+        double down = objective(c);
+        param[i] = keep;
+        double num = (up - down) / (2.0 * eps), ana = analytic[i];
+        double err = fabs(num - ana) / fmax(1.0, fmax(fabs(num), fabs(ana)));
+        cr_assert(err <= 1e-2, "%s %s[%zu]: finite difference %g, backward %g",
+                  ir_ops[c->op].name, what, i, num, ana);
+    }
+}
+
+static void check_op(OpKind op, double arg)
+{
+    static Case c; /* static: large, and Criterion runs tests in processes */
+    case_fill(&c, op, arg);
+    RtRng rng;
+    rt_rng_seed(&rng, 1, 1);
+    RtOpArgs a = case_args(&c, &rng);
+    rt_op_forward(op, &a);
+    rt_op_backward(op, &a);
+    float dx[MAXN], dw[MAXN], db[MAXN];
+    memcpy(dx, c.dx, sizeof dx);
+    memcpy(dw, c.dw, sizeof dw);
+    memcpy(db, c.db, sizeof db);
+    check_against_fd(&c, c.x, dx, ROWS * c.in, "dx");
+    if (op == OP_DENSE) {
+        check_against_fd(&c, c.w, dw, c.out * c.in, "dW");
+        check_against_fd(&c, c.b, db, c.out, "db");
+    }
+}
+
+Test(ops, table_has_every_op)
+{
+    cr_assert(rt_op_table_complete());
+}
+
+Test(ops, gradcheck_dense) { check_op(OP_DENSE, 0); }
+Test(ops, gradcheck_sigmoid) { check_op(OP_SIGMOID, 0); }
+Test(ops, gradcheck_tanh) { check_op(OP_TANH, 0); }
+Test(ops, gradcheck_relu) { check_op(OP_RELU, 0); }
+Test(ops, gradcheck_leaky_relu) { check_op(OP_LEAKY_RELU, 0.01); }
+Test(ops, gradcheck_leaky_relu_steep) { check_op(OP_LEAKY_RELU, 0.3); }
+Test(ops, gradcheck_softmax) { check_op(OP_SOFTMAX, 0); }
+Test(ops, gradcheck_identity) { check_op(OP_IDENTITY, 0); }
+Test(ops, gradcheck_dropout_fixed_mask) { check_op(OP_DROPOUT, 0.5); }
+
+/* ---- forward on hand-computed values ------------------------------------ */
+
+static void forward1(OpKind op, double arg, const float *x, float *y, size_t n)
+{
+    RtOpArgs a = {0};
+    a.rows = 1, a.in = n, a.out = n, a.arg = arg, a.x = x, a.y = y;
+    rt_op_forward(op, &a);
+}
+
+#define ASSERT_NEAR(got, want) \
+    cr_assert(fabs((double)(got) - (want)) <= 1e-6 * fmax(1.0, fabs(want)), \
+              "%s = %.9g, want %.9g", #got, (double)(got), (double)(want))
+
+Test(ops, forward_activations)
+{
+    const float x[4] = {-2.0f, -0.5f, 0.0f, 1.5f};
+    float y[4];
+    forward1(OP_STEP, 0, x, y, 4);
+    cr_assert(y[0] == 0 && y[1] == 0 && y[2] == 0 && y[3] == 1);
+    forward1(OP_RELU, 0, x, y, 4);
+    cr_assert(y[0] == 0 && y[1] == 0 && y[2] == 0 && y[3] == 1.5f);
+    forward1(OP_LEAKY_RELU, 0.1, x, y, 4);
+    ASSERT_NEAR(y[0], -0.2); ASSERT_NEAR(y[1], -0.05); ASSERT_NEAR(y[3], 1.5);
+    forward1(OP_SIGMOID, 0, x, y, 4);
+    ASSERT_NEAR(y[0], 0.11920292202211755); ASSERT_NEAR(y[2], 0.5);
+    ASSERT_NEAR(y[3], 0.8175744761936437);
+    forward1(OP_TANH, 0, x, y, 4);
+    ASSERT_NEAR(y[0], -0.9640275800758169); ASSERT_NEAR(y[3], 0.9051482536448664);
+    forward1(OP_IDENTITY, 0, x, y, 4);
+    cr_assert(memcmp(x, y, sizeof y) == 0);
+    forward1(OP_SOFTMAX, 0, x, y, 4);
+    /* softmax([-2, -0.5, 0, 1.5]) */
+    ASSERT_NEAR(y[0], 0.021745655489); ASSERT_NEAR(y[1], 0.097457266533);
+    ASSERT_NEAR(y[2], 0.160679868317); ASSERT_NEAR(y[3], 0.720117209661);
+}
+
+Test(ops, sigmoid_and_softmax_stay_finite_at_extremes)
+{
+    const float x[3] = {-1000.0f, 0.0f, 1000.0f};
+    float y[3];
+    forward1(OP_SIGMOID, 0, x, y, 3);
+    cr_assert(y[0] == 0.0f && y[2] == 1.0f);
+    forward1(OP_SOFTMAX, 0, x, y, 3);
+    cr_assert(y[0] == 0.0f && y[2] == 1.0f && isfinite(y[1]));
+}
+
+Test(ops, forward_dense_like_nn_linear)
+{
+    /* W = [[1, 2], [3, 4], [5, 6]], b = [0.5, -1, 0]; X = [[1, -1], [2, 0.5]] */
+    const float w[6] = {1, 2, 3, 4, 5, 6}, b[3] = {0.5f, -1, 0}, x[4] = {1, -1, 2, 0.5f};
+    float y[6];
+    RtOpArgs a = {0};
+    a.rows = 2, a.in = 2, a.out = 3, a.x = x, a.y = y, a.w = w, a.b = b;
+    rt_op_forward(OP_DENSE, &a);
+    const float want[6] = {-0.5f, -2, -1, 3.5f, 7, 13};
+    for (int i = 0; i < 6; i++)
+        cr_assert_float_eq(y[i], want[i], 1e-6, "y[%d] = %g", i, y[i]);
+}
+
+Test(ops, dropout_training_and_evaluation)
+{
+    float x[1000], y[1000], mask[1000];
+    for (int i = 0; i < 1000; i++)
+        x[i] = 1.0f;
+    RtRng rng;
+    rt_rng_seed(&rng, 3, 1);
+    RtOpArgs a = {0};
+    a.rows = 10, a.in = 100, a.out = 100, a.arg = 0.25, a.x = x, a.y = y;
+    a.mask = mask, a.rng = &rng, a.training = true;
+    rt_op_forward(OP_DROPOUT, &a);
+    int kept = 0;
+    for (int i = 0; i < 1000; i++) {
+        cr_assert(y[i] == 0.0f || fabsf(y[i] - 1.0f / 0.75f) < 1e-6f);
+        kept += y[i] != 0.0f;
+    }
+    cr_assert(kept > 700 && kept < 800, "kept %d of 1000 at p = 0.25", kept);
+    a.training = false;
+    rt_op_forward(OP_DROPOUT, &a);
+    cr_assert(memcmp(x, y, sizeof y) == 0);
+}
+
+Test(ops, step_backward_is_zero_and_frozen_dense_skips_params)
+{
+    float x[2] = {0.5f, -0.5f}, y[2], dy[2] = {1, 1}, dx[2] = {9, 9};
+    RtOpArgs a = {0};
+    a.rows = 1, a.in = 2, a.out = 2, a.x = x, a.y = y, a.dy = dy, a.dx = dx;
+    rt_op_forward(OP_STEP, &a);
+    rt_op_backward(OP_STEP, &a);
+    cr_assert(dx[0] == 0 && dx[1] == 0);
+    /* dense with dw = db = dx = NULL must not touch anything */
+    float w[2] = {1, 1}, b[1] = {0}, out[1], dout[1] = {1};
+    RtOpArgs d = {0};
+    d.rows = 1, d.in = 2, d.out = 1, d.x = x, d.y = out, d.w = w, d.b = b, d.dy = dout;
+    rt_op_forward(OP_DENSE, &d);
+    rt_op_backward(OP_DENSE, &d);
+    cr_assert_float_eq(out[0], 0.0f, 1e-7);
+}
