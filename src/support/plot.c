@@ -391,6 +391,46 @@ static void draw_series(Svg *s, const Axis *xa, const Axis *ya, const PlotSeries
     svg_raw(s, "\"/>\n");
 }
 
+static double series_legend_text_width(const PlotSeries *series, size_t n_series)
+{
+    double text_w = 0;
+    for (size_t k = 0; k < n_series; k++) {
+        char label[LEGEND_LABEL_BYTES];
+        series_label(label, sizeof label, &series[k], k, series_diverged(&series[k]));
+        text_w = fmax(text_w, svg_text_width(label, LEGEND_SIZE));
+    }
+    return fmin(text_w, LEGEND_TEXT_MAX);
+}
+
+/* Beside the frame, top-aligned: a line sample in the series' style, then
+ * its label. */
+static void draw_series_legend(Svg *s, Frame fr, const PlotSeries *series, size_t n_series)
+{
+    size_t shown = legend_rows_fit(fr, n_series);
+    double lx = fr.right + 16;
+    SvgFont lf = {.size = LEGEND_SIZE, .fill = INK};
+    for (size_t k = 0; k < shown; k++) {
+        double y = fr.top + 8 + k * LEGEND_ROW;
+        svg_raw(s, "<path class=\"legend\"");
+        line_style(s, k);
+        svg_raw(s, " d=\"");
+        svg_path_move(s, lx, y - 4);
+        svg_path_line(s, lx + LEGEND_SAMPLE_W, y - 4);
+        svg_raw(s, "\"/>\n");
+        char label[LEGEND_LABEL_BYTES], cut[LEGEND_LABEL_BYTES];
+        series_label(label, sizeof label, &series[k], k, series_diverged(&series[k]));
+        legend_text(cut, sizeof cut, label, LEGEND_TEXT_MAX);
+        svg_text(s, lx + LEGEND_SAMPLE_W + LEGEND_GAP, y, lf, cut);
+    }
+    if (shown < n_series) {
+        char more[64];
+        snprintf(more, sizeof more, "+%zu more", n_series - shown);
+        lf.fill = MUTED;
+        svg_text(s, lx + LEGEND_SAMPLE_W + LEGEND_GAP, fr.top + 8 + shown * LEGEND_ROW, lf,
+                 more);
+    }
+}
+
 static bool lines_check(Diag *d, const char *path, const PlotSeries *series,
                         size_t n_series)
 {
@@ -422,14 +462,7 @@ bool plot_lines(Diag *d, const char *path, const char *title, const char *x_labe
     Ranges r = lines_ranges(series, n_series);
     bool log_y = r.n_pos >= 2 && r.pos_hi > 100 * r.pos_lo;
 
-    char label[LEGEND_LABEL_BYTES];
-    double text_w = 0;
-    for (size_t k = 0; k < n_series; k++) {
-        series_label(label, sizeof label, &series[k], k,
-                     series_diverged(&series[k]));
-        text_w = fmax(text_w, svg_text_width(label, LEGEND_SIZE));
-    }
-    text_w = fmin(text_w, LEGEND_TEXT_MAX);
+    double text_w = series_legend_text_width(series, n_series);
 
     Axis xa, ya;
     if (log_y)
@@ -473,29 +506,7 @@ bool plot_lines(Diag *d, const char *path, const char *title, const char *x_labe
     for (size_t k = 0; k < n_series; k++)
         draw_series(&s, &xa, &ya, &series[k], k);
 
-    size_t shown = legend_rows_fit(fr, n_series);
-    double lx = fr.right + 16;
-    SvgFont lf = {.size = LEGEND_SIZE, .fill = INK};
-    for (size_t k = 0; k < shown; k++) {
-        double y = fr.top + 8 + k * LEGEND_ROW;
-        svg_raw(&s, "<path class=\"legend\"");
-        line_style(&s, k);
-        svg_raw(&s, " d=\"");
-        svg_path_move(&s, lx, y - 4);
-        svg_path_line(&s, lx + LEGEND_SAMPLE_W, y - 4);
-        svg_raw(&s, "\"/>\n");
-        char label[LEGEND_LABEL_BYTES], cut[LEGEND_LABEL_BYTES];
-        series_label(label, sizeof label, &series[k], k, series_diverged(&series[k]));
-        legend_text(cut, sizeof cut, label, LEGEND_TEXT_MAX);
-        svg_text(&s, lx + LEGEND_SAMPLE_W + LEGEND_GAP, y, lf, cut);
-    }
-    if (shown < n_series) {
-        char more[64];
-        snprintf(more, sizeof more, "+%zu more", n_series - shown);
-        lf.fill = MUTED;
-        svg_text(&s, lx + LEGEND_SAMPLE_W + LEGEND_GAP, fr.top + 8 + shown * LEGEND_ROW, lf,
-                 more);
-    }
+    draw_series_legend(&s, fr, series, n_series);
     return plot_finish(d, &af, &s);
 }
 
