@@ -391,6 +391,29 @@ static void draw_series(Svg *s, const Axis *xa, const Axis *ya, const PlotSeries
     svg_raw(s, "\"/>\n");
 }
 
+/* An x where a diverged run was last seen, before its first NaN or inf. */
+static void draw_divergence(Svg *s, const Axis *xa, const Axis *ya, const PlotSeries *ps,
+                            size_t k)
+{
+    size_t first_bad = 0;
+    while (first_bad < ps->n && plottable(ps->y[first_bad]))
+        first_bad++;
+    for (size_t i = first_bad; i-- > 0;) {
+        double x = axis_px(xa, ps->x[i]), y = axis_px(ya, ps->y[i]);
+        if (isnan(x) || isnan(y))
+            continue;
+        const double r = 5;
+        svg_raw(s, "<path class=\"diverged\" fill=\"none\" stroke=\"%s\" "
+                   "stroke-width=\"2.2\" d=\"", PALETTE[LINE_COLOURS[k % N_LINE_COLOURS]]);
+        svg_path_move(s, x - r, y - r);
+        svg_path_line(s, x + r, y + r);
+        svg_path_move(s, x - r, y + r);
+        svg_path_line(s, x + r, y - r);
+        svg_raw(s, "\"/>\n");
+        return;
+    }
+}
+
 static double series_legend_text_width(const PlotSeries *series, size_t n_series)
 {
     double text_w = 0;
@@ -503,8 +526,11 @@ bool plot_lines(Diag *d, const char *path, const char *title, const char *x_labe
         svg_text(&s, (fr.left + fr.right) / 2, (fr.top + fr.bottom) / 2, f,
                  "no finite values to plot");
     }
-    for (size_t k = 0; k < n_series; k++)
+    for (size_t k = 0; k < n_series; k++) {
         draw_series(&s, &xa, &ya, &series[k], k);
+        if (series_diverged(&series[k]))
+            draw_divergence(&s, &xa, &ya, &series[k], k);
+    }
 
     draw_series_legend(&s, fr, series, n_series);
     return plot_finish(d, &af, &s);
@@ -683,6 +709,35 @@ static void draw_region_fills(Svg *s, const Axis *xa, const Axis *ya, const Regi
     }
 }
 
+/* Canvas centre of column col / row row. Index -1 and PLOT_REGION_GRID are
+ * ghost cells on the frame's edges that repeat the border cells, so the
+ * boundary runs all the way to the frame. */
+static double centre_x(const Axis *xa, const Regions *rg, long col)
+{
+    if (col < 0)
+        return cell_x(xa, rg, 0);
+    if (col >= PLOT_REGION_GRID)
+        return cell_x(xa, rg, PLOT_REGION_GRID);
+    return (cell_x(xa, rg, (size_t)col) + cell_x(xa, rg, (size_t)col + 1)) / 2;
+}
+
+static double centre_y(const Axis *ya, const Regions *rg, long row)
+{
+    if (row < 0)
+        return cell_y(ya, rg, 0);
+    if (row >= PLOT_REGION_GRID)
+        return cell_y(ya, rg, PLOT_REGION_GRID);
+    return (cell_y(ya, rg, (size_t)row) + cell_y(ya, rg, (size_t)row + 1)) / 2;
+}
+
+static int class_at(const Regions *rg, long row, long col)
+{
+    const long g = PLOT_REGION_GRID;
+    row = row < 0 ? 0 : row >= g ? g - 1 : row;
+    col = col < 0 ? 0 : col >= g ? g - 1 : col;
+    return rg->cls[row * g + col];
+}
+
 /* The boundary by marching squares over the cell centres: in each square of
  * four neighbouring centres, the edges whose ends differ in class are
  * crossed by the boundary at their midpoints. Two crossings are joined
@@ -690,18 +745,18 @@ static void draw_region_fills(Svg *s, const Axis *xa, const Axis *ya, const Regi
  * classes meet, or a saddle) are joined through the square's centre. */
 static void draw_boundary(Svg *s, const Axis *xa, const Axis *ya, const Regions *rg)
 {
-    const size_t g = PLOT_REGION_GRID;
+    const long g = PLOT_REGION_GRID;
     svg_raw(s, "<path class=\"boundary\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" "
                "stroke-linecap=\"round\" stroke-linejoin=\"round\" d=\"", INK);
-    for (size_t row = 0; row + 1 < g; row++)
-        for (size_t col = 0; col + 1 < g; col++) {
-            int a = rg->cls[row * g + col], b = rg->cls[row * g + col + 1];
-            int c = rg->cls[(row + 1) * g + col + 1], e = rg->cls[(row + 1) * g + col];
-            /* Centres of the four cells, on the canvas. */
-            double x0 = (cell_x(xa, rg, col) + cell_x(xa, rg, col + 1)) / 2;
-            double x1 = (cell_x(xa, rg, col + 1) + cell_x(xa, rg, col + 2)) / 2;
-            double y0 = (cell_y(ya, rg, row) + cell_y(ya, rg, row + 1)) / 2;
-            double y1 = (cell_y(ya, rg, row + 1) + cell_y(ya, rg, row + 2)) / 2;
+    for (long row = -1; row < g; row++)
+        for (long col = -1; col < g; col++) {
+            /* Corners counter-clockwise from the bottom left. */
+            int a = class_at(rg, row, col), b = class_at(rg, row, col + 1);
+            int c = class_at(rg, row + 1, col + 1), e = class_at(rg, row + 1, col);
+            if (a == b && b == c && c == e)
+                continue;
+            double x0 = centre_x(xa, rg, col), x1 = centre_x(xa, rg, col + 1);
+            double y0 = centre_y(ya, rg, row), y1 = centre_y(ya, rg, row + 1);
             double xm = (x0 + x1) / 2, ym = (y0 + y1) / 2;
             double px[4], py[4];
             size_t n = 0;
@@ -712,11 +767,11 @@ static void draw_boundary(Svg *s, const Axis *xa, const Axis *ya, const Regions 
             if (n == 2) {
                 svg_path_move(s, px[0], py[0]);
                 svg_path_line(s, px[1], py[1]);
-            } else {
-                for (size_t i = 0; i < n && n > 2; i++) {
-                    svg_path_move(s, px[i], py[i]);
-                    svg_path_line(s, xm, ym);
-                }
+                continue;
+            }
+            for (size_t i = 0; i < n; i++) {
+                svg_path_move(s, px[i], py[i]);
+                svg_path_line(s, xm, ym);
             }
         }
     svg_raw(s, "\"/>\n");

@@ -217,6 +217,7 @@ Test(plot, non_finite_points_break_the_line)
     cr_assert_eq(count(d, "h0"), 1, "a lone point is a dot");
     *end = '"';
     cr_assert_not_null(strstr(svg, ">diverges (diverged)</text>"));
+    cr_assert_eq(count(svg, "class=\"diverged\""), 1, "an x where 'diverges' blew up");
     cr_assert_not_null(strstr(svg, ">fine</text>"));
     free(svg);
 }
@@ -523,6 +524,28 @@ Test(plot, demo)
     cr_assert(plot_decision_regions(&diag, path, "Three classes", &pts[0][0], lab, 200,
                                     demo_classify3, NULL));
     assert_well_formed(path);
+
+    /* Crowded: more series than legend rows, long labels, huge x, tiny y. */
+    enum { MANY = 24 };
+    static double ys[MANY][N], big_x[N];
+    static char names[MANY][80];
+    PlotSeries many[MANY];
+    for (int i = 0; i < N; i++)
+        big_x[i] = 10000.0 * i;
+    for (int k = 0; k < MANY; k++) {
+        for (int i = 0; i < N; i++)
+            ys[k][i] = 1e-5 * (3 + k * 0.1 + exp(-i / (10.0 + k)));
+        snprintf(names[k], sizeof names[k], "hidden=%d, lr=0.0%d, a rather long run name",
+                 k * 4, k + 1);
+        many[k] = (PlotSeries){names[k], big_x, ys[k], N};
+    }
+    snprintf(path, sizeof path, "%s/crowded.svg", base);
+    cr_assert(plot_lines(&diag, path, "A sweep with far too many runs for one chart", "sample",
+                         "loss", many, MANY));
+    assert_well_formed(path);
+    char *svg = slurp(path);
+    cr_assert_not_null(strstr(svg, " more</text>"), "legend rows that do not fit are counted");
+    free(svg);
 
     snprintf(path, sizeof path, "%s/activations.svg", base);
     cr_assert(plot_functions(&diag, path, "Activation functions", ACTIVATIONS, 6));
