@@ -17,9 +17,9 @@
 enum { PLOT_REGION_GRID = 120, PLOT_MAX_CLASSES = 10 };
 
 /* One curve: n points (x[i], y[i]). A point with a non-finite x or y (a
- * diverged run), or y <= 0 on a log axis, breaks the line there; such a
- * series is marked "(diverged)" in the legend when a y is NaN or infinite.
- * label NULL reads "series N". */
+ * diverged run), or y == 0 on a log axis, breaks the line there. When a y is
+ * NaN or infinite the legend says "(diverged)" and an x marks the last
+ * point drawn before it. label NULL reads "series N". */
 typedef struct PlotSeries {
     const char *label;
     const double *x;
@@ -27,10 +27,10 @@ typedef struct PlotSeries {
     size_t n;
 } PlotSeries;
 
-/* A line chart of several labelled series (a sweep's loss curves). The y
- * axis turns logarithmic when the positive finite y values span more than
- * two decades, and its label says "(log scale)". Titles and labels may be
- * NULL. */
+/* A line chart of several labelled series (a sweep's loss curves), 640x420,
+ * legend to the right of the data. The y axis turns logarithmic when the
+ * positive finite y values span more than two decades and none is negative;
+ * its label then says "(log scale)". Title and labels may be NULL. */
 bool plot_lines(Diag *d, const char *path, const char *title, const char *x_label,
                 const char *y_label, const PlotSeries *series, size_t n_series);
 

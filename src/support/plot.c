@@ -483,7 +483,9 @@ bool plot_lines(Diag *d, const char *path, const char *title, const char *x_labe
     if (!lines_check(d, path, series, n_series))
         return false;
     Ranges r = lines_ranges(series, n_series);
-    bool log_y = r.n_pos >= 2 && r.pos_hi > 100 * r.pos_lo;
+    /* Losses are never negative; a series that is (a margin, a score) keeps a
+     * linear axis rather than lose its negative half. */
+    bool log_y = r.n_pos >= 2 && r.pos_hi > 100 * r.pos_lo && r.y_lo >= 0;
 
     double text_w = series_legend_text_width(series, n_series);
 

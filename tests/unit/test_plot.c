@@ -189,6 +189,12 @@ Test(plot, linear_axis_up_to_two_decades)
     svg = render_lines("log2.svg", &s, 1);
     cr_assert_not_null(strstr(svg, "(log scale)"));
     free(svg);
+
+    a[EPOCHS / 2] = -0.5; /* a negative value keeps the axis linear */
+    svg = render_lines("neg.svg", &s, 1);
+    cr_assert_null(strstr(svg, "log scale"));
+    cr_assert_not_null(strstr(svg, ">-0.5</text>"), "the negative half is shown");
+    free(svg);
 }
 
 Test(plot, non_finite_points_break_the_line)
