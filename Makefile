@@ -11,7 +11,9 @@ BUILD   ?= build
 # bit for bit. Never -ffast-math: it folds isnan() to false.
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wvla
-CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -ffp-contract=off -Iinclude -I$(BUILD)/gen
+# override: a CFLAGS given on the command line (make test-asan does that)
+# must not drop the standard, the warnings or the include paths.
+override CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -ffp-contract=off -Iinclude -I$(BUILD)/gen
 LDLIBS  += -lcjson -lm
 FLEX    ?= flex
 BISON   ?= bison
