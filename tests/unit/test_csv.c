@@ -312,6 +312,32 @@ Test(csv, blank_line_in_the_middle)
                  "    ^\n");
 }
 
+Test(csv, directory_cannot_be_read)
+{
+    CsvTable t;
+    cr_assert_not(csv_read(&diag, "/tmp", CSV_HEADER_AUTO, &t));
+    cr_assert_str_eq(diag_output(), "nnc: error: cannot read '/tmp': Is a directory\n");
+    csv_free(&t);
+}
+
+/* AUTO: only a field that is not a number makes a header; an empty field or
+ * a number out of range is an error in the first data row. */
+Test(csv, auto_header_ignores_empty_and_huge_fields)
+{
+    expect_error("1,,2\n3,4,5\n", CSV_HEADER_AUTO,
+                 "<path>:1:3: error: empty field; expected a number\n"
+                 "    1,,2\n"
+                 "      ^\n");
+}
+
+Test(csv, auto_header_ignores_overflow)
+{
+    expect_error("1e999,2\n", CSV_HEADER_AUTO,
+                 "<path>:1:1: error: '1e999' is out of the range of a 32-bit float\n"
+                 "    1e999,2\n"
+                 "    ^~~~~\n");
+}
+
 /* ---- Accepted input ----------------------------------------------------- */
 
 Test(csv, header_auto_detected)
