@@ -42,8 +42,8 @@ expect or.nn "perceptron computes OR" "accuracy: 4/4"
 expect perceptron_xor.nn "perceptrons fail on XOR" "accuracy: 3/4" "accuracy: 1/4"
 expect handpicked_xor.nn "hand-picked weights, as the arithmetic gives" \
     "accuracy: 2/4" "0.5"
-expect lr_sweep.nn "three learning rates compared" "lr=0.01" "lr=0.1" "lr=1"
-expect activations.nn "activations evaluated" "0.5" "0.9525741"
+expect lr_sweep.nn "three learning rates compared" "sweep lr: 3 runs" "0.01" "keeps the weights"
+expect activations.nn "activations evaluated" "0.5000" "0.9526" "0.9951"
 
 echo "examples: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

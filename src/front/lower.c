@@ -327,6 +327,11 @@ static bool lower_check_loss(Lower *c, const IrTrain *t, const AstValue *loss_v)
     const IrNode *last = &m->nodes[m->n_nodes - 1];
     size_t out = m->out_units;
     Loc at = loss_v->loc;
+    if (ds->y_cols == 0) {
+        diag_error(c->diag, at, "loss '%s' needs targets, but dataset '%s' has no y", loss,
+                   ds->name);
+        return false;
+    }
     switch (t->loss) {
     case LOSS_BCE:
         if (out != 1) {

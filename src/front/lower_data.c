@@ -165,8 +165,9 @@ static bool data_split(Lower *c, DataSym *sym, const IrDataset *whole, const Ast
     for (size_t i = 0; i < rows; i++) {
         memcpy(x + i * whole->x_cols, whole->x + order[i] * whole->x_cols,
                whole->x_cols * sizeof(float));
-        memcpy(y + i * whole->y_cols, whole->y + order[i] * whole->y_cols,
-               whole->y_cols * sizeof(float));
+        if (whole->y_cols)
+            memcpy(y + i * whole->y_cols, whole->y + order[i] * whole->y_cols,
+                   whole->y_cols * sizeof(float));
     }
     IrDataset part = *whole;
     part.name = arena_printf(c->arena, "%s.train", whole->name);
@@ -177,7 +178,7 @@ static bool data_split(Lower *c, DataSym *sym, const IrDataset *whole, const Ast
     part.name = arena_printf(c->arena, "%s.test", whole->name);
     part.rows = rows - n_train;
     part.x = x + n_train * whole->x_cols;
-    part.y = y + n_train * whole->y_cols;
+    part.y = whole->y_cols ? y + n_train * whole->y_cols : NULL;
     sym->test = data_push(c, &part);
     sym->split = true;
     return true;
@@ -202,11 +203,14 @@ static bool data_reject_csv_only(Lower *c, const AstProp **slots)
 static bool data_read_xy(Lower *c, const AstProp **slots, IrDataset *ds)
 {
     const AstProp *xp = slots[DP_X], *yp = slots[DP_Y];
-    if (!xp || !yp)
+    if (!xp)
         return false;
-    Matrix xm, ym;
+    Matrix xm, ym = {0};
     bool ok = value_matrix(c, xp->value, "x", &xm);
-    ok &= value_matrix(c, yp->value, "y", &ym);
+    if (yp)
+        ok &= value_matrix(c, yp->value, "y", &ym);
+    else
+        ym.rows = xm.rows; /* inputs only: evaluate prints outputs, no accuracy */
     if (!ok)
         return false;
     if (xm.rows == 0) {
@@ -224,6 +228,10 @@ static bool data_read_xy(Lower *c, const AstProp **slots, IrDataset *ds)
     ds->y = ym.data;
     const AstProp *cp = slots[DP_CLASSES];
     double classes = 0;
+    if (cp && !yp) {
+        diag_error(c->diag, cp->loc, "classes needs y (one integer label per row)");
+        return false;
+    }
     if (cp) {
         classes = cp->value->number;
         if (!data_check_labels(c, yp, &ym, classes))
@@ -266,10 +274,6 @@ void lower_dataset(Lower *c, const AstDecl *d, DataSym *sym)
     if (!props_find(d->props, "x")) {
         diag_error(c->diag, d->name_loc, "dataset '%s' needs x (the inputs, one row per sample)",
                    d->name);
-        ok = false;
-    }
-    if (!props_find(d->props, "y")) {
-        diag_error(c->diag, d->name_loc, "dataset '%s' needs y (the targets, one per row)", d->name);
         ok = false;
     }
     const AstProp *slots[DP_COUNT];

@@ -60,8 +60,10 @@ static void dump_dataset(FILE *out, size_t i, const IrDataset *ds)
     for (size_t r = 0; r < shown; r++) {
         fprintf(out, "  row %zu: x ", r);
         dump_floats(out, ds->x + r * ds->x_cols, ds->x_cols);
-        fputs(" y ", out);
-        dump_floats(out, ds->y + r * ds->y_cols, ds->y_cols);
+        if (ds->y_cols) {
+            fputs(" y ", out);
+            dump_floats(out, ds->y + r * ds->y_cols, ds->y_cols);
+        }
         fputc('\n', out);
     }
     if (shown < ds->rows)

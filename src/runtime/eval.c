@@ -44,6 +44,8 @@ static bool value_is_bit(float v)
  * there are several outputs), regression otherwise. */
 static RtEvalKind eval_kind(const IrDataset *ds, const IrModel *m)
 {
+    if (ds->y_cols == 0)
+        return RT_EVAL_OUTPUTS;
     if (rt_targets_are_labels(ds, m))
         return RT_EVAL_ARGMAX;
     bool one_hot = true;
@@ -73,6 +75,8 @@ static RowVerdict eval_judge(const EvalCtx *e, const float *out, size_t r)
 {
     RowVerdict v = {0};
     size_t units = e->ir->out_units;
+    if (e->kind == RT_EVAL_OUTPUTS)
+        return v;
     for (size_t c = 0; c < units; c++) {
         double diff = (double)out[c] - rt_target_at(e->targets, units, r, c);
         v.sq_err += diff * diff;
@@ -206,6 +210,8 @@ static Layout table_layout(Table *t, const EvalCtx *e, long show_node)
     size_t units = e->ir->out_units;
     l.out_shown = table_add_group(t, true, "output", "out", false, units, CAP_OUTPUTS);
     l.out_more = l.out_shown < units;
+    if (e->kind == RT_EVAL_OUTPUTS)
+        return l;
     if (e->kind != RT_EVAL_REGRESSION) {
         table_add_col(t, false, "pred");
         table_add_col(t, true, "target");
@@ -243,7 +249,9 @@ static void table_add_row(Table *t, const Layout *l, const EvalCtx *e,
     const float *out = rt_plan_node_out(pl, e->ir->n_nodes - 1) + i * units;
     col = table_put(t, col, out, l->out_shown, l->out_more, format_output);
     t->mark[t->n_rows] = "";
-    if (e->kind == RT_EVAL_REGRESSION) {
+    if (e->kind == RT_EVAL_OUTPUTS) {
+        /* no targets: nothing to judge */
+    } else if (e->kind == RT_EVAL_REGRESSION) {
         table_put(t, col, e->ds->y + r * e->ds->y_cols, l->target_shown, l->target_more, format_data);
     } else {
         format_class(row[col++], e, v->pred);
@@ -348,6 +356,10 @@ static void eval_print_results(FILE *out, const EvalCtx *e, const EvalTally *tl)
     if (rows > TABLE_ROWS)
         fprintf(out, "... (%zu more rows)\n", rows - TABLE_ROWS);
     double mse = tl->sq_err / ((double)rows * (double)e->ir->out_units);
+    if (e->kind == RT_EVAL_OUTPUTS) {
+        fputc('\n', out);
+        return;
+    }
     if (e->kind == RT_EVAL_REGRESSION) {
         fprintf(out, "mean squared error: %.7g\n\n", mse);
         return;

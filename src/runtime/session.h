@@ -76,6 +76,7 @@ typedef enum RtEvalKind {
     RT_EVAL_BINARY,     /* 0/1 targets: output > 0.5 is class 1 */
     RT_EVAL_ARGMAX,     /* labels or one-hot targets: argmax of the outputs */
     RT_EVAL_REGRESSION, /* real-valued targets: no classes, report MSE */
+    RT_EVAL_OUTPUTS,    /* no targets at all: print the outputs only */
 } RtEvalKind;
 
 typedef struct RtScore {
