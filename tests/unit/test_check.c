@@ -79,8 +79,12 @@ Test(props, required)
                 "t.nn:10:1: error: train block needs optimizer, e.g. optimizer = adam(lr = 0.01)");
     expect_diag(BASE "train net on xor { loss = bce optimizer = sgd(lr = 1) }\n",
                 "t.nn:10:1: error: train block needs epochs, e.g. epochs = 100");
-    expect_diag("dataset d { x = [1] }\n",
-                "t.nn:1:9: error: dataset 'd' needs y (the targets, one per row)");
+    expect_diag("dataset d { y = [1] }\n",
+                "t.nn:1:9: error: dataset 'd' needs x (the inputs, one row per sample)");
+    /* y is optional (evaluate prints outputs only), but training needs it. */
+    expect_diag("dataset d { x = [1] }\nmodel m { input 1 dense 1 }\n"
+                "train m on d { loss = mse optimizer = sgd(lr = 1) epochs = 1 }\n",
+                "t.nn:3:23: error: loss 'mse' needs targets, but dataset 'd' has no y");
 }
 
 Test(props, ranges)
