@@ -79,11 +79,13 @@ test-asan:
 	  all build-asan/unit-tests
 	ASAN_OPTIONS=detect_leaks=1 build-asan/unit-tests --jobs 2
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/golden/run.sh
+	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/examples.sh
 
 # Golden cases and examples under valgrind: no errors, no leaks.
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
 test-valgrind: all
 	NNC=$(abspath $(BUILD)/nnc) WRAP="$(VALGRIND)" ./tests/golden/run.sh
+	NNC=$(abspath $(BUILD)/nnc) WRAP="$(VALGRIND)" ./tests/examples.sh
 
 clean:
 	rm -rf build build-asan
