@@ -3,13 +3,16 @@
  * wrong. Nothing below main.c ever exits. */
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "nnc/arena.h"
 #include "nnc/diag.h"
+#include "nnc/emit.h"
+#include "nnc/fileio.h"
 #include "nnc/front.h"
 #include "nnc/ir.h"
 #include "nnc/runtime.h"
@@ -22,10 +25,24 @@ static const char usage_text[] =
     "\n"
     "commands:\n"
     "  run FILE        train and evaluate as the file says\n"
-    "      --seed N        override every train block's seed\n"
-    "      --epochs N      override every train block's epochs\n"
-    "      --quiet         print only the results\n"
+    "      --seed N          override every train block's seed\n"
+    "      --epochs N        override every train block's epochs\n"
+    "      --quiet, -q       print only the results\n"
+    "      --weights W       start from the weights in W.safetensors\n"
+    "      --save W          write the trained weights to W.safetensors\n"
+    "      --model NAME      the model --weights/--save apply to (default: the\n"
+    "                        last trained or evaluated model)\n"
+    "      --plot DIR        write SVG plots (loss curves, decision regions)\n"
+    "      --json            print one JSON document instead of the report\n"
     "  check FILE      report diagnostics only; exit 0 when clean\n"
+    "  emit FILE       write the model as one standalone C99 file\n"
+    "      -o OUT.c          output file (default: standard output)\n"
+    "      --weights W       weights from W.safetensors instead of training\n"
+    "      --model NAME      which model (default as for run)\n"
+    "      --prefix NAME     C identifier prefix (default: the model name)\n"
+    "      --header OUT.h    also write a header with the API\n"
+    "      --main            add a main() reading comma-separated rows on stdin\n"
+    "      --seed N, --epochs N  as for run, when emit trains first\n"
     "  dump ast FILE   print the syntax tree (stable, for golden tests)\n"
     "  dump ir FILE    print the checked IR graph with shapes\n"
     "\n"
@@ -33,11 +50,14 @@ static const char usage_text[] =
     "\n"
     "exit status: 0 success, 1 error in the input, 2 bad command line\n";
 
+typedef enum Command { CMD_RUN, CMD_CHECK, CMD_EMIT, CMD_DUMP_AST, CMD_DUMP_IR } Command;
+
 typedef struct Cli {
-    const char *command; /* run, check, dump */
-    const char *dump_what;
+    Command command;
     const char *file;
     RtOptions rt;
+    const char *weights, *save, *model, *out, *prefix, *header;
+    bool with_main;
 } Cli;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -49,8 +69,7 @@ static int usage_error(const char *fmt, const char *arg)
 }
 
 /* Parses a non-negative decimal integer flag value; false when it is not. */
-static bool parse_count(const char *s, unsigned long long max,
-                        unsigned long long *out)
+static bool parse_count(const char *s, unsigned long long max, unsigned long long *out)
 {
     if (!s || !*s || *s == '-' || *s == '+')
         return false;
@@ -63,22 +82,49 @@ static bool parse_count(const char *s, unsigned long long max,
     return true;
 }
 
-static int parse_flag(Cli *cli, int argc, char **argv, int *i)
+/* The flags: which commands take each, and where its value goes. */
+typedef enum FlagKind { F_BOOL, F_STRING, F_SEED, F_EPOCHS } FlagKind;
+enum { FOR_RUN = 1, FOR_EMIT = 2 };
+
+typedef struct Flag {
+    const char *name, *alias;
+    FlagKind kind;
+    int commands;
+    size_t offset; /* of the bool or const char * in Cli */
+} Flag;
+
+#define CLI_FIELD(f) offsetof(Cli, f)
+static const Flag flags[] = {
+    {"--quiet", "-q", F_BOOL, FOR_RUN, CLI_FIELD(rt.quiet)},
+    {"--json", NULL, F_BOOL, FOR_RUN, CLI_FIELD(rt.json)},
+    {"--main", NULL, F_BOOL, FOR_EMIT, CLI_FIELD(with_main)},
+    {"--seed", NULL, F_SEED, FOR_RUN | FOR_EMIT, 0},
+    {"--epochs", NULL, F_EPOCHS, FOR_RUN | FOR_EMIT, 0},
+    {"--weights", NULL, F_STRING, FOR_RUN | FOR_EMIT, CLI_FIELD(weights)},
+    {"--model", NULL, F_STRING, FOR_RUN | FOR_EMIT, CLI_FIELD(model)},
+    {"--save", NULL, F_STRING, FOR_RUN, CLI_FIELD(save)},
+    {"--plot", NULL, F_STRING, FOR_RUN, CLI_FIELD(rt.plot_dir)},
+    {"-o", "--output", F_STRING, FOR_EMIT, CLI_FIELD(out)},
+    {"--prefix", NULL, F_STRING, FOR_EMIT, CLI_FIELD(prefix)},
+    {"--header", NULL, F_STRING, FOR_EMIT, CLI_FIELD(header)},
+};
+
+static const Flag *find_flag(const char *arg, Command cmd)
 {
-    const char *flag = argv[*i];
-    if (strcmp(flag, "--quiet") == 0 || strcmp(flag, "-q") == 0) {
-        cli->rt.quiet = true;
-        return EXIT_OK;
+    int mask = cmd == CMD_RUN ? FOR_RUN : cmd == CMD_EMIT ? FOR_EMIT : 0;
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) {
+        const Flag *f = &flags[i];
+        bool named = strcmp(arg, f->name) == 0 || (f->alias && strcmp(arg, f->alias) == 0);
+        if (named && (f->commands & mask))
+            return f;
     }
-    bool is_seed = strcmp(flag, "--seed") == 0;
-    bool is_epochs = strcmp(flag, "--epochs") == 0;
-    if (!is_seed && !is_epochs)
-        return usage_error("unknown option '%s'", flag);
-    if (*i + 1 >= argc)
-        return usage_error("option '%s' needs a value", flag);
-    const char *value = argv[++*i];
+    return NULL;
+}
+
+static int set_number(Cli *cli, const Flag *f, const char *value)
+{
     unsigned long long v;
-    if (is_seed) {
+    if (f->kind == F_SEED) {
         if (!parse_count(value, UINT64_MAX, &v))
             return usage_error("--seed needs a non-negative integer, not '%s'", value);
         cli->rt.override_seed = true;
@@ -91,43 +137,212 @@ static int parse_flag(Cli *cli, int argc, char **argv, int *i)
     return EXIT_OK;
 }
 
-static int parse_cli(Cli *cli, int argc, char **argv)
+static int parse_flag(Cli *cli, int argc, char **argv, int *i)
 {
-    cli->command = argv[1];
-    int first = 2;
-    if (strcmp(cli->command, "dump") == 0) {
+    const Flag *f = find_flag(argv[*i], cli->command);
+    if (!f)
+        return usage_error("unknown option '%s' for this command", argv[*i]);
+    if (f->kind == F_BOOL) {
+        *(bool *)((char *)cli + f->offset) = true;
+        return EXIT_OK;
+    }
+    if (*i + 1 >= argc)
+        return usage_error("option '%s' needs a value", argv[*i]);
+    const char *value = argv[++*i];
+    if (f->kind == F_STRING) {
+        *(const char **)((char *)cli + f->offset) = value;
+        return EXIT_OK;
+    }
+    return set_number(cli, f, value);
+}
+
+static int parse_command(Cli *cli, int argc, char **argv, int *first)
+{
+    static const struct { const char *name; Command cmd; } commands[] = {
+        {"run", CMD_RUN}, {"check", CMD_CHECK}, {"emit", CMD_EMIT}};
+    *first = 2;
+    if (strcmp(argv[1], "dump") == 0) {
         if (argc < 3 || (strcmp(argv[2], "ast") && strcmp(argv[2], "ir")))
             return usage_error("%s", "dump needs 'ast' or 'ir'");
-        cli->dump_what = argv[2];
-        first = 3;
-    } else if (strcmp(cli->command, "run") && strcmp(cli->command, "check")) {
-        return usage_error("unknown command '%s'", cli->command);
+        cli->command = strcmp(argv[2], "ast") == 0 ? CMD_DUMP_AST : CMD_DUMP_IR;
+        *first = 3;
+        return EXIT_OK;
     }
-    for (int i = first; i < argc; i++) {
-        bool is_run = strcmp(cli->command, "run") == 0;
-        if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            if (!is_run)
-                return usage_error("unknown option '%s'", argv[i]);
-            int rc = parse_flag(cli, argc, argv, &i);
-            if (rc != EXIT_OK)
-                return rc;
-        } else if (cli->file) {
-            return usage_error("unexpected argument '%s'", argv[i]);
-        } else {
-            cli->file = argv[i];
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            cli->command = commands[i].cmd;
+            return EXIT_OK;
         }
     }
-    if (!cli->file)
-        return usage_error("%s needs a FILE", cli->command);
-    return EXIT_OK;
+    return usage_error("unknown command '%s'", argv[1]);
+}
+
+static int parse_cli(Cli *cli, int argc, char **argv)
+{
+    int first, rc = parse_command(cli, argc, argv, &first);
+    for (int i = first; rc == EXIT_OK && i < argc; i++) {
+        if (argv[i][0] == '-' && argv[i][1] != '\0')
+            rc = parse_flag(cli, argc, argv, &i);
+        else if (cli->file)
+            rc = usage_error("unexpected argument '%s'", argv[i]);
+        else
+            cli->file = argv[i];
+    }
+    if (rc == EXIT_OK && !cli->file)
+        rc = usage_error("%s needs a FILE", argv[1]);
+    return rc;
+}
+
+/* The model --weights/--save/emit apply to: --model, or the model of the
+ * last train step, or of the last evaluate step, or the only model. */
+static bool choose_model(const IrProgram *p, const char *name, Diag *d, size_t *out)
+{
+    if (name) {
+        for (size_t i = 0; i < p->n_models; i++)
+            if (strcmp(p->models[i].name, name) == 0)
+                return *out = i, true;
+        diag_error(d, loc_none(), "--model: the file has no model '%s'", name);
+        return false;
+    }
+    for (size_t i = p->n_steps; i-- > 0;) {
+        const IrStep *st = &p->steps[i];
+        *out = st->kind == STEP_TRAIN ? p->trains[st->index].model : p->evals[st->index].model;
+        return true;
+    }
+    if (p->n_models == 1)
+        return *out = 0, true;
+    diag_error(d, loc_none(), p->n_models ? "the file has several models: choose one with --model"
+                                          : "the file declares no model");
+    return false;
+}
+
+/* Output paths are checked before any training, so a typo does not cost a
+ * long run. */
+static bool probe_outputs(const Cli *cli, Diag *d)
+{
+    bool ok = true;
+    if (cli->save)
+        ok &= atomic_probe(d, cli->save);
+    if (cli->out)
+        ok &= atomic_probe(d, cli->out);
+    if (cli->header)
+        ok &= atomic_probe(d, cli->header);
+    return ok;
 }
 
 static int run_program(const IrProgram *prog, const Cli *cli, Diag *d)
 {
+    size_t model = 0;
+    bool needs_model = cli->weights || cli->save;
+    if (needs_model && !choose_model(prog, cli->model, d, &model))
+        return EXIT_USER;
+    if (!probe_outputs(cli, d))
+        return EXIT_USER;
     RtSession *s = rt_session_new(prog, &cli->rt, d);
     if (!s)
         return EXIT_USER;
-    bool ok = rt_session_run(s, d);
+    bool ok = !cli->weights || rt_weights_load(s, model, cli->weights, d);
+    ok = ok && rt_session_run(s, d);
+    ok = ok && (!cli->save || rt_weights_save(s, model, cli->save, d));
+    rt_session_free(s);
+    return ok ? EXIT_OK : EXIT_USER;
+}
+
+/* One line for the emitted file's header: where its weights came from. */
+static const char *weights_origin(Arena *a, const Cli *cli, const IrProgram *p, size_t model,
+                                  bool trained)
+{
+    if (cli->weights)
+        return arena_printf(a, "loaded from %s", cli->weights);
+    if (!trained)
+        return "fixed in the model's parameter blocks, or initialised like nn.Linear (seed 0)";
+    for (size_t i = p->n_trains; i-- > 0;) {
+        if (p->trains[i].model != model)
+            continue;
+        uint64_t seed = cli->rt.override_seed ? cli->rt.seed : p->trains[i].seed;
+        return arena_printf(a, "trained by nnc on %s (%s, seed %llu), as `nnc run` does",
+                            p->datasets[p->trains[i].dataset].name, ir_loss_name(p->trains[i].loss),
+                            (unsigned long long)seed);
+    }
+    return "trained by nnc";
+}
+
+/* Writes one emitted artefact atomically: to path, or stdout when NULL. */
+static bool write_artifact(const char *path, Diag *d, const IrModel *m, const EmitWeights *w,
+                           const EmitOptions *o, bool header)
+{
+    if (!path) {
+        bool ok = header ? emit_c_header(stdout, m, o) : emit_c(stdout, m, w, o);
+        return ok && fflush(stdout) == 0;
+    }
+    AtomicFile af;
+    if (!atomic_open(d, path, &af))
+        return false;
+    bool ok = header ? emit_c_header(af.f, m, o) : emit_c(af.f, m, w, o);
+    if (!ok) {
+        atomic_abort(&af);
+        diag_error(d, loc_none(), "cannot write '%s'", path);
+        return false;
+    }
+    return atomic_commit(d, &af);
+}
+
+static bool emit_model(Arena *a, const Cli *cli, const IrProgram *p, size_t model,
+                       const RtSession *s, bool trained, Diag *d)
+{
+    const IrModel *m = &p->models[model];
+    const float **weights = arena_array(a, m->n_nodes, sizeof *weights);
+    const float **biases = arena_array(a, m->n_nodes, sizeof *biases);
+    if (!weights || !biases)
+        return false;
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        weights[i] = rt_node_weight(s, model, i);
+        biases[i] = rt_node_bias(s, model, i);
+    }
+    EmitWeights w = {weights, biases};
+    const char *header_base = cli->header ? strrchr(cli->header, '/') : NULL;
+    EmitOptions o = {
+        .prefix = cli->prefix ? cli->prefix : emit_default_prefix(a, m),
+        .source_name = cli->file,
+        .weights_origin = weights_origin(a, cli, p, model, trained),
+        .header_name = header_base ? header_base + 1 : cli->header,
+        .with_main = cli->with_main,
+    };
+    if (cli->header && !write_artifact(cli->header, d, m, &w, &o, true))
+        return false;
+    return write_artifact(cli->out, d, m, &w, &o, false);
+}
+
+static bool valid_prefix(const char *s)
+{
+    if (!s || !*s || !(s[0] == '_' || (s[0] >= 'A' && s[0] <= 'z' && (s[0] <= 'Z' || s[0] >= 'a'))))
+        return false;
+    for (; *s; s++)
+        if (!(*s == '_' || (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+              (*s >= 'A' && *s <= 'Z')))
+            return false;
+    return true;
+}
+
+/* emit: weights from --weights, or by running the file's training (its
+ * log goes to stderr, so stdout carries only the C file). */
+static int emit_program(Arena *a, const IrProgram *prog, const Cli *cli, Diag *d)
+{
+    size_t model;
+    if (cli->prefix && !valid_prefix(cli->prefix))
+        return usage_error("--prefix needs a C identifier, not '%s'", cli->prefix);
+    if (!choose_model(prog, cli->model, d, &model) || !probe_outputs(cli, d))
+        return EXIT_USER;
+    RtOptions rt = cli->rt;
+    rt.out = stderr;
+    rt.quiet = true;
+    RtSession *s = rt_session_new(prog, &rt, d);
+    if (!s)
+        return EXIT_USER;
+    bool trained = !cli->weights && rt_model_is_trained(prog, model);
+    bool ok = cli->weights ? rt_weights_load(s, model, cli->weights, d)
+                           : !trained || rt_session_train(s, d);
+    ok = ok && emit_model(a, cli, prog, model, s, trained, d);
     rt_session_free(s);
     return ok ? EXIT_OK : EXIT_USER;
 }
@@ -143,7 +358,7 @@ static int execute(const Cli *cli)
     Arena arena;
     arena_init(&arena);
     int rc = EXIT_USER;
-    if (cli->dump_what && strcmp(cli->dump_what, "ast") == 0) {
+    if (cli->command == CMD_DUMP_AST) {
         AstFile *ast = front_parse(&arena, &d, &src);
         if (ast) {
             ast_dump(stdout, ast);
@@ -151,11 +366,15 @@ static int execute(const Cli *cli)
         }
     } else {
         IrProgram *prog = front_compile(&arena, &d, &src);
-        if (prog && strcmp(cli->command, "check") == 0)
+        if (!prog)
+            rc = EXIT_USER;
+        else if (cli->command == CMD_CHECK)
             rc = EXIT_OK;
-        else if (prog && cli->dump_what)
+        else if (cli->command == CMD_DUMP_IR)
             ir_dump(stdout, prog), rc = EXIT_OK;
-        else if (prog)
+        else if (cli->command == CMD_EMIT)
+            rc = emit_program(&arena, prog, cli, &d);
+        else
             rc = run_program(prog, cli, &d);
     }
     arena_free(&arena);

@@ -23,5 +23,8 @@ bool atomic_open(Diag *d, const char *path, AtomicFile *af);
 bool atomic_commit(Diag *d, AtomicFile *af);
 /* Removes the temporary file; the target is untouched. */
 void atomic_abort(AtomicFile *af);
+/* Checks that path can be written (by creating and removing a temporary
+ * file beside it), so a long run fails at once on an unwritable path. */
+bool atomic_probe(Diag *d, const char *path);
 
 #endif

@@ -16,6 +16,8 @@ typedef struct RtOptions {
     bool override_seed;   /* --seed N */
     uint64_t seed;
     long epochs;          /* --epochs N; 0 = as in the file */
+    const char *plot_dir; /* --plot DIR: write SVG plots there, or NULL */
+    bool json;            /* --json: one JSON document instead of the report */
 } RtOptions;
 
 typedef struct RtSession RtSession;
@@ -28,6 +30,18 @@ void rt_session_free(RtSession *s);
 /* Executes the program's steps in order. Returns false when a step failed
  * (reported through d). */
 bool rt_session_run(RtSession *s, Diag *d);
+/* Executes only the train steps (what `nnc emit` needs before it writes
+ * trained weights). */
+bool rt_session_train(RtSession *s, Diag *d);
+/* true when some train step trains this model. */
+bool rt_model_is_trained(const IrProgram *p, size_t model);
+
+/* Weights files (safetensors, keys LAYER.weight [out, in] and LAYER.bias
+ * [out], as a PyTorch state_dict of the same module). Loading checks that
+ * the file has exactly the model's tensors in the model's shapes and reports
+ * every problem naming the file and the tensor. Saving is atomic. */
+bool rt_weights_load(RtSession *s, size_t model, const char *path, Diag *d);
+bool rt_weights_save(const RtSession *s, size_t model, const char *path, Diag *d);
 
 /* The current parameters of a dense node (after training, if any ran):
  * weight is [units][in_units], bias is [units]. NULL for other nodes. */

@@ -166,6 +166,26 @@ bool rt_session_run(RtSession *s, Diag *d)
     return true;
 }
 
+bool rt_session_train(RtSession *s, Diag *d)
+{
+    const IrProgram *p = s->prog;
+    for (size_t i = 0; i < p->n_steps; i++) {
+        const IrStep *st = &p->steps[i];
+        if (st->kind == STEP_TRAIN && !rt_train_run(s, &p->trains[st->index], d))
+            return false;
+    }
+    fflush(s->opt.out);
+    return true;
+}
+
+bool rt_model_is_trained(const IrProgram *p, size_t model)
+{
+    for (size_t i = 0; i < p->n_trains; i++)
+        if (p->trains[i].model == model)
+            return true;
+    return false;
+}
+
 static const RtModel *session_dense(const RtSession *s, size_t model, size_t node)
 {
     if (!s || model >= s->prog->n_models)

@@ -73,3 +73,12 @@ void atomic_abort(AtomicFile *af)
         unlink(af->tmp_path);
     atomic_release(af);
 }
+
+bool atomic_probe(Diag *d, const char *path)
+{
+    AtomicFile af;
+    if (!atomic_open(d, path, &af))
+        return false;
+    atomic_abort(&af);
+    return true;
+}
