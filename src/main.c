@@ -248,6 +248,14 @@ static int run_program(const IrProgram *prog, const Cli *cli, Diag *d)
     return ok ? EXIT_OK : EXIT_USER;
 }
 
+static bool all_fixed(const IrModel *m)
+{
+    for (size_t i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].op == OP_DENSE && (!m->nodes[i].weight_init || !m->nodes[i].bias_init))
+            return false;
+    return true;
+}
+
 /* One line for the emitted file's header: where its weights came from. */
 static const char *weights_origin(Arena *a, const Cli *cli, const IrProgram *p, size_t model,
                                   bool trained)
@@ -255,7 +263,10 @@ static const char *weights_origin(Arena *a, const Cli *cli, const IrProgram *p, 
     if (cli->weights)
         return arena_printf(a, "loaded from %s", cli->weights);
     if (!trained)
-        return "fixed in the model's parameter blocks, or initialised like nn.Linear (seed 0)";
+        return all_fixed(&p->models[model]) ? "fixed in the model's parameter blocks"
+               : arena_printf(a, "not trained: initialised like nn.Linear (seed %llu)%s",
+                              (unsigned long long)(cli->rt.override_seed ? cli->rt.seed : 0),
+                              "; parameter blocks where given");
     for (size_t i = p->n_trains; i-- > 0;) {
         if (p->trains[i].model != model)
             continue;
@@ -300,6 +311,12 @@ static bool emit_model(Arena *a, const Cli *cli, const IrProgram *p, size_t mode
         biases[i] = rt_node_bias(s, model, i);
     }
     EmitWeights w = {weights, biases};
+    const char *bad;
+    if (!emit_weights_finite(m, &w, &bad)) {
+        diag_error(d, loc_none(), "the weights of layer '%s' are not finite (NaN or infinite): "
+                   "the training diverged; try a smaller learning rate", bad);
+        return false;
+    }
     const char *header_base = cli->header ? strrchr(cli->header, '/') : NULL;
     EmitOptions o = {
         .prefix = cli->prefix ? cli->prefix : emit_default_prefix(a, m),

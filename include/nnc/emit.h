@@ -35,6 +35,10 @@ const char *emit_default_prefix(Arena *a, const IrModel *m);
  * one sigmoid/step unit, or several outputs compared by argmax. */
 bool emit_is_classifier(const IrModel *m);
 
+/* false (with the layer's name) when a weight is NaN or infinite: such a
+ * network cannot be written as C constants. */
+bool emit_weights_finite(const IrModel *m, const EmitWeights *w, const char **bad_layer);
+
 /* One standalone C99 file; returns false when writing failed. */
 bool emit_c(FILE *out, const IrModel *m, const EmitWeights *w, const EmitOptions *o);
 /* The matching header with the API and the size constants. */

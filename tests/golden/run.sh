@@ -2,7 +2,8 @@
 # Golden-file tests for the compiler. For every tests/golden/NAME.nn:
 #   `nnc check` fails  -> its stderr must equal NAME.err
 #   `nnc check` passes -> `nnc dump ast` = NAME.ast, `nnc dump ir` = NAME.ir,
-#                         and, when NAME.out exists or on --bless, `nnc run` = NAME.out
+#                         and, when NAME.out exists or on --bless, `nnc run` = NAME.out;
+#                         for emit_* cases also `nnc emit` = NAME.c
 # Files are compared byte for byte. `--bless` rewrites the expected files
 # (review the diff before committing). Runs from tests/golden so paths in
 # diagnostics are stable. NNC names the binary; WRAP may prefix it (valgrind).
@@ -65,6 +66,10 @@ check_case() {
         cat "$tmp/err" >>"$tmp/run"
         compare "$name" out "$tmp/run" || ok=1
     fi
+    case $name in emit_*)
+        ${WRAP:-} "$nnc" emit "$name.nn" -o "$tmp/emit.c" 2>"$tmp/err" || { echo "FAIL $name: nnc emit failed"; cat "$tmp/err"; return 1; }
+        compare "$name" c "$tmp/emit.c" || ok=1
+    esac
     return $ok
 }
 
