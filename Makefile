@@ -24,7 +24,7 @@ MAIN    := $(BUILD)/obj/main.o
 UNITS   := $(wildcard tests/unit/*.c)
 
 .PHONY: all run test test-unit test-golden test-examples test-torch bless \
-        test-asan test-valgrind deps clean
+        test-asan test-valgrind bench-latency deps clean
 
 all: deps $(BUILD)/nnc
 
@@ -86,6 +86,13 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-
 test-valgrind: all
 	NNC=$(abspath $(BUILD)/nnc) WRAP="$(VALGRIND)" ./tests/golden/run.sh
 	NNC=$(abspath $(BUILD)/nnc) WRAP="$(VALGRIND)" ./tests/examples.sh
+
+# Benchmarks are tools, not tests: nothing here asserts a time.
+$(BUILD)/latency-interp: bench/latency_interp.c $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+bench-latency: all $(BUILD)/latency-interp
+	./bench/latency.sh
 
 clean:
 	rm -rf build build-asan

@@ -48,4 +48,13 @@ bool rt_weights_save(const RtSession *s, size_t model, const char *path, Diag *d
 const float *rt_node_weight(const RtSession *s, size_t model, size_t node);
 const float *rt_node_bias(const RtSession *s, size_t model, size_t node);
 
+/* Inference outside a program's steps (benchmarks, embedding nnc): a
+ * predictor plans its buffers once for up to max_rows rows per call. */
+typedef struct RtPredictor RtPredictor;
+RtPredictor *rt_predictor_new(RtSession *s, size_t model, size_t max_rows, Diag *d);
+/* Runs rows (<= max_rows) input rows; returns the outputs [rows][out_units],
+ * valid until the next call. */
+const float *rt_predictor_run(RtPredictor *p, const float *x, size_t rows);
+void rt_predictor_free(RtPredictor *p);
+
 #endif

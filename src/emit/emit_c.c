@@ -145,6 +145,34 @@ static void emit_prototypes(Emitter *e)
     }
 }
 
+static bool is_unrolled(const IrNode *n)
+{
+    return n->units * n->in_units <= EMIT_UNROLL_MAX_WEIGHTS;
+}
+
+/* Small layers keep nn.Linear's [out][in] layout. Wide layers are stored
+ * transposed, [in][out], so the loop over outputs is innermost and
+ * contiguous: the compiler vectorises it without reordering any sum. */
+static void emit_weight_matrix(Emitter *e, const IrNode *n, const char *id, const float *w)
+{
+    bool transposed = !is_unrolled(n);
+    size_t rows = transposed ? n->in_units : n->units;
+    size_t cols = transposed ? n->units : n->in_units;
+    put(e, "\n/* %s: weight [%zu][%zu] (%s), bias [%zu] */\n", n->name, rows, cols,
+        transposed ? "in, out: nn.Linear's weight transposed" : "out, in: as nn.Linear", n->units);
+    put(e, "static const float %s_%s_weight%s[%zu][%zu] = {\n", e->o->prefix, id,
+        transposed ? "_t" : "", rows, cols);
+    for (size_t r = 0; r < rows; r++) {
+        put(e, "    {");
+        for (size_t c = 0; c < cols; c++) {
+            put(e, c ? (c % 6 ? ", " : ",\n     ") : "");
+            put_float(e, transposed ? w[c * n->in_units + r] : w[r * n->in_units + c]);
+        }
+        put(e, "},\n");
+    }
+    put(e, "};\n");
+}
+
 static void emit_weight_arrays(Emitter *e)
 {
     char id[256];
@@ -153,20 +181,9 @@ static void emit_weight_arrays(Emitter *e)
         if (n->op != OP_DENSE)
             continue;
         node_ident(n, id, sizeof id);
-        const float *w = e->w->weights[i], *b = e->w->biases[i];
-        put(e, "\n/* %s: weight [%zu][%zu] (out, in, as nn.Linear), bias [%zu] */\n", n->name,
-            n->units, n->in_units, n->units);
-        put(e, "static const float %s_%s_weight[%zu][%zu] = {\n", e->o->prefix, id, n->units,
-            n->in_units);
-        for (size_t r = 0; r < n->units; r++) {
-            put(e, "    {");
-            for (size_t c = 0; c < n->in_units; c++) {
-                put(e, c ? (c % 6 ? ", " : ",\n     ") : "");
-                put_float(e, w[r * n->in_units + c]);
-            }
-            put(e, "},\n");
-        }
-        put(e, "};\nstatic const float %s_%s_bias[%zu] = {", e->o->prefix, id, n->units);
+        emit_weight_matrix(e, n, id, e->w->weights[i]);
+        const float *b = e->w->biases[i];
+        put(e, "static const float %s_%s_bias[%zu] = {", e->o->prefix, id, n->units);
         for (size_t r = 0; r < n->units; r++) {
             put(e, r ? (r % 6 ? ", " : ",\n    ") : "\n    ");
             put_float(e, b[r]);
@@ -182,7 +199,7 @@ static void emit_dense(Emitter *e, const IrNode *n, const char *src, const char 
     char id[256];
     node_ident(n, id, sizeof id);
     put(e, "    /* %s: dense %zu -> %zu */\n", n->name, n->in_units, n->units);
-    if (n->units * n->in_units <= EMIT_UNROLL_MAX_WEIGHTS) {
+    if (is_unrolled(n)) {
         for (size_t j = 0; j < n->units; j++) {
             put(e, "    %s[%zu] = ", dst, j);
             for (size_t k = 0; k < n->in_units; k++)
@@ -192,12 +209,14 @@ static void emit_dense(Emitter *e, const IrNode *n, const char *src, const char 
         }
         return;
     }
-    put(e, "    for (int j = 0; j < %zu; j++) {\n", n->units);
-    put(e, "        float acc = 0.0f;\n");
+    /* Each output's sum still runs k = 0, 1, ... in order, like the runtime. */
+    put(e, "    {\n        float acc[%zu];\n", n->units);
+    put(e, "        for (int j = 0; j < %zu; j++)\n            acc[j] = 0.0f;\n", n->units);
     put(e, "        for (int k = 0; k < %zu; k++)\n", n->in_units);
-    put(e, "            acc += %s_%s_weight[j][k] * %s[k];\n", e->o->prefix, id, src);
-    put(e, "        %s[j] = acc + %s_%s_bias[j];\n", dst, e->o->prefix, id);
-    put(e, "    }\n");
+    put(e, "            for (int j = 0; j < %zu; j++)\n", n->units);
+    put(e, "                acc[j] += %s_%s_weight_t[k][j] * %s[k];\n", e->o->prefix, id, src);
+    put(e, "        for (int j = 0; j < %zu; j++)\n", n->units);
+    put(e, "            %s[j] = acc[j] + %s_%s_bias[j];\n    }\n", dst, e->o->prefix, id);
 }
 
 /* The per-element formula of an activation, applied to v in place. NULL for

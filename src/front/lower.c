@@ -398,6 +398,33 @@ static bool lower_check_inputs(Lower *c, size_t model, size_t dataset, Loc at)
     return false;
 }
 
+/* Evaluation compares outputs with targets: y needs one column (a target,
+ * or a label per row for several outputs) or one column per output. */
+static bool lower_check_targets(Lower *c, size_t model, size_t dataset, Loc at)
+{
+    const IrModel *m = &c->prog->models[model];
+    const IrDataset *ds = &c->prog->datasets[dataset];
+    size_t out = m->out_units;
+    if (ds->y_cols == 0 || ds->y_cols == out)
+        return true;
+    if (ds->y_cols == 1) {
+        for (size_t r = 0; r < ds->rows; r++) {
+            float v = ds->y[r];
+            if (v != floorf(v) || v < 0 || v >= (float)out) {
+                diag_error(c->diag, at,
+                           "model '%s' has %zu outputs, so a single target per row must be a "
+                           "label in 0..%zu, but row %zu of dataset '%s' has %.9g",
+                           m->name, out, out - 1, r + 1, ds->name, (double)v);
+                return false;
+            }
+        }
+        return true;
+    }
+    diag_error(c->diag, at, "dataset '%s' has %zu targets per row but model '%s' outputs %zu",
+               ds->name, ds->y_cols, m->name, out);
+    return false;
+}
+
 /* batch (and swept batches) larger than the dataset shrink to it. */
 static void lower_clamp_batch(Lower *c, IrTrain *t, const AstProp *batch, const AstProp *sweep)
 {
@@ -519,7 +546,8 @@ void lower_evaluate(Lower *c, const AstDecl *d)
         return;
     long show_node = show ? lower_find_layer(c, &p->models[ms->index], show->value) : -1;
     if (!ok || !have_data || (show && show_node < 0) ||
-        !lower_check_inputs(c, ms->index, dataset, d->on.loc))
+        !lower_check_inputs(c, ms->index, dataset, d->on.loc) ||
+        !lower_check_targets(c, ms->index, dataset, d->on.loc))
         return;
     p->evals[p->n_evals] = (IrEval){ms->index, dataset, show_node, false, d->loc};
     p->steps[p->n_steps++] = (IrStep){STEP_EVAL, p->n_evals++};

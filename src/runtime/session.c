@@ -26,7 +26,8 @@ size_t rt_size_mul(size_t a, size_t b, bool *ok)
 
 bool rt_targets_are_labels(const IrDataset *ds, const IrModel *m)
 {
-    return ds->classes > 0 || (ds->y_cols == 1 && m->out_units > 1);
+    /* classes on a one-output model means 0/1 targets, not labels to argmax. */
+    return ds->y_cols == 1 && m->out_units > 1;
 }
 
 static uint64_t model_init_seed(const RtSession *s, size_t model)

@@ -15,7 +15,7 @@ void and_gate_forward(const float in[AND_GATE_IN], float out[AND_GATE_OUT]);
 /* The predicted class: 1 when the output is > 0.5, else 0. */
 int and_gate_predict(const float in[AND_GATE_IN]);
 
-/* neuron: weight [1][2] (out, in, as nn.Linear), bias [1] */
+/* neuron: weight [1][2] (out, in: as nn.Linear), bias [1] */
 static const float and_gate_neuron_weight[1][2] = {
     {1.0f, 1.0f},
 };

@@ -24,7 +24,7 @@ static float nnc_sigmoid(float z)
     return t / (1.0f + t);
 }
 
-/* hidden: weight [2][2] (out, in, as nn.Linear), bias [2] */
+/* hidden: weight [2][2] (out, in: as nn.Linear), bias [2] */
 static const float handpicked_hidden_weight[2][2] = {
     {1.0f, 1.0f},
     {1.0f, 1.0f},
@@ -33,7 +33,7 @@ static const float handpicked_hidden_bias[2] = {
     -0.5f, -1.5f
 };
 
-/* output: weight [1][2] (out, in, as nn.Linear), bias [1] */
+/* output: weight [1][2] (out, in: as nn.Linear), bias [1] */
 static const float handpicked_output_weight[1][2] = {
     {1.0f, -2.0f},
 };

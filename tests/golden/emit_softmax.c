@@ -15,7 +15,7 @@ void probs_forward(const float in[PROBS_IN], float out[PROBS_OUT]);
 /* The predicted class: the index of the largest output. */
 int probs_predict(const float in[PROBS_IN]);
 
-/* scores: weight [3][2] (out, in, as nn.Linear), bias [3] */
+/* scores: weight [3][2] (out, in: as nn.Linear), bias [3] */
 static const float probs_scores_weight[3][2] = {
     {0.5f, -0.25f},
     {1.5f, 0.75f},

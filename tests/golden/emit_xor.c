@@ -24,7 +24,7 @@ static float nnc_sigmoid(float z)
     return t / (1.0f + t);
 }
 
-/* layer1: weight [4][2] (out, in, as nn.Linear), bias [4] */
+/* layer1: weight [4][2] (out, in: as nn.Linear), bias [4] */
 static const float xornet_layer1_weight[4][2] = {
     {3.096616f, 1.5851167f},
     {-3.6038733f, -3.6059835f},
@@ -35,7 +35,7 @@ static const float xornet_layer1_bias[4] = {
     -1.5865629f, 3.6007273f, -0.85851765f, 5.656339e-05f
 };
 
-/* layer2: weight [1][4] (out, in, as nn.Linear), bias [1] */
+/* layer2: weight [1][4] (out, in: as nn.Linear), bias [1] */
 static const float xornet_layer2_weight[1][4] = {
     {-5.6947393f, -4.8782306f, 0.49181873f, 3.5876033f},
 };
