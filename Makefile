@@ -68,6 +68,7 @@ test: all $(BUILD)/unit-tests
 	NNC=$(abspath $(BUILD)/nnc) ./tests/golden/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/examples.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/torch/run.sh
+	python3 tests/emit_check.py $(abspath $(BUILD)/nnc) examples
 
 bless: all
 	NNC=$(abspath $(BUILD)/nnc) ./tests/golden/run.sh --bless

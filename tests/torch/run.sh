@@ -1,5 +1,6 @@
 #!/bin/sh
-# Compares nnc's training losses with PyTorch's on the same networks.
+# The PyTorch checks: training losses agree step by step (compare_xor.py),
+# and nnc's safetensors load into the lecture's XORNet (safetensors_xornet.py).
 # Skips (exit 0) when PyTorch is not installed for /usr/bin/python3.
 set -e
 here=$(dirname "$0")
@@ -9,4 +10,5 @@ if ! /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then
 fi
 : "${NNC:=$here/../../build/nnc}"
 export NNC
-exec /usr/bin/python3 "$here/compare_xor.py" "$here/xor_fixed.nn"
+/usr/bin/python3 "$here/safetensors_xornet.py" "$NNC" "$here/../../examples"
+/usr/bin/python3 "$here/compare_xor.py" "$here/xor_fixed.nn"
