@@ -45,5 +45,28 @@ expect handpicked_xor.nn "hand-picked weights, as the arithmetic gives" \
 expect lr_sweep.nn "three learning rates compared" "sweep lr: 3 runs" "0.01" "keeps the weights"
 expect activations.nn "activations evaluated" "0.5000" "0.9526" "0.9951"
 
+# expect_accuracy FILE DATASET MIN DESCRIPTION: nnc run FILE exits 0 and the
+# evaluation on DATASET reports an accuracy of at least MIN percent.
+expect_accuracy() {
+    if ! ${WRAP:-} "$nnc" run "$1" >"$out" 2>&1; then
+        bad "$1: nnc run failed ($4)"
+        return
+    fi
+    pct=$(awk -v ds="$2" '
+        $1 == "evaluate" && $NF == ds { on = 1; next }
+        on && $1 == "accuracy:" { split($2, k, "/"); printf "%.2f", 100 * k[1] / k[2]; exit }
+    ' "$out")
+    if [ -z "$pct" ]; then
+        bad "$1: no accuracy line for $2 ($4)"
+    elif awk -v p="$pct" -v min="$3" 'BEGIN { exit !(p >= min) }'; then
+        ok
+    else
+        bad "$1: accuracy on $2 is $pct%, expected at least $3% ($4)"
+    fi
+}
+
+expect_accuracy digits.nn digits.test 97 "an MLP reads handwritten digits from a CSV file"
+expect digits.nn "per-class precision and recall" "precision" "recall"
+
 echo "examples: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

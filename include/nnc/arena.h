@@ -4,12 +4,15 @@
 #ifndef NNC_ARENA_H
 #define NNC_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct ArenaBlock ArenaBlock;
+typedef struct ArenaAdopted ArenaAdopted;
 
 typedef struct Arena {
     ArenaBlock *head;
+    ArenaAdopted *adopted; /* malloc'd blocks handed over by arena_adopt */
 } Arena;
 
 void arena_init(Arena *a);
@@ -21,6 +24,11 @@ void *arena_alloc(Arena *a, size_t size);
 void *arena_array(Arena *a, size_t n, size_t size);
 char *arena_strdup(Arena *a, const char *s);
 char *arena_strndup(Arena *a, const char *s, size_t n);
+/* Hands the malloc'd block p to the arena: arena_free frees it with the
+ * rest. For big buffers built elsewhere (a CSV file's floats), so they need
+ * not be copied. On failure (out of memory) p is freed at once and false is
+ * returned; p == NULL is accepted and ignored. */
+bool arena_adopt(Arena *a, void *p);
 char *arena_printf(Arena *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

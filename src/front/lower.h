@@ -114,6 +114,16 @@ Loc matrix_elem_loc(const AstValue *v, size_t row, size_t col);
 /* ---- stages ------------------------------------------------------------ */
 
 void lower_dataset(Lower *c, const AstDecl *d, DataSym *sym);
+
+/* The properties of a CSV dataset that lower_csv reads (already checked for
+ * type and range by the dataset table); csv is required, the rest optional. */
+typedef struct CsvProps {
+    const AstProp *csv, *header, *target, *classes;
+} CsvProps;
+
+/* Loads a CSV dataset into ds (rows, x, y, classes; the floats belong to the
+ * arena). Reports and returns false on any problem (lower_csv.c). */
+bool lower_csv(Lower *c, const CsvProps *p, IrDataset *ds);
 void lower_model(Lower *c, const AstDecl *d, ModelSym *sym);
 /* Index of the last node of layer `name` (an identifier) in model m, or -1
  * (reported). */

@@ -1,7 +1,7 @@
-/* Datasets: inline x/y lists -> float matrices, with the CSV properties'
- * table already in place (loading lands later). A `split` dataset lowers to
- * three IrDatasets: NAME (as written), NAME.train and NAME.test (rows
- * shuffled by a seeded generator of our own, so every machine agrees). */
+/* Datasets: inline x/y lists or a CSV file (lower_csv.c) -> float matrices,
+ * then scale, split and normalize. A `split` dataset lowers to three
+ * IrDatasets: NAME (as written), NAME.train and NAME.test (rows shuffled by a
+ * seeded generator of our own, so every machine agrees). */
 #include <math.h>
 #include <string.h>
 
@@ -100,9 +100,21 @@ static bool data_check_labels(Lower *c, const AstProp *y, const Matrix *ym, doub
     return ok;
 }
 
-/* normalize = minmax (each column to [0, 1]) or standard (mean 0, std 1). */
-static void data_normalize(float *x, size_t rows, size_t cols, bool standard)
+/* normalize = minmax (each column to [0, 1]) or standard (mean 0, std 1),
+ * as x' = (x - shift[j]) / div[j] with div[j] == 0 for a constant column
+ * (which becomes 0). The statistics come from the given rows only: the
+ * training split, so that nothing about the test rows leaks into training. */
+typedef struct NormStats {
+    double *shift, *div;
+} NormStats;
+
+static bool data_norm_stats(Lower *c, const float *x, size_t rows, size_t cols, bool standard,
+                            NormStats *st)
 {
+    st->shift = arena_array(c->arena, cols, sizeof(double));
+    st->div = arena_array(c->arena, cols, sizeof(double));
+    if (!st->shift || !st->div)
+        return false;
     for (size_t j = 0; j < cols; j++) {
         double lo = INFINITY, hi = -INFINITY, sum = 0, sq = 0;
         for (size_t i = 0; i < rows; i++) {
@@ -115,14 +127,19 @@ static void data_normalize(float *x, size_t rows, size_t cols, bool standard)
         for (size_t i = 0; i < rows; i++)
             sq += (x[i * cols + j] - mean) * (x[i * cols + j] - mean);
         double sd = sqrt(sq / (double)rows);
-        for (size_t i = 0; i < rows; i++) {
-            double v = x[i * cols + j];
-            if (standard)
-                x[i * cols + j] = (float)(sd > 0 ? (v - mean) / sd : 0);
-            else
-                x[i * cols + j] = (float)(hi > lo ? (v - lo) / (hi - lo) : 0);
-        }
+        st->shift[j] = standard ? mean : lo;
+        st->div[j] = standard ? sd : hi - lo;
     }
+    return true;
+}
+
+static void data_norm_apply(float *x, size_t rows, size_t cols, const NormStats *st)
+{
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) {
+            double v = x[i * cols + j];
+            x[i * cols + j] = (float)(st->div[j] > 0 ? (v - st->shift[j]) / st->div[j] : 0);
+        }
 }
 
 static size_t data_push(Lower *c, const IrDataset *ds)
@@ -133,10 +150,13 @@ static size_t data_push(Lower *c, const IrDataset *ds)
 }
 
 /* Adds NAME.train and NAME.test: rows shuffled with `seed`, the first
- * round(rows * split) to train, the rest to test. */
+ * round(rows * split) to train, the rest to test. Both parts share one
+ * shuffled copy of x, returned in *shuffled (train rows first, *n_train of
+ * them) for normalisation. */
 static bool data_split(Lower *c, DataSym *sym, const IrDataset *whole, const AstProp *split_prop,
-                       double split, uint64_t seed)
+                       uint64_t seed, float **shuffled, size_t *n_train_out)
 {
+    double split = split_prop->value->number;
     size_t rows = whole->rows;
     size_t n_train = (size_t)floor((double)rows * split + 0.5);
     if (n_train == 0 || n_train == rows) {
@@ -181,18 +201,20 @@ static bool data_split(Lower *c, DataSym *sym, const IrDataset *whole, const Ast
     part.y = whole->y_cols ? y + n_train * whole->y_cols : NULL;
     sym->test = data_push(c, &part);
     sym->split = true;
+    *shuffled = x;
+    *n_train_out = n_train;
     return true;
 }
 
-/* Properties that only make sense for a CSV file. */
-static bool data_reject_csv_only(Lower *c, const AstProp **slots)
+/* Properties that only make sense for a CSV file, or only without one. */
+static bool data_reject(Lower *c, const AstProp **slots, const int *which, size_t n,
+                        const char *why)
 {
     bool ok = true;
-    static const int csv_only[] = {DP_HEADER, DP_TARGET};
-    for (size_t i = 0; i < sizeof csv_only / sizeof *csv_only; i++) {
-        const AstProp *p = slots[csv_only[i]];
+    for (size_t i = 0; i < n; i++) {
+        const AstProp *p = slots[which[i]];
         if (p) {
-            diag_error(c->diag, p->loc, "'%s' applies only to csv datasets", p->name);
+            diag_error(c->diag, p->loc, "'%s' %s", p->name, why);
             ok = false;
         }
     }
@@ -241,51 +263,84 @@ static bool data_read_xy(Lower *c, const AstProp **slots, IrDataset *ds)
     return true;
 }
 
-/* scale, then normalize: both act on x only. */
-static bool data_transform(Lower *c, const AstProp **slots, IrDataset *ds)
+/* The rows and columns, from inline lists or from a CSV file. */
+static bool data_read(Lower *c, const AstDecl *d, const AstProp **slots, bool ok, IrDataset *ds)
 {
+    static const int csv_only[] = {DP_HEADER, DP_TARGET};
+    static const int inline_only[] = {DP_X, DP_Y};
+    if (props_find(d->props, "csv")) {
+        ok &= data_reject(c, slots, inline_only, 2, "cannot be combined with csv: the data "
+                                                    "comes from the file");
+        if (!ok || !slots[DP_CSV])
+            return false;
+        CsvProps p = {slots[DP_CSV], slots[DP_HEADER], slots[DP_TARGET], slots[DP_CLASSES]};
+        return lower_csv(c, &p, ds);
+    }
+    if (!props_find(d->props, "x")) {
+        diag_error(c->diag, d->name_loc,
+                   "dataset '%s' needs x (the inputs, one row per sample) or csv (a file)",
+                   d->name);
+        ok = false;
+    }
+    ok &= data_reject(c, slots, csv_only, 2, "applies only to csv datasets");
+    return data_read_xy(c, slots, ds) && ok;
+}
+
+/* scale multiplies every feature (x only), before the split. */
+static bool data_scale(Lower *c, const AstProp *scale, IrDataset *ds)
+{
+    if (!scale)
+        return true;
     float *x = (float *)ds->x;
     size_t n = ds->rows * ds->x_cols;
-    if (slots[DP_SCALE]) {
-        double s = slots[DP_SCALE]->value->number;
-        for (size_t i = 0; i < n; i++) {
-            x[i] = (float)(x[i] * s);
-            if (!isfinite(x[i])) {
-                diag_error(c->diag, slots[DP_SCALE]->value->loc, "scale makes x overflow a float");
-                return false;
-            }
+    double s = scale->value->number;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (float)(x[i] * s);
+        if (!isfinite(x[i])) {
+            diag_error(c->diag, scale->value->loc, "scale makes x overflow a float");
+            return false;
         }
     }
-    if (slots[DP_NORMALIZE])
-        data_normalize(x, ds->rows, ds->x_cols,
-                       strcmp(slots[DP_NORMALIZE]->value->text, "standard") == 0);
+    return true;
+}
+
+/* normalize, with statistics from the training rows when there is a split
+ * (shuffled holds train then test rows), else from every row; applied to
+ * the whole dataset and to both parts alike. */
+static bool data_normalize(Lower *c, const AstProp *normalize, IrDataset *ds, float *shuffled,
+                           size_t n_train)
+{
+    if (!normalize)
+        return true;
+    bool standard = strcmp(normalize->value->text, "standard") == 0;
+    NormStats st;
+    bool ok = shuffled ? data_norm_stats(c, shuffled, n_train, ds->x_cols, standard, &st)
+                       : data_norm_stats(c, ds->x, ds->rows, ds->x_cols, standard, &st);
+    if (!ok) {
+        diag_error(c->diag, normalize->loc, "out of memory normalising the dataset");
+        return false;
+    }
+    data_norm_apply((float *)ds->x, ds->rows, ds->x_cols, &st);
+    if (shuffled)
+        data_norm_apply(shuffled, ds->rows, ds->x_cols, &st);
     return true;
 }
 
 void lower_dataset(Lower *c, const AstDecl *d, DataSym *sym)
 {
-    const AstProp *csv = props_find(d->props, "csv");
-    if (csv) {
-        /* The table above is ready for CSV; loading arrives in a later issue. */
-        diag_error(c->diag, csv->loc, "csv datasets are not supported yet");
-        return;
-    }
-    bool ok = true;
-    if (!props_find(d->props, "x")) {
-        diag_error(c->diag, d->name_loc, "dataset '%s' needs x (the inputs, one row per sample)",
-                   d->name);
-        ok = false;
-    }
     const AstProp *slots[DP_COUNT];
-    ok &= props_collect(c, d->props, dataset_props, DP_COUNT, "dataset block", slots);
-    ok &= data_reject_csv_only(c, slots);
+    bool ok = props_collect(c, d->props, dataset_props, DP_COUNT, "dataset block", slots);
     IrDataset ds = {.name = d->name, .loc = d->name_loc};
-    if (!data_read_xy(c, slots, &ds) || !ok || !data_transform(c, slots, &ds))
+    if (!data_read(c, d, slots, ok, &ds) || !data_scale(c, slots[DP_SCALE], &ds))
         return;
     sym->whole = data_push(c, &ds);
     const AstProp *split = slots[DP_SPLIT], *seed = slots[DP_SEED];
-    if (split && !data_split(c, sym, &ds, split, split->value->number,
-                             seed ? (uint64_t)seed->value->number : 0))
+    float *shuffled = NULL;
+    size_t n_train = 0;
+    if (split && !data_split(c, sym, &ds, split, seed ? (uint64_t)seed->value->number : 0,
+                             &shuffled, &n_train))
+        return;
+    if (!data_normalize(c, slots[DP_NORMALIZE], &ds, shuffled, n_train))
         return;
     sym->ok = true;
 }

@@ -1,7 +1,8 @@
 /* Evaluation: runs a model on a dataset (dropout off) and prints a table of
  * inputs, outputs, predictions and targets for the first rows, then the
  * accuracy (or the mean squared error for real-valued targets), the rows
- * that were wrong, and a confusion matrix for a handful of classes. */
+ * that were wrong, and for a handful of classes a confusion matrix with each
+ * class's precision and recall. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,6 +351,37 @@ static void print_confusion(FILE *out, const EvalTally *tl)
     }
 }
 
+/* A ratio as three decimals, or "-" when nothing was counted. */
+static void print_ratio(FILE *out, size_t num, size_t den)
+{
+    if (den == 0)
+        fprintf(out, " %9s", "-");
+    else
+        fprintf(out, " %9.3f", (double)num / (double)den);
+}
+
+/* Per class, from the confusion matrix: precision (of the rows predicted as
+ * the class, the share that are) and recall (of the rows of the class, the
+ * share found). */
+static void print_precision_recall(FILE *out, const EvalTally *tl)
+{
+    if (!tl->confusion)
+        return;
+    size_t k = tl->classes;
+    fputs("class precision    recall\n", out);
+    for (size_t c = 0; c < k; c++) {
+        size_t hit = tl->confusion[c * k + c], predicted = 0, actual = 0;
+        for (size_t o = 0; o < k; o++) {
+            predicted += tl->confusion[o * k + c];
+            actual += tl->confusion[c * k + o];
+        }
+        fprintf(out, "%5zu", c);
+        print_ratio(out, hit, predicted);
+        print_ratio(out, hit, actual);
+        fputc('\n', out);
+    }
+}
+
 static void eval_print_results(FILE *out, const EvalCtx *e, const EvalTally *tl)
 {
     size_t rows = e->ds->rows;
@@ -368,6 +400,7 @@ static void eval_print_results(FILE *out, const EvalCtx *e, const EvalTally *tl)
             100.0 * (double)tl->correct / (double)rows);
     print_wrong_rows(out, tl, rows);
     print_confusion(out, tl);
+    print_precision_recall(out, tl);
     fputc('\n', out);
 }
 

@@ -14,12 +14,26 @@ struct ArenaBlock {
     max_align_t data[]; /* aligned for any type */
 };
 
+/* One adopted block; the record itself lives in the arena. */
+struct ArenaAdopted {
+    ArenaAdopted *next;
+    void *block;
+};
+
 enum { ARENA_BLOCK_SIZE = 64 * 1024 };
 
-void arena_init(Arena *a) { a->head = NULL; }
+void arena_init(Arena *a)
+{
+    a->head = NULL;
+    a->adopted = NULL;
+}
 
 void arena_free(Arena *a)
 {
+    /* The adopted list lives in the blocks: walk it before freeing them. */
+    for (ArenaAdopted *r = a->adopted; r; r = r->next)
+        free(r->block);
+    a->adopted = NULL;
     ArenaBlock *b = a->head;
     while (b) {
         ArenaBlock *next = b->next;
@@ -77,6 +91,21 @@ void *arena_array(Arena *a, size_t n, size_t size)
     if (__builtin_mul_overflow(n, size, &total))
         return NULL;
     return arena_alloc(a, total);
+}
+
+bool arena_adopt(Arena *a, void *p)
+{
+    if (!p)
+        return true;
+    ArenaAdopted *r = arena_alloc(a, sizeof *r);
+    if (!r) {
+        free(p);
+        return false;
+    }
+    r->block = p;
+    r->next = a->adopted;
+    a->adopted = r;
+    return true;
 }
 
 char *arena_strndup(Arena *a, const char *s, size_t n)

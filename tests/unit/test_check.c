@@ -80,7 +80,7 @@ Test(props, required)
     expect_diag(BASE "train net on xor { loss = bce optimizer = sgd(lr = 1) }\n",
                 "t.nn:10:1: error: train block needs epochs, e.g. epochs = 100");
     expect_diag("dataset d { y = [1] }\n",
-                "t.nn:1:9: error: dataset 'd' needs x (the inputs, one row per sample)");
+                "t.nn:1:9: error: dataset 'd' needs x (the inputs, one row per sample) or csv (a file)");
     /* y is optional (evaluate prints outputs only), but training needs it. */
     expect_diag("dataset d { x = [1] }\nmodel m { input 1 dense 1 }\n"
                 "train m on d { loss = mse optimizer = sgd(lr = 1) epochs = 1 }\n",
@@ -193,8 +193,12 @@ Test(dataset, rows_and_values)
 
 Test(dataset, csv_and_classes)
 {
+    /* t.nn names no folder: the path is read as written (relative to the
+     * working folder, where there is no data/digits.csv). */
     expect_diag("dataset digits {\n  csv = \"data/digits.csv\"\n  target = last\n}\n",
-                "t.nn:2:3: error: csv datasets are not supported yet");
+                "t.nn:2:9: error: cannot open 'data/digits.csv': No such file or directory");
+    expect_diag("dataset d { csv = \"a.csv\" x = [1] }\n",
+                "t.nn:1:27: error: 'x' cannot be combined with csv: the data comes from the file");
     expect_diag("dataset d { x = [1, 2] y = [0, 1] target = last }\n",
                 "t.nn:1:35: error: 'target' applies only to csv datasets");
     expect_diag("dataset d { x = [1, 2, 3] y = [0, 1, 3] classes = 3 }\n",
