@@ -227,6 +227,8 @@ static bool probe_outputs(const Cli *cli, Diag *d)
         ok &= atomic_probe(d, cli->out);
     if (cli->header)
         ok &= atomic_probe(d, cli->header);
+    if (cli->rt.plot_dir)
+        ok &= dir_prepare(d, cli->rt.plot_dir);
     return ok;
 }
 
@@ -399,6 +401,7 @@ int main(int argc, char **argv)
     int rc = parse_cli(&cli, argc, argv);
     if (rc != EXIT_OK)
         return rc;
+    cli.rt.file = cli.file;
     rc = execute(&cli);
     if (fflush(stdout) != 0 && rc == EXIT_OK) {
         fprintf(stderr, "nnc: error writing output: %s\n", strerror(errno));

@@ -18,6 +18,7 @@ typedef struct RtOptions {
     long epochs;          /* --epochs N; 0 = as in the file */
     const char *plot_dir; /* --plot DIR: write SVG plots there, or NULL */
     bool json;            /* --json: one JSON document instead of the report */
+    const char *file;     /* the program's file name, for --json */
 } RtOptions;
 
 typedef struct RtSession RtSession;
