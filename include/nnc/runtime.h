@@ -37,6 +37,11 @@ bool rt_session_train(RtSession *s, Diag *d);
 /* true when some train step trains this model. */
 bool rt_model_is_trained(const IrProgram *p, size_t model);
 
+/* The lecture's activation panel (sigmoid, tanh, relu, leaky_relu with
+ * its default slope, step, identity), drawn with the runtime's own
+ * functions, as an SVG file at path. */
+bool rt_plot_activations(const char *path, Diag *d);
+
 /* Weights files (safetensors, keys LAYER.weight [out, in] and LAYER.bias
  * [out], as a PyTorch state_dict of the same module). Loading checks that
  * the file has exactly the model's tensors in the model's shapes and reports

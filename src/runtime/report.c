@@ -6,6 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "nnc/plot.h"
+#include "nnc/runtime.h"
+#include "ops.h"
 #include "report.h"
 #include "session.h"
 
@@ -200,4 +203,26 @@ cJSON *rt_json_double_array(const double *v, size_t n)
     for (size_t i = 0; a && i < n; i++)
         cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
     return a;
+}
+
+/* ---- nnc plot activations ----------------------------------------------- */
+
+/* Adapters from the plot's double to the runtime's float32 functions. */
+static double act_sigmoid(double z) { return rt_act_sigmoid((float)z); }
+static double act_tanh(double z) { return rt_act_tanh((float)z); }
+static double act_relu(double z) { return rt_act_relu((float)z); }
+static double act_step(double z) { return rt_act_step((float)z); }
+static double act_identity(double z) { return rt_act_identity((float)z); }
+static double act_leaky_relu(double z)
+{
+    return rt_act_leaky_relu((float)z, (float)ir_ops[OP_LEAKY_RELU].arg_default);
+}
+
+bool rt_plot_activations(const char *path, Diag *d)
+{
+    static const PlotFunction fns[] = {
+        {"sigmoid", act_sigmoid}, {"tanh", act_tanh},         {"relu", act_relu},
+        {"leaky_relu", act_leaky_relu}, {"step", act_step}, {"identity", act_identity},
+    };
+    return plot_functions(d, path, "Activation functions", fns, sizeof fns / sizeof fns[0]);
 }
