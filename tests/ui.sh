@@ -73,8 +73,9 @@ if grep -q "[$cr$esc]" "$tmp/out"; then bad "piped output has \\r or ANSI escape
 grep -q '^loss .* 0.7248 -> 0.0001623$' "$tmp/out" && ok || bad "no loss sparkline in the plain output"
 
 # a terminal (a pseudo-TTY from script(1)) gets the progress bar on a long run
+# (about 2.5 s: the bar appears after 0.5 s, so the run must clearly outlast that)
 if command -v script >/dev/null 2>&1; then
-    sed -e 's/epochs    = 1000/epochs    = 600000/' -e 's/log_every = 200/log_every = 600000/' \
+    sed -e 's/epochs    = 1000/epochs    = 2000000/' -e 's/log_every = 200/log_every = 2000000/' \
         xor.nn >"$tmp/long.nn"
     script -qc "'$nnc' run '$tmp/long.nn'" /dev/null >"$tmp/tty" 2>&1 </dev/null
     grep -q "epochs/s" "$tmp/tty" && grep -q "$cr" "$tmp/tty" && ok || bad "no progress bar on a terminal"
