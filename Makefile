@@ -1,7 +1,8 @@
 # nnc: a compiler for a small neural-network language.
 #   make          build build/nnc
 #   make run      train and evaluate examples/xor.nn
-#   make test     unit tests (Criterion), golden files, example outcomes
+#   make test     unit tests (Criterion), golden files, example outcomes,
+#                 plots/--json/terminal (tests/ui.sh), PyTorch comparison
 #   make bless    regenerate golden files on purpose (review the diff!)
 #   make test-asan  the same tests under AddressSanitizer + UBSan
 
@@ -67,6 +68,7 @@ test: all $(BUILD)/unit-tests
 	$(BUILD)/unit-tests --jobs 2
 	NNC=$(abspath $(BUILD)/nnc) ./tests/golden/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/examples.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/ui.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/torch/run.sh
 	python3 tests/emit_check.py $(abspath $(BUILD)/nnc) examples
 

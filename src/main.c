@@ -43,6 +43,8 @@ static const char usage_text[] =
     "      --header OUT.h    also write a header with the API\n"
     "      --main            add a main() reading comma-separated rows on stdin\n"
     "      --seed N, --epochs N  as for run, when emit trains first\n"
+    "  plot activations  draw sigmoid, tanh, relu, leaky_relu, step, identity\n"
+    "      -o OUT.svg        output file (required)\n"
     "  dump ast FILE   print the syntax tree (stable, for golden tests)\n"
     "  dump ir FILE    print the checked IR graph with shapes\n"
     "\n"
@@ -50,7 +52,7 @@ static const char usage_text[] =
     "\n"
     "exit status: 0 success, 1 error in the input, 2 bad command line\n";
 
-typedef enum Command { CMD_RUN, CMD_CHECK, CMD_EMIT, CMD_DUMP_AST, CMD_DUMP_IR } Command;
+typedef enum Command { CMD_RUN, CMD_CHECK, CMD_EMIT, CMD_DUMP_AST, CMD_DUMP_IR, CMD_PLOT } Command;
 
 typedef struct Cli {
     Command command;
@@ -84,7 +86,7 @@ static bool parse_count(const char *s, unsigned long long max, unsigned long lon
 
 /* The flags: which commands take each, and where its value goes. */
 typedef enum FlagKind { F_BOOL, F_STRING, F_SEED, F_EPOCHS } FlagKind;
-enum { FOR_RUN = 1, FOR_EMIT = 2 };
+enum { FOR_RUN = 1, FOR_EMIT = 2, FOR_PLOT = 4 };
 
 typedef struct Flag {
     const char *name, *alias;
@@ -104,14 +106,14 @@ static const Flag flags[] = {
     {"--model", NULL, F_STRING, FOR_RUN | FOR_EMIT, CLI_FIELD(model)},
     {"--save", NULL, F_STRING, FOR_RUN, CLI_FIELD(save)},
     {"--plot", NULL, F_STRING, FOR_RUN, CLI_FIELD(rt.plot_dir)},
-    {"-o", "--output", F_STRING, FOR_EMIT, CLI_FIELD(out)},
+    {"-o", "--output", F_STRING, FOR_EMIT | FOR_PLOT, CLI_FIELD(out)},
     {"--prefix", NULL, F_STRING, FOR_EMIT, CLI_FIELD(prefix)},
     {"--header", NULL, F_STRING, FOR_EMIT, CLI_FIELD(header)},
 };
 
 static const Flag *find_flag(const char *arg, Command cmd)
 {
-    int mask = cmd == CMD_RUN ? FOR_RUN : cmd == CMD_EMIT ? FOR_EMIT : 0;
+    int mask = cmd == CMD_RUN ? FOR_RUN : cmd == CMD_EMIT ? FOR_EMIT : cmd == CMD_PLOT ? FOR_PLOT : 0;
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) {
         const Flag *f = &flags[i];
         bool named = strcmp(arg, f->name) == 0 || (f->alias && strcmp(arg, f->alias) == 0);
@@ -168,6 +170,13 @@ static int parse_command(Cli *cli, int argc, char **argv, int *first)
         *first = 3;
         return EXIT_OK;
     }
+    if (strcmp(argv[1], "plot") == 0) {
+        if (argc < 3 || strcmp(argv[2], "activations"))
+            return usage_error("%s", "plot needs 'activations'");
+        cli->command = CMD_PLOT;
+        *first = 3;
+        return EXIT_OK;
+    }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
             cli->command = commands[i].cmd;
@@ -188,7 +197,11 @@ static int parse_cli(Cli *cli, int argc, char **argv)
         else
             cli->file = argv[i];
     }
-    if (rc == EXIT_OK && !cli->file)
+    if (rc == EXIT_OK && cli->command == CMD_PLOT && cli->file)
+        rc = usage_error("unexpected argument '%s'", cli->file);
+    else if (rc == EXIT_OK && cli->command == CMD_PLOT && !cli->out)
+        rc = usage_error("%s", "plot needs -o FILE.svg");
+    else if (rc == EXIT_OK && cli->command != CMD_PLOT && !cli->file)
         rc = usage_error("%s needs a FILE", argv[1]);
     return rc;
 }
@@ -227,6 +240,8 @@ static bool probe_outputs(const Cli *cli, Diag *d)
         ok &= atomic_probe(d, cli->out);
     if (cli->header)
         ok &= atomic_probe(d, cli->header);
+    if (cli->rt.plot_dir)
+        ok &= dir_prepare(d, cli->rt.plot_dir);
     return ok;
 }
 
@@ -369,6 +384,8 @@ static int execute(const Cli *cli)
 {
     Diag d;
     diag_init(&d, stderr);
+    if (cli->command == CMD_PLOT)
+        return rt_plot_activations(cli->out, &d) ? EXIT_OK : EXIT_USER;
     Source src;
     if (!source_read(&d, cli->file, &src))
         return EXIT_USER;
@@ -416,6 +433,7 @@ int main(int argc, char **argv)
     int rc = parse_cli(&cli, argc, argv);
     if (rc != EXIT_OK)
         return rc;
+    cli.rt.file = cli.file;
     rc = execute(&cli);
     if (fflush(stdout) != 0 && rc == EXIT_OK) {
         fprintf(stderr, "nnc: error writing output: %s\n", strerror(errno));

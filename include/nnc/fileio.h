@@ -26,5 +26,8 @@ void atomic_abort(AtomicFile *af);
 /* Checks that path can be written (by creating and removing a temporary
  * file beside it), so a long run fails at once on an unwritable path. */
 bool atomic_probe(Diag *d, const char *path);
+/* Creates the folder path and its missing parents, and checks that files
+ * can be written in it. */
+bool dir_prepare(Diag *d, const char *path);
 
 #endif

@@ -18,6 +18,7 @@ typedef struct RtOptions {
     long epochs;          /* --epochs N; 0 = as in the file */
     const char *plot_dir; /* --plot DIR: write SVG plots there, or NULL */
     bool json;            /* --json: one JSON document instead of the report */
+    const char *file;     /* the program's file name, for --json */
 } RtOptions;
 
 typedef struct RtSession RtSession;
@@ -35,6 +36,11 @@ bool rt_session_run(RtSession *s, Diag *d);
 bool rt_session_train(RtSession *s, Diag *d);
 /* true when some train step trains this model. */
 bool rt_model_is_trained(const IrProgram *p, size_t model);
+
+/* The lecture's activation panel (sigmoid, tanh, relu, leaky_relu with
+ * its default slope, step, identity), drawn with the runtime's own
+ * functions, as an SVG file at path. */
+bool rt_plot_activations(const char *path, Diag *d);
 
 /* Weights files (safetensors, keys LAYER.weight [out, in] and LAYER.bias
  * [out], as a PyTorch state_dict of the same module). Loading checks that

@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "nnc/plot.h"
+#include "report.h"
 #include "session.h"
 
 enum {
@@ -308,7 +312,17 @@ static void tally_row(EvalTally *tl, const RowVerdict *v, size_t r)
         tl->confusion[v->target * tl->classes + v->pred]++;
 }
 
-static void eval_rows(RtPlan *pl, const EvalCtx *e, Table *t, const Layout *l, EvalTally *tl)
+/* What --json and --plot collect per row; NULL members are not wanted. */
+typedef struct EvalExtras {
+    cJSON *rows;    /* --json: one object per row */
+    int *labels;    /* --plot: each row's true class */
+} EvalExtras;
+
+static void eval_json_row(const EvalCtx *e, const float *out, const RowVerdict *v, size_t r,
+                          cJSON *rows);
+
+static void eval_rows(RtPlan *pl, const EvalCtx *e, Table *t, const Layout *l, EvalTally *tl,
+                      const EvalExtras *x)
 {
     const IrDataset *ds = e->ds;
     size_t units = e->ir->out_units;
@@ -318,6 +332,10 @@ static void eval_rows(RtPlan *pl, const EvalCtx *e, Table *t, const Layout *l, E
         for (size_t i = 0; i < n; i++) {
             RowVerdict v = eval_judge(e, y + i * units, start + i);
             tally_row(tl, &v, start + i);
+            if (x->rows)
+                eval_json_row(e, y + i * units, &v, start + i, x->rows);
+            if (x->labels)
+                x->labels[start + i] = (int)v.target;
             if (start + i < TABLE_ROWS)
                 table_add_row(t, l, e, pl, i, start + i, &v);
         }
@@ -413,6 +431,145 @@ static size_t eval_classes(const EvalCtx *e)
     return k > 2 && k <= CONFUSION_MAX ? k : 0;
 }
 
+/* ---- --json and --plot ------------------------------------------------- */
+
+static const char *eval_kind_name(RtEvalKind k)
+{
+    switch (k) {
+    case RT_EVAL_BINARY: return "binary";
+    case RT_EVAL_ARGMAX: return "argmax";
+    case RT_EVAL_REGRESSION: return "regression";
+    case RT_EVAL_OUTPUTS: return "outputs";
+    }
+    return "?";
+}
+
+/* A class as JSON: a number, or for several binary outputs one 0/1 per
+ * output. */
+static cJSON *eval_json_class(const EvalCtx *e, size_t cls)
+{
+    size_t units = e->ir->out_units;
+    if (e->kind == RT_EVAL_ARGMAX || units == 1)
+        return cJSON_CreateNumber((double)cls);
+    cJSON *a = cJSON_CreateArray();
+    for (size_t c = 0; a && c < units; c++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(c < 64 ? (double)((cls >> c) & 1) : 0.0));
+    return a;
+}
+
+/* {"inputs": [...], "outputs": [...], "prediction": p, "target": t,
+ * "correct": b}: the inputs let scripts rerun a row elsewhere (the emitted C,
+ * PyTorch) and compare. A
+ * regression's target is the row of target values; no targets, outputs only. */
+static void eval_json_row(const EvalCtx *e, const float *out, const RowVerdict *v, size_t r,
+                          cJSON *rows)
+{
+    cJSON *row = cJSON_CreateObject();
+    if (!row || !cJSON_AddItemToArray(rows, row)) {
+        cJSON_Delete(row);
+        return;
+    }
+    cJSON_AddItemToObject(row, "inputs",
+                          rt_json_float_array(e->ds->x + r * e->ds->x_cols, e->ds->x_cols));
+    cJSON_AddItemToObject(row, "outputs", rt_json_float_array(out, e->ir->out_units));
+    if (e->kind == RT_EVAL_OUTPUTS)
+        return;
+    if (e->kind == RT_EVAL_REGRESSION) {
+        const IrDataset *ds = e->ds;
+        cJSON_AddItemToObject(row, "target", rt_json_float_array(ds->y + r * ds->y_cols, ds->y_cols));
+        return;
+    }
+    cJSON_AddItemToObject(row, "prediction", eval_json_class(e, v->pred));
+    cJSON_AddItemToObject(row, "target", eval_json_class(e, v->target));
+    cJSON_AddBoolToObject(row, "correct", v->correct);
+}
+
+static void eval_json_summary(cJSON *j, const EvalCtx *e, const EvalTally *tl)
+{
+    size_t rows = e->ds->rows;
+    if (e->kind == RT_EVAL_OUTPUTS)
+        return;
+    if (e->kind == RT_EVAL_REGRESSION) {
+        cJSON_AddNumberToObject(j, "mse", tl->sq_err / ((double)rows * (double)e->ir->out_units));
+        return;
+    }
+    cJSON_AddNumberToObject(j, "correct", (double)tl->correct);
+    cJSON_AddNumberToObject(j, "total", (double)rows);
+    cJSON_AddNumberToObject(j, "accuracy", (double)tl->correct / (double)rows);
+}
+
+/* The step's header; returns its "rows" array (NULL without --json). */
+static cJSON *eval_json_begin(cJSON *j, const EvalCtx *e)
+{
+    if (!j)
+        return NULL;
+    cJSON_AddStringToObject(j, "model", e->ir->name);
+    cJSON_AddStringToObject(j, "dataset", e->ds->name);
+    cJSON_AddStringToObject(j, "kind", eval_kind_name(e->kind));
+    return cJSON_AddArrayToObject(j, "rows");
+}
+
+/* Decision regions need a plane (2 inputs) and at most 10 classes. */
+static bool eval_can_plot_regions(const EvalCtx *e)
+{
+    if (e->ds->x_cols != 2)
+        return false;
+    if (e->kind == RT_EVAL_BINARY)
+        return e->ir->out_units == 1;
+    if (e->kind != RT_EVAL_ARGMAX)
+        return false;
+    size_t k = e->ds->classes > 0 ? (size_t)e->ds->classes : e->ir->out_units;
+    return k <= PLOT_MAX_CLASSES && e->ir->out_units <= PLOT_MAX_CLASSES;
+}
+
+typedef struct RegionCtx {
+    RtPlan *pl;
+    size_t units;
+} RegionCtx;
+
+/* The model's class at one point of the plane, by the evaluation's rule,
+ * in the evaluation's plan: the grid allocates nothing. */
+static int eval_classify_point(void *ctx, double x1, double x2)
+{
+    RegionCtx *rc = ctx;
+    float x[2] = {(float)x1, (float)x2};
+    const float *y = rt_plan_forward(rc->pl, x, 1, false, NULL);
+    return rc->units == 1 ? y[0] > 0.5f : (int)argmax(y, rc->units);
+}
+
+/* regions-MODEL-DATASET.svg, numbered from the second evaluation of the
+ * same pair. */
+static bool eval_plot_regions(RtSession *s, const IrEval *ev, RtPlan *pl, const EvalCtx *e,
+                              const EvalTally *tl, const int *labels, cJSON *json, Diag *d)
+{
+    const IrDataset *ds = e->ds;
+    size_t k = 1;
+    for (const IrEval *o = s->prog->evals; o < ev; o++)
+        k += o->model == ev->model && o->dataset == ev->dataset;
+    size_t n_name = strlen(e->ir->name) + strlen(ds->name) + 16;
+    char *name = malloc(n_name), *path = NULL, title[256];
+    double *x = calloc(ds->rows * 2, sizeof *x);
+    if (name) {
+        snprintf(name, n_name, "regions-%s-%s", e->ir->name, ds->name);
+        path = rt_plot_path(s->opt.plot_dir, name, k);
+    }
+    bool ok = path && x;
+    if (!ok)
+        diag_error(d, ev->loc, "out of memory for the decision-region plot");
+    for (size_t i = 0; ok && i < ds->rows * 2; i++)
+        x[i] = ds->x[i];
+    snprintf(title, sizeof title, "%s on %s: decision regions (%zu/%zu right)", e->ir->name,
+             ds->name, tl->correct, ds->rows);
+    RegionCtx rc = {pl, e->ir->out_units};
+    ok = ok && plot_decision_regions(d, path, title, x, labels, ds->rows, eval_classify_point, &rc);
+    if (ok)
+        rt_plot_written(s, json, path);
+    free(x);
+    free(path);
+    free(name);
+    return ok;
+}
+
 bool rt_eval_run(RtSession *s, const IrEval *ev, Diag *d)
 {
     RtModel *m = &s->models[ev->model];
@@ -429,9 +586,12 @@ bool rt_eval_run(RtSession *s, const IrEval *ev, Diag *d)
     Table *t = calloc(1, sizeof *t);
     if (tl.classes)
         tl.confusion = calloc(tl.classes * tl.classes, sizeof *tl.confusion);
+    cJSON *json = rt_json_step(s, "evaluate");
+    bool plot = s->opt.plot_dir && eval_can_plot_regions(&e);
+    EvalExtras extras = {eval_json_begin(json, &e), plot ? calloc(ds->rows, sizeof(int)) : NULL};
     RtPlan pl;
     size_t chunk = ds->rows < EVAL_CHUNK ? ds->rows : EVAL_CHUNK;
-    bool ok = t && (!tl.classes || tl.confusion);
+    bool ok = t && (!tl.classes || tl.confusion) && (!plot || extras.labels);
     if (!ok)
         diag_error(d, ev->loc, "out of memory");
     if (ok && rt_plan_init(&pl, m, chunk, NULL, false, d)) {
@@ -439,13 +599,18 @@ bool rt_eval_run(RtSession *s, const IrEval *ev, Diag *d)
         fprintf(out, "evaluate %s on %s\n", m->ir->name, ds->name);
         long show = ev->show_node < (long)m->ir->n_nodes ? ev->show_node : -1;
         Layout l = table_layout(t, &e, show);
-        eval_rows(&pl, &e, t, &l, &tl);
+        eval_rows(&pl, &e, t, &l, &tl, &extras);
         table_print(t, out);
         eval_print_results(out, &e, &tl);
+        if (json)
+            eval_json_summary(json, &e, &tl);
+        if (plot)
+            ok = eval_plot_regions(s, ev, &pl, &e, &tl, extras.labels, json, d);
         rt_plan_free(&pl);
     } else {
         ok = false;
     }
+    free(extras.labels);
     free(tl.confusion);
     free(t);
     return ok;

@@ -87,11 +87,16 @@ static void op_dropout_backward(RtOpArgs *a)
 
 /* ---- step: the perceptron's threshold ---------------------------------- */
 
+float rt_act_step(float z)
+{
+    return z > 0.0f ? 1.0f : 0.0f;
+}
+
 static void op_step_forward(RtOpArgs *a)
 {
     size_t n = op_count(a);
     for (size_t i = 0; i < n; i++)
-        a->y[i] = a->x[i] > 0.0f ? 1.0f : 0.0f;
+        a->y[i] = rt_act_step(a->x[i]);
 }
 
 /* The derivative of a step is 0 everywhere except at 0, where it does not
@@ -106,7 +111,7 @@ static void op_step_backward(RtOpArgs *a)
 /* ---- sigmoid ----------------------------------------------------------- */
 
 /* Two branches so exp never overflows: for z < 0, e^z/(1+e^z). */
-static float sigmoidf(float z)
+float rt_act_sigmoid(float z)
 {
     if (z >= 0.0f)
         return 1.0f / (1.0f + expf(-z));
@@ -118,7 +123,7 @@ static void op_sigmoid_forward(RtOpArgs *a)
 {
     size_t n = op_count(a);
     for (size_t i = 0; i < n; i++)
-        a->y[i] = sigmoidf(a->x[i]);
+        a->y[i] = rt_act_sigmoid(a->x[i]);
 }
 
 static void op_sigmoid_backward(RtOpArgs *a)
@@ -132,11 +137,16 @@ static void op_sigmoid_backward(RtOpArgs *a)
 
 /* ---- tanh -------------------------------------------------------------- */
 
+float rt_act_tanh(float z)
+{
+    return tanhf(z);
+}
+
 static void op_tanh_forward(RtOpArgs *a)
 {
     size_t n = op_count(a);
     for (size_t i = 0; i < n; i++)
-        a->y[i] = tanhf(a->x[i]);
+        a->y[i] = rt_act_tanh(a->x[i]);
 }
 
 static void op_tanh_backward(RtOpArgs *a)
@@ -150,11 +160,21 @@ static void op_tanh_backward(RtOpArgs *a)
 
 /* ---- relu and leaky_relu ----------------------------------------------- */
 
+float rt_act_relu(float z)
+{
+    return z > 0.0f ? z : 0.0f;
+}
+
+float rt_act_leaky_relu(float z, float slope)
+{
+    return z > 0.0f ? z : z * slope;
+}
+
 static void op_relu_forward(RtOpArgs *a)
 {
     size_t n = op_count(a);
     for (size_t i = 0; i < n; i++)
-        a->y[i] = a->x[i] > 0.0f ? a->x[i] : 0.0f;
+        a->y[i] = rt_act_relu(a->x[i]);
 }
 
 /* At exactly 0 the gradient is 0, as in PyTorch. */
@@ -172,7 +192,7 @@ static void op_leaky_relu_forward(RtOpArgs *a)
     float slope = (float)a->arg;
     size_t n = op_count(a);
     for (size_t i = 0; i < n; i++)
-        a->y[i] = a->x[i] > 0.0f ? a->x[i] : a->x[i] * slope;
+        a->y[i] = rt_act_leaky_relu(a->x[i], slope);
 }
 
 /* Decides on x, not y: with a negative slope y > 0 does not mean x > 0. */
@@ -227,6 +247,12 @@ static void op_softmax_backward(RtOpArgs *a)
 
 /* ---- identity ---------------------------------------------------------- */
 
+float rt_act_identity(float z)
+{
+    return z;
+}
+
+/* memcpy is rt_act_identity on every value, without the loop. */
 static void op_identity_forward(RtOpArgs *a)
 {
     memcpy(a->y, a->x, op_count(a) * sizeof(float));

@@ -29,6 +29,16 @@ typedef struct RtOpArgs {
     RtRng *rng;          /* dropout: the session's generator */
 } RtOpArgs;
 
+/* The elementwise activations on one value. The op loops are made of these,
+ * and `nnc plot activations` draws them, so the picture shows exactly what
+ * the runtime computes. */
+float rt_act_step(float z);
+float rt_act_sigmoid(float z);
+float rt_act_tanh(float z);
+float rt_act_relu(float z);
+float rt_act_leaky_relu(float z, float slope);
+float rt_act_identity(float z);
+
 /* Computes a->y from a->x (and params). */
 void rt_op_forward(OpKind k, RtOpArgs *a);
 /* Accumulates a->dw/db and writes a->dx from a->dy; needs the x, y (and mask)

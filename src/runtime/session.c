@@ -11,6 +11,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "session.h"
 
@@ -115,6 +118,57 @@ static bool model_new(RtSession *s, size_t index, Diag *d)
     return true;
 }
 
+/* --json swaps the report for the document; a terminal gets a progress
+ * bar, coloured unless NO_COLOR is set (https://no-color.org). */
+static bool session_outputs(RtSession *s, Diag *d)
+{
+    const char *no_color = getenv("NO_COLOR");
+    s->progress = !s->opt.quiet && !s->opt.json && isatty(fileno(s->opt.out));
+    s->color = s->progress && !(no_color && *no_color) && isatty(fileno(stderr));
+    if (!s->opt.json)
+        return true;
+    s->json = cJSON_CreateObject();
+    if (s->json) {
+        cJSON_AddStringToObject(s->json, "file", s->opt.file ? s->opt.file : "");
+        s->json_steps = cJSON_AddArrayToObject(s->json, "steps");
+    }
+    s->json_out = s->opt.out;
+    s->opt.out = fopen("/dev/null", "w");
+    if (!s->json || !s->json_steps || !s->opt.out) {
+        diag_error(d, loc_none(), "cannot set up the --json document");
+        return false;
+    }
+    return true;
+}
+
+cJSON *rt_json_step(RtSession *s, const char *kind)
+{
+    if (!s->json_steps)
+        return NULL;
+    cJSON *step = cJSON_CreateObject();
+    if (!step || !cJSON_AddItemToArray(s->json_steps, step)) {
+        cJSON_Delete(step);
+        return NULL;
+    }
+    cJSON_AddStringToObject(step, "step", kind);
+    return step;
+}
+
+/* Prints the --json document, whatever happened: a failed step (a
+ * diverged training) is data too. */
+static void session_print_json(RtSession *s, bool ok)
+{
+    if (!s->json)
+        return;
+    cJSON_AddBoolToObject(s->json, "ok", ok);
+    char *text = cJSON_Print(s->json);
+    if (text) {
+        fputs(text, s->json_out);
+        fputc('\n', s->json_out);
+    }
+    free(text);
+}
+
 RtSession *rt_session_new(const IrProgram *p, const RtOptions *opt, Diag *d)
 {
     RtSession *s = calloc(1, sizeof *s);
@@ -126,6 +180,10 @@ RtSession *rt_session_new(const IrProgram *p, const RtOptions *opt, Diag *d)
     s->opt = *opt;
     if (!s->opt.out)
         s->opt.out = stdout;
+    if (!session_outputs(s, d)) {
+        rt_session_free(s);
+        return NULL;
+    }
     s->models = calloc(p->n_models ? p->n_models : 1, sizeof *s->models);
     if (!s->models) {
         diag_error(d, loc_none(), "out of memory");
@@ -150,6 +208,9 @@ void rt_session_free(RtSession *s)
         free(s->models[i].offset);
     }
     free(s->models);
+    if (s->json_out && s->opt.out)
+        fclose(s->opt.out);
+    cJSON_Delete(s->json);
     free(s);
 }
 
@@ -160,10 +221,13 @@ bool rt_session_run(RtSession *s, Diag *d)
         const IrStep *st = &p->steps[i];
         bool ok = st->kind == STEP_TRAIN ? rt_train_run(s, &p->trains[st->index], d)
                                          : rt_eval_run(s, &p->evals[st->index], d);
-        if (!ok)
+        if (!ok) {
+            session_print_json(s, false);
             return false;
+        }
         fflush(s->opt.out);
     }
+    session_print_json(s, true);
     return true;
 }
 

@@ -25,8 +25,13 @@ typedef struct RtModel {
 
 struct RtSession {
     const IrProgram *prog;
-    RtOptions opt;
+    RtOptions opt;        /* with --json, opt.out is /dev/null: the report is dropped */
     RtModel *models;
+    FILE *json_out;       /* --json: where the document goes (the caller's out) */
+    struct cJSON *json;   /* --json: the document being built, else NULL */
+    struct cJSON *json_steps;
+    bool progress;        /* a progress bar may be drawn on stderr */
+    bool color;           /* ... in colour */
 };
 
 /* Every buffer one model needs to run batches of up to max_rows rows,
@@ -88,6 +93,14 @@ typedef struct RtScore {
 /* Scores the model on ds in evaluation mode (dropout off), in chunks of
  * pl->max_rows, without printing. */
 void rt_eval_score(RtPlan *pl, const IrDataset *ds, RtScore *out);
+
+/* --json: a new object {"step": kind} appended to the steps, or NULL
+ * when not --json (or out of memory; the document then reports ok false). */
+struct cJSON *rt_json_step(RtSession *s, const char *kind);
+
+/* After a plot was written: "wrote PATH" unless --quiet (on stderr with
+ * --json), and the path in the step's "plots" array when json_step. */
+void rt_plot_written(RtSession *s, struct cJSON *json_step, const char *path);
 
 bool rt_train_run(RtSession *s, const IrTrain *t, Diag *d);
 bool rt_eval_run(RtSession *s, const IrEval *e, Diag *d);

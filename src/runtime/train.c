@@ -5,8 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "nnc/plot.h"
 #include "optim.h"
+#include "report.h"
 #include "session.h"
+
+/* Epochs whose loss is kept per run, for the sparkline, --plot and --json;
+ * a longer run keeps every k-th epoch's loss (k = the run's stride). */
+enum { HISTORY_CAP = 100000 };
 
 /* The hyperparameters of one run: the train block's, with a sweep value or
  * the command line's --epochs applied. */
@@ -20,6 +28,9 @@ typedef struct RunConfig {
 typedef struct RunResult {
     double loss;        /* last epoch's loss */
     long diverged_at;   /* epoch whose loss was NaN or infinite; 0 = none */
+    const double *loss_log, *epoch_log; /* the recorded epochs and losses */
+    size_t n_log;       /* ends with the non-finite loss of a diverged run */
+    long stride;        /* every stride-th epoch is recorded */
 } RunResult;
 
 typedef struct TrainCtx {
@@ -31,6 +42,10 @@ typedef struct TrainCtx {
     bool labels;
     RtPlan plan;
     RtRng rng;          /* shuffling and dropout */
+    double *loss_log, *epoch_log; /* [runs][hist_cap + 1], planned once */
+    size_t hist_cap;
+    RtProgress progress;
+    cJSON *json;        /* --json: this step's object, else NULL */
 } TrainCtx;
 
 static const char *loss_name(LossKind k)
@@ -150,29 +165,50 @@ static int digits_of(long v)
 /* Trains from the model's current weights with fresh optimizer state and a
  * generator reseeded from the run seed, so sweep runs differ only in the
  * swept value. */
-static RunResult train_one(TrainCtx *c, const RunConfig *cfg, bool log)
+static RunResult train_one(TrainCtx *c, const RunConfig *cfg, bool log, size_t run)
 {
     RtPlan *pl = &c->plan;
+    double *loss_log = c->loss_log + run * (c->hist_cap + 1);
+    double *epoch_log = c->epoch_log + run * (c->hist_cap + 1);
     size_t np = c->m->n_params;
     memset(pl->state1, 0, np * sizeof(float));
     memset(pl->state2, 0, np * sizeof(float));
     for (size_t i = 0; i < c->ds->rows; i++)
         pl->order[i] = i;
     rt_rng_seed(&c->rng, c->seed, RT_STREAM_TRAIN);
-    RunResult res = {NAN, 0};
+    long cap = (long)c->hist_cap;
+    RunResult res = {NAN, 0, loss_log, epoch_log, 0, (cfg->epochs + cap - 1) / cap};
     int width = digits_of(cfg->epochs);
     long step = 0;
+    rt_progress_start(&c->progress, c->s->progress, c->s->color, stderr);
     for (long epoch = 1; epoch <= cfg->epochs; epoch++) {
         res.loss = train_epoch(c, cfg, &step);
-        if (!isfinite(res.loss)) {
-            res.diverged_at = epoch;
-            return res;
+        bool finite = isfinite(res.loss);
+        /* At most epochs/stride <= cap entries, plus a final non-finite one. */
+        if (epoch % res.stride == 0 || !finite) {
+            loss_log[res.n_log] = res.loss;
+            epoch_log[res.n_log++] = (double)epoch;
         }
-        if (log && train_should_log(cfg, epoch))
+        if (!finite) {
+            res.diverged_at = epoch;
+            break;
+        }
+        if (log && train_should_log(cfg, epoch)) {
+            rt_progress_clear(&c->progress);
             fprintf(c->s->opt.out, "epoch %*ld/%ld  loss %.7g\n", width, epoch,
                     cfg->epochs, res.loss);
+        }
+        rt_progress_tick(&c->progress, epoch, cfg->epochs, res.loss);
     }
+    rt_progress_clear(&c->progress);
     return res;
+}
+
+static void train_print_sparkline(const TrainCtx *c, const RunResult *r)
+{
+    char line[256];
+    rt_sparkline_format(line, sizeof line, r->loss_log, r->n_log);
+    fprintf(c->s->opt.out, "%s\n", line);
 }
 
 /* ---- configuration and reports ----------------------------------------- */
@@ -247,6 +283,135 @@ static void train_report_divergence(const TrainCtx *c, const RunConfig *cfg,
                cfg->optim.lr);
 }
 
+/* ---- --json and --plot -------------------------------------------------- */
+
+typedef struct SweepRow {
+    RunResult result;
+    RtScore score;
+} SweepRow;
+
+static void train_json_optim(cJSON *step, const IrOptimizer *o)
+{
+    cJSON *opt = cJSON_AddObjectToObject(step, "optimizer");
+    if (!opt)
+        return;
+    cJSON_AddStringToObject(opt, "kind", o->kind == OPTIM_SGD ? "sgd" : "adam");
+    cJSON_AddNumberToObject(opt, "lr", o->lr);
+    if (o->kind == OPTIM_SGD) {
+        cJSON_AddNumberToObject(opt, "momentum", o->momentum);
+        return;
+    }
+    cJSON_AddNumberToObject(opt, "beta1", o->beta1);
+    cJSON_AddNumberToObject(opt, "beta2", o->beta2);
+    cJSON_AddNumberToObject(opt, "eps", o->eps);
+}
+
+/* The step's settings; its runs are added as they finish. */
+static void train_json_begin(TrainCtx *c, const RunConfig *cfg)
+{
+    cJSON *j = c->json;
+    if (!j)
+        return;
+    cJSON_AddStringToObject(j, "model", c->m->ir->name);
+    cJSON_AddStringToObject(j, "dataset", c->ds->name);
+    cJSON_AddStringToObject(j, "loss", loss_name(c->t->loss));
+    train_json_optim(j, &cfg->optim);
+    cJSON_AddNumberToObject(j, "epochs", (double)cfg->epochs);
+    cJSON_AddNumberToObject(j, "batch", (double)cfg->batch);
+    cJSON_AddNumberToObject(j, "seed", (double)c->seed);
+    if (c->t->sweep != SWEEP_NONE) {
+        cJSON *sw = cJSON_AddObjectToObject(j, "sweep");
+        if (sw) {
+            cJSON_AddStringToObject(sw, "param", sweep_name(c->t->sweep));
+            cJSON_AddItemToObject(sw, "values",
+                                  rt_json_double_array(c->t->sweep_values, c->t->n_sweep));
+        }
+    }
+    cJSON_AddArrayToObject(j, "runs");
+}
+
+static void train_json_run(TrainCtx *c, const RunConfig *cfg, size_t k, const SweepRow *row)
+{
+    cJSON *runs = c->json ? cJSON_GetObjectItemCaseSensitive(c->json, "runs") : NULL;
+    cJSON *run = runs ? cJSON_CreateObject() : NULL;
+    if (!run || !cJSON_AddItemToArray(runs, run)) {
+        cJSON_Delete(run);
+        return;
+    }
+    const RunResult *r = &row->result;
+    if (c->t->sweep != SWEEP_NONE)
+        cJSON_AddNumberToObject(run, "sweep_value", c->t->sweep_values[k]);
+    cJSON_AddNumberToObject(run, "epochs", (double)cfg->epochs);
+    cJSON_AddNumberToObject(run, "loss_stride", (double)r->stride);
+    cJSON_AddItemToObject(run, "loss_per_epoch", rt_json_double_array(r->loss_log, r->n_log));
+    cJSON_AddNumberToObject(run, "final_loss", r->loss); /* NaN prints as null */
+    cJSON_AddBoolToObject(run, "diverged", r->diverged_at != 0);
+    if (r->diverged_at)
+        cJSON_AddNumberToObject(run, "diverged_epoch", (double)r->diverged_at);
+    else
+        cJSON_AddNullToObject(run, "diverged_epoch");
+    if (c->t->sweep == SWEEP_NONE || r->diverged_at)
+        return;
+    if (row->score.kind == RT_EVAL_REGRESSION)
+        cJSON_AddNumberToObject(run, "train_mse", row->score.mse);
+    else
+        cJSON_AddNumberToObject(run, "train_accuracy",
+                                (double)row->score.correct / (double)row->score.rows);
+}
+
+/* The how-many-th training of this model this step is (1 = the first). */
+static size_t train_ordinal(const TrainCtx *c)
+{
+    size_t k = 1;
+    for (const IrTrain *t = c->s->prog->trains; t < c->t; t++)
+        k += t->model == c->t->model;
+    return k;
+}
+
+/* loss-MODEL.svg: one curve per run, labelled with its sweep value (or the
+ * learning rate of a single run). */
+static bool train_plot(TrainCtx *c, const RunConfig *cfg, const SweepRow *rows, size_t n,
+                       Diag *d)
+{
+    const char *dir = c->s->opt.plot_dir;
+    if (!dir)
+        return true;
+    enum { LABEL = 48 };
+    PlotSeries *series = calloc(n, sizeof *series);
+    char *labels = calloc(n, LABEL);
+    char *name = malloc(strlen(c->m->ir->name) + 8);
+    char *path = NULL, title[256], y_label[64];
+    bool ok = series && labels && name;
+    if (ok) {
+        sprintf(name, "loss-%s", c->m->ir->name);
+        path = rt_plot_path(dir, name, train_ordinal(c));
+        ok = path != NULL;
+    }
+    if (!ok) {
+        diag_error(d, c->t->loc, "out of memory for the loss plot");
+    } else {
+        for (size_t k = 0; k < n; k++) {
+            char *label = labels + k * LABEL;
+            if (c->t->sweep != SWEEP_NONE)
+                snprintf(label, LABEL, "%s = %g", sweep_name(c->t->sweep), c->t->sweep_values[k]);
+            else
+                snprintf(label, LABEL, "lr = %g", cfg->optim.lr);
+            const RunResult *r = &rows[k].result;
+            series[k] = (PlotSeries){label, r->epoch_log, r->loss_log, r->n_log};
+        }
+        snprintf(title, sizeof title, "%s on %s: training loss", c->m->ir->name, c->ds->name);
+        snprintf(y_label, sizeof y_label, "%s loss", loss_name(c->t->loss));
+        ok = plot_lines(d, path, title, "epoch", y_label, series, n);
+        if (ok)
+            rt_plot_written(c->s, c->json, path);
+    }
+    free(path);
+    free(name);
+    free(labels);
+    free(series);
+    return ok;
+}
+
 /* ---- a single training and a sweep ------------------------------------- */
 
 static bool train_single(TrainCtx *c, const RunConfig *cfg, Diag *d)
@@ -255,7 +420,14 @@ static bool train_single(TrainCtx *c, const RunConfig *cfg, Diag *d)
     bool quiet = c->s->opt.quiet;
     if (!quiet)
         train_print_header(c, cfg);
-    RunResult r = train_one(c, cfg, !quiet);
+    SweepRow row = {0};
+    row.result = train_one(c, cfg, !quiet, 0);
+    const RunResult r = row.result;
+    if (!quiet)
+        train_print_sparkline(c, &r);
+    train_json_run(c, cfg, 0, &row);
+    if (!train_plot(c, cfg, &row, 1, d))
+        return false;
     if (r.diverged_at) {
         train_report_divergence(c, cfg, &r, d);
         return false;
@@ -266,11 +438,6 @@ static bool train_single(TrainCtx *c, const RunConfig *cfg, Diag *d)
     fputc('\n', out);
     return true;
 }
-
-typedef struct SweepRow {
-    RunResult result;
-    RtScore score;
-} SweepRow;
 
 static void sweep_print_row(const TrainCtx *c, size_t k, const SweepRow *row)
 {
@@ -313,12 +480,15 @@ static void sweep_run(TrainCtx *c, const RunConfig *base, const float *initial,
     if (!quiet)
         fprintf(out, "run %zu/%zu: %s = %g\n", k + 1, c->t->n_sweep,
                 sweep_name(c->t->sweep), c->t->sweep_values[k]);
-    row->result = train_one(c, &cfg, !quiet);
+    row->result = train_one(c, &cfg, !quiet, k);
+    if (!quiet)
+        train_print_sparkline(c, &row->result);
     if (row->result.diverged_at && !quiet)
         fprintf(out, "diverged at epoch %ld: the loss became %s\n",
                 row->result.diverged_at, isnan(row->result.loss) ? "nan" : "infinite");
     if (!row->result.diverged_at)
         rt_eval_score(&c->plan, c->ds, &row->score);
+    train_json_run(c, &cfg, k, row);
 }
 
 /* Runs every sweep value from the same initial weights; the model keeps
@@ -341,6 +511,14 @@ static bool train_sweep(TrainCtx *c, const RunConfig *base, float *initial,
         }
     }
     sweep_print_table(c, rows);
+    if (c->json) {
+        if (best_k < n)
+            cJSON_AddNumberToObject(c->json, "kept_run", (double)best_k);
+        else
+            cJSON_AddNullToObject(c->json, "kept_run");
+    }
+    if (!train_plot(c, base, rows, n, d))
+        return false;
     if (best_k == n) {
         memcpy(c->m->params, initial, np * sizeof(float));
         diag_error(d, c->t->loc, "every run of the sweep over %s diverged; "
@@ -364,6 +542,30 @@ static size_t train_max_batch(const TrainCtx *c, const RunConfig *base)
         max = cfg.batch > max ? cfg.batch : max;
     }
     return max;
+}
+
+static size_t train_n_runs(const TrainCtx *c)
+{
+    return c->t->sweep != SWEEP_NONE && c->t->n_sweep > 0 ? c->t->n_sweep : 1;
+}
+
+/* The loss log of every run, allocated before the first epoch: the
+ * training loop itself never allocates. */
+static bool train_plan_history(TrainCtx *c, const RunConfig *base, Diag *d)
+{
+    long max = base->epochs;
+    for (size_t k = 0; c->t->sweep == SWEEP_EPOCHS && k < c->t->n_sweep; k++) {
+        RunConfig cfg = sweep_config(c, base, k);
+        max = cfg.epochs > max ? cfg.epochs : max;
+    }
+    c->hist_cap = max < HISTORY_CAP ? (size_t)(max > 0 ? max : 1) : HISTORY_CAP;
+    size_t n = train_n_runs(c) * (c->hist_cap + 1);
+    c->loss_log = calloc(n, sizeof *c->loss_log);
+    c->epoch_log = calloc(n, sizeof *c->epoch_log);
+    if (c->loss_log && c->epoch_log)
+        return true;
+    diag_error(d, c->t->loc, "out of memory for the loss history");
+    return false;
 }
 
 static bool train_sweep_planned(TrainCtx *c, const RunConfig *base, Diag *d)
@@ -399,11 +601,16 @@ bool rt_train_run(RtSession *s, const IrTrain *t, Diag *d)
     }
     rt_model_summarize(s, c.m);
     RunConfig base = train_config(&c);
-    if (!rt_plan_init(&c.plan, c.m, train_max_batch(&c, &base), c.ds, true, d))
-        return false;
-    bool ok = t->sweep != SWEEP_NONE && t->n_sweep > 0
-                  ? train_sweep_planned(&c, &base, d)
-                  : train_single(&c, &base, d);
-    rt_plan_free(&c.plan);
+    c.json = rt_json_step(s, "train");
+    train_json_begin(&c, &base);
+    bool ok = train_plan_history(&c, &base, d) &&
+              rt_plan_init(&c.plan, c.m, train_max_batch(&c, &base), c.ds, true, d);
+    if (ok)
+        ok = t->sweep != SWEEP_NONE && t->n_sweep > 0 ? train_sweep_planned(&c, &base, d)
+                                                       : train_single(&c, &base, d);
+    if (c.plan.model)
+        rt_plan_free(&c.plan);
+    free(c.loss_log);
+    free(c.epoch_log);
     return ok;
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void atomic_release(AtomicFile *af)
@@ -81,4 +82,36 @@ bool atomic_probe(Diag *d, const char *path)
         return false;
     atomic_abort(&af);
     return true;
+}
+
+/* mkdir -p: every missing folder along path, then a probe file inside. */
+bool dir_prepare(Diag *d, const char *path)
+{
+    size_t n = strlen(path);
+    char *buf = malloc(n + 32);
+    if (!buf) {
+        diag_error(d, loc_none(), "out of memory");
+        return false;
+    }
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+            diag_error(d, loc_none(), "cannot create folder '%s': %s", buf, strerror(errno));
+            free(buf);
+            return false;
+        }
+        buf[i] = c;
+    }
+    struct stat st;
+    bool ok = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    if (!ok)
+        diag_error(d, loc_none(), "'%s' is not a folder", path);
+    snprintf(buf, n + 32, "%s/.nnc-probe", path);
+    ok = ok && atomic_probe(d, buf);
+    free(buf);
+    return ok;
 }

@@ -1,0 +1,87 @@
+#!/bin/sh
+# The friendly side of `nnc run`: --plot files, `nnc plot activations`,
+# --json, and a terminal-only progress bar that never leaks into pipes.
+set -u
+nnc=${NNC:?set NNC to the nnc binary}
+cd "$(dirname "$0")/../examples" || exit 2
+pass=0 fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cr=$(printf '\r')
+esc=$(printf '\033')
+
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+
+# svg_has FILE LABEL...: FILE is well-formed XML and contains every label.
+svg_has() {
+    f=$1
+    shift
+    [ -f "$f" ] || { bad "missing $f"; return; }
+    xmllint --noout "$f" 2>"$tmp/xml" || { bad "$f is not well-formed: $(head -3 "$tmp/xml")"; return; }
+    for label in "$@"; do
+        grep -qF -- "$label" "$f" || { bad "$f: no '$label'"; return; }
+    done
+    ok
+}
+
+# --plot: the loss curve and the decision regions of xor.nn
+"$nnc" run xor.nn --plot "$tmp/xor/plots" >"$tmp/out" 2>&1 || bad "xor.nn --plot failed"
+grep -qxF "wrote $tmp/xor/plots/loss-XORNet.svg" "$tmp/out" && ok || bad "no 'wrote' line for the loss plot"
+svg_has "$tmp/xor/plots/loss-XORNet.svg" "lr = 0.1" "epoch"
+svg_has "$tmp/xor/plots/regions-XORNet-xor.svg" "class 0" "class 1" "4/4"
+svg_has "$tmp/xor/plots/loss-XORNet.svg"
+# a sweep: every run on one chart, labelled with its value
+"$nnc" run lr_sweep.nn --plot "$tmp/sweep" -q >"$tmp/out" 2>&1 || bad "lr_sweep.nn --plot failed"
+svg_has "$tmp/sweep/loss-XORNet.svg" "lr = 0.01" "lr = 0.1" "lr = 1"
+grep -q "wrote" "$tmp/out" && bad "--quiet printed 'wrote' lines" || ok
+# a folder that cannot be made fails before any training
+: >"$tmp/file"
+"$nnc" run xor.nn --plot "$tmp/file/plots" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ "$rc" -eq 1 ] && ok || bad "unwritable --plot dir: exit $rc, expected 1"
+[ -s "$tmp/out" ] && bad "unwritable --plot dir: trained anyway: $(head -2 "$tmp/out")" || ok
+grep -qF "$tmp/file" "$tmp/err" && ok || bad "unwritable --plot dir: error does not name it"
+
+# nnc plot activations
+"$nnc" plot activations -o "$tmp/act.svg" || bad "plot activations failed"
+svg_has "$tmp/act.svg" sigmoid tanh relu leaky_relu step identity
+"$nnc" plot activations >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "plot without -o must be a usage error (2)"
+
+# --json: one parseable document on stdout, nothing else
+json_check() { # FILE PYTHON-ASSERTIONS (d is the document)
+    if "$nnc" run "$1" --json --plot "$tmp/json" >"$tmp/json.out" 2>"$tmp/err" &&
+        /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); $2" <"$tmp/json.out"; then
+        ok
+    else
+        bad "$1 --json: $2"
+    fi
+}
+json_check xor.nn "t=d['steps'][0]; e=d['steps'][1];
+assert d['ok'] and t['step']=='train' and e['step']=='evaluate'
+assert len(t['runs'][0]['loss_per_epoch'])==1000 and not t['runs'][0]['diverged']
+assert e['accuracy']==1.0 and len(e['rows'])==4 and e['rows'][1]['prediction']==1"
+json_check lr_sweep.nn "t=d['steps'][0];
+assert [r['sweep_value'] for r in t['runs']]==[0.01,0.1,1.0]
+assert all(len(r['loss_per_epoch'])==1000 for r in t['runs']) and t['kept_run']==1"
+json_check logistic_xor.nn "assert d['steps'][1]['accuracy']<1.0"
+
+# piped output: plain lines only
+"$nnc" run xor.nn >"$tmp/out" 2>&1
+if grep -q "[$cr$esc]" "$tmp/out"; then bad "piped output has \\r or ANSI escapes"; else ok; fi
+grep -q '^loss .* 0.7248 -> 0.0001623$' "$tmp/out" && ok || bad "no loss sparkline in the plain output"
+
+# a terminal (a pseudo-TTY from script(1)) gets the progress bar on a long run
+# (about 2.5 s: the bar appears after 0.5 s, so the run must clearly outlast that)
+if command -v script >/dev/null 2>&1; then
+    sed -e 's/epochs    = 1000/epochs    = 2000000/' -e 's/log_every = 200/log_every = 2000000/' \
+        xor.nn >"$tmp/long.nn"
+    script -qc "'$nnc' run '$tmp/long.nn'" /dev/null >"$tmp/tty" 2>&1 </dev/null
+    grep -q "epochs/s" "$tmp/tty" && grep -q "$cr" "$tmp/tty" && ok || bad "no progress bar on a terminal"
+    NO_COLOR=1 script -qc "'$nnc' run '$tmp/long.nn'" /dev/null >"$tmp/tty" 2>&1 </dev/null
+    grep -q "${esc}\[3" "$tmp/tty" && bad "NO_COLOR: the bar is coloured" || ok
+fi
+
+echo "ui: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
