@@ -302,7 +302,10 @@ static void emit_forward(Emitter *e)
     size_t width = max_width(m);
     put(e, "\nvoid %s_forward(const float in[%s_IN], float out[%s_OUT])\n{\n", e->o->prefix,
         e->upper, e->upper);
-    put(e, "    float a[%zu], b[%zu];\n", width, width);
+    if (count_dense(m) > 0)
+        put(e, "    float a[%zu], b[%zu];\n", width, width);
+    else
+        put(e, "    float a[%zu];\n", width);
     put(e, "    for (int j = 0; j < %s_IN; j++)\n        a[j] = in[j];\n", e->upper);
     const char *cur = "a", *other = "b";
     for (size_t i = 1; i < m->n_nodes; i++) {
