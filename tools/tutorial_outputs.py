@@ -1,0 +1,45 @@
+"""Keeps docs/tutorial.md truthful: every code block that starts with a line
+`$ build/nnc run examples/X.nn` must contain exactly what that command
+prints. `--check` reports stale blocks (exit 1); without it, the blocks are
+rewritten from real runs. Run from the repository root."""
+import re
+import subprocess
+import sys
+
+DOC = "docs/tutorial.md"
+BLOCK = re.compile(r"```\n\$ (build/nnc run (examples/[\w./-]+\.nn))\n(.*?)```", re.S)
+
+
+def real_output(command):
+    args = command.split()
+    run = subprocess.run(args, capture_output=True, text=True)
+    return run.stdout + run.stderr
+
+
+def main():
+    check = "--check" in sys.argv
+    text = open(DOC).read()
+    stale = []
+
+    def refresh(match):
+        command, _, shown = match.group(1), match.group(2), match.group(3)
+        actual = real_output(command)
+        if actual != shown:
+            stale.append(command)
+        return f"```\n$ {command}\n{actual}```"
+
+    new_text = BLOCK.sub(refresh, text)
+    count = len(BLOCK.findall(text))
+    if check:
+        for command in stale:
+            print(f"FAIL {DOC}: the output shown for '{command}' is stale "
+                  "(run: python3 tools/tutorial_outputs.py)")
+        print(f"tutorial: {count - len(stale)} passed, {len(stale)} failed")
+        return 1 if stale else 0
+    open(DOC, "w").write(new_text)
+    print(f"refreshed {len(stale)} of {count} blocks")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
