@@ -69,6 +69,7 @@ test: all $(BUILD)/unit-tests
 	NNC=$(abspath $(BUILD)/nnc) ./tests/golden/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/examples.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/ui.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/weights.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/torch/run.sh
 	python3 tests/emit_check.py $(abspath $(BUILD)/nnc) examples
 	python3 tools/tutorial_outputs.py --check
