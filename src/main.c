@@ -365,6 +365,9 @@ static int emit_program(Arena *a, const IrProgram *prog, const Cli *cli, Diag *d
         return usage_error("--prefix needs a C identifier, not '%s'", cli->prefix);
     if (!choose_model(prog, cli->model, d, &model) || !probe_outputs(cli, d))
         return EXIT_USER;
+    if (!cli->model && prog->n_models > 1)
+        fprintf(stderr, "nnc: emitting model '%s' (the file has %zu models; choose one with "
+                "--model)\n", prog->models[model].name, prog->n_models);
     RtOptions rt = cli->rt;
     rt.out = stderr;
     rt.quiet = true;
