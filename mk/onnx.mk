@@ -40,6 +40,8 @@ conformance: onnx-deps all
 	$(MAKE) $(BUILD)/onnx-conformance
 	nice $(BUILD)/onnx-conformance $(ONNX_DATA)
 
+# Inputs that once crashed it stay in tests/fuzz/onnx-crashes and are
+# replayed before fuzzing.
 # libFuzzer build of the reader alone, in its own folder; the seed corpus is
 # a few small tensors and models from the test data.
 FUZZ_DIR := build-fuzz
@@ -52,5 +54,7 @@ fuzz-onnx: onnx-deps
 	$(MAKE) $(FUZZ_DIR)/fuzz-onnx
 	@mkdir -p $(FUZZ_DIR)/corpus-onnx
 	@cp tests/fuzz/onnx-seeds/* $(FUZZ_DIR)/corpus-onnx/
-	nice $(FUZZ_DIR)/fuzz-onnx -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	$(FUZZ_DIR)/fuzz-onnx -rss_limit_mb=2048 tests/fuzz/onnx-crashes/*
+	nice $(FUZZ_DIR)/fuzz-onnx -rss_limit_mb=2048 -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	  -artifact_prefix=$(FUZZ_DIR)/ \
 	  $(FUZZ_DIR)/corpus-onnx

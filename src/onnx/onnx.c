@@ -74,22 +74,24 @@ static bool tensor_floats(Arena *a, const Onnx__TensorProto *t, OnnxTensor *out,
                           char *err, size_t es)
 {
     size_t n = out->count;
+    /* Sizes are checked before allocating: a few bytes of dims must not
+     * make us allocate gigabytes (found by the fuzzer). */
+    if (t->has_raw_data ? t->raw_data.len != n * 4 : t->n_float_data != n)
+        return fail(err, es, "float tensor: %zu %s, shape needs %zu",
+                    t->has_raw_data ? t->raw_data.len : t->n_float_data,
+                    t->has_raw_data ? "bytes of raw_data" : "values", t->has_raw_data ? n * 4 : n);
     out->f = arena_array(a, n ? n : 1, sizeof(float));
     if (!out->f)
         return fail(err, es, "out of memory");
     if (t->has_raw_data) {
-        if (t->raw_data.len != n * 4)
-            return fail(err, es, "float tensor: raw_data has %zu bytes, shape needs %zu",
-                        t->raw_data.len, n * 4);
         for (size_t i = 0; i < n; i++) {
             uint32_t bits = (uint32_t)read_le(t->raw_data.data + 4 * i, 4);
             memcpy(&out->f[i], &bits, sizeof bits);
         }
         return true;
     }
-    if (t->n_float_data != n)
-        return fail(err, es, "float tensor: %zu values, shape needs %zu", t->n_float_data, n);
-    memcpy(out->f, t->float_data, n * sizeof(float));
+    if (n) /* an empty tensor has float_data == NULL: memcpy must not see it */
+        memcpy(out->f, t->float_data, n * sizeof(float));
     return true;
 }
 
@@ -97,23 +99,21 @@ static bool tensor_ints(Arena *a, const Onnx__TensorProto *t, OnnxTensor *out,
                         char *err, size_t es)
 {
     size_t n = out->count, width = out->dtype == ONNX_INT64 ? 8 : 4;
+    size_t have = out->dtype == ONNX_INT64 ? t->n_int64_data : t->n_int32_data;
+    if (t->has_raw_data ? t->raw_data.len != n * width : have != n)
+        return fail(err, es, "%s tensor: %zu %s, shape needs %zu", onnx_dtype_name(out->dtype),
+                    t->has_raw_data ? t->raw_data.len : have,
+                    t->has_raw_data ? "bytes of raw_data" : "values", t->has_raw_data ? n * width : n);
     out->i64 = arena_array(a, n ? n : 1, sizeof(int64_t));
     if (!out->i64)
         return fail(err, es, "out of memory");
     if (t->has_raw_data) {
-        if (t->raw_data.len != n * width)
-            return fail(err, es, "%s tensor: raw_data has %zu bytes, shape needs %zu",
-                        onnx_dtype_name(out->dtype), t->raw_data.len, n * width);
         for (size_t i = 0; i < n; i++) {
             uint64_t v = read_le(t->raw_data.data + width * i, width);
             out->i64[i] = width == 8 ? (int64_t)v : (int64_t)(int32_t)(uint32_t)v;
         }
         return true;
     }
-    size_t have = out->dtype == ONNX_INT64 ? t->n_int64_data : t->n_int32_data;
-    if (have != n)
-        return fail(err, es, "%s tensor: %zu values, shape needs %zu",
-                    onnx_dtype_name(out->dtype), have, n);
     for (size_t i = 0; i < n; i++)
         out->i64[i] = out->dtype == ONNX_INT64 ? t->int64_data[i] : t->int32_data[i];
     return true;
