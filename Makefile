@@ -17,7 +17,8 @@ LDLIBS  += -lcjson -lm
 FLEX    ?= flex
 BISON   ?= bison
 
-SRCS    := $(wildcard src/*/*.c)
+# src/onnx/ needs libprotobuf-c: only mk/onnx.mk's targets link it.
+SRCS    := $(filter-out src/onnx/%,$(wildcard src/*/*.c))
 GEN_C   := $(BUILD)/gen/nn.tab.c $(BUILD)/gen/lex.yy.c
 OBJS    := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS)) \
            $(BUILD)/obj/gen/nn.tab.o $(BUILD)/obj/gen/lex.yy.o
@@ -101,5 +102,7 @@ bench-latency: all $(BUILD)/latency-interp
 
 clean:
 	rm -rf build build-asan
+
+include mk/onnx.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
