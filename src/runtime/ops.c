@@ -32,12 +32,20 @@ static void op_none_backward(RtOpArgs *a)
 
 /* ---- dense: Y = X W^T + b, like nn.Linear ----------------------------- */
 
+/* The bias is written first and the product added onto it (beta = 1): one
+ * pass over the output, and the summation order of the golden files.
+ * Evaluation and prediction always use the portable loops: their order is
+ * the emitted C's, so `nnc run` and the emitted code agree bit for bit
+ * (tests/emit_check.py); training sends large products to BLAS. */
 static void op_dense_forward(RtOpArgs *a)
 {
     for (size_t r = 0; r < a->rows; r++)
         memcpy(a->y + r * a->out, a->b, a->out * sizeof(float));
-    rt_gemm(false, true, a->rows, a->out, a->in, 1.0f, a->x, a->in, a->w,
-            a->in, 1.0f, a->y, a->out);
+    void (*gemm)(bool, bool, size_t, size_t, size_t, float, const float *,
+                 size_t, const float *, size_t, float, float *, size_t) =
+        a->training ? rt_gemm : rt_gemm_portable;
+    gemm(false, true, a->rows, a->out, a->in, 1.0f, a->x, a->in, a->w, a->in,
+         1.0f, a->y, a->out);
 }
 
 /* dW += dY^T X, db += column sums of dY, dX = dY W. */
