@@ -18,7 +18,9 @@ void rt_gemm(bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
              float alpha, const float *a, size_t lda, const float *b,
              size_t ldb, float beta, float *c, size_t ldc);
 
-/* Products with m*n*k at or above this go to BLAS when the build has one.
+/* Products with m*n*k at or above this go to BLAS when the build has one
+ * (only training calls rt_gemm for forward passes: evaluation uses
+ * rt_gemm_portable, the emitted C's order; see op_dense_forward).
  * 32768 = 32^3: every product of the lecture's networks and the golden
  * cases is below it, so their outputs are the same with and without BLAS. */
 #define RT_GEMM_BLAS_MIN 32768.0
