@@ -5,15 +5,30 @@
 #                 plots/--json/terminal (tests/ui.sh), PyTorch comparison
 #   make bless    regenerate golden files on purpose (review the diff!)
 #   make test-asan  the same tests under AddressSanitizer + UBSan
+#   make test-portable  unit + PyTorch tests of a build without BLAS
+#   make bench    nnc vs PyTorch side by side; writes bench/RESULTS.md
+#   make BLAS=openblas|none   large products through cblas_sgemm or not
+#                 (default: openblas when <cblas.h> is installed)
 
 CC      ?= cc
 BUILD   ?= build
 # -ffp-contract=off: no silent FMA, so the interpreter and emitted C can agree
 # bit for bit. Never -ffast-math: it folds isnan() to false.
-CFLAGS  ?= -O2 -g
+# -O3 vectorises the elementwise loops (activations, loss gradients, Adam);
+# -fno-math-errno lets sqrtf be one instruction (nnc never reads errno after
+# a math function), so Adam's loop vectorises too. Neither changes a result:
+# no reassociation, no contraction (docs/performance.md).
+CFLAGS  ?= -O3 -g
 WARN    := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wvla
-override CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -ffp-contract=off -Iinclude -I$(BUILD)/gen
+override CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -ffp-contract=off -fno-math-errno -Iinclude -I$(BUILD)/gen
 LDLIBS  += -lcjson -lm
+# BLAS: products with m*n*k >= 32768 go to cblas_sgemm (src/runtime/gemm.h);
+# smaller ones, and every product of a BLAS=none build, use portable loops.
+BLAS    ?= $(shell printf '\043include <cblas.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo openblas || echo none)
+ifeq ($(BLAS),openblas)
+override CFLAGS += -DNNC_BLAS
+LDLIBS  += -lopenblas
+endif
 FLEX    ?= flex
 BISON   ?= bison
 
@@ -26,13 +41,18 @@ MAIN    := $(BUILD)/obj/main.o
 UNITS   := $(wildcard tests/unit/*.c)
 
 .PHONY: all run test test-unit test-golden test-examples test-torch bless \
-        test-asan test-valgrind bench-latency deps clean
+        test-asan test-valgrind test-portable bench bench-latency deps clean
 
 all: deps $(BUILD)/nnc
 
 # Installs the build dependencies on a fresh Debian machine when missing.
 deps:
 	@./tools/ensure-deps.sh
+
+# Switching BLAS in the same build folder recompiles gemm.c and relinks:
+# the stamp changes only when the choice does.
+$(shell mkdir -p $(BUILD) && (echo $(BLAS) | cmp -s - $(BUILD)/blas.stamp || echo $(BLAS) >$(BUILD)/blas.stamp))
+$(BUILD)/obj/runtime/gemm.o: $(BUILD)/blas.stamp
 
 $(BUILD)/nnc: $(MAIN) $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
@@ -87,6 +107,13 @@ test-asan:
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/golden/run.sh
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/examples.sh
 
+# The fallback: a build without BLAS (its own folder) passes the unit tests
+# (gradient checks included) and the PyTorch agreement test.
+test-portable:
+	$(MAKE) BUILD=build-portable BLAS=none all build-portable/unit-tests
+	build-portable/unit-tests --jobs 2
+	NNC=$(abspath build-portable/nnc) ./tests/torch/run.sh
+
 # Golden cases and examples under valgrind: no errors, no leaks.
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
 test-valgrind: all
@@ -100,8 +127,15 @@ $(BUILD)/latency-interp: bench/latency_interp.c $(OBJS)
 bench-latency: all $(BUILD)/latency-interp
 	./bench/latency.sh
 
+$(BUILD)/train-bench: bench/train_bench.c $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+# Several minutes: nnc and PyTorch, one thread each; writes bench/RESULTS.md.
+bench: all $(BUILD)/latency-interp $(BUILD)/train-bench
+	BUILD=$(BUILD) BLAS=$(BLAS) ./bench/run.sh
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-portable
 
 include mk/onnx.mk
 

@@ -7,6 +7,9 @@ command -v flex  >/dev/null 2>&1 || need="$need flex"
 command -v bison >/dev/null 2>&1 || need="$need bison"
 [ -f /usr/include/criterion/criterion.h ] || need="$need libcriterion-dev"
 [ -f /usr/include/cjson/cJSON.h ] || need="$need libcjson-dev"
+# OpenBLAS backs large matrix products (make BLAS=openblas, the default when
+# <cblas.h> is found); the portable loops work without it.
+printf '#include <cblas.h>\n' | ${CC:-cc} -E -x c - >/dev/null 2>&1 || need="$need libopenblas-dev"
 [ -z "$need" ] && exit 0
 echo "nnc: installing build dependencies:$need" >&2
 SUDO=""

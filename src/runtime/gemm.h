@@ -1,6 +1,7 @@
 /* The one matrix product of the runtime. Every dense forward and backward
- * goes through rt_gemm, whose shape matches BLAS's sgemm (row-major), so a
- * later build can back it by cblas_sgemm without touching any caller. */
+ * goes through rt_gemm, whose shape matches BLAS's sgemm (row-major); a
+ * build with a BLAS (NNC_BLAS) sends large products to cblas_sgemm, and the
+ * portable loops stay compiled and tested as rt_gemm_portable. */
 #ifndef NNC_RT_GEMM_H
 #define NNC_RT_GEMM_H
 
@@ -16,5 +17,22 @@
 void rt_gemm(bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
              float alpha, const float *a, size_t lda, const float *b,
              size_t ldb, float beta, float *c, size_t ldc);
+
+/* Products with m*n*k at or above this go to BLAS when the build has one
+ * (only training calls rt_gemm for forward passes: evaluation uses
+ * rt_gemm_portable, the emitted C's order; see op_dense_forward).
+ * 32768 = 32^3: every product of the lecture's networks and the golden
+ * cases is below it, so their outputs are the same with and without BLAS. */
+#define RT_GEMM_BLAS_MIN 32768.0
+
+/* The portable loops alone: same contract, fixed summation order (for each
+ * C element, p ascending), whatever the build. */
+void rt_gemm_portable(bool trans_a, bool trans_b, size_t m, size_t n,
+                      size_t k, float alpha, const float *a, size_t lda,
+                      const float *b, size_t ldb, float beta, float *c,
+                      size_t ldc);
+
+/* true when rt_gemm can call a BLAS (the build defined NNC_BLAS). */
+bool rt_gemm_has_blas(void);
 
 #endif

@@ -32,12 +32,20 @@ static void op_none_backward(RtOpArgs *a)
 
 /* ---- dense: Y = X W^T + b, like nn.Linear ----------------------------- */
 
+/* The bias is written first and the product added onto it (beta = 1): one
+ * pass over the output, and the summation order of the golden files.
+ * Evaluation and prediction always use the portable loops: their order is
+ * the emitted C's, so `nnc run` and the emitted code agree bit for bit
+ * (tests/emit_check.py); training sends large products to BLAS. */
 static void op_dense_forward(RtOpArgs *a)
 {
     for (size_t r = 0; r < a->rows; r++)
         memcpy(a->y + r * a->out, a->b, a->out * sizeof(float));
-    rt_gemm(false, true, a->rows, a->out, a->in, 1.0f, a->x, a->in, a->w,
-            a->in, 1.0f, a->y, a->out);
+    void (*gemm)(bool, bool, size_t, size_t, size_t, float, const float *,
+                 size_t, const float *, size_t, float, float *, size_t) =
+        a->training ? rt_gemm : rt_gemm_portable;
+    gemm(false, true, a->rows, a->out, a->in, 1.0f, a->x, a->in, a->w, a->in,
+         1.0f, a->y, a->out);
 }
 
 /* dW += dY^T X, db += column sums of dY, dX = dY W. */
@@ -47,9 +55,11 @@ static void op_dense_backward(RtOpArgs *a)
         rt_gemm(true, false, a->out, a->in, a->rows, 1.0f, a->dy, a->out,
                 a->x, a->in, 1.0f, a->dw, a->in);
     if (a->db) {
+        float *db = a->db;
+        const float *dy = a->dy;
         for (size_t r = 0; r < a->rows; r++)
             for (size_t j = 0; j < a->out; j++)
-                a->db[j] += a->dy[r * a->out + j];
+                db[j] += dy[r * a->out + j];
     }
     if (a->dx)
         rt_gemm(false, false, a->rows, a->in, a->out, 1.0f, a->dy, a->out,
@@ -81,8 +91,10 @@ static void op_dropout_backward(RtOpArgs *a)
     if (!a->dx)
         return;
     size_t n = op_count(a);
+    const float *dy = a->dy, *mask = a->mask;
+    float *dx = a->dx;
     for (size_t i = 0; i < n; i++)
-        a->dx[i] = a->dy[i] * a->mask[i];
+        dx[i] = dy[i] * mask[i];
 }
 
 /* ---- step: the perceptron's threshold ---------------------------------- */
@@ -131,8 +143,10 @@ static void op_sigmoid_backward(RtOpArgs *a)
     if (!a->dx)
         return;
     size_t n = op_count(a);
+    const float *y = a->y, *dy = a->dy;
+    float *dx = a->dx;
     for (size_t i = 0; i < n; i++)
-        a->dx[i] = a->dy[i] * a->y[i] * (1.0f - a->y[i]);
+        dx[i] = dy[i] * y[i] * (1.0f - y[i]);
 }
 
 /* ---- tanh -------------------------------------------------------------- */
@@ -154,8 +168,10 @@ static void op_tanh_backward(RtOpArgs *a)
     if (!a->dx)
         return;
     size_t n = op_count(a);
+    const float *y = a->y, *dy = a->dy;
+    float *dx = a->dx;
     for (size_t i = 0; i < n; i++)
-        a->dx[i] = a->dy[i] * (1.0f - a->y[i] * a->y[i]);
+        dx[i] = dy[i] * (1.0f - y[i] * y[i]);
 }
 
 /* ---- relu and leaky_relu ----------------------------------------------- */
@@ -165,16 +181,24 @@ float rt_act_relu(float z)
     return z > 0.0f ? z : 0.0f;
 }
 
+/* The product is computed either way, so the select needs no branch. */
 float rt_act_leaky_relu(float z, float slope)
 {
-    return z > 0.0f ? z : z * slope;
+    float scaled = z * slope;
+    return z > 0.0f ? z : scaled;
 }
 
+/* The elementwise loops read the pointers into locals first: through a->
+ * gcc reloads them every iteration (a store might change them) and gives up
+ * on vectorising; with locals the loop becomes a compare and a blend, with
+ * no data-dependent branch to mispredict. */
 static void op_relu_forward(RtOpArgs *a)
 {
     size_t n = op_count(a);
+    const float *x = a->x;
+    float *y = a->y;
     for (size_t i = 0; i < n; i++)
-        a->y[i] = rt_act_relu(a->x[i]);
+        y[i] = rt_act_relu(x[i]);
 }
 
 /* At exactly 0 the gradient is 0, as in PyTorch. */
@@ -183,16 +207,22 @@ static void op_relu_backward(RtOpArgs *a)
     if (!a->dx)
         return;
     size_t n = op_count(a);
-    for (size_t i = 0; i < n; i++)
-        a->dx[i] = a->x[i] > 0.0f ? a->dy[i] : 0.0f;
+    const float *x = a->x, *dy = a->dy;
+    float *dx = a->dx;
+    for (size_t i = 0; i < n; i++) {
+        float g = dy[i]; /* loaded on both paths: the loop if-converts */
+        dx[i] = x[i] > 0.0f ? g : 0.0f;
+    }
 }
 
 static void op_leaky_relu_forward(RtOpArgs *a)
 {
     float slope = (float)a->arg;
     size_t n = op_count(a);
+    const float *x = a->x;
+    float *y = a->y;
     for (size_t i = 0; i < n; i++)
-        a->y[i] = rt_act_leaky_relu(a->x[i], slope);
+        y[i] = rt_act_leaky_relu(x[i], slope);
 }
 
 /* Decides on x, not y: with a negative slope y > 0 does not mean x > 0. */
@@ -202,8 +232,12 @@ static void op_leaky_relu_backward(RtOpArgs *a)
         return;
     float slope = (float)a->arg;
     size_t n = op_count(a);
-    for (size_t i = 0; i < n; i++)
-        a->dx[i] = a->x[i] > 0.0f ? a->dy[i] : a->dy[i] * slope;
+    const float *x = a->x, *dy = a->dy;
+    float *dx = a->dx;
+    for (size_t i = 0; i < n; i++) {
+        float g = dy[i], scaled = g * slope;
+        dx[i] = x[i] > 0.0f ? g : scaled;
+    }
 }
 
 /* ---- softmax over each row --------------------------------------------- */

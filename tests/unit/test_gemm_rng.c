@@ -1,8 +1,10 @@
-/* rt_gemm against a naive triple loop; the RNG's determinism and pinned
- * first values. */
+/* rt_gemm and rt_gemm_portable against a naive triple loop (both paths in
+ * every build: the BLAS one above the size threshold when the build has a
+ * BLAS); the RNG's determinism and pinned first values. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../src/runtime/gemm.h"
 #include "../../src/runtime/rng.h"
@@ -24,7 +26,11 @@ static void naive_gemm(bool ta, bool tb, size_t m, size_t n, size_t k, float alp
         }
 }
 
-static void check_gemm(bool ta, bool tb, size_t m, size_t n, size_t k, float alpha, float beta)
+typedef void GemmFn(bool, bool, size_t, size_t, size_t, float, const float *,
+                    size_t, const float *, size_t, float, float *, size_t);
+
+static void check_gemm_with(GemmFn *gemm, bool ta, bool tb, size_t m, size_t n,
+                            size_t k, float alpha, float beta)
 {
     RtRng r;
     rt_rng_seed(&r, 42, 0);
@@ -41,13 +47,19 @@ static void check_gemm(bool ta, bool tb, size_t m, size_t n, size_t k, float alp
     for (size_t i = 0; i < m * ldc; i++)
         ref[i] = c[i] = rt_rng_uniform(&r);
     naive_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, ref, ldc);
-    rt_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n; j++)
             cr_assert(fabs(c[i * ldc + j] - ref[i * ldc + j]) <= 1e-5 * (double)k + 1e-6,
                       "ta=%d tb=%d m=%zu n=%zu k=%zu: C[%zu][%zu] = %g, want %g",
                       ta, tb, m, n, k, i, j, c[i * ldc + j], ref[i * ldc + j]);
     free(a), free(b), free(c), free(ref);
+}
+
+static void check_gemm(bool ta, bool tb, size_t m, size_t n, size_t k, float alpha, float beta)
+{
+    check_gemm_with(rt_gemm_portable, ta, tb, m, n, k, alpha, beta);
+    check_gemm_with(rt_gemm, ta, tb, m, n, k, alpha, beta);
 }
 
 Test(gemm, all_transposes_odd_sizes)
@@ -62,11 +74,72 @@ Test(gemm, all_transposes_odd_sizes)
             }
 }
 
+/* Above RT_GEMM_BLAS_MIN: the BLAS path of rt_gemm when built with one,
+ * and the portable loops on the same shapes. */
+Test(gemm, all_transposes_large_sizes)
+{
+    static const size_t sizes[][3] = {{32, 32, 32}, {37, 65, 41}, {128, 10, 64}, {5, 300, 40}};
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+                cr_assert_geq((double)sizes[s][0] * sizes[s][1] * sizes[s][2], RT_GEMM_BLAS_MIN);
+                check_gemm(ta, tb, sizes[s][0], sizes[s][1], sizes[s][2], 1.0f, 0.0f);
+                check_gemm(ta, tb, sizes[s][0], sizes[s][1], sizes[s][2], -0.5f, 1.0f);
+            }
+}
+
+/* Below the threshold rt_gemm is the portable loops, bit for bit: the
+ * golden outputs of small networks do not depend on the BLAS. */
+Test(gemm, small_products_bit_identical_to_portable)
+{
+    enum { M = 31, N = 32, K = 32 }; /* 31744 < 32768 */
+    cr_assert_lt((double)M * N * K, RT_GEMM_BLAS_MIN);
+    static float a[M * K], b[K * N], c1[M * N], c2[M * N];
+    RtRng r;
+    rt_rng_seed(&r, 9, 0);
+    for (size_t i = 0; i < M * K; i++)
+        a[i] = rt_rng_uniform(&r) - 0.5f;
+    for (size_t i = 0; i < K * N; i++)
+        b[i] = rt_rng_uniform(&r) - 0.5f;
+    rt_gemm(false, false, M, N, K, 1.0f, a, K, b, N, 0.0f, c1, N);
+    rt_gemm_portable(false, false, M, N, K, 1.0f, a, K, b, N, 0.0f, c2, N);
+    cr_assert_eq(memcmp(c1, c2, sizeof c1), 0);
+}
+
 Test(gemm, beta_zero_ignores_nan_in_c)
 {
     float a[2] = {1, 2}, b[2] = {3, 4}, c[1] = {NAN};
     rt_gemm(false, false, 1, 1, 2, 1.0f, a, 2, b, 1, 0.0f, c, 1);
     cr_assert_float_eq(c[0], 11.0f, 0);
+    c[0] = NAN;
+    rt_gemm_portable(false, false, 1, 1, 2, 1.0f, a, 2, b, 1, 0.0f, c, 1);
+    cr_assert_float_eq(c[0], 11.0f, 0);
+}
+
+/* The same on the BLAS path: C full of NaN, beta 0, a large product. */
+Test(gemm, beta_zero_ignores_nan_in_c_large)
+{
+    enum { M = 40, N = 40, K = 40 };
+    static float a[M * K], b[K * N], c[M * N];
+    for (size_t i = 0; i < M * K; i++)
+        a[i] = 1.0f;
+    for (size_t i = 0; i < K * N; i++)
+        b[i] = 0.5f;
+    for (size_t i = 0; i < M * N; i++)
+        c[i] = NAN;
+    rt_gemm(false, false, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
+    for (size_t i = 0; i < M * N; i++)
+        cr_assert_float_eq(c[i], 20.0f, 0);
+}
+
+/* Which path the build has, so a test log says what was tested. */
+Test(gemm, reports_its_blas)
+{
+#ifdef NNC_BLAS
+    cr_assert(rt_gemm_has_blas());
+#else
+    cr_assert_not(rt_gemm_has_blas());
+#endif
 }
 
 Test(rng, same_seed_same_sequence)

@@ -1,0 +1,141 @@
+#!/bin/sh
+# `make bench`: nnc and PyTorch side by side on the same work, one thread
+# each, runs alternating (nnc, torch, nnc, torch, ...), medians of REPS runs.
+#   (a) XOR 2-4-1, BCE, Adam lr 0.1, 1000 full-batch epochs: training loop
+#   (b) examples/digits.nn (64-128-10, cross_entropy, Adam, batch 32,
+#       shuffled) on the same split: time per epoch, test accuracy
+#   (c) 784-512-512-10 ReLU on 60000 synthetic rows, batch 128, one epoch:
+#       samples/s and GFLOP/s (6 FLOP per multiply-accumulate per sample)
+#   (d) single-sample inference latency: emitted C, interpreter, PyTorch
+#   (e) peak resident memory of each process (/usr/bin/time -f %M)
+# Writes bench/RESULTS.md. A tool, not a test: nothing asserts a time.
+# usage: bench/run.sh [REPS [WIDE_REPS]]   (BUILD= the build folder)
+set -eu
+cd "$(dirname "$0")/.."
+reps=${1:-5}
+wide_reps=${2:-2}
+build=${BUILD:-build}
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+py=/usr/bin/python3
+tb="$build/train-bench"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+out=bench/RESULTS.md
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+maxof() { sort -g | tail -n 1; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {r = a / b; printf (r >= 100 ? "%.0fx" : "%.1fx"), r}'; }
+# timed NAME CMD...: runs CMD with its peak RSS (KB) appended to $tmp/NAME.mem
+# and the `key value` lines of its output appended to $tmp/NAME.KEY.
+timed() {
+    name=$1; shift
+    /usr/bin/time -f %M -o "$tmp/mem" "$@" >"$tmp/run"
+    cat "$tmp/mem" >>"$tmp/$name.mem"
+    while read -r key value; do echo "$value" >>"$tmp/$name.$key"; done <"$tmp/run"
+}
+med() { median <"$tmp/$1"; }
+
+$py -c 'import torch' 2>/dev/null || { echo "bench: PyTorch (python3-torch) is needed" >&2; exit 1; }
+echo "bench: $reps repetitions ($wide_reps for the wide network), one thread each" >&2
+
+# (a) XOR
+for r in $(seq "$reps"); do
+    timed xor_nnc "$tb" examples/xor.nn
+    timed xor_torch $py bench/train_torch.py xor
+done
+echo "bench: (a) xor done" >&2
+
+# (b) digits: nnc dumps its split once, PyTorch trains and tests on it.
+"$tb" examples/digits.nn digits.test "$tmp/digits" >/dev/null
+epochs=$(awk '/^train digitnet/ {t=1} t && $1 == "epochs" {print $3; exit}' examples/digits.nn)
+lr=$(awk '/^train digitnet/ {t=1} t && $1 == "optimizer" {gsub(/[^0-9.e-]/, "", $5); print $5; exit}' examples/digits.nn)
+batch=$(awk '/^train digitnet/ {t=1} t && $1 == "batch" {print $3; exit}' examples/digits.nn)
+for r in $(seq "$reps"); do
+    timed dig_nnc "$tb" examples/digits.nn digits.test
+    timed dig_torch $py bench/train_torch.py digits "$tmp/digits" "$epochs" "$lr" "$batch"
+done
+echo "bench: (b) digits done ($epochs epochs, lr $lr, batch $batch)" >&2
+
+# (c) wide network
+rows=60000
+for r in $(seq "$wide_reps"); do
+    timed wide_nnc "$tb" wide $rows 1
+    timed wide_torch $py bench/train_torch.py wide $rows 1
+done
+echo "bench: (c) wide done" >&2
+
+# (d) latency, with bench/latency.sh's pieces
+for net in xornet mlp64; do
+    "$build/nnc" emit "bench/nets/$net.nn" --prefix net -o "$tmp/net.c" 2>/dev/null
+    cc -std=c99 -O3 -march=native -ffp-contract=off -o "$tmp/emit" bench/latency_emit.c "$tmp/net.c" -lm
+    for r in $(seq "$reps"); do
+        /usr/bin/time -f %M -o "$tmp/mem" "$tmp/emit" 2000000 >>"$tmp/lat_${net}_emit.ns"
+        cat "$tmp/mem" >>"$tmp/lat_${net}_emit.mem"
+        /usr/bin/time -f %M -o "$tmp/mem" "$build/latency-interp" "bench/nets/$net.nn" 1000000 >>"$tmp/lat_${net}_interp.ns"
+        cat "$tmp/mem" >>"$tmp/lat_${net}_interp.mem"
+        /usr/bin/time -f %M -o "$tmp/mem" $py bench/latency_torch.py "$net" 50000 >>"$tmp/lat_${net}_torch.ns"
+        cat "$tmp/mem" >>"$tmp/lat_${net}_torch.mem"
+    done
+done
+echo "bench: (d) latency done" >&2
+
+# ---- the report ----------------------------------------------------------
+macs=$((784 * 512 + 512 * 512 + 512 * 10))
+xa=$(med xor_nnc.train_s); xt=$(med xor_torch.train_s)
+da=$(med dig_nnc.train_s); dt=$(med dig_torch.train_s)
+dae=$(awk -v s="$da" -v e="$epochs" 'BEGIN {printf "%.2f", s / e * 1000}')
+dte=$(awk -v s="$dt" -v e="$epochs" 'BEGIN {printf "%.2f", s / e * 1000}')
+acc_a=$(med dig_nnc.accuracy); acc_t=$(med dig_torch.accuracy)
+wa=$(med wide_nnc.train_s); wt=$(med wide_torch.train_s)
+sps() { awk -v s="$1" -v n="$rows" 'BEGIN {printf "%.0f", n / s}'; }
+gfl() { awk -v s="$1" -v n="$rows" -v m="$macs" 'BEGIN {printf "%.1f", 6 * m * n / s / 1e9}'; }
+us() { awk -v s="$1" 'BEGIN {printf "%.1f", s * 1e6}'; }
+ms() { awk -v s="$1" 'BEGIN {printf "%.1f", s * 1e3}'; }
+mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+kb() { maxof <"$tmp/$1.mem"; }
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+flags=$(awk -F': ' '/^flags/ {print $2; exit}' /proc/cpuinfo)
+blas=$(ldd "$tb" | awk '/blas/ {print $1; exit}')
+{
+    echo "# nnc vs PyTorch: benchmark results"
+    echo
+    echo "Written by \`make bench\` (bench/run.sh) on $(date -u '+%Y-%m-%d %H:%M UTC'). One thread each"
+    echo "(\`OPENBLAS_NUM_THREADS=1\`, \`torch.set_num_threads(1)\`), runs alternating nnc / PyTorch,"
+    echo "medians of $reps runs ($wide_reps for the wide network). Times are training loops only"
+    echo "(no start-up, no data loading). Ratios are PyTorch / nnc: above 1x nnc is faster or smaller."
+    echo
+    echo "## Machine"
+    echo
+    echo "- CPU: $cpu, $(getconf _NPROCESSORS_ONLN) cores; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- flags: $flags"
+    echo "- nnc: $(cc --version | head -n 1), CFLAGS as in the Makefile (-O3 -ffp-contract=off -fno-math-errno), BLAS=${BLAS:-?} (${blas:-none})"
+    echo "- PyTorch $($py -c 'import torch; print(torch.__version__)') (Debian python3-torch), Python $($py -c 'import platform; print(platform.python_version())')"
+    echo
+    echo "## Results"
+    echo
+    echo "| workload | nnc | PyTorch | ratio | target |"
+    echo "|---|---|---|---|---|"
+    echo "| (a) XOR 2-4-1, Adam, 1000 epochs: training loop | $(us "$xa") µs | $(us "$xt") µs | $(ratio "$xt" "$xa") | >= 500x |"
+    echo "| (b) digits 64-128-10, batch 32: time per epoch | $dae ms | $dte ms | $(ratio "$dt" "$da") | >= 10x |"
+    echo "| (b) digits: test accuracy ($epochs epochs, lr $lr) | $acc_a | $acc_t | | nnc >= PyTorch |"
+    echo "| (c) 784-512-512-10, 60000 rows, batch 128: one epoch | $(awk -v s="$wa" 'BEGIN {printf "%.2f", s}') s | $(awk -v s="$wt" 'BEGIN {printf "%.2f", s}') s | $(ratio "$wt" "$wa") | >= 1x |"
+    echo "| (c) samples/s | $(sps "$wa") | $(sps "$wt") | | |"
+    echo "| (c) GFLOP/s (6 x $macs MAC x rows / time) | $(gfl "$wa") | $(gfl "$wt") | | |"
+    for net in xornet mlp64; do
+        e=$(med "lat_${net}_emit.ns"); i=$(med "lat_${net}_interp.ns"); t=$(med "lat_${net}_torch.ns")
+        echo "| (d) $net latency per sample: emitted C (-O3 -march=native) | $e ns | $t ns | $(ratio "$t" "$e") | >= 50x |"
+        echo "| (d) $net latency per sample: interpreter | $i ns | $t ns | $(ratio "$t" "$i") | |"
+    done
+    echo "| (e) peak RSS, (a) XOR | $(mb "$(kb xor_nnc)") MB | $(mb "$(kb xor_torch)") MB | $(ratio "$(kb xor_torch)" "$(kb xor_nnc)") | >= 20x |"
+    echo "| (e) peak RSS, (b) digits | $(mb "$(kb dig_nnc)") MB | $(mb "$(kb dig_torch)") MB | $(ratio "$(kb dig_torch)" "$(kb dig_nnc)") | >= 20x |"
+    echo "| (e) peak RSS, (c) wide (data: $(awk -v n=$rows 'BEGIN {printf "%.0f", n * 785 * 4 / 1048576}') MB) | $(mb "$(kb wide_nnc)") MB | $(mb "$(kb wide_torch)") MB | $(ratio "$(kb wide_torch)" "$(kb wide_nnc)") | >= 20x |"
+    echo "| (e) peak RSS, (d) mlp64 latency: emitted C | $(mb "$(kb lat_mlp64_emit)") MB | $(mb "$(kb lat_mlp64_torch)") MB | $(ratio "$(kb lat_mlp64_torch)" "$(kb lat_mlp64_emit)") | >= 20x |"
+    echo "| (e) peak RSS, (d) mlp64 latency: interpreter | $(mb "$(kb lat_mlp64_interp)") MB | $(mb "$(kb lat_mlp64_torch)") MB | $(ratio "$(kb lat_mlp64_torch)" "$(kb lat_mlp64_interp)") | |"
+    echo
+    echo "Raw runs (seconds; accuracy): XOR nnc $(tr '\n' ' ' <"$tmp/xor_nnc.train_s")/ torch $(tr '\n' ' ' <"$tmp/xor_torch.train_s");"
+    echo "digits nnc $(tr '\n' ' ' <"$tmp/dig_nnc.train_s")/ torch $(tr '\n' ' ' <"$tmp/dig_torch.train_s");"
+    echo "wide nnc $(tr '\n' ' ' <"$tmp/wide_nnc.train_s")/ torch $(tr '\n' ' ' <"$tmp/wide_torch.train_s")."
+    echo
+    echo "See docs/performance.md for the profile and what the numbers mean."
+} >"$out"
+cat "$out"
