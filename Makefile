@@ -5,6 +5,7 @@
 #                 plots/--json/terminal (tests/ui.sh), PyTorch comparison
 #   make bless    regenerate golden files on purpose (review the diff!)
 #   make test-asan  the same tests under AddressSanitizer + UBSan
+#   make fuzz FUZZ_SECONDS=N  each libFuzzer harness (tests/fuzz/) for N s
 
 CC      ?= cc
 BUILD   ?= build
@@ -25,7 +26,7 @@ MAIN    := $(BUILD)/obj/main.o
 UNITS   := $(wildcard tests/unit/*.c)
 
 .PHONY: all run test test-unit test-golden test-examples test-torch bless \
-        test-asan test-valgrind bench-latency deps clean
+        test-asan test-valgrind fuzz fuzz-build bench-latency deps clean
 
 all: deps $(BUILD)/nnc
 
@@ -90,6 +91,29 @@ test-valgrind: all
 	NNC=$(abspath $(BUILD)/nnc) WRAP="$(VALGRIND)" ./tests/golden/run.sh
 	NNC=$(abspath $(BUILD)/nnc) WRAP="$(VALGRIND)" ./tests/examples.sh
 
+# libFuzzer harnesses (clang), built like test-asan in their own folder. Each
+# runs FUZZ_SECONDS on a copy of its committed seed corpus (new inputs go to
+# build-fuzz/corpus, so the tree stays clean); crashes land in build-fuzz/.
+FUZZERS      := front csv safetensors
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   ?=
+fuzz-build:
+	$(MAKE) BUILD=build-fuzz CC=clang \
+	  CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	  $(patsubst %,build-fuzz/fuzz-%,$(FUZZERS))
+
+fuzz: fuzz-build
+	@for f in $(FUZZERS); do \
+	  d=$$f; [ $$f = front ] && d=nn; \
+	  mkdir -p build-fuzz/corpus/$$f && cp tests/fuzz/corpus/$$f/* build-fuzz/corpus/$$f/ && \
+	  echo "fuzz $$f: $(FUZZ_SECONDS) s" && \
+	  (cd build-fuzz && nice ./fuzz-$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
+	    $(FUZZ_FLAGS) -print_final_stats=1 -dict=../tests/fuzz/$$d.dict corpus/$$f) || exit 1; \
+	done
+
+$(BUILD)/fuzz-%: tests/fuzz/fuzz_%.c $(OBJS)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
 # Benchmarks are tools, not tests: nothing here asserts a time.
 $(BUILD)/latency-interp: bench/latency_interp.c $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
@@ -98,6 +122,6 @@ bench-latency: all $(BUILD)/latency-interp
 	./bench/latency.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
