@@ -243,6 +243,11 @@ bool rt_session_train(RtSession *s, Diag *d)
     return true;
 }
 
+bool rt_session_diverged(const RtSession *s)
+{
+    return s->diverged;
+}
+
 bool rt_model_is_trained(const IrProgram *p, size_t model)
 {
     for (size_t i = 0; i < p->n_trains; i++)

@@ -32,6 +32,7 @@ struct RtSession {
     struct cJSON *json_steps;
     bool progress;        /* a progress bar may be drawn on stderr */
     bool color;           /* ... in colour */
+    bool diverged;        /* a training stopped on a NaN or infinite loss or parameter */
 };
 
 /* Every buffer one model needs to run batches of up to max_rows rows,
