@@ -502,7 +502,10 @@ static bool lower_train_props(Lower *c, const AstDecl *d, IrTrain *t, const AstP
 void lower_train(Lower *c, const AstDecl *d)
 {
     IrProgram *p = c->prog;
+    /* The slot may hold a failed earlier train block's half-filled values
+     * (a stale sweep kind once crashed here): start from a clean one. */
     IrTrain *t = &p->trains[p->n_trains];
+    *t = (IrTrain){0};
     t->loc = d->loc;
     ModelSym *ms = lower_resolve_model(c, d);
     size_t dataset = 0;

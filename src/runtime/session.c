@@ -9,6 +9,7 @@
  * nothing. The run seed is --seed when given, else the seed of the model's
  * first train step, else 0 (a model that is only evaluated). */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -241,6 +242,49 @@ bool rt_session_train(RtSession *s, Diag *d)
     }
     fflush(s->opt.out);
     return true;
+}
+
+size_t rt_memory_bytes(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0)
+        return SIZE_MAX;
+    size_t bytes;
+    if (__builtin_mul_overflow((size_t)pages, (size_t)page, &bytes))
+        return SIZE_MAX;
+    return bytes;
+}
+
+bool rt_plan_fits(const RtModel *m, size_t max_rows, const IrDataset *ds, bool training,
+                  Loc loc, Diag *d)
+{
+    /* What rt_plan_init allocates, roughly: outputs (and gradients) of
+     * every node per row, the optimizer's three copies of the parameters,
+     * the gathered batch; plus the parameters themselves. */
+    bool ok = true;
+    size_t widths = 0;
+    for (size_t i = 0; i < m->ir->n_nodes; i++)
+        ok = ok && !__builtin_add_overflow(widths, m->ir->nodes[i].units, &widths);
+    size_t per_row = rt_size_mul(widths, training ? 3 : 1, &ok);
+    if (ds && training)
+        ok = ok && !__builtin_add_overflow(per_row, ds->x_cols + ds->y_cols + 1, &per_row);
+    size_t floats = rt_size_mul(per_row, max_rows, &ok);
+    size_t copies = rt_size_mul(m->n_params, training ? 4 : 1, &ok);
+    ok = ok && !__builtin_add_overflow(floats, copies, &floats);
+    size_t bytes = rt_size_mul(floats, sizeof(float), &ok);
+    size_t have = rt_memory_bytes();
+    if (ok && bytes <= have)
+        return true;
+    if (ok)
+        diag_error(d, loc, "%s model '%s' on batches of %zu rows needs about %.1f GiB of memory, "
+                   "more than this machine's %.1f GiB; use a smaller batch or smaller layers",
+                   training ? "training" : "running", m->ir->name, max_rows,
+                   (double)bytes / 1073741824.0, (double)have / 1073741824.0);
+    else
+        diag_error(d, loc, "%s model '%s' on batches of %zu rows needs more memory than "
+                   "can be addressed; use a smaller batch or smaller layers",
+                   training ? "training" : "running", m->ir->name, max_rows);
+    return false;
 }
 
 bool rt_session_diverged(const RtSession *s)

@@ -652,6 +652,7 @@ bool rt_train_run(RtSession *s, const IrTrain *t, Diag *d)
     c.json = rt_json_step(s, "train");
     train_json_begin(&c, &base);
     bool ok = train_plan_history(&c, &base, d) &&
+              rt_plan_fits(c.m, train_max_batch(&c, &base), c.ds, true, t->loc, d) &&
               rt_plan_init(&c.plan, c.m, train_max_batch(&c, &base), c.ds, true, d);
     if (ok)
         ok = t->sweep != SWEEP_NONE && t->n_sweep > 0 ? train_sweep_planned(&c, &base, d)
