@@ -12,7 +12,11 @@ BUILD   ?= build
 # -ffp-contract=off: no silent FMA, so the interpreter and emitted C can agree
 # bit for bit. Never -ffast-math: it folds isnan() to false.
 CFLAGS  ?= -O2 -g
-WARN    := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wvla
+WARN    := -Wall -Wextra -Wshadow -Wconversion -Wpointer-arith -Wstrict-prototypes -Wvla
+# CI builds with WERROR=1: a new warning fails the build.
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
 override CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -ffp-contract=off -Iinclude -I$(BUILD)/gen
 LDLIBS  += -lcjson -lm
 FLEX    ?= flex
@@ -49,7 +53,7 @@ $(BUILD)/gen/lex.yy.c $(BUILD)/gen/lex.yy.h &: grammar/nn.l $(BUILD)/gen/nn.tab.
 # Generated code is not ours to lint: relax the warnings flex/bison trip.
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/gen/nn.tab.h $(BUILD)/gen/lex.yy.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Wno-unused-function -Wno-sign-compare -Wno-shadow -Wno-strict-prototypes -MMD -c -o $@ $<
+	$(CC) $(CFLAGS) -Wno-unused-function -Wno-sign-compare -Wno-shadow -Wno-strict-prototypes -Wno-conversion -Wno-sign-conversion -MMD -c -o $@ $<
 
 $(BUILD)/obj/%.o: src/%.c $(BUILD)/gen/nn.tab.h $(BUILD)/gen/lex.yy.h
 	@mkdir -p $(@D)
