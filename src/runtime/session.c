@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "nnc/arena.h"
 #include "session.h"
 
 size_t rt_size_mul(size_t a, size_t b, bool *ok)
@@ -244,17 +245,6 @@ bool rt_session_train(RtSession *s, Diag *d)
     return true;
 }
 
-size_t rt_memory_bytes(void)
-{
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    if (pages <= 0 || page <= 0)
-        return SIZE_MAX;
-    size_t bytes;
-    if (__builtin_mul_overflow((size_t)pages, (size_t)page, &bytes))
-        return SIZE_MAX;
-    return bytes;
-}
-
 bool rt_plan_fits(const RtModel *m, size_t max_rows, const IrDataset *ds, bool training,
                   Loc loc, Diag *d)
 {
@@ -272,14 +262,15 @@ bool rt_plan_fits(const RtModel *m, size_t max_rows, const IrDataset *ds, bool t
     size_t copies = rt_size_mul(m->n_params, training ? 4 : 1, &ok);
     ok = ok && !__builtin_add_overflow(floats, copies, &floats);
     size_t bytes = rt_size_mul(floats, sizeof(float), &ok);
-    size_t have = rt_memory_bytes();
+    size_t have = mem_limit_bytes();
     if (ok && bytes <= have)
         return true;
+    char need_text[32], have_text[32];
     if (ok)
-        diag_error(d, loc, "%s model '%s' on batches of %zu rows needs about %.1f GiB of memory, "
-                   "more than this machine's %.1f GiB; use a smaller batch or smaller layers",
+        diag_error(d, loc, "%s model '%s' on batches of %zu rows needs about %s of memory, "
+                   "more than the %s available; use a smaller batch or smaller layers",
                    training ? "training" : "running", m->ir->name, max_rows,
-                   (double)bytes / 1073741824.0, (double)have / 1073741824.0);
+                   mem_format(need_text, bytes), mem_format(have_text, have));
     else
         diag_error(d, loc, "%s model '%s' on batches of %zu rows needs more memory than "
                    "can be addressed; use a smaller batch or smaller layers",

@@ -54,10 +54,8 @@ typedef struct RtPlan {
 /* Size of a matrix, or 0 with *ok = false on overflow. */
 size_t rt_size_mul(size_t a, size_t b, bool *ok);
 
-/* Physical memory of the machine in bytes (SIZE_MAX when unknown). */
-size_t rt_memory_bytes(void);
 /* Checks, before rt_plan_init, that a plan of max_rows rows for m (and the
- * parameters) fits in physical memory, so a too-large batch or layer gets a
+ * parameters) fits in mem_limit_bytes(), so a too-large batch or layer gets a
  * diagnostic at loc instead of the kernel's OOM killer mid-run. */
 bool rt_plan_fits(const RtModel *m, size_t max_rows, const IrDataset *ds, bool training,
                   Loc loc, Diag *d);
