@@ -23,6 +23,20 @@ struct ArenaAdopted {
 
 enum { ARENA_BLOCK_SIZE = 64 * 1024 };
 
+/* Under AddressSanitizer every allocation gets its own exactly sized block,
+ * so an overflow is caught instead of landing silently in a neighbour (a
+ * stale node count once wrote past an array inside a shared block). */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_EXACT 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_EXACT 1
+#endif
+#endif
+#ifndef ARENA_EXACT
+#define ARENA_EXACT 0
+#endif
+
 void arena_init(Arena *a)
 {
     a->head = NULL;
@@ -46,7 +60,7 @@ void arena_free(Arena *a)
 
 static ArenaBlock *arena_new_block(Arena *a, size_t need)
 {
-    size_t cap = need > ARENA_BLOCK_SIZE ? need : ARENA_BLOCK_SIZE;
+    size_t cap = need > ARENA_BLOCK_SIZE || ARENA_EXACT ? need : ARENA_BLOCK_SIZE;
     if (cap > SIZE_MAX - sizeof(ArenaBlock))
         return NULL;
     ArenaBlock *b = malloc(sizeof(ArenaBlock) + cap);
@@ -73,9 +87,10 @@ void *arena_alloc(Arena *a, size_t size)
         size = 1;
     if (size > SIZE_MAX - align)
         return NULL;
-    size = (size + align - 1) / align * align;
+    if (!ARENA_EXACT)
+        size = (size + align - 1) / align * align;
     ArenaBlock *b = a->head;
-    if (!b || b->cap - b->used < size) {
+    if (ARENA_EXACT || !b || b->cap - b->used < size) {
         b = arena_new_block(a, size);
         if (!b)
             return NULL;
