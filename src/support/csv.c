@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum { SRC_UNLOADED, SRC_LOADED, SRC_MISSING };
 
@@ -531,6 +532,12 @@ bool csv_read(Diag *d, const char *path, CsvHeader header, CsvTable *out)
     FILE *f = fopen(path, "rb");
     if (!f) {
         diag_error(d, loc_none(), "cannot open '%s': %s", path, strerror(errno));
+        return false;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        diag_error(d, loc_none(), "cannot read '%s': not a regular file", path);
         return false;
     }
     out->path = strdup(path);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "nnc/fileio.h"
 #include "nnc/version.h"
@@ -70,6 +71,12 @@ static bool read_whole_file(Diag *d, const char *path, unsigned char **buf, size
     FILE *f = fopen(path, "rb");
     if (!f) {
         diag_error(d, loc_none(), "cannot open weights file '%s': %s", path, strerror(errno));
+        return false;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        diag_error(d, loc_none(), "cannot read weights file '%s': not a regular file", path);
         return false;
     }
     bool ok = fseek(f, 0, SEEK_END) == 0;

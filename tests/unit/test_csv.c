@@ -712,3 +712,12 @@ Test(csv, data_beyond_the_memory_limit)
     cr_assert_eq(t.rows, 3);
     csv_free(&t);
 }
+
+/* A device never ends (/dev/zero is one endless line): refused at once. */
+Test(csv, device_is_not_read)
+{
+    CsvTable t;
+    cr_assert(!csv_read(&diag, "/dev/zero", CSV_HEADER_AUTO, &t));
+    cr_assert_str_eq(diag_output(), "nnc: error: cannot read '/dev/zero': not a regular file\n");
+    csv_free(&t);
+}
