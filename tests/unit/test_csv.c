@@ -316,7 +316,7 @@ Test(csv, directory_cannot_be_read)
 {
     CsvTable t;
     cr_assert_not(csv_read(&diag, "/tmp", CSV_HEADER_AUTO, &t));
-    cr_assert_str_eq(diag_output(), "nnc: error: cannot read '/tmp': Is a directory\n");
+    cr_assert_str_eq(diag_output(), "nnc: error: cannot read '/tmp': not a regular file\n");
     csv_free(&t);
 }
 
