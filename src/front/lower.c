@@ -290,6 +290,11 @@ static bool lower_sweep(Lower *c, const AstProp *p, const AstProp *first, IrTrai
         diag_error(c->diag, v->loc, "sweep %s needs at least one value", p->name);
         return false;
     }
+    if (v->n > LOWER_MAX_SWEEP) {
+        diag_error(c->diag, v->loc, "sweep %s has %zu values (at most %d runs)", p->name, v->n,
+                   LOWER_MAX_SWEEP);
+        return false;
+    }
     double *vals = arena_array(c->arena, v->n, sizeof *vals);
     if (!vals)
         return false;

@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "nnc/arena.h"
 #include "nnc/plot.h"
 #include "optim.h"
 #include "report.h"
@@ -608,6 +609,13 @@ static bool train_plan_history(TrainCtx *c, const RunConfig *base, Diag *d)
     }
     c->hist_cap = max < HISTORY_CAP ? (size_t)(max > 0 ? max : 1) : HISTORY_CAP;
     size_t n = train_n_runs(c) * (c->hist_cap + 1);
+    char need[32], have[32];
+    if (n > mem_limit_bytes() / (2 * sizeof(double))) {
+        diag_error(d, c->t->loc, "the loss history of %zu runs needs %s, more than the %s available",
+                   train_n_runs(c), mem_format(need, n * 2 * sizeof(double)),
+                   mem_format(have, mem_limit_bytes()));
+        return false;
+    }
     c->loss_log = calloc(n, sizeof *c->loss_log);
     c->epoch_log = calloc(n, sizeof *c->epoch_log);
     if (c->loss_log && c->epoch_log)
