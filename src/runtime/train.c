@@ -384,10 +384,13 @@ static void train_json_run(TrainCtx *c, const RunConfig *cfg, size_t k, const Sw
     cJSON_AddItemToObject(run, "loss_per_epoch", rt_json_double_array(r->loss_log, r->n_log));
     cJSON_AddNumberToObject(run, "final_loss", r->loss); /* NaN prints as null */
     cJSON_AddBoolToObject(run, "diverged", r->diverged_at != 0);
-    if (r->diverged_at)
+    if (r->diverged_at) {
         cJSON_AddNumberToObject(run, "diverged_epoch", (double)r->diverged_at);
-    else
+        cJSON_AddNumberToObject(run, "diverged_step", (double)r->diverged_step);
+    } else {
         cJSON_AddNullToObject(run, "diverged_epoch");
+        cJSON_AddNullToObject(run, "diverged_step");
+    }
     if (c->t->sweep == SWEEP_NONE || r->diverged_at)
         return;
     if (row->score.kind == RT_EVAL_REGRESSION)
