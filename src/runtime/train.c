@@ -614,8 +614,8 @@ static bool train_plan_history(TrainCtx *c, const RunConfig *base, Diag *d)
     size_t n = train_n_runs(c) * (c->hist_cap + 1);
     char need[32], have[32];
     if (n > mem_limit_bytes() / (2 * sizeof(double))) {
-        diag_error(d, c->t->loc, "the loss history of %zu runs needs %s, more than the %s available",
-                   train_n_runs(c), mem_format(need, n * 2 * sizeof(double)),
+        diag_error(d, c->t->loc, "the loss history of %zu run%s needs %s, more than the %s available",
+                   train_n_runs(c), train_n_runs(c) == 1 ? "" : "s", mem_format(need, n * 2 * sizeof(double)),
                    mem_format(have, mem_limit_bytes()));
         return false;
     }
