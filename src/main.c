@@ -1,6 +1,7 @@
 /* The nnc command line: parse flags, call the stages, map results to exit
  * codes. 0 = success, 1 = the user's input is wrong, 2 = the command line is
- * wrong. Nothing below main.c ever exits. */
+ * wrong, 3 = a valid program whose training diverged. Nothing below main.c
+ * ever exits. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,7 +19,7 @@
 #include "nnc/runtime.h"
 #include "nnc/version.h"
 
-enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
+enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2, EXIT_DIVERGED = 3 };
 
 static const char usage_text[] =
     "usage: nnc <command> [options] FILE\n"
@@ -50,7 +51,8 @@ static const char usage_text[] =
     "\n"
     "  nnc --help | --version\n"
     "\n"
-    "exit status: 0 success, 1 error in the input, 2 bad command line\n";
+    "exit status: 0 success, 1 error in the input, 2 bad command line,\n"
+    "             3 training diverged (NaN or infinite loss or weights)\n";
 
 typedef enum Command { CMD_RUN, CMD_CHECK, CMD_EMIT, CMD_DUMP_AST, CMD_DUMP_IR, CMD_PLOT } Command;
 
@@ -259,8 +261,9 @@ static int run_program(const IrProgram *prog, const Cli *cli, Diag *d)
     bool ok = !cli->weights || rt_weights_load(s, model, cli->weights, d);
     ok = ok && rt_session_run(s, d);
     ok = ok && (!cli->save || rt_weights_save(s, model, cli->save, d));
+    int rc = ok ? EXIT_OK : rt_session_diverged(s) ? EXIT_DIVERGED : EXIT_USER;
     rt_session_free(s);
-    return ok ? EXIT_OK : EXIT_USER;
+    return rc;
 }
 
 static bool all_fixed(const IrModel *m)
@@ -378,8 +381,9 @@ static int emit_program(Arena *a, const IrProgram *prog, const Cli *cli, Diag *d
     bool ok = cli->weights ? rt_weights_load(s, model, cli->weights, d)
                            : !trained || rt_session_train(s, d);
     ok = ok && emit_model(a, cli, prog, model, s, trained, d);
+    int rc = ok ? EXIT_OK : rt_session_diverged(s) ? EXIT_DIVERGED : EXIT_USER;
     rt_session_free(s);
-    return ok ? EXIT_OK : EXIT_USER;
+    return rc;
 }
 
 /* Runs the parsed command on its file. */

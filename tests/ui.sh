@@ -83,5 +83,18 @@ if command -v script >/dev/null 2>&1; then
     grep -q "${esc}\[3" "$tmp/tty" && bad "NO_COLOR: the bar is coloured" || ok
 fi
 
+# exit 3: a valid program whose training diverged (run and emit alike);
+# unwritable outputs are refused before any training, and files get 0644
+golden=../tests/golden
+"$nnc" run -q "$golden/run_diverged.nn" >/dev/null 2>&1
+rc=$?; [ "$rc" -eq 3 ] && ok || bad "run_diverged.nn: run exit $rc, expected 3"
+"$nnc" emit "$golden/run_diverged.nn" -o "$tmp/div.c" >/dev/null 2>&1
+rc=$?; [ "$rc" -eq 3 ] && [ ! -e "$tmp/div.c" ] && ok || bad "run_diverged.nn: emit exit $rc, expected 3 and no file"
+"$nnc" run -q "$golden/run_sweep_some_diverged.nn" >/dev/null 2>&1
+rc=$?; [ "$rc" -eq 0 ] && ok || bad "run_sweep_some_diverged.nn: exit $rc, expected 0"
+"$nnc" emit xor.nn -o "$tmp/x.c" --header "$tmp" >"$tmp/out" 2>"$tmp/err"
+rc=$?; [ "$rc" -eq 1 ] && ! grep -q "final loss" "$tmp/err" && ok || bad "--header DIR: exit $rc or trained first"
+(umask 022 && "$nnc" run -q and.nn --save "$tmp/and.safetensors" >/dev/null 2>&1)
+[ "$(stat -c %a "$tmp/and.safetensors")" = 644 ] && ok || bad "--save file mode is not 0644"
 echo "ui: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -32,4 +32,13 @@ bool arena_adopt(Arena *a, void *p);
 char *arena_printf(Arena *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The memory nnc may plan to use, in bytes: the machine's physical memory,
+ * lowered by a cgroup limit (containers) and by the environment variable
+ * NNC_MEMORY_LIMIT (bytes; for tests and shared machines). Big buffers are
+ * checked against it before they are allocated, so an impossible size is a
+ * diagnostic rather than the kernel's OOM killer halfway through. */
+size_t mem_limit_bytes(void);
+/* "1.5 GiB", "12.0 MiB", "512 bytes": for messages. Returns buf. */
+const char *mem_format(char buf[static 32], size_t bytes);
+
 #endif

@@ -34,6 +34,10 @@ bool rt_session_run(RtSession *s, Diag *d);
 /* Executes only the train steps (what `nnc emit` needs before it writes
  * trained weights). */
 bool rt_session_train(RtSession *s, Diag *d);
+/* After rt_session_run or rt_session_train returned false: true when the
+ * failure was a training that diverged (NaN or infinite loss or parameter;
+ * or every run of a sweep), which the CLI reports with its own exit code. */
+bool rt_session_diverged(const RtSession *s);
 /* true when some train step trains this model. */
 bool rt_model_is_trained(const IrProgram *p, size_t model);
 

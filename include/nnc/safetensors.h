@@ -29,6 +29,10 @@ typedef struct StFile {
  * range and not overlapping. Every problem is reported naming the file (and
  * the tensor); returns false then, with nothing to free. */
 bool st_read(Diag *d, const char *path, StFile *out);
+/* The same from the len bytes at buf; name stands for the file in messages.
+ * The data is copied out: buf may be freed afterwards. */
+bool st_read_buffer(Diag *d, const char *name, const unsigned char *buf, size_t len,
+                    StFile *out);
 void st_free(StFile *f);
 const StTensor *st_find(const StFile *f, const char *name);
 

@@ -290,6 +290,11 @@ static bool lower_sweep(Lower *c, const AstProp *p, const AstProp *first, IrTrai
         diag_error(c->diag, v->loc, "sweep %s needs at least one value", p->name);
         return false;
     }
+    if (v->n > LOWER_MAX_SWEEP) {
+        diag_error(c->diag, v->loc, "sweep %s has %zu values (at most %d runs)", p->name, v->n,
+                   LOWER_MAX_SWEEP);
+        return false;
+    }
     double *vals = arena_array(c->arena, v->n, sizeof *vals);
     if (!vals)
         return false;
@@ -502,7 +507,10 @@ static bool lower_train_props(Lower *c, const AstDecl *d, IrTrain *t, const AstP
 void lower_train(Lower *c, const AstDecl *d)
 {
     IrProgram *p = c->prog;
+    /* The slot may hold a failed earlier train block's half-filled values
+     * (a stale sweep kind once crashed here): start from a clean one. */
     IrTrain *t = &p->trains[p->n_trains];
+    *t = (IrTrain){0};
     t->loc = d->loc;
     ModelSym *ms = lower_resolve_model(c, d);
     size_t dataset = 0;

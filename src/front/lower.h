@@ -17,6 +17,9 @@
 #define LOWER_MAX_PARAMS ((size_t)1 << 28)
 #define LOWER_MAX_COUNT 1e9 /* epochs, log_every */
 #define LOWER_MAX_SEED 9007199254740992.0 /* 2^53: exact in a double */
+/* Runs of one sweep: each keeps a loss history of up to 1.6 MB and a row of
+ * the table; a thousand is already more than a table can show. */
+#define LOWER_MAX_SWEEP 1000
 
 /* A declared dataset. A split one owns three IrDatasets: whole, train, test. */
 typedef struct DataSym {

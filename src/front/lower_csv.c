@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "nnc/csv.h"
 
@@ -82,7 +83,15 @@ static bool csv_open(Lower *c, const AstProp *csv, const AstProp *header, const 
                       "a relative csv path is read from the folder of the .nn file");
         return false;
     }
+    /* A device or a pipe would never end (/dev/zero is one endless line),
+     * and diagnostics read the file a second time. */
+    struct stat st;
+    bool regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
     fclose(f);
+    if (!regular) {
+        diag_error(c->diag, csv->value->loc, "'%s' is not a regular file", path);
+        return false;
+    }
     CsvHeader mode = !header ? CSV_HEADER_AUTO
                      : header->value->boolean ? CSV_HEADER_YES : CSV_HEADER_NO;
     return csv_read(c->diag, path, mode, t);

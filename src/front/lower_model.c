@@ -293,7 +293,11 @@ static bool model_input(ModelBuild *b, size_t n_lines)
 
 void lower_model(Lower *c, const AstDecl *d, ModelSym *sym)
 {
+    /* A duplicate model is lowered into the next free slot and not kept:
+     * start clean, or the next model inherits its node and parameter
+     * counts (writing nodes past its array, and a bogus size error). */
     IrModel *m = &c->prog->models[sym->index];
+    *m = (IrModel){0};
     m->name = d->name;
     m->loc = d->name_loc;
     size_t n_lines = 0;

@@ -594,7 +594,8 @@ bool rt_eval_run(RtSession *s, const IrEval *ev, Diag *d)
     bool ok = t && (!tl.classes || tl.confusion) && (!plot || extras.labels);
     if (!ok)
         diag_error(d, ev->loc, "out of memory");
-    if (ok && rt_plan_init(&pl, m, chunk, NULL, false, d)) {
+    if (ok && rt_plan_fits(m, chunk, NULL, false, ev->loc, d) &&
+        rt_plan_init(&pl, m, chunk, NULL, false, d)) {
         FILE *out = s->opt.out;
         fprintf(out, "evaluate %s on %s\n", m->ir->name, ds->name);
         long show = ev->show_node < (long)m->ir->n_nodes ? ev->show_node : -1;

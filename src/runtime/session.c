@@ -9,12 +9,14 @@
  * nothing. The run seed is --seed when given, else the seed of the model's
  * first train step, else 0 (a model that is only evaluated). */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "nnc/arena.h"
 #include "session.h"
 
 size_t rt_size_mul(size_t a, size_t b, bool *ok)
@@ -241,6 +243,44 @@ bool rt_session_train(RtSession *s, Diag *d)
     }
     fflush(s->opt.out);
     return true;
+}
+
+bool rt_plan_fits(const RtModel *m, size_t max_rows, const IrDataset *ds, bool training,
+                  Loc loc, Diag *d)
+{
+    /* What rt_plan_init allocates, roughly: outputs (and gradients) of
+     * every node per row, the optimizer's three copies of the parameters,
+     * the gathered batch; plus the parameters themselves. */
+    bool ok = true;
+    size_t widths = 0;
+    for (size_t i = 0; i < m->ir->n_nodes; i++)
+        ok = ok && !__builtin_add_overflow(widths, m->ir->nodes[i].units, &widths);
+    size_t per_row = rt_size_mul(widths, training ? 3 : 1, &ok);
+    if (ds && training)
+        ok = ok && !__builtin_add_overflow(per_row, ds->x_cols + ds->y_cols + 1, &per_row);
+    size_t floats = rt_size_mul(per_row, max_rows, &ok);
+    size_t copies = rt_size_mul(m->n_params, training ? 4 : 1, &ok);
+    ok = ok && !__builtin_add_overflow(floats, copies, &floats);
+    size_t bytes = rt_size_mul(floats, sizeof(float), &ok);
+    size_t have = mem_limit_bytes();
+    if (ok && bytes <= have)
+        return true;
+    char need_text[32], have_text[32];
+    if (ok)
+        diag_error(d, loc, "%s model '%s' on batches of %zu rows needs about %s of memory, "
+                   "more than the %s available; use a smaller batch or smaller layers",
+                   training ? "training" : "running", m->ir->name, max_rows,
+                   mem_format(need_text, bytes), mem_format(have_text, have));
+    else
+        diag_error(d, loc, "%s model '%s' on batches of %zu rows needs more memory than "
+                   "can be addressed; use a smaller batch or smaller layers",
+                   training ? "training" : "running", m->ir->name, max_rows);
+    return false;
+}
+
+bool rt_session_diverged(const RtSession *s)
+{
+    return s->diverged;
 }
 
 bool rt_model_is_trained(const IrProgram *p, size_t model)

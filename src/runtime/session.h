@@ -32,6 +32,7 @@ struct RtSession {
     struct cJSON *json_steps;
     bool progress;        /* a progress bar may be drawn on stderr */
     bool color;           /* ... in colour */
+    bool diverged;        /* a training stopped on a NaN or infinite loss or parameter */
 };
 
 /* Every buffer one model needs to run batches of up to max_rows rows,
@@ -52,6 +53,12 @@ typedef struct RtPlan {
 
 /* Size of a matrix, or 0 with *ok = false on overflow. */
 size_t rt_size_mul(size_t a, size_t b, bool *ok);
+
+/* Checks, before rt_plan_init, that a plan of max_rows rows for m (and the
+ * parameters) fits in mem_limit_bytes(), so a too-large batch or layer gets a
+ * diagnostic at loc instead of the kernel's OOM killer mid-run. */
+bool rt_plan_fits(const RtModel *m, size_t max_rows, const IrDataset *ds, bool training,
+                  Loc loc, Diag *d);
 
 /* Allocates a plan; ds (may be NULL) sizes the gather buffers and the row
  * order for training. Reports out of memory through d. */

@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "nnc/arena.h"
 #include "nnc/plot.h"
 #include "optim.h"
 #include "report.h"
@@ -27,7 +28,9 @@ typedef struct RunConfig {
 
 typedef struct RunResult {
     double loss;        /* last epoch's loss */
-    long diverged_at;   /* epoch whose loss was NaN or infinite; 0 = none */
+    long diverged_at;   /* epoch whose loss or a parameter was NaN or infinite; 0 = none */
+    long diverged_step; /* ... and the step (counted from 1 over the run) */
+    const char *bad_layer; /* the layer with a non-finite parameter, or NULL (the loss) */
     const double *loss_log, *epoch_log; /* the recorded epochs and losses */
     size_t n_log;       /* ends with the non-finite loss of a diverged run */
     long stride;        /* every stride-th epoch is recorded */
@@ -149,6 +152,24 @@ static double train_epoch(TrainCtx *c, const RunConfig *cfg, long *step)
     return sum / (double)ds->rows;
 }
 
+/* The first trainable layer holding a NaN or infinite parameter, or NULL.
+ * Checked once per epoch: a parameter that blew up without making the loss
+ * non-finite (a dead unit, a frozen path) must not pass as a trained model. */
+static const char *train_bad_layer(const TrainCtx *c)
+{
+    const IrModel *ir = c->m->ir;
+    for (size_t i = 0; i < ir->n_nodes; i++) {
+        const IrNode *n = &ir->nodes[i];
+        if (n->op != OP_DENSE || n->frozen)
+            continue;
+        const float *p = c->m->params + c->m->offset[i];
+        for (size_t k = 0, count = n->units * (n->in_units + 1); k < count; k++)
+            if (!isfinite(p[k]))
+                return n->name;
+    }
+    return NULL;
+}
+
 static bool train_should_log(const RunConfig *cfg, long epoch)
 {
     return epoch == 1 || epoch == cfg->epochs || epoch % cfg->log_every == 0;
@@ -177,13 +198,17 @@ static RunResult train_one(TrainCtx *c, const RunConfig *cfg, bool log, size_t r
         pl->order[i] = i;
     rt_rng_seed(&c->rng, c->seed, RT_STREAM_TRAIN);
     long cap = (long)c->hist_cap;
-    RunResult res = {NAN, 0, loss_log, epoch_log, 0, (cfg->epochs + cap - 1) / cap};
+    RunResult res = {NAN, 0, 0, NULL, loss_log, epoch_log, 0, (cfg->epochs + cap - 1) / cap};
     int width = digits_of(cfg->epochs);
     long step = 0;
     rt_progress_start(&c->progress, c->s->progress, c->s->color, stderr);
     for (long epoch = 1; epoch <= cfg->epochs; epoch++) {
         res.loss = train_epoch(c, cfg, &step);
         bool finite = isfinite(res.loss);
+        if (finite && (res.bad_layer = train_bad_layer(c)) != NULL) {
+            res.loss = NAN;
+            finite = false;
+        }
         /* At most epochs/stride <= cap entries, plus a final non-finite one. */
         if (epoch % res.stride == 0 || !finite) {
             loss_log[res.n_log] = res.loss;
@@ -191,6 +216,7 @@ static RunResult train_one(TrainCtx *c, const RunConfig *cfg, bool log, size_t r
         }
         if (!finite) {
             res.diverged_at = epoch;
+            res.diverged_step = step;
             break;
         }
         if (log && train_should_log(cfg, epoch)) {
@@ -273,14 +299,26 @@ static void train_print_header(const TrainCtx *c, const RunConfig *cfg)
     fputc('\n', out);
 }
 
+/* "the loss became nan", or "a parameter of layer1 became infinite". */
+static const char *divergence_what(const RunResult *r, char *buf, size_t size)
+{
+    if (r->bad_layer)
+        snprintf(buf, size, "a parameter of layer %s became NaN or infinite", r->bad_layer);
+    else
+        snprintf(buf, size, "the loss became %s", isnan(r->loss) ? "nan" : "infinite");
+    return buf;
+}
+
 static void train_report_divergence(const TrainCtx *c, const RunConfig *cfg,
                                     const RunResult *r, Diag *d)
 {
+    char what[160];
+    c->s->diverged = true;
     diag_error(d, c->t->loc,
-               "training %s diverged at epoch %ld: the loss became %s; "
+               "training %s diverged at epoch %ld, step %ld: %s; "
                "try a smaller learning rate than lr = %g",
-               c->m->ir->name, r->diverged_at, isnan(r->loss) ? "nan" : "infinite",
-               cfg->optim.lr);
+               c->m->ir->name, r->diverged_at, r->diverged_step,
+               divergence_what(r, what, sizeof what), cfg->optim.lr);
 }
 
 /* ---- --json and --plot -------------------------------------------------- */
@@ -346,10 +384,13 @@ static void train_json_run(TrainCtx *c, const RunConfig *cfg, size_t k, const Sw
     cJSON_AddItemToObject(run, "loss_per_epoch", rt_json_double_array(r->loss_log, r->n_log));
     cJSON_AddNumberToObject(run, "final_loss", r->loss); /* NaN prints as null */
     cJSON_AddBoolToObject(run, "diverged", r->diverged_at != 0);
-    if (r->diverged_at)
+    if (r->diverged_at) {
         cJSON_AddNumberToObject(run, "diverged_epoch", (double)r->diverged_at);
-    else
+        cJSON_AddNumberToObject(run, "diverged_step", (double)r->diverged_step);
+    } else {
         cJSON_AddNullToObject(run, "diverged_epoch");
+        cJSON_AddNullToObject(run, "diverged_step");
+    }
     if (c->t->sweep == SWEEP_NONE || r->diverged_at)
         return;
     if (row->score.kind == RT_EVAL_REGRESSION)
@@ -444,7 +485,8 @@ static void sweep_print_row(const TrainCtx *c, size_t k, const SweepRow *row)
     FILE *out = c->s->opt.out;
     fprintf(out, "%10g  ", c->t->sweep_values[k]);
     if (row->result.diverged_at) {
-        fprintf(out, "%12s  at epoch %ld\n", "diverged", row->result.diverged_at);
+        fprintf(out, "%12s  at epoch %ld, step %ld\n", "diverged", row->result.diverged_at,
+                row->result.diverged_step);
         return;
     }
     fprintf(out, "%12.7g  ", row->result.loss);
@@ -463,8 +505,16 @@ static void sweep_print_table(const TrainCtx *c, const SweepRow *rows)
     if (!c->s->opt.quiet)
         fputc('\n', out);
     fprintf(out, "sweep %s: %zu runs from the same initial weights\n", name, c->t->n_sweep);
-    fprintf(out, "%10s  %12s  %s\n", name, "final loss",
-            rows[0].score.kind == RT_EVAL_REGRESSION ? "on training data" : "accuracy on training data");
+    /* The score kind is known only from a run that did not diverge. */
+    const char *scored = "on training data";
+    for (size_t k = 0; k < c->t->n_sweep; k++) {
+        if (!rows[k].result.diverged_at) {
+            if (rows[k].score.kind != RT_EVAL_REGRESSION)
+                scored = "accuracy on training data";
+            break;
+        }
+    }
+    fprintf(out, "%10s  %12s  %s\n", name, "final loss", scored);
     for (size_t k = 0; k < c->t->n_sweep; k++)
         sweep_print_row(c, k, &rows[k]);
 }
@@ -483,9 +533,10 @@ static void sweep_run(TrainCtx *c, const RunConfig *base, const float *initial,
     row->result = train_one(c, &cfg, !quiet, k);
     if (!quiet)
         train_print_sparkline(c, &row->result);
+    char what[160];
     if (row->result.diverged_at && !quiet)
-        fprintf(out, "diverged at epoch %ld: the loss became %s\n",
-                row->result.diverged_at, isnan(row->result.loss) ? "nan" : "infinite");
+        fprintf(out, "diverged at epoch %ld, step %ld: %s\n", row->result.diverged_at,
+                row->result.diverged_step, divergence_what(&row->result, what, sizeof what));
     if (!row->result.diverged_at)
         rt_eval_score(&c->plan, c->ds, &row->score);
     train_json_run(c, &cfg, k, row);
@@ -521,6 +572,7 @@ static bool train_sweep(TrainCtx *c, const RunConfig *base, float *initial,
         return false;
     if (best_k == n) {
         memcpy(c->m->params, initial, np * sizeof(float));
+        c->s->diverged = true;
         diag_error(d, c->t->loc, "every run of the sweep over %s diverged; "
                    "try smaller learning rates", sweep_name(c->t->sweep));
         return false;
@@ -560,6 +612,13 @@ static bool train_plan_history(TrainCtx *c, const RunConfig *base, Diag *d)
     }
     c->hist_cap = max < HISTORY_CAP ? (size_t)(max > 0 ? max : 1) : HISTORY_CAP;
     size_t n = train_n_runs(c) * (c->hist_cap + 1);
+    char need[32], have[32];
+    if (n > mem_limit_bytes() / (2 * sizeof(double))) {
+        diag_error(d, c->t->loc, "the loss history of %zu run%s needs %s, more than the %s available",
+                   train_n_runs(c), train_n_runs(c) == 1 ? "" : "s", mem_format(need, n * 2 * sizeof(double)),
+                   mem_format(have, mem_limit_bytes()));
+        return false;
+    }
     c->loss_log = calloc(n, sizeof *c->loss_log);
     c->epoch_log = calloc(n, sizeof *c->epoch_log);
     if (c->loss_log && c->epoch_log)
@@ -604,6 +663,7 @@ bool rt_train_run(RtSession *s, const IrTrain *t, Diag *d)
     c.json = rt_json_step(s, "train");
     train_json_begin(&c, &base);
     bool ok = train_plan_history(&c, &base, d) &&
+              rt_plan_fits(c.m, train_max_batch(&c, &base), c.ds, true, t->loc, d) &&
               rt_plan_init(&c.plan, c.m, train_max_batch(&c, &base), c.ds, true, d);
     if (ok)
         ok = t->sweep != SWEEP_NONE && t->n_sweep > 0 ? train_sweep_planned(&c, &base, d)

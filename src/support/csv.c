@@ -3,6 +3,7 @@
  * allocation, no copy of the text. Positions are kept as one byte offset per
  * row; the text is read again only when a diagnostic has to quote it. */
 #include "nnc/csv.h"
+#include "nnc/arena.h"
 
 #include <errno.h>
 #include <float.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum { SRC_UNLOADED, SRC_LOADED, SRC_MISSING };
 
@@ -258,6 +260,7 @@ typedef struct Reader {
     size_t blank_line;   /* first blank line not yet followed by data, or 0 */
     size_t why_col;      /* AUTO: the header field that is not a number */
     size_t why_len;
+    bool too_big;        /* growth stopped at mem_limit_bytes() */
 } Reader;
 
 /* Field text for messages, cut so that a long field stays readable. */
@@ -344,6 +347,17 @@ static bool grow_rows(Reader *r)
     if (t->rows < r->rows_cap)
         return true;
     size_t cap = r->rows_cap ? r->rows_cap * 2 : 1024, floats, bytes, off_bytes;
+    /* A row costs its floats and its offset; growth stops at the memory
+     * limit (then the next row is refused) rather than meeting the OOM
+     * killer while the rows are filled in. */
+    size_t row_bytes = t->cols * sizeof(float) + sizeof(size_t);
+    size_t max_rows = mem_limit_bytes() / row_bytes;
+    if (t->rows >= max_rows) {
+        r->too_big = true;
+        return false;
+    }
+    if (cap > max_rows)
+        cap = max_rows;
     if (__builtin_mul_overflow(cap, t->cols, &floats) ||
         __builtin_mul_overflow(floats, sizeof(float), &bytes) ||
         __builtin_mul_overflow(cap, sizeof(size_t), &off_bytes))
@@ -368,7 +382,14 @@ static bool read_row(Reader *r, const char *s, size_t n, size_t col0)
 {
     CsvTable *t = r->t;
     if (!grow_rows(r)) {
-        diag_error(r->d, loc_file(t), "out of memory after %zu rows", t->rows);
+        char have[32];
+        if (r->too_big)
+            diag_error(r->d, loc_at(t, r->line, 1, 1),
+                       "the data does not fit in memory: row %zu of %zu columns would need more "
+                       "than the %s available", t->rows + 1, t->cols,
+                       mem_format(have, mem_limit_bytes()));
+        else
+            diag_error(r->d, loc_file(t), "out of memory after %zu rows", t->rows);
         return false;
     }
     float *row = t->data + t->rows * t->cols;
@@ -511,6 +532,12 @@ bool csv_read(Diag *d, const char *path, CsvHeader header, CsvTable *out)
     FILE *f = fopen(path, "rb");
     if (!f) {
         diag_error(d, loc_none(), "cannot open '%s': %s", path, strerror(errno));
+        return false;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        diag_error(d, loc_none(), "cannot read '%s': not a regular file", path);
         return false;
     }
     out->path = strdup(path);

@@ -46,17 +46,21 @@ static void print_excerpt(Diag *d, Loc loc)
     size_t n;
     if (!loc.src || loc.line < 1 || !source_line(loc.src, loc.line, &line, &n))
         return;
-    enum { MAX_SHOWN = 200 }; /* long lines are cut, not dumped whole */
-    size_t shown = n < MAX_SHOWN ? n : MAX_SHOWN;
-    fprintf(d->out, "    %.*s%s\n", (int)shown, line, shown < n ? " ..." : "");
+    /* Long lines are cut, not dumped whole: at most MAX_SHOWN bytes, in a
+     * window that starts 80 bytes before the caret when it lies further. */
+    enum { MAX_SHOWN = 200, BEFORE = 80 };
     size_t col = loc.col > 0 ? (size_t)loc.col - 1 : 0;
-    if (col > shown)
-        return;
-    fputs("    ", d->out);
-    for (size_t i = 0; i < col; i++)
+    if (col > n)
+        col = n;
+    size_t first = n > MAX_SHOWN && col + BEFORE > MAX_SHOWN ? col - BEFORE : 0;
+    size_t shown = n - first < MAX_SHOWN ? n - first : MAX_SHOWN;
+    const char *lead = first ? "... " : "";
+    fprintf(d->out, "    %s%.*s%s\n", lead, (int)shown, line + first, first + shown < n ? " ..." : "");
+    fputs(first ? "        " : "    ", d->out);
+    for (size_t i = first; i < col; i++)
         fputc(line[i] == '\t' ? '\t' : ' ', d->out);
     fprintf(d->out, "%s^", sgr(d, "\033[1;32m"));
-    for (int i = 1; i < loc.len && col + (size_t)i < shown; i++)
+    for (int i = 1; i < loc.len && col + (size_t)i < first + shown; i++)
         fputc('~', d->out);
     fprintf(d->out, "%s\n", sgr(d, "\033[0m"));
 }
@@ -74,8 +78,10 @@ static void report(Diag *d, Loc loc, const char *kind, const char *color,
     else
         fputs("nnc: ", d->out);
     fprintf(d->out, "%s%s:%s%s ", sgr(d, color), kind, sgr(d, "\033[0m"), sgr(d, "\033[1m"));
-    vfprintf(d->out, fmt, ap);
-    fprintf(d->out, "%s\n", sgr(d, "\033[0m"));
+    /* A message quoting a megabyte-long token is cut too. */
+    char msg[1024];
+    int len = vsnprintf(msg, sizeof msg, fmt, ap);
+    fprintf(d->out, "%s%s%s\n", msg, len >= (int)sizeof msg ? "..." : "", sgr(d, "\033[0m"));
     print_excerpt(d, loc);
 }
 

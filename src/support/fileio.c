@@ -45,9 +45,18 @@ bool atomic_open(Diag *d, const char *path, AtomicFile *af)
     return true;
 }
 
+/* The mode open(path, O_CREAT, 0666) would give: mkstemp makes 0600. */
+static mode_t usual_mode(void)
+{
+    mode_t mask = umask(0);
+    umask(mask);
+    return 0666 & ~mask;
+}
+
 bool atomic_commit(Diag *d, AtomicFile *af)
 {
-    bool ok = fflush(af->f) == 0 && !ferror(af->f) && fsync(fileno(af->f)) == 0;
+    bool ok = fflush(af->f) == 0 && !ferror(af->f) &&
+              fchmod(fileno(af->f), usual_mode()) == 0 && fsync(fileno(af->f)) == 0;
     int err = errno;
     if (fclose(af->f) != 0 && ok) {
         ok = false;
@@ -77,6 +86,12 @@ void atomic_abort(AtomicFile *af)
 
 bool atomic_probe(Diag *d, const char *path)
 {
+    /* rename() cannot replace a folder: say so now, not after the run. */
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        diag_error(d, loc_none(), "cannot write '%s': it is a folder", path);
+        return false;
+    }
     AtomicFile af;
     if (!atomic_open(d, path, &af))
         return false;

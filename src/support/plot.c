@@ -433,7 +433,7 @@ static void draw_series_legend(Svg *s, Frame fr, const PlotSeries *series, size_
     double lx = fr.right + 16;
     SvgFont lf = {.size = LEGEND_SIZE, .fill = INK};
     for (size_t k = 0; k < shown; k++) {
-        double y = fr.top + 8 + k * LEGEND_ROW;
+        double y = fr.top + 8 + (double)k * LEGEND_ROW;
         svg_raw(s, "<path class=\"legend\"");
         line_style(s, k);
         svg_raw(s, " d=\"");
@@ -449,7 +449,7 @@ static void draw_series_legend(Svg *s, Frame fr, const PlotSeries *series, size_
         char more[64];
         snprintf(more, sizeof more, "+%zu more", n_series - shown);
         lf.fill = MUTED;
-        svg_text(s, lx + LEGEND_SAMPLE_W + LEGEND_GAP, fr.top + 8 + shown * LEGEND_ROW, lf,
+        svg_text(s, lx + LEGEND_SAMPLE_W + LEGEND_GAP, fr.top + 8 + (double)shown * LEGEND_ROW, lf,
                  more);
     }
 }
@@ -614,7 +614,7 @@ static bool regions_box(Diag *d, const char *path, const double *x, size_t n, Re
     for (size_t i = 0; i < n; i++) {
         if (!plottable(x[2 * i]) || !plottable(x[2 * i + 1]))
             continue;
-        for (int a = 0; a < 2; a++) {
+        for (size_t a = 0; a < 2; a++) {
             rg->lo[a] = fmin(rg->lo[a], x[2 * i + a]);
             rg->hi[a] = fmax(rg->hi[a], x[2 * i + a]);
         }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "nnc/fileio.h"
 #include "nnc/version.h"
@@ -70,6 +71,12 @@ static bool read_whole_file(Diag *d, const char *path, unsigned char **buf, size
     FILE *f = fopen(path, "rb");
     if (!f) {
         diag_error(d, loc_none(), "cannot open weights file '%s': %s", path, strerror(errno));
+        return false;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        diag_error(d, loc_none(), "cannot read weights file '%s': not a regular file", path);
         return false;
     }
     bool ok = fseek(f, 0, SEEK_END) == 0;
@@ -229,6 +236,33 @@ static bool parse_header(Reader *r, const cJSON *root, StFile *out)
     return ok;
 }
 
+bool st_read_buffer(Diag *d, const char *name, const unsigned char *buf, size_t len, StFile *out)
+{
+    memset(out, 0, sizeof *out);
+    Reader r = {d, name, NULL, 0};
+    bool ok = false;
+    uint64_t header_len = len >= 8 ? read_le64(buf) : 0;
+    if (len < 8)
+        diag_error(d, loc_none(), "%s: truncated: %zu bytes, not even the 8-byte header size",
+                   name, len);
+    else if (header_len > ST_MAX_HEADER || header_len > len - 8)
+        diag_error(d, loc_none(), "%s: header size %llu is beyond the end of the %zu-byte file",
+                   name, (unsigned long long)header_len, len);
+    else {
+        r.data = buf + 8 + header_len;
+        r.data_len = len - 8 - (size_t)header_len;
+        cJSON *root = cJSON_ParseWithLength((const char *)buf + 8, (size_t)header_len);
+        if (!root)
+            diag_error(d, loc_none(), "%s: the header is not valid JSON", name);
+        else
+            ok = parse_header(&r, root, out);
+        cJSON_Delete(root);
+    }
+    if (!ok)
+        st_free(out);
+    return ok;
+}
+
 bool st_read(Diag *d, const char *path, StFile *out)
 {
     memset(out, 0, sizeof *out);
@@ -236,28 +270,8 @@ bool st_read(Diag *d, const char *path, StFile *out)
     size_t len;
     if (!read_whole_file(d, path, &buf, &len))
         return false;
-    Reader r = {d, path, NULL, 0};
-    bool ok = false;
-    uint64_t header_len = len >= 8 ? read_le64(buf) : 0;
-    if (len < 8)
-        diag_error(d, loc_none(), "%s: truncated: %zu bytes, not even the 8-byte header size",
-                   path, len);
-    else if (header_len > ST_MAX_HEADER || header_len > len - 8)
-        diag_error(d, loc_none(), "%s: header size %llu is beyond the end of the %zu-byte file",
-                   path, (unsigned long long)header_len, len);
-    else {
-        r.data = buf + 8 + header_len;
-        r.data_len = len - 8 - (size_t)header_len;
-        cJSON *root = cJSON_ParseWithLength((const char *)buf + 8, (size_t)header_len);
-        if (!root)
-            diag_error(d, loc_none(), "%s: the header is not valid JSON", path);
-        else
-            ok = parse_header(&r, root, out);
-        cJSON_Delete(root);
-    }
+    bool ok = st_read_buffer(d, path, buf, len, out);
     free(buf);
-    if (!ok)
-        st_free(out);
     return ok;
 }
 

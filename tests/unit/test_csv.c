@@ -316,7 +316,7 @@ Test(csv, directory_cannot_be_read)
 {
     CsvTable t;
     cr_assert_not(csv_read(&diag, "/tmp", CSV_HEADER_AUTO, &t));
-    cr_assert_str_eq(diag_output(), "nnc: error: cannot read '/tmp': Is a directory\n");
+    cr_assert_str_eq(diag_output(), "nnc: error: cannot read '/tmp': not a regular file\n");
     csv_free(&t);
 }
 
@@ -691,5 +691,33 @@ Test(csv, loc_without_the_file_has_no_excerpt)
     char want[256];
     snprintf(want, sizeof want, "%s:2:1: error: gone\n", tmp_path);
     cr_assert_str_eq(diag_output(), want);
+    csv_free(&t);
+}
+
+/* A data set larger than the memory limit is refused at the first row that
+ * does not fit, before the OOM killer would see it (NNC_MEMORY_LIMIT stands
+ * for a small machine; Criterion runs each test in its own process). */
+Test(csv, data_beyond_the_memory_limit)
+{
+    setenv("NNC_MEMORY_LIMIT", "40", 1); /* 2 rows of 3 floats + offsets */
+    write_file("1,2,3\n4,5,6\n7,8,9\n");
+    CsvTable t;
+    cr_assert(!csv_read(&diag, tmp_path, CSV_HEADER_NO, &t));
+    cr_assert(strstr(diag_output(), ":3:1: error: the data does not fit in memory: row 3 of 3 "
+                                    "columns would need more than the 40 bytes available"),
+              "%s", diag_output());
+    csv_free(&t);
+    unsetenv("NNC_MEMORY_LIMIT");
+    cr_assert(csv_read(&diag, tmp_path, CSV_HEADER_NO, &t));
+    cr_assert_eq(t.rows, 3);
+    csv_free(&t);
+}
+
+/* A device never ends (/dev/zero is one endless line): refused at once. */
+Test(csv, device_is_not_read)
+{
+    CsvTable t;
+    cr_assert(!csv_read(&diag, "/dev/zero", CSV_HEADER_AUTO, &t));
+    cr_assert_str_eq(diag_output(), "nnc: error: cannot read '/dev/zero': not a regular file\n");
     csv_free(&t);
 }

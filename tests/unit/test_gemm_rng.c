@@ -82,7 +82,7 @@ Test(gemm, all_transposes_large_sizes)
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++)
             for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
-                cr_assert_geq((double)sizes[s][0] * sizes[s][1] * sizes[s][2], RT_GEMM_BLAS_MIN);
+                cr_assert_geq(sizes[s][0] * sizes[s][1] * sizes[s][2], (size_t)RT_GEMM_BLAS_MIN);
                 check_gemm(ta, tb, sizes[s][0], sizes[s][1], sizes[s][2], 1.0f, 0.0f);
                 check_gemm(ta, tb, sizes[s][0], sizes[s][1], sizes[s][2], -0.5f, 1.0f);
             }

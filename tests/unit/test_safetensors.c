@@ -190,3 +190,22 @@ Test(safetensors, unwritable_path_leaves_nothing)
     cr_assert_not_null(strstr(diag_text, "cannot write"));
     cr_assert_neq(access("/nonexistent-dir/w.safetensors", F_OK), 0);
 }
+
+/* A device is refused by name (it used to read as an empty, "truncated"
+ * file), and the in-memory reader checks the same things as st_read. */
+Test(safetensors, device_and_buffer)
+{
+    StFile f;
+    cr_assert(!st_read(&diag, "/dev/zero", &f));
+    fflush(diag_out);
+    cr_assert(strstr(diag_text, "'/dev/zero': not a regular file"), "%s", diag_text);
+    static const unsigned char empty[] = {2, 0, 0, 0, 0, 0, 0, 0, '{', '}'};
+    cr_assert(st_read_buffer(&diag, "mem", empty, sizeof empty, &f));
+    cr_assert_eq(f.n, 0);
+    st_free(&f);
+    static const unsigned char huge[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, '{'};
+    cr_assert(!st_read_buffer(&diag, "mem", huge, sizeof huge, &f));
+    fflush(diag_out);
+    cr_assert(strstr(diag_text, "mem: header size 18446744073709551615 is beyond the end"), "%s",
+              diag_text);
+}

@@ -285,3 +285,53 @@ Test(train, regression_reports_mean_squared_error)
     cr_assert(!strstr(out, "accuracy"), "%s", out);
     free(out);
 }
+
+/* A plan larger than physical memory is refused before anything is
+ * allocated, at the train block, instead of meeting the OOM killer. */
+Test(train, plan_larger_than_memory_is_reported)
+{
+    Fixture f;
+    fixture_xornet(&f);
+    f.nodes[0][2].in_units = f.nodes[0][2].units = (size_t)1 << 40; /* a 2^40-wide relu */
+    RtOptions opt = {0};
+    bool ok;
+    char *out = fixture_run(&f.prog, &opt, &ok);
+    cr_assert(!ok);
+    cr_assert(strstr(out, "training model 'XORNet' on batches of 4 rows needs about"), "%s", out);
+    cr_assert(strstr(out, "use a smaller batch or smaller layers"), "%s", out);
+    free(out);
+}
+
+/* A parameter that becomes infinite stops training even while the loss
+ * printed for the epoch is still finite; the message names epoch and step. */
+Test(train, divergence_names_epoch_and_step)
+{
+    Fixture f;
+    fixture_xornet(&f);
+    f.trains[0].loss = LOSS_MSE;
+    f.nodes[0][4].op = OP_IDENTITY;
+    f.trains[0].optimizer = (IrOptimizer){OPTIM_SGD, 1e6, 0.9, 0, 0, 0};
+    RtOptions opt = {0};
+    bool ok;
+    char *out = fixture_run(&f.prog, &opt, &ok);
+    cr_assert(!ok);
+    cr_assert(strstr(out, ", step "), "%s", out);
+    free(out);
+}
+
+/* NNC_MEMORY_LIMIT lowers the limit: the loss history (16 kB for 1000
+ * epochs) is refused first, naming both sizes. */
+Test(train, memory_limit_names_both_sizes)
+{
+    setenv("NNC_MEMORY_LIMIT", "500", 1);
+    Fixture f;
+    fixture_xornet(&f);
+    RtOptions opt = {0};
+    bool ok;
+    char *out = fixture_run(&f.prog, &opt, &ok);
+    cr_assert(!ok);
+    cr_assert(strstr(out, "the loss history of 1 run needs 16016 bytes, more than the 500 bytes "
+                          "available"),
+              "%s", out);
+    free(out);
+}
