@@ -91,6 +91,7 @@ run: all
 	$(BUILD)/nnc run examples/xor.nn
 
 test: all $(BUILD)/unit-tests
+	@./tools/ensure-deps.sh --test
 	$(BUILD)/unit-tests --jobs 2
 	NNC=$(abspath $(BUILD)/nnc) ./tests/golden/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/examples.sh

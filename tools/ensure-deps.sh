@@ -1,8 +1,18 @@
 #!/bin/sh
 # Installs nnc's build dependencies with apt-get when they are missing, so
-# `make run` and `make test` work on a fresh Debian machine.
+# `make run` and `make test` work on a fresh Debian machine. With --test, also
+# what the test suite runs: clang (the emitted C is compiled with gcc and
+# clang), python3 (test scripts), xmllint (plots), script (the TTY check).
+# python3-torch is not installed here (it is large): the PyTorch checks skip
+# with a message without it; CI installs it.
 set -e
 need=""
+if [ "${1:-}" = "--test" ]; then
+    command -v clang   >/dev/null 2>&1 || need="$need clang"
+    command -v python3 >/dev/null 2>&1 || need="$need python3"
+    command -v xmllint >/dev/null 2>&1 || need="$need libxml2-utils"
+    command -v script  >/dev/null 2>&1 || need="$need bsdutils"
+fi
 command -v flex  >/dev/null 2>&1 || need="$need flex"
 command -v bison >/dev/null 2>&1 || need="$need bison"
 [ -f /usr/include/criterion/criterion.h ] || need="$need libcriterion-dev"
