@@ -9,29 +9,10 @@
 #include <unistd.h>
 
 #include "nnc/csv.h"
+#include "file_fixture.h"
 
-static char tmp_path[64];
-static char *diag_text;
-static size_t diag_len;
-static FILE *diag_out;
-static Diag diag;
-
-static void setup(void)
-{
-    strcpy(tmp_path, "/tmp/nnc-csv-XXXXXX");
-    int fd = mkstemp(tmp_path);
-    cr_assert(fd >= 0);
-    close(fd);
-    diag_out = open_memstream(&diag_text, &diag_len);
-    diag_init(&diag, diag_out);
-}
-
-static void teardown(void)
-{
-    fclose(diag_out);
-    free(diag_text);
-    unlink(tmp_path);
-}
+static void setup(void) { file_fixture_setup("/tmp/nnc-csv-XXXXXX"); }
+static void teardown(void) { file_fixture_teardown(); }
 
 TestSuite(csv, .init = setup, .fini = teardown);
 
