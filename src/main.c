@@ -2,6 +2,7 @@
  * codes. 0 = success, 1 = the user's input is wrong, 2 = the command line is
  * wrong, 3 = a valid program whose training diverged. Nothing below main.c
  * ever exits. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -348,13 +349,13 @@ static bool emit_model(Arena *a, const Cli *cli, const IrProgram *p, size_t mode
     return write_artifact(cli->out, d, m, &w, &o, false);
 }
 
+/* A C identifier in the C locale (nnc never calls setlocale). */
 static bool valid_prefix(const char *s)
 {
-    if (!s || !*s || !(s[0] == '_' || (s[0] >= 'A' && s[0] <= 'z' && (s[0] <= 'Z' || s[0] >= 'a'))))
+    if (!s || !(isalpha((unsigned char)*s) || *s == '_'))
         return false;
     for (; *s; s++)
-        if (!(*s == '_' || (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
-              (*s >= 'A' && *s <= 'Z')))
+        if (!(isalnum((unsigned char)*s) || *s == '_'))
             return false;
     return true;
 }
