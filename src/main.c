@@ -39,6 +39,8 @@ static const char usage_text[] =
     "  check FILE      report diagnostics only; exit 0 when clean\n"
     "  emit FILE       write the model as one standalone C99 file\n"
     "      -o OUT.c          output file (default: standard output)\n"
+    "      --target T        c (default); onnx: an ONNX model (-o MODEL.onnx);\n"
+    "                        pytorch: a Python package to train (-o DIR)\n"
     "      --weights W       weights from W (safetensors) instead of training\n"
     "      --model NAME      which model (default as for run)\n"
     "      --prefix NAME     C identifier prefix (default: the model name)\n"
@@ -61,7 +63,7 @@ typedef struct Cli {
     Command command;
     const char *file;
     RtOptions rt;
-    const char *weights, *save, *model, *out, *prefix, *header;
+    const char *weights, *save, *model, *out, *prefix, *header, *target;
     bool with_main;
 } Cli;
 
@@ -112,6 +114,7 @@ static const Flag flags[] = {
     {"-o", "--output", F_STRING, FOR_EMIT | FOR_PLOT, CLI_FIELD(out)},
     {"--prefix", NULL, F_STRING, FOR_EMIT, CLI_FIELD(prefix)},
     {"--header", NULL, F_STRING, FOR_EMIT, CLI_FIELD(header)},
+    {"--target", NULL, F_STRING, FOR_EMIT, CLI_FIELD(target)},
 };
 
 static const Flag *find_flag(const char *arg, Command cmd)
@@ -297,18 +300,30 @@ static const char *weights_origin(Arena *a, const Cli *cli, const IrProgram *p, 
     return "trained by nnc";
 }
 
+typedef enum Target { TARGET_C, TARGET_C_HEADER, TARGET_ONNX, TARGET_PYTORCH } Target;
+
+static bool write_target(FILE *f, Target t, const IrModel *m, const EmitWeights *w,
+                         const EmitOptions *o)
+{
+    switch (t) {
+    case TARGET_C_HEADER: return emit_c_header(f, m, o);
+    case TARGET_ONNX: return emit_onnx(f, m, w, o);
+    default: return emit_c(f, m, w, o);
+    }
+}
+
 /* Writes one emitted artefact atomically: to path, or stdout when NULL. */
 static bool write_artifact(const char *path, Diag *d, const IrModel *m, const EmitWeights *w,
-                           const EmitOptions *o, bool header)
+                           const EmitOptions *o, Target t)
 {
     if (!path) {
-        bool ok = header ? emit_c_header(stdout, m, o) : emit_c(stdout, m, w, o);
+        bool ok = write_target(stdout, t, m, w, o);
         return ok && fflush(stdout) == 0;
     }
     AtomicFile af;
     if (!atomic_open(d, path, &af))
         return false;
-    bool ok = header ? emit_c_header(af.f, m, o) : emit_c(af.f, m, w, o);
+    bool ok = write_target(af.f, t, m, w, o);
     if (!ok) {
         atomic_abort(&af);
         diag_error(d, loc_none(), "cannot write '%s'", path);
@@ -317,8 +332,8 @@ static bool write_artifact(const char *path, Diag *d, const IrModel *m, const Em
     return atomic_commit(d, &af);
 }
 
-static bool emit_model(Arena *a, const Cli *cli, const IrProgram *p, size_t model,
-                       const RtSession *s, bool trained, Diag *d)
+static bool emit_model(Arena *a, const Cli *cli, Target target, const IrProgram *p,
+                       size_t model, const RtSession *s, bool trained, Diag *d)
 {
     const IrModel *m = &p->models[model];
     const float **weights = arena_array(a, m->n_nodes, sizeof *weights);
@@ -344,9 +359,9 @@ static bool emit_model(Arena *a, const Cli *cli, const IrProgram *p, size_t mode
         .header_name = header_base ? header_base + 1 : cli->header,
         .with_main = cli->with_main,
     };
-    if (cli->header && !write_artifact(cli->header, d, m, &w, &o, true))
+    if (cli->header && !write_artifact(cli->header, d, m, &w, &o, TARGET_C_HEADER))
         return false;
-    return write_artifact(cli->out, d, m, &w, &o, false);
+    return write_artifact(cli->out, d, m, &w, &o, target);
 }
 
 /* A C identifier in the C locale (nnc never calls setlocale). */
@@ -360,18 +375,61 @@ static bool valid_prefix(const char *s)
     return true;
 }
 
+/* --target, and the flags that only make sense for some targets. */
+static int parse_target(const Cli *cli, Target *out)
+{
+    const char *t = cli->target ? cli->target : "c";
+    if (strcmp(t, "c") == 0)
+        return *out = TARGET_C, EXIT_OK;
+    if (strcmp(t, "onnx") == 0)
+        *out = TARGET_ONNX;
+    else if (strcmp(t, "pytorch") == 0)
+        *out = TARGET_PYTORCH;
+    else
+        return usage_error("--target needs c, onnx or pytorch, not '%s'", t);
+    if (cli->prefix || cli->header || cli->with_main)
+        return usage_error("--prefix, --header and --main are for --target c, not '%s'", t);
+    if (!cli->out)
+        return usage_error(*out == TARGET_ONNX ? "--target %s needs -o MODEL.onnx"
+                                               : "--target %s needs -o DIR", t);
+    if (*out == TARGET_PYTORCH && cli->weights)
+        return usage_error("--weights is not for --target %s: the package trains its own", t);
+    return EXIT_OK;
+}
+
+/* The PyTorch package needs no weights: it carries the training itself. */
+static int emit_pytorch_package(const IrProgram *prog, const Cli *cli, size_t model, Diag *d)
+{
+    EmitPytorchOptions o = {
+        .dir = cli->out,
+        .source_name = cli->file,
+        .override_seed = cli->rt.override_seed,
+        .seed = cli->rt.seed,
+        .epochs = cli->rt.epochs,
+    };
+    return emit_pytorch(prog, model, &o, d) ? EXIT_OK : EXIT_USER;
+}
+
 /* emit: weights from --weights, or by running the file's training (its
  * log goes to stderr, so stdout carries only the C file). */
 static int emit_program(Arena *a, const IrProgram *prog, const Cli *cli, Diag *d)
 {
     size_t model;
+    Target target = TARGET_C;
+    int rc = parse_target(cli, &target);
+    if (rc != EXIT_OK)
+        return rc;
     if (cli->prefix && !valid_prefix(cli->prefix))
         return usage_error("--prefix needs a C identifier, not '%s'", cli->prefix);
-    if (!choose_model(prog, cli->model, d, &model) || !probe_outputs(cli, d))
+    if (!choose_model(prog, cli->model, d, &model))
         return EXIT_USER;
     if (!cli->model && prog->n_models > 1)
         fprintf(stderr, "nnc: emitting model '%s' (the file has %zu models; choose one with "
                 "--model)\n", prog->models[model].name, prog->n_models);
+    if (target == TARGET_PYTORCH)
+        return emit_pytorch_package(prog, cli, model, d);
+    if (!probe_outputs(cli, d))
+        return EXIT_USER;
     RtOptions rt = cli->rt;
     rt.out = stderr;
     rt.quiet = true;
@@ -381,8 +439,8 @@ static int emit_program(Arena *a, const IrProgram *prog, const Cli *cli, Diag *d
     bool trained = !cli->weights && rt_model_is_trained(prog, model);
     bool ok = cli->weights ? rt_weights_load(s, model, cli->weights, d)
                            : !trained || rt_session_train(s, d);
-    ok = ok && emit_model(a, cli, prog, model, s, trained, d);
-    int rc = ok ? EXIT_OK : rt_session_diverged(s) ? EXIT_DIVERGED : EXIT_USER;
+    ok = ok && emit_model(a, cli, target, prog, model, s, trained, d);
+    rc = ok ? EXIT_OK : rt_session_diverged(s) ? EXIT_DIVERGED : EXIT_USER;
     rt_session_free(s);
     return rc;
 }

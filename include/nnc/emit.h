@@ -4,9 +4,11 @@
 #define NNC_EMIT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "nnc/arena.h"
+#include "nnc/diag.h"
 #include "nnc/ir.h"
 
 typedef struct EmitOptions {
@@ -43,5 +45,23 @@ bool emit_weights_finite(const IrModel *m, const EmitWeights *w, const char **ba
 bool emit_c(FILE *out, const IrModel *m, const EmitWeights *w, const EmitOptions *o);
 /* The matching header with the API and the size constants. */
 bool emit_c_header(FILE *out, const IrModel *m, const EmitOptions *o);
+
+/* --target onnx: the inference graph (opset 13) with the weights as
+ * initializers, one binary ModelProto. Returns false when writing failed. */
+bool emit_onnx(FILE *out, const IrModel *m, const EmitWeights *w, const EmitOptions *o);
+
+/* --target pytorch: a Python package in the folder dir (created when
+ * missing) holding the model as an nn.Module, the datasets, and the train
+ * block as a script that also runs under torchrun (docs/interop.md). */
+typedef struct EmitPytorchOptions {
+    const char *dir;          /* the package folder (-o) */
+    const char *source_name;  /* the .nn file as given on the command line */
+    bool override_seed;       /* --seed N */
+    uint64_t seed;
+    long epochs;              /* --epochs N; 0 = as in the file */
+} EmitPytorchOptions;
+
+/* Reports through d and returns false on failure; writes nothing then. */
+bool emit_pytorch(const IrProgram *p, size_t model, const EmitPytorchOptions *o, Diag *d);
 
 #endif
