@@ -493,7 +493,9 @@ static bool read_lines(Reader *r, FILE *f)
     size_t cap = 0;
     ssize_t got;
     bool ok = true;
-    while (ok && (got = getline(&line, &cap, f)) >= 0) {
+    /* getline returns -1 both at the end and when a line does not fit in
+     * memory; errno tells them apart, so a huge line is never read as EOF. */
+    while (ok && (errno = 0, got = getline(&line, &cap, f)) >= 0) {
         size_t n = (size_t)got;
         r->line++;
         if (n > 0 && line[n - 1] == '\n')
@@ -505,9 +507,15 @@ static bool read_lines(Reader *r, FILE *f)
         r->off += (size_t)got;
         t->bytes = r->off;
     }
+    int read_errno = errno;
     free(line);
     if (!ok)
         return false;
+    if (read_errno == ENOMEM || read_errno == EOVERFLOW) {
+        diag_error(r->d, loc_at(t, r->line + 1, 1, 1), "line %zu is too long to fit in memory",
+                   r->line + 1);
+        return false;
+    }
     if (ferror(f)) {
         diag_error(r->d, loc_none(), "cannot read '%s': %s", t->path, strerror(errno));
         return false;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "nnc/csv.h"
@@ -291,6 +292,52 @@ Test(csv, blank_line_in_the_middle)
                  "<path>:2:1: error: blank line; blank lines are allowed only at the end of the file\n"
                  "    \n"
                  "    ^\n");
+}
+
+/* The address space this process maps now, from /proc/self/statm. */
+static size_t mapped_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    cr_assert_not_null(f);
+    cr_assert_eq(fscanf(f, "%lu", &pages), 1);
+    fclose(f);
+    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__has_feature)
+#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
+#define NNC_UNDER_ASAN 1
+#endif
+#endif
+
+/* getline fails with ENOMEM on a line larger than memory; that used to look
+ * like the end of the file. Address space is capped for this test process
+ * only (Criterion runs each test in its own), not possible under ASan. */
+Test(csv, line_too_long_for_memory)
+{
+#ifdef NNC_UNDER_ASAN
+    cr_skip_test("ASan reserves the address space this test limits");
+#else
+    size_t line_bytes = (size_t)64 << 20;
+    FILE *f = fopen(tmp_path, "wb");
+    cr_assert_not_null(f);
+    static char chunk[1 << 20];
+    for (size_t i = 0; i < sizeof chunk; i++)
+        chunk[i] = i % 2 ? ',' : '1';
+    for (size_t i = 0; i < line_bytes / sizeof chunk; i++)
+        cr_assert_eq(fwrite(chunk, 1, sizeof chunk, f), sizeof chunk);
+    fputs("1\n", f);
+    fclose(f);
+    rlim_t cap = (rlim_t)(mapped_bytes() + ((size_t)24 << 20));
+    struct rlimit lim = {cap, cap};
+    cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
+    CsvTable t;
+    cr_assert_not(csv_read(&diag, tmp_path, CSV_HEADER_AUTO, &t));
+    cr_assert_not_null(strstr(diag_output(), ":1:1: error: line 1 is too long to fit in memory"),
+                       "got: %s", diag_output());
+    csv_free(&t);
+#endif
 }
 
 Test(csv, directory_cannot_be_read)
