@@ -8,6 +8,8 @@
 4. nnc's trained XOR weights load into the module (strict) with nnc's outputs.
 5. Fixed-weight models (parameter blocks, step) give nnc's outputs untrained.
 6. Every generated file of every example compiles (py_compile).
+7. data_cases.nn: CSV corner cases, scale, split, minmax and standard
+   normalisation give exactly nnc's rows.
 
 usage: check_package.py NNC REPO_ROOT WORK_DIR"""
 import importlib
@@ -185,6 +187,20 @@ def fixed_weights():
                          f"{example} {name}: parameter blocks")
 
 
+def data_cases():
+    out = os.path.join(WORK, "cases")
+    nn_file = os.path.join(HERE, "data_cases.nn")
+    run([NNC, "emit", nn_file, "--target", "pytorch", "-o", out])
+    _, data, _ = package(out)
+    for ev in evaluations(nnc_json(nn_file)):
+        x, y = data.load(ev["dataset"])
+        want_x = np.array([r["inputs"] for r in ev["rows"]], dtype=np.float32)
+        want_y = np.array([r["target"] for r in ev["rows"]], dtype=np.float32)
+        same = x.shape == want_x.shape and np.array_equal(x.numpy(), want_x) \
+            and np.array_equal(y.numpy()[:, 0], want_y)
+        check(same, f"data_cases.nn {ev['dataset']}: the same {len(want_x)} rows as nnc")
+
+
 def compile_all():
     count = 0
     for example in sorted(os.listdir(EXAMPLES)):
@@ -205,6 +221,7 @@ def compile_all():
 def main():
     os.makedirs(WORK, exist_ok=True)
     compile_all()
+    data_cases()
     pkg = emit("xor.nn", "xornet")
     weights, ddp_loss = torchrun_xor(pkg)
     xor_weights_in_nnc(pkg, weights)
