@@ -36,14 +36,15 @@ static void model_header(FILE *f, const PyPackage *k)
     const IrModel *m = k->m;
     fprintf(f, "\"\"\"%s from %s as a PyTorch module, written by nnc (--target pytorch).\n\n",
             m->name, k->source_base);
-    fputs("The layers are attributes named like the .nn layers, so state_dict() keys\n"
-          "are those of nnc's weights files:", f);
-    for (size_t i = 0; i < m->n_nodes; i++)
-        if (m->nodes[i].op == OP_DENSE)
-            fprintf(f, " %s.weight [%zu, %zu], %s.bias [%zu],", m->nodes[i].name,
-                    m->nodes[i].units, m->nodes[i].in_units, m->nodes[i].name,
-                    m->nodes[i].units);
-    fprintf(f, "\n%zu parameters in all.\n\"\"\"\n", m->n_params);
+    fprintf(f, "The layers are attributes named like the .nn layers, so state_dict() keys\n"
+               "are those of nnc's weights files (%zu parameters in all):\n", m->n_params);
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        const IrNode *n = &m->nodes[i];
+        if (n->op == OP_DENSE)
+            fprintf(f, "    %s.weight [%zu, %zu], %s.bias [%zu]\n", n->name, n->units,
+                    n->in_units, n->name, n->units);
+    }
+    fputs("\"\"\"\n", f);
     fputs("import torch\nfrom torch import nn\n\n\n", f);
     if (model_uses(m, OP_STEP))
         fputs(step_function, f);

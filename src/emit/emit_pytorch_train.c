@@ -4,6 +4,7 @@
  * DistributedDataParallel, then the model's evaluate blocks on rank 0. The
  * settings are written as constants at the top; the loop below them is the
  * same for every model. */
+#include <stdarg.h>
 #include <string.h>
 
 #include "pytorch.h"
@@ -25,6 +26,19 @@ static const char imports[] =
     "\n"
     "import data\n";
 
+/* The package folder as its parent folder sees it: "-o out/xornet/" gives
+ * "xornet", the path a reader next to the package types. */
+static void put_package_name(FILE *f, const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    size_t start = n;
+    while (start > 0 && dir[start - 1] != '/')
+        start--;
+    fprintf(f, "%.*s", (int)(n - start), dir + start);
+}
+
 static void train_docstring(FILE *f, const PyPackage *k)
 {
     const IrTrain *t = k->train;
@@ -34,11 +48,13 @@ static void train_docstring(FILE *f, const PyPackage *k)
     else
         fprintf(f, "\"\"\"Evaluates %s as %s says (the file has no train block for it).\n",
                 k->m->name, k->source_base);
-    fprintf(f, "Written by nnc (--target pytorch). One process:\n\n"
-               "    python3 %s/train.py [--epochs N] [--seed N] [--save W.safetensors]\n\n"
-               "or several with DistributedDataParallel (README.md has multi-machine runs):\n\n"
-               "    torchrun --standalone --nproc_per_node=2 %s/train.py\n\"\"\"\n",
-            k->o->dir, k->o->dir);
+    fputs("Written by nnc (--target pytorch). One process:\n\n    python3 ", f);
+    put_package_name(f, k->o->dir);
+    fputs("/train.py [--epochs N] [--seed N] [--save W.safetensors]\n\n"
+          "or several with DistributedDataParallel (README.md has multi-machine runs):\n\n"
+          "    torchrun --standalone --nproc_per_node=2 ", f);
+    put_package_name(f, k->o->dir);
+    fputs("/train.py\n\"\"\"\n", f);
 }
 
 static const char *sweep_param(SweepParam s)
@@ -59,7 +75,7 @@ static const char *sweep_param(SweepParam s)
 static void put_sweep(FILE *f, const IrTrain *t)
 {
     if (t->sweep == SWEEP_NONE || t->n_sweep == 0) {
-        fputs("SWEEP = None       # or (\"lr\", [0.01, 0.1]): one run per value, same initial "
+        fputs("SWEEP = None        # or (\"lr\", [0.01, 0.1]): one run per value, same initial "
               "weights\n", f);
         return;
     }
@@ -72,19 +88,39 @@ static void put_sweep(FILE *f, const IrTrain *t)
     fputs("])  # one run per value from the same initial weights\n", f);
 }
 
+/* NAME = value, with a comment aligned after it when there is one. */
+static void put_setting(FILE *f, const char *comment, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void put_setting(FILE *f, const char *comment, const char *fmt, ...)
+{
+    char line[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (comment)
+        fprintf(f, "%-20s# %s\n", line, comment);
+    else
+        fprintf(f, "%s\n", line);
+}
+
 static void train_settings(FILE *f, const PyPackage *k)
 {
     const IrTrain *t = k->train;
     const EmitPytorchOptions *o = k->o;
     fprintf(f, "\n# The train block of %s (line %d)%s.\n", k->source_base, t->loc.line,
             o->override_seed || o->epochs ? ", with nnc emit's --seed/--epochs" : "");
-    fprintf(f, "TRAIN_DATA = \"%s\"\n", k->prog->datasets[t->dataset].name);
-    fprintf(f, "EPOCHS = %ld\n", o->epochs > 0 ? o->epochs : t->epochs);
-    fprintf(f, "BATCH = %zu          # the global batch: rows per step over all processes\n",
-            t->batch);
-    fprintf(f, "SEED = %llu\n",
-            (unsigned long long)(o->override_seed ? o->seed : t->seed));
-    fprintf(f, "LOG_EVERY = %ld       # 0: every epochs/10\n", t->log_every);
+    fputs("TRAIN_DATA = ", f);
+    py_put_string(f, k->prog->datasets[t->dataset].name);
+    fputc('\n', f);
+    put_setting(f, NULL, "EPOCHS = %ld", o->epochs > 0 ? o->epochs : t->epochs);
+    put_setting(f, "the global batch: rows per step over all processes", "BATCH = %zu",
+                t->batch);
+    put_setting(f, "torch.manual_seed: initialisation, shuffling, dropout", "SEED = %llu",
+                (unsigned long long)(o->override_seed ? o->seed : t->seed));
+    put_setting(f, "epochs between loss lines (0: epochs / 10)", "LOG_EVERY = %ld",
+                t->log_every);
     put_sweep(f, t);
 }
 
@@ -160,7 +196,7 @@ static const char loop_code[] =
     "    p.add_argument(\"--save\", default=\"weights.safetensors\",\n"
     "                   help=\"where rank 0 writes the trained weights (safetensors)\")\n"
     "    p.add_argument(\"--init\", help=\"start from these weights (safetensors) instead of \"\n"
-    "                   \"torch's initialisation, e.g. nnc's init.safetensors beside this file\")\n"
+    "                   \"torch's initialisation, e.g. weights saved by `nnc run --save`\")\n"
     "    p.add_argument(\"--data-root\", default=data.DATA_ROOT,\n"
     "                   help=\"the folder csv paths are relative to (default: %(default)s)\")\n"
     "    return p.parse_args()\n"
