@@ -281,12 +281,18 @@ static bool render_all(const PyPackage *k, PyText *texts, Diag *d)
 }
 
 /* Opens every file under a temporary name and writes it; only when all
- * are written are they renamed into place. */
+ * are written are they renamed into place. A folder in the way of a file
+ * would fail its rename after others succeeded: it is refused first. */
 static bool write_all(Arena *a, const char *dir, const PyText *texts, Diag *d)
 {
     AtomicFile af[PY_N_FILES];
     size_t opened = 0;
     bool ok = true;
+    for (size_t i = 0; i < PY_N_FILES; i++) {
+        const char *path = arena_printf(a, "%s/%s", dir, py_files[i].name);
+        if (!path || !atomic_probe(d, path))
+            return false;
+    }
     for (; ok && opened < PY_N_FILES; opened++) {
         const char *path = arena_printf(a, "%s/%s", dir, py_files[opened].name);
         if (!path || !atomic_open(d, path, &af[opened]))
