@@ -115,7 +115,9 @@ static void readme_runs(FILE *f, const PyPackage *k)
     const char *d = k->o->dir;
     fprintf(f, "## Train\n\nOne process:\n\n    python3 %s/train.py\n\n", d);
     fprintf(f, "Several processes on this machine (DistributedDataParallel, gloo on CPUs):\n\n"
-               "    OMP_NUM_THREADS=1 torchrun --standalone --nproc_per_node=4 %s/train.py\n\n", d);
+               "    OMP_NUM_THREADS=1 torchrun --standalone --nproc_per_node=4 %s/train.py\n\n"
+               "(torchrun 1.13 on Python 3.11 fails on its own defaults with \"'NoneType' object\n"
+               "has no attribute 'get'\"; add `--redirects=0:1 --tee=0:1` there.)\n\n", d);
     fprintf(f, "Several machines: the same command on each, `--node_rank` 0 on the machine\n"
                "at `--master_addr` (it must be reachable on `--master_port` from the others):\n\n"
                "    torchrun --nnodes=2 --nproc_per_node=4 --node_rank=0 \\\n"
