@@ -61,6 +61,11 @@ typedef struct EmitPytorchOptions {
     long epochs;              /* --epochs N; 0 = as in the file */
 } EmitPytorchOptions;
 
+/* Why name cannot be used in the package (a Python keyword; for an
+ * attribute, a name nn.Module already has; for the model's class, a name the
+ * generated code uses), or NULL when it can. */
+const char *emit_pytorch_name_clash(const char *name, bool attribute);
+
 /* Reports through d and returns false on failure; writes nothing then. */
 bool emit_pytorch(const IrProgram *p, size_t model, const EmitPytorchOptions *o, Diag *d);
 

@@ -83,6 +83,29 @@ typedef struct IrModel {
 
 /* ---- Datasets ---------------------------------------------------------- */
 
+/* How a declared dataset is built, for emitters that rebuild it elsewhere
+ * (--target pytorch): the raw values or the CSV file, then scale, split and
+ * normalize in lower_data.c's order. Shared by NAME, NAME.train, NAME.test. */
+typedef enum DataPart { DATA_WHOLE, DATA_TRAIN, DATA_TEST } DataPart;
+typedef enum DataNorm { NORM_NONE, NORM_MINMAX, NORM_STANDARD } DataNorm;
+
+typedef struct IrDataSource {
+    const char *name;     /* as declared: "digits" */
+    const char *csv;      /* the path as written (relative to the .nn file), or NULL */
+    int header;           /* csv: -1 auto, 0 no, 1 yes */
+    long target;          /* csv: the label's column, -1 = last */
+    const float *raw_x;   /* inline: x as written, before scale [rows][x_cols] */
+    const float *raw_y;   /* inline: y as written [rows][y_cols], NULL without y */
+    size_t rows, x_cols, y_cols;
+    int classes;          /* as the dataset's */
+    bool has_scale;
+    double scale;
+    DataNorm normalize;
+    bool has_split;
+    double split;         /* fraction of rows for NAME.train */
+    uint64_t seed;        /* of the split's shuffle */
+} IrDataSource;
+
 typedef struct IrDataset {
     const char *name;   /* "xor", or "digits.train" for a split */
     size_t rows;
@@ -91,6 +114,8 @@ typedef struct IrDataset {
     const float *x;     /* [rows][x_cols] */
     const float *y;     /* [rows][y_cols] */
     int classes;        /* > 0: y holds integer labels 0..classes-1 */
+    const IrDataSource *source; /* how it was built */
+    DataPart part;
     Loc loc;
 } IrDataset;
 

@@ -191,11 +191,13 @@ static bool data_split(Lower *c, DataSym *sym, const IrDataset *whole, const Ast
     }
     IrDataset part = *whole;
     part.name = arena_printf(c->arena, "%s.train", whole->name);
+    part.part = DATA_TRAIN;
     part.rows = n_train;
     part.x = x;
     part.y = y;
     sym->train = data_push(c, &part);
     part.name = arena_printf(c->arena, "%s.test", whole->name);
+    part.part = DATA_TEST;
     part.rows = rows - n_train;
     part.x = x + n_train * whole->x_cols;
     part.y = whole->y_cols ? y + n_train * whole->y_cols : NULL;
@@ -326,12 +328,56 @@ static bool data_normalize(Lower *c, const AstProp *normalize, IrDataset *ds, fl
     return true;
 }
 
+/* The recipe of the dataset for emitters (IrDataSource): the properties,
+ * and for inline data a copy of x before scale and normalize change it. */
+static IrDataSource *data_source(Lower *c, const AstDecl *d, const AstProp **slots,
+                                 const IrDataset *ds)
+{
+    IrDataSource *src = arena_alloc(c->arena, sizeof *src);
+    if (!src)
+        return NULL;
+    *src = (IrDataSource){.name = d->name, .header = -1, .target = -1, .rows = ds->rows,
+                          .x_cols = ds->x_cols, .y_cols = ds->y_cols, .classes = ds->classes};
+    const AstProp *p;
+    if ((p = slots[DP_CSV]) != NULL)
+        src->csv = p->value->text;
+    if ((p = slots[DP_HEADER]) != NULL)
+        src->header = p->value->boolean;
+    if ((p = slots[DP_TARGET]) != NULL)
+        src->target = p->value->kind == AST_IDENT ? (strcmp(p->value->text, "first") ? -1 : 0)
+                                                  : (long)p->value->number;
+    if ((p = slots[DP_SCALE]) != NULL)
+        src->has_scale = true, src->scale = p->value->number;
+    if ((p = slots[DP_NORMALIZE]) != NULL)
+        src->normalize = strcmp(p->value->text, "standard") ? NORM_MINMAX : NORM_STANDARD;
+    if ((p = slots[DP_SPLIT]) != NULL)
+        src->has_split = true, src->split = p->value->number;
+    if ((p = slots[DP_SEED]) != NULL)
+        src->seed = (uint64_t)p->value->number;
+    if (src->csv)
+        return src;
+    float *x = arena_array(c->arena, ds->rows, ds->x_cols * sizeof(float));
+    if (!x)
+        return NULL;
+    memcpy(x, ds->x, ds->rows * ds->x_cols * sizeof(float));
+    src->raw_x = x;
+    src->raw_y = ds->y_cols ? ds->y : NULL; /* y is never scaled or normalised */
+    return src;
+}
+
 void lower_dataset(Lower *c, const AstDecl *d, DataSym *sym)
 {
     const AstProp *slots[DP_COUNT];
     bool ok = props_collect(c, d->props, dataset_props, DP_COUNT, "dataset block", slots);
     IrDataset ds = {.name = d->name, .loc = d->name_loc};
-    if (!data_read(c, d, slots, ok, &ds) || !data_scale(c, slots[DP_SCALE], &ds))
+    if (!data_read(c, d, slots, ok, &ds))
+        return;
+    ds.source = data_source(c, d, slots, &ds);
+    if (!ds.source) {
+        diag_error(c->diag, d->name_loc, "out of memory");
+        return;
+    }
+    if (!data_scale(c, slots[DP_SCALE], &ds))
         return;
     sym->whole = data_push(c, &ds);
     const AstProp *split = slots[DP_SPLIT], *seed = slots[DP_SEED];

@@ -5,7 +5,11 @@
 #                         and, when NAME.out exists or on --bless, `nnc run` = NAME.out
 #                         (stdout, stderr, then "[exit N]" when N is not 0;
 #                         run may exit 0, 1 or 3 = training diverged);
-#                         for emit_* cases also `nnc emit` = NAME.c
+#                         for emit_* cases also `nnc emit` = NAME.c;
+#                         for pytorch_* cases `nnc emit --target pytorch`'s
+#                         model.py, train.py and data.py = NAME.model.py,
+#                         NAME.train.py, NAME.data.py (data.py's DATA_ROOT
+#                         line, an absolute path, is left out)
 # Files are compared byte for byte. `--bless` rewrites the expected files
 # (review the diff before committing). Runs from tests/golden so paths in
 # diagnostics are stable. NNC names the binary; WRAP may prefix it (valgrind).
@@ -72,6 +76,14 @@ check_case() {
     case $name in emit_*)
         ${WRAP:-} "$nnc" emit "$name.nn" -o "$tmp/emit.c" 2>"$tmp/err" || { echo "FAIL $name: nnc emit failed"; cat "$tmp/err"; return 1; }
         compare "$name" c "$tmp/emit.c" || ok=1
+    esac
+    case $name in pytorch_*)
+        rm -rf "$tmp/pkg"
+        ${WRAP:-} "$nnc" emit "$name.nn" --target pytorch -o "$tmp/pkg" 2>"$tmp/err" || { echo "FAIL $name: nnc emit --target pytorch failed"; cat "$tmp/err"; return 1; }
+        grep -v '^DATA_ROOT = ' "$tmp/pkg/data.py" >"$tmp/pkg/data.golden"
+        compare "$name" model.py "$tmp/pkg/model.py" || ok=1
+        compare "$name" train.py "$tmp/pkg/train.py" || ok=1
+        compare "$name" data.py "$tmp/pkg/data.golden" || ok=1
     esac
     return $ok
 }

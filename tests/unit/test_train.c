@@ -253,7 +253,7 @@ Test(train, classes_with_cross_entropy_print_confusion_matrix)
     static const float y[6] = {0, 0, 1, 1, 2, 2};
     Fixture f;
     fixture_logreg(&f);
-    f.datasets[0] = (IrDataset){"three", 6, 2, 1, x, y, 3, {0}};
+    f.datasets[0] = (IrDataset){.name = "three", .rows = 6, .x_cols = 2, .y_cols = 1, .x = x, .y = y, .classes = 3};
     f.nodes[0][1].units = 3;
     f.nodes[0][2].op = OP_IDENTITY;
     f.nodes[0][2].in_units = f.nodes[0][2].units = 3;

@@ -1,0 +1,46 @@
+/* Shared by the --target pytorch writers (emit_pytorch*.c): what goes into
+ * the package, and how numbers and lists are spelled in Python. */
+#ifndef NNC_EMIT_PYTORCH_H
+#define NNC_EMIT_PYTORCH_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "nnc/emit.h"
+
+/* Everything the files of one package are written from. */
+typedef struct PyPackage {
+    const IrProgram *prog;
+    const IrModel *m;
+    size_t model;
+    const IrTrain *train;       /* the model's last train block, or NULL */
+    const IrEval **evals;       /* the model's evaluate steps, in file order */
+    size_t n_evals;
+    const IrDataSource **sources; /* the declared datasets those steps use */
+    size_t n_sources;
+    const EmitPytorchOptions *o;
+    const char *source_base;    /* "xor.nn" */
+    const char *data_root;      /* absolute folder of the .nn file */
+    const char *class_name;     /* the model's Python class */
+} PyPackage;
+
+/* A float32 as the shortest decimal that Python reads back (through a
+ * double) as exactly that float; integers without a fraction ("1", "-2"). */
+void py_put_float32(FILE *f, float v);
+/* A hyperparameter as Python's repr would write it ("0.1", "1e-08", "1.0"). */
+void py_put_double(FILE *f, double v);
+/* A Python list: [a, b] for one column, [[a, b], [c, d]] for several, one
+ * row per line after the first when there are many. */
+void py_put_matrix(FILE *f, const float *v, size_t rows, size_t cols, bool flat,
+                   const char *indent);
+/* A Python string literal (double quotes, backslash escapes). */
+void py_put_string(FILE *f, const char *s);
+
+void py_write_model(FILE *f, const PyPackage *k);
+void py_write_data(FILE *f, const PyPackage *k);
+void py_write_train(FILE *f, const PyPackage *k);
+void py_write_readme(FILE *f, const PyPackage *k);
+void py_write_init(FILE *f, const PyPackage *k);
+void py_write_safetensors_io(FILE *f);
+
+#endif

@@ -1,0 +1,240 @@
+"""The packages of `nnc emit --target pytorch` against nnc itself.
+
+1. XOR under torchrun (2 processes, gloo): 4/4, and its saved weights give
+   nnc the same predictions and outputs (within 1e-5).
+2. The same package in one process: a sane result.
+3. digits: data.py builds exactly nnc's digits.test rows and train split;
+   a 2-epoch run saves weights nnc loads and agrees with.
+4. nnc's trained XOR weights load into the module (strict) with nnc's outputs.
+5. Fixed-weight models (parameter blocks, step) give nnc's outputs untrained.
+6. Every generated file of every example compiles (py_compile).
+7. data_cases.nn: CSV corner cases, scale, split, minmax and standard
+   normalisation give exactly nnc's rows.
+
+usage: check_package.py NNC REPO_ROOT WORK_DIR"""
+import importlib
+import json
+import os
+import py_compile
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+NNC, ROOT, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
+EXAMPLES = os.path.join(ROOT, "examples")
+HERE = os.path.dirname(os.path.abspath(__file__))
+PY = sys.executable
+ENV = dict(os.environ, OMP_NUM_THREADS="1")
+failures = []
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what, flush=True)
+    if not ok:
+        failures.append(what)
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, env=ENV, **kw)
+    if r.returncode != 0:
+        print(f"command failed ({r.returncode}): {' '.join(cmd)}\n{r.stdout}\n{r.stderr}")
+        raise SystemExit(1)
+    return r
+
+
+def emit(example, name, *extra):
+    out = os.path.join(WORK, name)
+    run([NNC, "emit", os.path.join(EXAMPLES, example), "--target", "pytorch", "-o", out, *extra])
+    return out
+
+
+def package(folder):
+    """The generated modules of folder, imported fresh (every package has a
+    model.py and a data.py)."""
+    for mod in ("model", "data", "safetensors_io"):
+        sys.modules.pop(mod, None)
+    sys.path.insert(0, folder)
+    try:
+        return (importlib.import_module("model"), importlib.import_module("data"),
+                importlib.import_module("safetensors_io"))
+    finally:
+        sys.path.remove(folder)
+
+
+def nnc_json(nn_file, *args):
+    return json.loads(run([NNC, "run", nn_file, "--json", *args]).stdout)
+
+
+def evaluations(doc):
+    return [s for s in doc["steps"] if s["step"] == "evaluate"]
+
+
+def outputs(module, x):
+    module.eval()
+    with torch.no_grad():
+        return module(x).numpy()
+
+
+def compare_rows(rows, out, what):
+    """nnc's JSON rows against the package's outputs: same predictions, outputs
+    within 1e-5."""
+    want = np.array([r["outputs"] for r in rows], dtype=np.float64)
+    diff = float(np.max(np.abs(want - out)))
+    if out.shape[1] == 1:
+        preds = (out[:, 0] > 0.5).astype(int)
+    else:
+        preds = out.argmax(1)
+    same = all(int(p) == r["prediction"] for p, r in zip(preds, rows))
+    check(same and diff <= 1e-5, f"{what}: same predictions, max output diff {diff:.3g}")
+    return diff
+
+
+def torchrun_xor(pkg):
+    weights = os.path.join(WORK, "xor-ddp.safetensors")
+    # --redirects/--tee with explicit values: torchrun 1.13 on Python 3.11
+    # fails on its own defaults (IntFlag iteration changed); these work on all.
+    cmd = ["torchrun", "--standalone", "--nproc_per_node=2", "--monitor_interval=0.2",
+           "--redirects=0:1", "--tee=0:1", os.path.join(pkg, "train.py"), "--save", weights]
+    start = time.time()
+    r = run(cmd, cwd=WORK)
+    wall = time.time() - start
+    text = r.stdout + r.stderr
+    loss = re.search(r"final loss (\S+)", text)
+    check("2 process(es)" in text, "torchrun: the script saw 2 processes")
+    check("accuracy 4/4 (100.0%)" in text, "torchrun XOR: accuracy 4/4")
+    print(f"     torchrun 2 processes: final loss {loss.group(1) if loss else '?'}, "
+          f"wall {wall:.1f} s")
+    return weights, float(loss.group(1)) if loss else None
+
+
+def xor_weights_in_nnc(pkg, weights):
+    model, data, st = package(pkg)
+    net = model.XORNet()
+    net.load_state_dict(st.load_file(weights), strict=True)
+    x, _ = data.load("xor")
+    doc = nnc_json(os.path.join(HERE, "xor_eval.nn"), "--weights", weights)
+    compare_rows(evaluations(doc)[-1]["rows"], outputs(net, x), "DDP weights in nnc run")
+    run([NNC, "run", os.path.join(EXAMPLES, "xor.nn"), "--weights", weights, "--quiet"])
+    run([NNC, "emit", os.path.join(EXAMPLES, "xor.nn"), "--weights", weights,
+         "-o", os.path.join(WORK, "net.c")])
+    check(True, "nnc run/emit examples/xor.nn --weights accept the package's weights")
+
+
+def single_process(pkg, ddp_loss):
+    weights = os.path.join(WORK, "xor-one.safetensors")
+    r = run([PY, os.path.join(pkg, "train.py"), "--save", weights], cwd=WORK)
+    loss = float(re.search(r"final loss (\S+)", r.stdout).group(1))
+    check("accuracy 4/4" in r.stdout and loss < 0.01,
+          f"one process: accuracy 4/4, final loss {loss:.7g}")
+    if ddp_loss is not None:
+        check(abs(loss - ddp_loss) <= 1e-3 * max(loss, 1e-6) + 1e-7,
+              f"one process and torchrun reach the same loss ({loss:.7g} vs {ddp_loss:.7g})")
+
+
+def digits():
+    pkg = emit("digits.nn", "digitnet")
+    model, data, st = package(pkg)
+    doc = nnc_json(os.path.join(EXAMPLES, "digits.nn"), "--epochs", "1")
+    rows = evaluations(doc)[-1]["rows"]
+    x, y = data.load("digits.test")
+    want_x = np.array([r["inputs"] for r in rows], dtype=np.float32)
+    want_y = np.array([r["target"] for r in rows], dtype=np.float32)
+    same = x.shape == want_x.shape and np.array_equal(x.numpy(), want_x) \
+        and np.array_equal(y.numpy()[:, 0], want_y)
+    check(same, f"digits.test: the same {len(rows)} rows and values as nnc, in order")
+    ir = run([NNC, "dump", "ir", os.path.join(EXAMPLES, "digits.nn")]).stdout
+    train_rows = int(re.search(r"dataset \d+ digits\.train.*\n\s+rows (\d+)", ir).group(1))
+    check(len(data.load("digits.train")[0]) == train_rows,
+          f"digits.train: {train_rows} rows as in nnc")
+    weights = os.path.join(WORK, "digits.safetensors")
+    r = run([PY, os.path.join(pkg, "train.py"), "--epochs", "2", "--save", weights], cwd=WORK)
+    acc = re.search(r"accuracy (\d+)/(\d+)", r.stdout)
+    correct = int(acc.group(1)) if acc else 0
+    print(f"     digits, 2 epochs in PyTorch: accuracy {correct}/{acc.group(2) if acc else '?'}")
+    check(correct > 0.8 * len(rows), "digits: 2 epochs reach > 80% on digits.test")
+    net = model.digitnet()
+    net.load_state_dict(st.load_file(weights), strict=True)
+    doc = nnc_json(os.path.join(HERE, "digits_eval.nn"), "--weights", weights)
+    ev = evaluations(doc)[-1]
+    compare_rows(ev["rows"], outputs(net, x), "digits weights in nnc run")
+    check(ev["correct"] == correct, "digits: nnc counts the same accuracy")
+
+
+def nnc_weights_in_module():
+    pkg = os.path.join(WORK, "xornet")
+    model, data, st = package(pkg)
+    weights = os.path.join(WORK, "nnc-xor.safetensors")
+    doc = nnc_json(os.path.join(EXAMPLES, "xor.nn"), "--save", weights)
+    net = model.XORNet()
+    net.load_state_dict(st.load_file(weights), strict=True)
+    x, _ = data.load("xor")
+    compare_rows(evaluations(doc)[-1]["rows"], outputs(net, x), "nnc's weights in the module")
+
+
+def fixed_weights():
+    for example, models in (("handpicked_xor.nn", ["handpicked"]),
+                            ("perceptron_xor.nn", ["or_gate", "and_gate"])):
+        doc = nnc_json(os.path.join(EXAMPLES, example))
+        for k, name in enumerate(models):
+            pkg = emit(example, f"fixed_{name}", "--model", name)
+            model, data, _ = package(pkg)
+            x, _ = data.load("xor")
+            compare_rows(evaluations(doc)[k]["rows"], outputs(getattr(model, name)(), x),
+                         f"{example} {name}: parameter blocks")
+
+
+def data_cases():
+    out = os.path.join(WORK, "cases")
+    nn_file = os.path.join(HERE, "data_cases.nn")
+    run([NNC, "emit", nn_file, "--target", "pytorch", "-o", out])
+    _, data, _ = package(out)
+    for ev in evaluations(nnc_json(nn_file)):
+        x, y = data.load(ev["dataset"])
+        want_x = np.array([r["inputs"] for r in ev["rows"]], dtype=np.float32)
+        want_y = np.array([r["target"] for r in ev["rows"]], dtype=np.float32)
+        same = x.shape == want_x.shape and np.array_equal(x.numpy(), want_x) \
+            and np.array_equal(y.numpy()[:, 0], want_y)
+        check(same, f"data_cases.nn {ev['dataset']}: the same {len(want_x)} rows as nnc")
+
+
+def compile_all():
+    count = 0
+    for example in sorted(os.listdir(EXAMPLES)):
+        if not example.endswith(".nn"):
+            continue
+        base = example[:-3]
+        doc = run([NNC, "dump", "ir", os.path.join(EXAMPLES, example)]).stdout
+        for name in re.findall(r"^model \d+ (\w+)", doc, re.M) or [None]:
+            extra = ["--model", name] if name else []
+            pkg = emit(example, f"compile_{base}_{name}", *extra)
+            for f in os.listdir(pkg):
+                if f.endswith(".py"):
+                    py_compile.compile(os.path.join(pkg, f), doraise=True)
+                    count += 1
+    check(count > 0, f"py_compile: {count} generated files of every example")
+
+
+def main():
+    os.makedirs(WORK, exist_ok=True)
+    compile_all()
+    data_cases()
+    pkg = emit("xor.nn", "xornet")
+    weights, ddp_loss = torchrun_xor(pkg)
+    xor_weights_in_nnc(pkg, weights)
+    single_process(pkg, ddp_loss)
+    nnc_weights_in_module()
+    fixed_weights()
+    digits()
+    if failures:
+        print(f"tests/pytorch: {len(failures)} failed")
+        return 1
+    print("tests/pytorch: all passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
