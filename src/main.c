@@ -332,10 +332,10 @@ static bool write_artifact(const char *path, Diag *d, const IrModel *m, const Em
     return atomic_commit(d, &af);
 }
 
-static bool emit_model(Arena *a, const Cli *cli, Target target, const IrProgram *p,
-                       size_t model, const RtSession *s, bool trained, Diag *d)
+/* The model's weights in a session, per node, as the emitters take them. */
+static bool session_weights(Arena *a, const RtSession *s, const IrModel *m, size_t model,
+                            EmitWeights *out)
 {
-    const IrModel *m = &p->models[model];
     const float **weights = arena_array(a, m->n_nodes, sizeof *weights);
     const float **biases = arena_array(a, m->n_nodes, sizeof *biases);
     if (!weights || !biases)
@@ -344,7 +344,17 @@ static bool emit_model(Arena *a, const Cli *cli, Target target, const IrProgram 
         weights[i] = rt_node_weight(s, model, i);
         biases[i] = rt_node_bias(s, model, i);
     }
-    EmitWeights w = {weights, biases};
+    *out = (EmitWeights){weights, biases};
+    return true;
+}
+
+static bool emit_model(Arena *a, const Cli *cli, Target target, const IrProgram *p,
+                       size_t model, const RtSession *s, bool trained, Diag *d)
+{
+    const IrModel *m = &p->models[model];
+    EmitWeights w;
+    if (!session_weights(a, s, m, model, &w))
+        return false;
     const char *bad;
     if (!emit_weights_finite(m, &w, &bad)) {
         diag_error(d, loc_none(), "the weights of layer '%s' are not finite (NaN or infinite): "
@@ -397,17 +407,30 @@ static int parse_target(const Cli *cli, Target *out)
     return EXIT_OK;
 }
 
-/* The PyTorch package needs no weights: it carries the training itself. */
-static int emit_pytorch_package(const IrProgram *prog, const Cli *cli, size_t model, Diag *d)
+/* The PyTorch package trains itself; it gets nnc's initial weights (a new
+ * session, never trained) so that it starts where `nnc run` starts. */
+static int emit_pytorch_package(Arena *a, const IrProgram *prog, const Cli *cli, size_t model,
+                                Diag *d)
 {
+    RtOptions rt = cli->rt;
+    rt.out = stderr;
+    rt.quiet = true;
+    RtSession *s = rt_session_new(prog, &rt, d);
+    if (!s)
+        return EXIT_USER;
+    EmitWeights init;
     EmitPytorchOptions o = {
         .dir = cli->out,
         .source_name = cli->file,
         .override_seed = cli->rt.override_seed,
         .seed = cli->rt.seed,
         .epochs = cli->rt.epochs,
+        .init = &init,
     };
-    return emit_pytorch(prog, model, &o, d) ? EXIT_OK : EXIT_USER;
+    bool ok = session_weights(a, s, &prog->models[model], model, &init) &&
+              emit_pytorch(prog, model, &o, d);
+    rt_session_free(s);
+    return ok ? EXIT_OK : EXIT_USER;
 }
 
 /* emit: weights from --weights, or by running the file's training (its
@@ -427,7 +450,7 @@ static int emit_program(Arena *a, const IrProgram *prog, const Cli *cli, Diag *d
         fprintf(stderr, "nnc: emitting model '%s' (the file has %zu models; choose one with "
                 "--model)\n", prog->models[model].name, prog->n_models);
     if (target == TARGET_PYTORCH)
-        return emit_pytorch_package(prog, cli, model, d);
+        return emit_pytorch_package(a, prog, cli, model, d);
     if (!probe_outputs(cli, d))
         return EXIT_USER;
     RtOptions rt = cli->rt;

@@ -59,6 +59,10 @@ typedef struct EmitPytorchOptions {
     bool override_seed;       /* --seed N */
     uint64_t seed;
     long epochs;              /* --epochs N; 0 = as in the file */
+    /* nnc's initial weights for the train block's seed, written as
+     * init.safetensors so the package starts where `nnc run` starts; NULL
+     * leaves the file out (torch's own initialisation then). */
+    const EmitWeights *init;
 } EmitPytorchOptions;
 
 /* Why name cannot be used in the package (a Python keyword; for an

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <stdio.h>
+
 #include "nnc/diag.h"
 
 enum { ST_MAX_DIMS = 8 };
@@ -38,5 +40,8 @@ const StTensor *st_find(const StFile *f, const char *name);
 
 /* Writes the tensors (data borrowed from the caller) atomically. */
 bool st_write(Diag *d, const char *path, const StTensor *tensors, size_t n);
+/* The same bytes to an open stream; false when out of memory or the stream
+ * failed. */
+bool st_write_stream(FILE *f, const StTensor *tensors, size_t n);
 
 #endif

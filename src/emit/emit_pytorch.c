@@ -13,6 +13,7 @@
 
 #include "nnc/arena.h"
 #include "nnc/fileio.h"
+#include "nnc/safetensors.h"
 #include "pytorch.h"
 
 /* ---- numbers and literals ----------------------------------------------- */
@@ -223,6 +224,7 @@ static bool package_init(Arena *a, const IrProgram *p, size_t model,
                          const EmitPytorchOptions *o, PyPackage *k)
 {
     memset(k, 0, sizeof *k);
+    k->arena = a;
     k->prog = p;
     k->model = model;
     k->m = &p->models[model];
@@ -237,6 +239,8 @@ static bool package_init(Arena *a, const IrProgram *p, size_t model,
 /* ---- writing ------------------------------------------------------------ */
 
 typedef void (*PyWriter)(FILE *f, const PyPackage *k);
+/* Binary files: false when out of memory. */
+typedef bool (*PyBinWriter)(FILE *f, const PyPackage *k);
 
 static void write_safetensors_io(FILE *f, const PyPackage *k)
 {
@@ -244,16 +248,42 @@ static void write_safetensors_io(FILE *f, const PyPackage *k)
     py_write_safetensors_io(f);
 }
 
+/* init.safetensors: every dense layer's starting weight and bias, under the
+ * keys of the module's state_dict. */
+static bool write_init_weights(FILE *f, const PyPackage *k)
+{
+    const IrModel *m = k->m;
+    StTensor *t = arena_array(k->arena, 2 * m->n_nodes, sizeof *t);
+    size_t n = 0;
+    if (!t)
+        return false;
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        const IrNode *nd = &m->nodes[i];
+        if (nd->op != OP_DENSE)
+            continue;
+        char *wname = arena_printf(k->arena, "%s.weight", nd->name);
+        char *bname = arena_printf(k->arena, "%s.bias", nd->name);
+        if (!wname || !bname)
+            return false;
+        t[n++] = (StTensor){wname, 2, {nd->units, nd->in_units}, nd->units * nd->in_units,
+                            (float *)k->o->init->weights[i]};
+        t[n++] = (StTensor){bname, 1, {nd->units}, nd->units, (float *)k->o->init->biases[i]};
+    }
+    return st_write_stream(f, t, n);
+}
+
 static const struct {
     const char *name;
     PyWriter write;
+    PyBinWriter write_binary; /* only when the options carry initial weights */
 } py_files[] = {
-    {"__init__.py", py_write_init},
-    {"model.py", py_write_model},
-    {"data.py", py_write_data},
-    {"train.py", py_write_train},
-    {"safetensors_io.py", write_safetensors_io},
-    {"README.md", py_write_readme},
+    {"__init__.py", py_write_init, NULL},
+    {"model.py", py_write_model, NULL},
+    {"data.py", py_write_data, NULL},
+    {"train.py", py_write_train, NULL},
+    {"safetensors_io.py", write_safetensors_io, NULL},
+    {"README.md", py_write_readme, NULL},
+    {"init.safetensors", NULL, write_init_weights},
 };
 enum { PY_N_FILES = sizeof py_files / sizeof py_files[0] };
 
@@ -265,13 +295,19 @@ typedef struct PyText {
 static bool render_all(const PyPackage *k, PyText *texts, Diag *d)
 {
     for (size_t i = 0; i < PY_N_FILES; i++) {
+        if (py_files[i].write_binary && !k->o->init)
+            continue;
         FILE *f = open_memstream(&texts[i].buf, &texts[i].len);
         if (!f) {
             diag_error(d, loc_none(), "out of memory writing %s", py_files[i].name);
             return false;
         }
-        py_files[i].write(f, k);
-        bool ok = !ferror(f);
+        bool ok = true;
+        if (py_files[i].write_binary)
+            ok = py_files[i].write_binary(f, k);
+        else
+            py_files[i].write(f, k);
+        ok = ok && !ferror(f);
         if (fclose(f) != 0 || !ok) {
             diag_error(d, loc_none(), "out of memory writing %s", py_files[i].name);
             return false;
@@ -294,6 +330,10 @@ static bool write_all(Arena *a, const char *dir, const PyText *texts, Diag *d)
             return false;
     }
     for (; ok && opened < PY_N_FILES; opened++) {
+        if (!texts[opened].buf) { /* a file this package leaves out */
+            af[opened] = (AtomicFile){0};
+            continue;
+        }
         const char *path = arena_printf(a, "%s/%s", dir, py_files[opened].name);
         if (!path || !atomic_open(d, path, &af[opened]))
             break;
@@ -301,13 +341,15 @@ static bool write_all(Arena *a, const char *dir, const PyText *texts, Diag *d)
     }
     if (!ok || opened < PY_N_FILES) {
         for (size_t i = 0; i < opened; i++)
-            atomic_abort(&af[i]);
+            if (af[i].f)
+                atomic_abort(&af[i]);
         if (!ok)
             diag_error(d, loc_none(), "cannot write the package in '%s'", dir);
         return false;
     }
     for (size_t i = 0; i < PY_N_FILES; i++)
-        ok &= atomic_commit(d, &af[i]);
+        if (af[i].f)
+            ok &= atomic_commit(d, &af[i]);
     return ok;
 }
 

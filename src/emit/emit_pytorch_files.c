@@ -107,7 +107,9 @@ static void readme_files(FILE *f, const PyPackage *k)
     fputs("| `train.py` | the train block as a script (one process or torchrun), then the "
           "evaluate blocks |\n", f);
     fputs("| `safetensors_io.py` | reads and writes safetensors files (float32) without the "
-          "safetensors package |\n\n", f);
+          "safetensors package |\n", f);
+    fputs("| `init.safetensors` | nnc's initial weights for the train block's seed: where "
+          "`nnc run` starts, and where train.py starts |\n\n", f);
 }
 
 static void readme_runs(FILE *f, const PyPackage *k)
@@ -130,14 +132,17 @@ static void readme_runs(FILE *f, const PyPackage *k)
             d, d, d);
     fputs("Options: `--epochs N`, `--seed N`, `--save W.safetensors` (default\n"
           "`weights.safetensors` in the current folder, written by rank 0 only),\n"
-          "`--init W.safetensors` (start from these weights), `--data-root DIR` (the folder\n"
+          "`--init W.safetensors` (start from these weights instead of init.safetensors),\n"
+          "`--torch-init` (start from torch's own initialisation, seeded by `--seed`),\n"
+          "`--data-root DIR` (the folder\n"
           "the .nn file's csv paths are relative to; the default is where the .nn file\n"
           "was when the package was written). `--epochs 0` only evaluates.\n\n", f);
     fputs("`BATCH` in train.py is the global batch: with N processes each takes\n"
           "BATCH / N rows per step and the gradients are averaged, so a step sees the\n"
-          "same rows as one process would. The seed sets torch's initialisation, which\n"
-          "is not nnc's: losses differ from `nnc run`'s unless both start from the same\n"
-          "weights (`--init`).\n\n", f);
+          "same rows as one process would. Training starts from init.safetensors, so\n"
+          "with full batches the loss lines follow `nnc run`'s (to float32 rounding);\n"
+          "with mini-batches the shuffles are torch's, so the curves differ a little.\n\n",
+          f);
 }
 
 static void readme_back(FILE *f, const PyPackage *k)

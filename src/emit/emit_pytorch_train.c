@@ -117,7 +117,7 @@ static void train_settings(FILE *f, const PyPackage *k)
     put_setting(f, NULL, "EPOCHS = %ld", o->epochs > 0 ? o->epochs : t->epochs);
     put_setting(f, "the global batch: rows per step over all processes", "BATCH = %zu",
                 t->batch);
-    put_setting(f, "torch.manual_seed: initialisation, shuffling, dropout", "SEED = %llu",
+    put_setting(f, "torch.manual_seed: shuffling, dropout", "SEED = %llu",
                 (unsigned long long)(o->override_seed ? o->seed : t->seed));
     put_setting(f, "epochs between loss lines (0: epochs / 10)", "LOG_EVERY = %ld",
                 t->log_every);
@@ -192,11 +192,15 @@ static const char loop_code[] =
     "    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])\n"
     "    p.add_argument(\"--epochs\", type=int, default=EPOCHS, help=\"0: only evaluate\")\n"
     "    p.add_argument(\"--seed\", type=int, default=SEED,\n"
-    "                   help=\"torch.manual_seed: initialisation, shuffling, dropout\")\n"
+    "                   help=\"torch.manual_seed: shuffling, dropout (and the initialisation \"\n"
+    "                   \"with --torch-init)\")\n"
     "    p.add_argument(\"--save\", default=\"weights.safetensors\",\n"
     "                   help=\"where rank 0 writes the trained weights (safetensors)\")\n"
-    "    p.add_argument(\"--init\", help=\"start from these weights (safetensors) instead of \"\n"
-    "                   \"torch's initialisation, e.g. weights saved by `nnc run --save`\")\n"
+    "    p.add_argument(\"--init\", default=INIT if os.path.exists(INIT) else None,\n"
+    "                   help=\"start from these weights (safetensors); default: nnc's initial \"\n"
+    "                   \"weights, init.safetensors, where `nnc run` starts\")\n"
+    "    p.add_argument(\"--torch-init\", action=\"store_true\",\n"
+    "                   help=\"start from torch's nn.Linear initialisation (seeded by --seed)\")\n"
     "    p.add_argument(\"--data-root\", default=data.DATA_ROOT,\n"
     "                   help=\"the folder csv paths are relative to (default: %(default)s)\")\n"
     "    return p.parse_args()\n"
@@ -358,7 +362,7 @@ static const char main_head[] =
     "    torch.manual_seed(args.seed)  # the same initial weights on every process\n";
 
 static const char main_tail[] =
-    "    if args.init:\n"
+    "    if args.init and not args.torch_init:\n"
     "        model.load_state_dict(load_file(args.init))\n"
     "    if rank == 0:\n"
     "        print(model)\n"
@@ -389,6 +393,10 @@ void py_write_train(FILE *f, const PyPackage *k)
                 k->source_base, k->m->name);
         fputs("TRAIN_DATA = None\nEPOCHS = 0\nSEED = 0\n", f);
     }
+    fputs("# nnc's initial weights for this seed, where `nnc run` starts (--torch-init:\n"
+          "# torch's own initialisation instead).\n"
+          "INIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), \"init.safetensors\")\n",
+          f);
     put_eval_list(f, k);
     if (k->train) {
         put_loss(f, k->train);

@@ -22,6 +22,7 @@ typedef struct PyPackage {
     const char *source_base;    /* "xor.nn" */
     const char *data_root;      /* absolute folder of the .nn file */
     const char *class_name;     /* the model's Python class */
+    Arena *arena;               /* for names built while writing */
 } PyPackage;
 
 /* A float32 as the shortest decimal that Python reads back (through a

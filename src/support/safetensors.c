@@ -317,29 +317,35 @@ static char *build_header(const StTensor *tensors, size_t n, size_t *len)
     return out;
 }
 
-bool st_write(Diag *d, const char *path, const StTensor *tensors, size_t n)
+bool st_write_stream(FILE *f, const StTensor *tensors, size_t n)
 {
     size_t header_len;
     char *header = build_header(tensors, n, &header_len);
-    if (!header) {
-        diag_error(d, loc_none(), "out of memory writing '%s'", path);
+    if (!header)
         return false;
-    }
-    AtomicFile af;
-    if (!atomic_open(d, path, &af)) {
-        free(header);
-        return false;
-    }
     unsigned char size_bytes[8], word[4];
     write_le64(size_bytes, header_len);
-    fwrite(size_bytes, 1, 8, af.f);
-    fwrite(header, 1, header_len, af.f);
+    fwrite(size_bytes, 1, 8, f);
+    fwrite(header, 1, header_len, f);
     free(header);
     for (size_t i = 0; i < n; i++) {
         for (size_t k = 0; k < tensors[i].count; k++) {
             write_le_float(word, tensors[i].data[k]);
-            fwrite(word, 1, 4, af.f);
+            fwrite(word, 1, 4, f);
         }
+    }
+    return !ferror(f);
+}
+
+bool st_write(Diag *d, const char *path, const StTensor *tensors, size_t n)
+{
+    AtomicFile af;
+    if (!atomic_open(d, path, &af))
+        return false;
+    if (!st_write_stream(af.f, tensors, n)) {
+        atomic_abort(&af);
+        diag_error(d, loc_none(), "cannot write '%s' (out of memory or disk full)", path);
+        return false;
     }
     return atomic_commit(d, &af);
 }

@@ -29,9 +29,12 @@ from safetensors_io import load_file, save_file
 TRAIN_DATA = "gates"
 EPOCHS = 20
 BATCH = 4           # the global batch: rows per step over all processes
-SEED = 0            # torch.manual_seed: initialisation, shuffling, dropout
+SEED = 0            # torch.manual_seed: shuffling, dropout
 LOG_EVERY = 2       # epochs between loss lines (0: epochs / 10)
 SWEEP = None        # or ("lr", [0.01, 0.1]): one run per value, same initial weights
+# nnc's initial weights for this seed, where `nnc run` starts (--torch-init:
+# torch's own initialisation instead).
+INIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "init.safetensors")
 # The evaluate blocks of stepnet, in file order.
 EVALUATE = ["gates"]
 
@@ -54,11 +57,15 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=EPOCHS, help="0: only evaluate")
     p.add_argument("--seed", type=int, default=SEED,
-                   help="torch.manual_seed: initialisation, shuffling, dropout")
+                   help="torch.manual_seed: shuffling, dropout (and the initialisation "
+                   "with --torch-init)")
     p.add_argument("--save", default="weights.safetensors",
                    help="where rank 0 writes the trained weights (safetensors)")
-    p.add_argument("--init", help="start from these weights (safetensors) instead of "
-                   "torch's initialisation, e.g. weights saved by `nnc run --save`")
+    p.add_argument("--init", default=INIT if os.path.exists(INIT) else None,
+                   help="start from these weights (safetensors); default: nnc's initial "
+                   "weights, init.safetensors, where `nnc run` starts")
+    p.add_argument("--torch-init", action="store_true",
+                   help="start from torch's nn.Linear initialisation (seeded by --seed)")
     p.add_argument("--data-root", default=data.DATA_ROOT,
                    help="the folder csv paths are relative to (default: %(default)s)")
     return p.parse_args()
@@ -215,7 +222,7 @@ def main():
     rank, world = setup()
     torch.manual_seed(args.seed)  # the same initial weights on every process
     model = stepnet()
-    if args.init:
+    if args.init and not args.torch_init:
         model.load_state_dict(load_file(args.init))
     if rank == 0:
         print(model)

@@ -2,7 +2,11 @@
 
 1. XOR under torchrun (2 processes, gloo): 4/4, and its saved weights give
    nnc the same predictions and outputs (within 1e-5).
-2. The same package in one process: a sane result.
+2. The same package in one process. Both start from nnc's initial weights
+   (init.safetensors), so their loss lines must follow `nnc run`'s: epoch 1
+   within 1e-6, every logged epoch within 1e-3 (fp32 Adam drifts with the
+   summation order); --torch-init starts from torch's weights and still
+   reaches 4/4.
 3. digits: data.py builds exactly nnc's digits.test rows and train split;
    a 2-epoch run saves weights nnc loads and agrees with.
 4. nnc's trained XOR weights load into the module (strict) with nnc's outputs.
@@ -93,6 +97,29 @@ def compare_rows(rows, out, what):
     return diff
 
 
+def logged_losses(text):
+    """{epoch: loss} from the package's `epoch N/M  loss L` lines (torchrun may
+    prefix them with `[default0]:`)."""
+    return {int(m.group(1)): float(m.group(2))
+            for m in re.finditer(r"epoch +(\d+)/\d+  loss (\S+)", text)}
+
+
+def nnc_losses(nn_file):
+    doc = nnc_json(nn_file)
+    train = [s for s in doc["steps"] if s["step"] == "train"][0]
+    return train["runs"][0]["loss_per_epoch"]
+
+
+def same_curve(text, want, what):
+    """The package's logged losses against nnc's loss per epoch."""
+    got = logged_losses(text)
+    worst = max((abs(l - want[e - 1]) / abs(want[e - 1]) for e, l in got.items()), default=1.0)
+    first = abs(got.get(1, 0.0) - want[0]) / abs(want[0])
+    check(len(got) >= 2 and first <= 1e-6 and worst <= 1e-3,
+          f"{what}: {len(got)} logged losses follow nnc run's (epoch 1 rel diff {first:.2g}, "
+          f"worst {worst:.2g})")
+
+
 def torchrun_xor(pkg):
     weights = os.path.join(WORK, "xor-ddp.safetensors")
     # --redirects/--tee with explicit values: torchrun 1.13 on Python 3.11
@@ -108,6 +135,7 @@ def torchrun_xor(pkg):
     check("accuracy 4/4 (100.0%)" in text, "torchrun XOR: accuracy 4/4")
     print(f"     torchrun 2 processes: final loss {loss.group(1) if loss else '?'}, "
           f"wall {wall:.1f} s")
+    same_curve(text, nnc_losses(os.path.join(EXAMPLES, "xor.nn")), "torchrun")
     return weights, float(loss.group(1)) if loss else None
 
 
@@ -133,6 +161,11 @@ def single_process(pkg, ddp_loss):
     if ddp_loss is not None:
         check(abs(loss - ddp_loss) <= 1e-3 * max(loss, 1e-6) + 1e-7,
               f"one process and torchrun reach the same loss ({loss:.7g} vs {ddp_loss:.7g})")
+    same_curve(r.stdout, nnc_losses(os.path.join(EXAMPLES, "xor.nn")), "one process")
+    r = run([PY, os.path.join(pkg, "train.py"), "--torch-init", "--save", weights], cwd=WORK)
+    other = float(re.search(r"final loss (\S+)", r.stdout).group(1))
+    check("accuracy 4/4" in r.stdout and other != loss,
+          f"--torch-init: other starting weights (final loss {other:.7g}), accuracy 4/4")
 
 
 def digits():
