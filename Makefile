@@ -2,7 +2,8 @@
 #   make          build build/nnc
 #   make run      train and evaluate examples/xor.nn
 #   make test     unit tests (Criterion), golden files, example outcomes,
-#                 plots/--json/terminal (tests/ui.sh), PyTorch comparison
+#                 plots/--json/terminal (tests/ui.sh), PyTorch comparison,
+#                 --target onnx in onnx.checker and onnxruntime (tests/onnx/)
 #   make bless    regenerate golden files on purpose (review the diff!)
 #   make test-asan  the same tests under AddressSanitizer + UBSan
 #   make test-portable  unit + PyTorch tests of a build without BLAS
@@ -117,6 +118,7 @@ test: all $(BUILD)/unit-tests
 	NNC=$(abspath $(BUILD)/nnc) ./tests/ui.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/weights.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/torch/run.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/onnx/run.sh
 	python3 tests/emit_check.py $(abspath $(BUILD)/nnc) examples
 	python3 tools/tutorial_outputs.py --check
 
