@@ -24,9 +24,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from emit_check import CASES, interpreter_rows  # noqa: E402  (same examples as the C emitter)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ALL_OPS = os.path.join(HERE, "all_ops.nn")
-EXTRA = [("activations.nn", "relu_curve"), ("activations.nn", "step_curve"),
-         (ALL_OPS, "every_op"), (ALL_OPS, "steps")]
+ALL_OPS = os.path.relpath(os.path.join(HERE, "all_ops.nn"))
+# Beyond the C emitter's cases: the other activation curves, and all_ops.nn.
+EXTRA = [("activations.nn", "relu_curve"), ("activations.nn", "step_curve")]
+OWN = [(ALL_OPS, "every_op"), (ALL_OPS, "steps")]
 TOL = 1e-5
 # IR kind (as `nnc dump ir` prints it) -> the ONNX ops written for it.
 ONNX_OPS = {
@@ -146,8 +147,7 @@ def check_case(nnc, path, model, tmp):
 
 def main():
     nnc, examples = sys.argv[1], sys.argv[2]
-    cases = [(os.path.join(examples, f), mdl) for f, mdl in CASES]
-    cases += [(f if os.path.isabs(f) else os.path.join(examples, f), mdl) for f, mdl in EXTRA]
+    cases = [(os.path.join(examples, f), mdl) for f, mdl in CASES + EXTRA] + OWN
     passed = failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         for path, model in cases:

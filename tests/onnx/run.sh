@@ -23,4 +23,7 @@ if [ -n "$missing" ]; then
     echo "tests/onnx: skipped: missing:$missing"
     exit 0
 fi
-exec /usr/bin/python3 "$here/check.py" "$nnc" "$here/../../examples"
+# From the top folder, so the models' doc_strings (and sizes) name
+# examples/NAME.nn wherever the tree is.
+cd "$here/../.." || exit 2
+exec /usr/bin/python3 tests/onnx/check.py "$nnc" examples
