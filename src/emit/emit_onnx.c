@@ -71,7 +71,8 @@ static Onnx__ValueInfoProto *value_info_new(Arena *a, const char *name, size_t u
 {
     Onnx__ValueInfoProto *v = NEW_MSG(a, Onnx__ValueInfoProto, ONNX__VALUE_INFO_PROTO__INIT);
     Onnx__TypeProto *t = NEW_MSG(a, Onnx__TypeProto, ONNX__TYPE_PROTO__INIT);
-    Onnx__TypeProto__Tensor *tt = NEW_MSG(a, Onnx__TypeProto__Tensor, ONNX__TYPE_PROTO__TENSOR__INIT);
+    Onnx__TypeProto__Tensor *tt =
+        NEW_MSG(a, Onnx__TypeProto__Tensor, ONNX__TYPE_PROTO__TENSOR__INIT);
     Onnx__TensorShapeProto *s = NEW_MSG(a, Onnx__TensorShapeProto, ONNX__TENSOR_SHAPE_PROTO__INIT);
     Onnx__TensorShapeProto__Dimension **dims = arena_array(a, 2, sizeof *dims);
     if (!v || !t || !tt || !s || !dims)
@@ -167,15 +168,15 @@ static Onnx__AttributeProto *attr_new(Arena *a, const NodeAttr *na)
     return at;
 }
 
-/* Appends node `name` = op(inputs) -> output; inputs is NULL-terminated,
- * attr NULL when the node has none. */
+#define COUNT(array) (sizeof(array) / sizeof((array)[0]))
+
+/* Appends node `name` = op(inputs[0..n_in)) -> output; attr is NULL when
+ * the node has none. The count is explicit because a name may be NULL (an
+ * allocation that failed), and that must fail rather than end the list. */
 static bool add_node(OnnxWriter *wr, const char *op, const char *name, const char *const *inputs,
-                     const char *output, const NodeAttr *attr)
+                     size_t n_in, const char *output, const NodeAttr *attr)
 {
     Onnx__NodeProto *n = NEW_MSG(wr->a, Onnx__NodeProto, ONNX__NODE_PROTO__INIT);
-    size_t n_in = 0;
-    while (inputs[n_in])
-        n_in++;
     char **in = arena_array(wr->a, n_in, sizeof *in);
     char **out = arena_array(wr->a, 1, sizeof *out);
     Onnx__AttributeProto **attrs = arena_array(wr->a, 1, sizeof *attrs);
@@ -210,8 +211,9 @@ static bool write_dense(OnnxWriter *wr, size_t i, const char *in, const char *ou
     if (!add_initializer(wr, weight, wdims, 2, wr->w->weights[i]) ||
         !add_initializer(wr, bias, &n->units, 1, wr->w->biases[i]))
         return false;
-    const char *inputs[] = {in, weight, bias, NULL};
-    return add_node(wr, "Gemm", n->name, inputs, out, &(NodeAttr){"transB", false, 1});
+    const char *inputs[] = {in, weight, bias};
+    return add_node(wr, "Gemm", n->name, inputs, COUNT(inputs), out,
+                    &(NodeAttr){"transB", false, 1});
 }
 
 /* step (1 if z > 0 else 0, the runtime's rule; NaN gives 0 in both):
@@ -224,10 +226,10 @@ static bool write_step(OnnxWriter *wr, size_t i, const char *in, const char *out
     static const float zero_value = 0.0f;
     if (!add_initializer(wr, zero, NULL, 0, &zero_value))
         return false;
-    const char *gt_in[] = {in, zero, NULL};
-    const char *cast_in[] = {greater, NULL};
-    return add_node(wr, "Greater", greater, gt_in, greater, NULL) &&
-           add_node(wr, "Cast", name, cast_in, out,
+    const char *gt_in[] = {in, zero};
+    const char *cast_in[] = {greater};
+    return add_node(wr, "Greater", greater, gt_in, COUNT(gt_in), greater, NULL) &&
+           add_node(wr, "Cast", name, cast_in, COUNT(cast_in), out,
                     &(NodeAttr){"to", false, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT});
 }
 
@@ -243,26 +245,27 @@ static bool write_dropout(OnnxWriter *wr, size_t i, const char *in, const char *
     const float p = (float)n->arg;
     if (!add_initializer(wr, ratio, NULL, 0, &p))
         return false;
-    const char *inputs[] = {in, ratio, NULL};
-    return add_node(wr, "Dropout", n->name, inputs, out, NULL);
+    const char *inputs[] = {in, ratio};
+    return add_node(wr, "Dropout", n->name, inputs, COUNT(inputs), out, NULL);
 }
 
 /* The activations: one ONNX op each, attributes as the runtime's. */
 static bool write_activation(OnnxWriter *wr, size_t i, const char *in, const char *out)
 {
     const IrNode *n = &wr->m->nodes[i];
-    const char *inputs[] = {in, NULL};
+    const char *inputs[] = {in};
     switch (n->op) {
-    case OP_RELU: return add_node(wr, "Relu", n->name, inputs, out, NULL);
-    case OP_SIGMOID: return add_node(wr, "Sigmoid", n->name, inputs, out, NULL);
-    case OP_TANH: return add_node(wr, "Tanh", n->name, inputs, out, NULL);
-    case OP_IDENTITY: return add_node(wr, "Identity", n->name, inputs, out, NULL);
+    case OP_RELU: return add_node(wr, "Relu", n->name, inputs, COUNT(inputs), out, NULL);
+    case OP_SIGMOID: return add_node(wr, "Sigmoid", n->name, inputs, COUNT(inputs), out, NULL);
+    case OP_TANH: return add_node(wr, "Tanh", n->name, inputs, COUNT(inputs), out, NULL);
+    case OP_IDENTITY: return add_node(wr, "Identity", n->name, inputs, COUNT(inputs), out, NULL);
     case OP_LEAKY_RELU:
-        return add_node(wr, "LeakyRelu", n->name, inputs, out,
+        return add_node(wr, "LeakyRelu", n->name, inputs, COUNT(inputs), out,
                         &(NodeAttr){"alpha", true, n->arg});
     case OP_SOFTMAX:
         /* opset 13's Softmax normalises along one axis: the units. */
-        return add_node(wr, "Softmax", n->name, inputs, out, &(NodeAttr){"axis", false, -1});
+        return add_node(wr, "Softmax", n->name, inputs, COUNT(inputs), out,
+                        &(NodeAttr){"axis", false, -1});
     default: return false;
     }
 }

@@ -101,10 +101,11 @@ static void expect_value_info(const Onnx__ValueInfoProto *v, const char *name, i
     const Onnx__TypeProto__Tensor *t = v->type->tensor_type;
     cr_assert_eq(t->elem_type, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
     cr_assert_eq(t->shape->n_dim, 2);
-    cr_assert_eq(t->shape->dim[0]->value_case, ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM);
-    cr_assert_str_eq(t->shape->dim[0]->dim_param, "N");
-    cr_assert_eq(t->shape->dim[1]->value_case, ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE);
-    cr_assert_eq(t->shape->dim[1]->dim_value, units);
+    Onnx__TensorShapeProto__Dimension *const *dim = t->shape->dim;
+    cr_assert_eq(dim[0]->value_case, ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM);
+    cr_assert_str_eq(dim[0]->dim_param, "N");
+    cr_assert_eq(dim[1]->value_case, ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE);
+    cr_assert_eq(dim[1]->dim_value, units);
 }
 
 Test(emit_onnx, model_header)
