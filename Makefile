@@ -4,6 +4,7 @@
 #   make test     unit tests (Criterion), golden files, example outcomes,
 #                 plots/--json/terminal (tests/ui.sh), PyTorch comparison,
 #                 the --target pytorch packages under torchrun (tests/pytorch)
+#                 --target onnx in onnx.checker and onnxruntime (tests/onnx/)
 #   make bless    regenerate golden files on purpose (review the diff!)
 #   make test-asan  the same tests under AddressSanitizer + UBSan
 #   make test-portable  unit + PyTorch tests of a build without BLAS
@@ -27,7 +28,7 @@ ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
 override CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -ffp-contract=off -fno-math-errno -Iinclude -I$(BUILD)/gen
-LDLIBS  += -lcjson -lm
+LDLIBS  += -lcjson -lprotobuf-c -lm
 # BLAS: products with m*n*k >= 32768 go to cblas_sgemm (src/runtime/gemm.h);
 # smaller ones, and every product of a BLAS=none build, use portable loops.
 BLAS    ?= $(shell printf '\043include <cblas.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo openblas || echo none)
@@ -38,11 +39,18 @@ endif
 FLEX    ?= flex
 BISON   ?= bison
 
-# src/onnx/ needs libprotobuf-c: only mk/onnx.mk's targets link it.
-SRCS    := $(filter-out src/onnx/%,$(wildcard src/*/*.c))
-GEN_C   := $(BUILD)/gen/nn.tab.c $(BUILD)/gen/lex.yy.c
+PROTOC_C ?= protoc-c
+# ONNX's own schema, vendored (third_party/onnx/README.md); protoc-c turns it
+# into the protobuf-c code the ONNX reader (src/onnx/) and writer
+# (src/emit/emit_onnx.c) use.
+ONNX_PROTO ?= third_party/onnx/onnx.proto
+ONNX_GEN_C := $(BUILD)/gen/onnx/onnx.pb-c.c
+ONNX_GEN_H := $(BUILD)/gen/onnx/onnx.pb-c.h
+
+SRCS    := $(wildcard src/*/*.c)
+GEN_C   := $(BUILD)/gen/nn.tab.c $(BUILD)/gen/lex.yy.c $(ONNX_GEN_C)
 OBJS    := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS)) \
-           $(BUILD)/obj/gen/nn.tab.o $(BUILD)/obj/gen/lex.yy.o
+           $(BUILD)/obj/gen/nn.tab.o $(BUILD)/obj/gen/lex.yy.o $(BUILD)/obj/gen/onnx/onnx.pb-c.o
 MAIN    := $(BUILD)/obj/main.o
 UNITS   := $(wildcard tests/unit/*.c)
 
@@ -72,16 +80,28 @@ $(BUILD)/gen/lex.yy.c $(BUILD)/gen/lex.yy.h &: grammar/nn.l $(BUILD)/gen/nn.tab.
 	@mkdir -p $(@D)
 	$(FLEX) --header-file=$(BUILD)/gen/lex.yy.h -o $(BUILD)/gen/lex.yy.c $<
 
+# Grouped too: one protoc-c run writes the .c and the .h.
+$(ONNX_GEN_C) $(ONNX_GEN_H) &: $(ONNX_PROTO)
+	@mkdir -p $(@D)
+	$(PROTOC_C) --proto_path=$(dir $(ONNX_PROTO)) --c_out=$(@D) $(ONNX_PROTO)
+
 # Generated code is not ours to lint: relax the warnings flex/bison trip.
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/gen/nn.tab.h $(BUILD)/gen/lex.yy.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Wno-unused-function -Wno-sign-compare -Wno-shadow -Wno-strict-prototypes -Wno-conversion -Wno-sign-conversion -MMD -c -o $@ $<
 
-$(BUILD)/obj/%.o: src/%.c $(BUILD)/gen/nn.tab.h $(BUILD)/gen/lex.yy.h
+$(BUILD)/obj/gen/onnx/onnx.pb-c.o: $(ONNX_GEN_C) $(ONNX_GEN_H)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-unused-parameter -MMD -c -o $@ $<
+
+# Every generated header exists before any of our files compiles (a fresh
+# clone under make -j); -MMD then records who really includes the ONNX one.
+GEN_H   := $(BUILD)/gen/nn.tab.h $(BUILD)/gen/lex.yy.h
+$(BUILD)/obj/%.o: src/%.c $(GEN_H) | $(ONNX_GEN_H)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -c -o $@ $<
 
-$(BUILD)/obj/tests/%.o: tests/unit/%.c $(BUILD)/gen/nn.tab.h $(BUILD)/gen/lex.yy.h
+$(BUILD)/obj/tests/%.o: tests/unit/%.c $(GEN_H) | $(ONNX_GEN_H)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -c -o $@ $<
 
@@ -100,6 +120,7 @@ test: all $(BUILD)/unit-tests
 	NNC=$(abspath $(BUILD)/nnc) ./tests/weights.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/torch/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/pytorch/run.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/onnx/run.sh
 	python3 tests/emit_check.py $(abspath $(BUILD)/nnc) examples
 	python3 tools/tutorial_outputs.py --check
 

@@ -1,15 +1,10 @@
-# ONNX: the reader (src/onnx/), the backend node-test conformance runner and
-# the reader's fuzzer. Included by the Makefile. Only these targets need
-# libprotobuf-c; build/nnc does not link it.
+# ONNX: the backend node-test conformance runner and the reader's fuzzer.
+# Included by the Makefile, which builds the protobuf-c code (ONNX_GEN_C) and
+# the reader (src/onnx/) into build/nnc itself.
 #   make conformance               run the ONNX node tests through nnc
 #   make fuzz-onnx FUZZ_SECONDS=N  fuzz the protobuf reader (clang libFuzzer)
 
-ONNX_PROTO   ?= /usr/lib/python3/dist-packages/onnx/onnx.proto
 ONNX_DATA    ?= /usr/share/libonnx-testdata/data
-PROTOC_C     ?= protoc-c
-ONNX_GEN_C   := $(BUILD)/gen/onnx/onnx.pb-c.c
-ONNX_GEN_H   := $(BUILD)/gen/onnx/onnx.pb-c.h
-ONNX_OBJS    := $(BUILD)/obj/onnx/onnx.o $(BUILD)/obj/gen/onnx/onnx.pb-c.o
 FUZZ_SECONDS ?= 60
 
 .PHONY: conformance onnx-deps fuzz-onnx
@@ -17,25 +12,14 @@ FUZZ_SECONDS ?= 60
 onnx-deps:
 	@./tools/ensure-onnx-deps.sh
 
-# Generated at build time from python3-onnx's onnx.proto; never committed.
-$(ONNX_GEN_C) $(ONNX_GEN_H) &: $(ONNX_PROTO)
-	@mkdir -p $(@D)
-	$(PROTOC_C) --proto_path=$(dir $(ONNX_PROTO)) --c_out=$(@D) $(ONNX_PROTO)
-
-$(BUILD)/obj/gen/onnx/onnx.pb-c.o: $(ONNX_GEN_C) $(ONNX_GEN_H)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Wno-unused-parameter -MMD -c -o $@ $<
-
-$(BUILD)/obj/onnx/onnx.o: $(ONNX_GEN_H)
-
 $(BUILD)/obj/conformance/%.o: tests/conformance/%.c $(ONNX_GEN_H) $(BUILD)/gen/nn.tab.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc -MMD -c -o $@ $<
 
-$(BUILD)/onnx-conformance: $(BUILD)/obj/conformance/run.o $(ONNX_OBJS) $(OBJS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lprotobuf-c $(LDLIBS)
+$(BUILD)/onnx-conformance: $(BUILD)/obj/conformance/run.o $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-# The recursive make runs after onnx-deps, so protoc-c exists by then.
+# The recursive make runs after onnx-deps, so the test data exists by then.
 conformance: onnx-deps all
 	$(MAKE) $(BUILD)/onnx-conformance
 	nice $(BUILD)/onnx-conformance $(ONNX_DATA)

@@ -96,5 +96,23 @@ rc=$?; [ "$rc" -eq 0 ] && ok || bad "run_sweep_some_diverged.nn: exit $rc, expec
 rc=$?; [ "$rc" -eq 1 ] && ! grep -q "final loss" "$tmp/err" && ok || bad "--header DIR: exit $rc or trained first"
 (umask 022 && "$nnc" run -q and.nn --save "$tmp/and.safetensors" >/dev/null 2>&1)
 [ "$(stat -c %a "$tmp/and.safetensors")" = 644 ] && ok || bad "--save file mode is not 0644"
+
+# --target onnx: usage errors (2) before anything runs; an unwritable -o is
+# refused before training (1, nothing written); a diverged training writes
+# nothing (3); --weights is named in the model's doc_string
+"$nnc" emit --target onnx xor.nn >"$tmp/out" 2>"$tmp/err"
+rc=$?; [ "$rc" -eq 2 ] && grep -qF -- "--target onnx needs -o MODEL.onnx" "$tmp/err" && ok || bad "onnx without -o: exit $rc"
+"$nnc" emit --target onnx --prefix net xor.nn -o "$tmp/p.onnx" >/dev/null 2>"$tmp/err"
+rc=$?; [ "$rc" -eq 2 ] && [ ! -e "$tmp/p.onnx" ] && ok || bad "onnx with --prefix: exit $rc, expected 2"
+"$nnc" emit --target onnx xor.nn -o "$tmp/no/such/dir/x.onnx" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ "$rc" -eq 1 ] && [ ! -e "$tmp/no" ] && ok || bad "onnx to a missing folder: exit $rc, expected 1"
+grep -qF "cannot write '$tmp/no/such/dir/x.onnx'" "$tmp/err" && ! grep -q "final loss" "$tmp/err" && ok ||
+    bad "onnx to a missing folder: $(head -2 "$tmp/err")"
+"$nnc" emit --target onnx "$golden/run_diverged.nn" -o "$tmp/div.onnx" >/dev/null 2>&1
+rc=$?; [ "$rc" -eq 3 ] && [ ! -e "$tmp/div.onnx" ] && ok || bad "onnx of a diverged run: exit $rc, expected 3 and no file"
+"$nnc" run -q and.nn --save "$tmp/and.st" >/dev/null 2>&1 &&
+    "$nnc" emit --target onnx and.nn --weights "$tmp/and.st" -o "$tmp/and.onnx" 2>"$tmp/err" &&
+    grep -qF "loaded from $tmp/and.st" "$tmp/and.onnx" && ok || bad "onnx --weights: $(head -2 "$tmp/err")"
 echo "ui: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -17,6 +17,10 @@ command -v flex  >/dev/null 2>&1 || need="$need flex"
 command -v bison >/dev/null 2>&1 || need="$need bison"
 [ -f /usr/include/criterion/criterion.h ] || need="$need libcriterion-dev"
 [ -f /usr/include/cjson/cJSON.h ] || need="$need libcjson-dev"
+# protobuf-c: --target onnx and the ONNX reader; protoc-c compiles the
+# vendored third_party/onnx/onnx.proto at build time.
+command -v protoc-c >/dev/null 2>&1 || need="$need protobuf-c-compiler"
+[ -f /usr/include/protobuf-c/protobuf-c.h ] || need="$need libprotobuf-c-dev"
 # OpenBLAS backs large matrix products (make BLAS=openblas, the default when
 # <cblas.h> is found); the portable loops work without it.
 printf '#include <cblas.h>\n' | ${CC:-cc} -E -x c - >/dev/null 2>&1 || need="$need libopenblas-dev"

@@ -1,13 +1,13 @@
 #!/bin/sh
 # Installs what `make conformance` and `make fuzz-onnx` need, when missing:
-# the ONNX backend node tests, protobuf-c and python3-onnx's onnx.proto.
-# build/nnc itself needs none of these.
+# the ONNX backend node tests, and protobuf-c (a build dependency as well,
+# see tools/ensure-deps.sh; fuzz-onnx builds without `make all`). The
+# onnx.proto is vendored in third_party/onnx: python3-onnx is not needed.
 set -e
 need=""
 [ -d /usr/share/libonnx-testdata/data/node ] || need="$need libonnx-testdata"
 [ -f /usr/include/protobuf-c/protobuf-c.h ] || need="$need libprotobuf-c-dev"
 command -v protoc-c >/dev/null 2>&1 || need="$need protobuf-c-compiler"
-[ -f /usr/lib/python3/dist-packages/onnx/onnx.proto ] || need="$need python3-onnx"
 [ -z "$need" ] && exit 0
 echo "nnc: installing ONNX conformance dependencies:$need" >&2
 SUDO=""

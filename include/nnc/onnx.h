@@ -1,9 +1,9 @@
 /* Reading ONNX files (ModelProto and TensorProto) into plain structs that
  * live in an Arena. The protobuf decoding is protobuf-c's, generated from
- * the onnx.proto that python3-onnx installs; nothing outside src/onnx/ sees
- * a protobuf type, so the writer that interop will add can reuse these
- * structs. Not linked into build/nnc yet: only the conformance runner and
- * its fuzzer depend on libprotobuf-c. */
+ * the vendored third_party/onnx/onnx.proto (ONNX 1.12); nothing outside
+ * src/onnx/ and the ONNX writer (src/emit/emit_onnx.c) sees a protobuf
+ * type. Linked into build/nnc; used by the conformance runner and its
+ * fuzzer. */
 #ifndef NNC_ONNX_H
 #define NNC_ONNX_H
 

@@ -1,0 +1,168 @@
+"""`nnc emit --target onnx` against `nnc run`. For each example (and model),
+and the models of tests/onnx/all_ops.nn (every op the writer knows):
+  - onnx.checker.check_model(full_check=True) accepts the file;
+  - its structure is what the IR says: IR version 7, opset 13, input "input"
+    [N, in] and output "output" [N, out], one ONNX op per IR node in order
+    (two for step), node names = IR node names, and the dense initializers
+    are exactly the keys and float32 values of `nnc run --save` (safetensors);
+  - onnxruntime (onnxruntime-node, tests/onnx/run_ort.js) run on the rows
+    `nnc run --json` evaluated gives the same outputs: |a - b| <= 1e-5 *
+    max(1, |b|) for each, b the interpreter's. The max abs difference is
+    printed per case.
+usage: check.py NNC EXAMPLES_DIR"""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+import onnx
+from onnx import numpy_helper
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from emit_check import CASES, interpreter_rows  # noqa: E402  (same examples as the C emitter)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ALL_OPS = os.path.relpath(os.path.join(HERE, "all_ops.nn"))
+# Beyond the C emitter's cases: the other activation curves, and all_ops.nn.
+EXTRA = [("activations.nn", "relu_curve"), ("activations.nn", "step_curve")]
+OWN = [(ALL_OPS, "every_op"), (ALL_OPS, "steps")]
+TOL = 1e-5
+# IR kind (as `nnc dump ir` prints it) -> the ONNX ops written for it.
+ONNX_OPS = {
+    "dense": ["Gemm"], "relu": ["Relu"], "sigmoid": ["Sigmoid"], "tanh": ["Tanh"],
+    "softmax": ["Softmax"], "leaky_relu": ["LeakyRelu"], "identity": ["Identity"],
+    "dropout": ["Dropout"], "step": ["Greater", "Cast"],
+}
+
+
+def ir_nodes(nnc, path, model):
+    """[(kind, name)] of the model's nodes after the input, from `nnc dump ir`."""
+    out = subprocess.run([nnc, "dump", "ir", path], check=True, capture_output=True,
+                         text=True).stdout
+    nodes, current, first = [], None, None
+    for line in out.splitlines():
+        words = line.split()
+        if line.startswith("model "):
+            current = words[2]
+            first = first or current
+        elif line.startswith("  node ") and current == (model or first) and words[2] != "input":
+            nodes.append((words[2], words[3]))
+    return nodes
+
+
+def safetensors(path):
+    """{key: (shape, float32 values)} of a safetensors file."""
+    data = open(path, "rb").read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    body = data[8 + n:]
+    tensors = {}
+    for key, t in header.items():
+        if key == "__metadata__":
+            continue
+        lo, hi = t["data_offsets"]
+        tensors[key] = (t["shape"], list(struct.unpack(f"<{(hi - lo) // 4}f", body[lo:hi])))
+    return tensors
+
+
+def dims(value_info):
+    return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
+
+
+def check_structure(m, nodes, saved, rows):
+    """Problems with the graph's shape, ops, names and weights."""
+    g = m.graph
+    problems = []
+    if m.ir_version != 7 or [(o.domain, o.version) for o in m.opset_import] != [("", 13)]:
+        problems.append(f"ir_version {m.ir_version}, opsets {m.opset_import}")
+    n_in, n_out = len(rows[0][0]), len(rows[0][1])
+    got_io = ([(v.name, dims(v)) for v in g.input], [(v.name, dims(v)) for v in g.output])
+    if got_io != ([("input", ["N", n_in])], [("output", ["N", n_out])]):
+        problems.append(f"inputs/outputs {got_io}")
+    want_ops = [op for kind, _ in nodes for op in ONNX_OPS[kind]]
+    if [n.op_type for n in g.node] != want_ops:
+        problems.append(f"ops {[n.op_type for n in g.node]}, expected {want_ops}")
+    names = {n.name for n in g.node}
+    missing = [name for _, name in nodes if name not in names]
+    if missing:
+        problems.append(f"no ONNX node named {missing}")
+    inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    dense = {k: v for k, v in inits.items() if k.endswith((".weight", ".bias"))}
+    if sorted(dense) != sorted(saved):
+        problems.append(f"initializers {sorted(dense)}, safetensors keys {sorted(saved)}")
+    for key, (shape, values) in saved.items():
+        if key in dense and (list(dense[key].shape) != shape or
+                             dense[key].astype("float32").ravel().tolist() != values):
+            problems.append(f"initializer {key} differs from the saved tensor")
+    return problems
+
+
+def run_ort(model_path, rows):
+    out = subprocess.run(["node", os.path.join(HERE, "run_ort.js"), model_path],
+                         input=json.dumps([x for x, _ in rows]), capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr.strip())
+    return json.loads(out.stdout)
+
+
+def compare(rows, produced):
+    """(max abs diff, values out of tolerance)."""
+    worst, bad = 0.0, 0
+    for (_, want), got in zip(rows, produced):
+        for b, a in zip(want, got):
+            worst = max(worst, abs(a - b))
+            bad += abs(a - b) > TOL * max(1.0, abs(b))
+    return worst, bad
+
+
+def check_case(nnc, path, model, tmp):
+    label = os.path.basename(path) + (f" --model {model}" if model else "")
+    pick = ["--model", model] if model else []
+    rows = interpreter_rows(nnc, path, model)
+    if not rows:
+        return [f"{label}: no evaluated rows"]
+    onnx_path, st_path = os.path.join(tmp, "model.onnx"), os.path.join(tmp, "w.safetensors")
+    subprocess.run([nnc, "emit", "--target", "onnx", path, "-o", onnx_path] + pick,
+                   check=True, capture_output=True)
+    subprocess.run([nnc, "run", "-q", path, "--save", st_path] + pick, check=True,
+                   capture_output=True)
+    m = onnx.load(onnx_path)
+    try:
+        onnx.checker.check_model(m, full_check=True)
+    except onnx.checker.ValidationError as e:
+        return [f"{label}: onnx.checker: {e}"]
+    problems = check_structure(m, ir_nodes(nnc, path, model), safetensors(st_path), rows)
+    produced = run_ort(onnx_path, rows)
+    worst, bad = compare(rows, produced)
+    total = sum(len(w) for _, w in rows)
+    print(f"  {label}: {os.path.getsize(onnx_path)} bytes, {len(m.graph.node)} nodes, "
+          f"{len(rows)} rows, {total} outputs, max abs diff {worst:.2e}")
+    if len(produced) != len(rows) or bad:
+        problems.append(f"{bad} of {total} outputs differ by more than {TOL} (relative to "
+                        f"max(1, |nnc|)); max abs diff {worst:.2e}")
+    return [f"{label}: {p}" for p in problems]
+
+
+def main():
+    nnc, examples = sys.argv[1], sys.argv[2]
+    cases = [(os.path.join(examples, f), mdl) for f, mdl in CASES + EXTRA] + OWN
+    passed = failed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for path, model in cases:
+            if not os.path.exists(path):
+                print(f"FAIL {path}: missing")
+                failed += 1
+                continue
+            problems = check_case(nnc, path, model, tmp)
+            for p in problems:
+                print("FAIL " + p)
+            failed += bool(problems)
+            passed += not problems
+    print(f"onnx: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
