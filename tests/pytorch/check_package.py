@@ -220,6 +220,20 @@ def fixed_weights():
                          f"{example} {name}: parameter blocks")
 
 
+def readers_agree(data, csv, what, fast_expected):
+    """data.py's two CSV paths, NumPy's parser for plain files and the
+    field-by-field reader (which also names the line of a problem), must give
+    the same float32 bits."""
+    lines = data.read_lines(csv)
+    skip, width = data.header_lines(lines, None), len(data.fields_of(lines[0]))
+    fast = data.parse_fast(lines, skip, width)
+    exact = data.parse_exact(csv, lines, skip, width)
+    same = fast is None or np.array_equal(fast.view(np.uint32), exact.view(np.uint32))
+    check(same and (fast is not None) == fast_expected,
+          f"{what}: the {'fast' if fast is not None else 'exact'} CSV path, "
+          f"{exact.shape[0]} rows equal to the exact reader's")
+
+
 def data_cases():
     out = os.path.join(WORK, "cases")
     nn_file = os.path.join(HERE, "data_cases.nn")
@@ -232,6 +246,19 @@ def data_cases():
         same = x.shape == want_x.shape and np.array_equal(x.numpy(), want_x) \
             and np.array_equal(y.numpy()[:, 0], want_y)
         check(same, f"data_cases.nn {ev['dataset']}: the same {len(want_x)} rows as nnc")
+    bad = os.path.join(WORK, "bad.csv")
+    for text, where in (("1,2\n3,x\n", ":2: 'x' is not a number"), ("1,2\n3\n", ":2: 1 fields"),
+                        ("1,2\n\n3,4\n", ":2: blank line"), ("1,2\n3,0x1\n", ":2: '0x1'")):
+        with open(bad, "w") as f:
+            f.write(text)
+        try:
+            data.read_csv(bad)
+            message = "accepted"
+        except ValueError as e:
+            message = str(e)
+        check(where in message, f"data.py refuses {text!r} at its line: {message}")
+    readers_agree(data, os.path.join(HERE, "data", "cases.csv"), "cases.csv", True)
+    readers_agree(data, os.path.join(EXAMPLES, "data", "digits.csv"), "digits.csv", True)
 
 
 def compile_all():
