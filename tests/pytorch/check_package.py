@@ -8,7 +8,8 @@
    summation order); --torch-init starts from torch's weights and still
    reaches 4/4.
 3. digits: data.py builds exactly nnc's digits.test rows and train split;
-   a 2-epoch run saves weights nnc loads and agrees with.
+   a 2-epoch run under torchrun (shuffled mini-batches split between the
+   processes) saves weights nnc loads and agrees with.
 4. nnc's trained XOR weights load into the module (strict) with nnc's outputs.
 5. Fixed-weight models (parameter blocks, step) give nnc's outputs untrained.
 6. Every generated file of every example compiles (py_compile).
@@ -120,12 +121,17 @@ def same_curve(text, want, what):
           f"worst {worst:.2g})")
 
 
-def torchrun_xor(pkg):
-    weights = os.path.join(WORK, "xor-ddp.safetensors")
+def torchrun(pkg, *args):
+    """The command that runs pkg's train.py in 2 processes."""
     # --redirects/--tee with explicit values: torchrun 1.13 on Python 3.11
     # fails on its own defaults (IntFlag iteration changed); these work on all.
-    cmd = ["torchrun", "--standalone", "--nproc_per_node=2", "--monitor_interval=0.2",
-           "--redirects=0:1", "--tee=0:1", os.path.join(pkg, "train.py"), "--save", weights]
+    return ["torchrun", "--standalone", "--nproc_per_node=2", "--monitor_interval=0.2",
+            "--redirects=0:1", "--tee=0:1", os.path.join(pkg, "train.py"), *args]
+
+
+def torchrun_xor(pkg):
+    weights = os.path.join(WORK, "xor-ddp.safetensors")
+    cmd = torchrun(pkg, "--save", weights)
     start = time.time()
     r = run(cmd, cwd=WORK)
     wall = time.time() - start
@@ -184,10 +190,16 @@ def digits():
     check(len(data.load("digits.train")[0]) == train_rows,
           f"digits.train: {train_rows} rows as in nnc")
     weights = os.path.join(WORK, "digits.safetensors")
-    r = run([PY, os.path.join(pkg, "train.py"), "--epochs", "2", "--save", weights], cwd=WORK)
-    acc = re.search(r"accuracy (\d+)/(\d+)", r.stdout)
+    # Two processes: mini-batches of 32 as 16 per process from a shuffling
+    # DistributedSampler (XOR's full batch never shuffles).
+    r = run(torchrun(pkg, "--epochs", "2", "--save", weights), cwd=WORK)
+    text = r.stdout + r.stderr
+    check("batch 32 (16 per process), 2 process(es)" in text,
+          "digits under torchrun: 16 rows per process and step")
+    acc = re.search(r"accuracy (\d+)/(\d+)", text)
     correct = int(acc.group(1)) if acc else 0
-    print(f"     digits, 2 epochs in PyTorch: accuracy {correct}/{acc.group(2) if acc else '?'}")
+    print(f"     digits, 2 epochs in PyTorch (2 processes): accuracy {correct}/"
+          f"{acc.group(2) if acc else '?'}")
     check(correct > 0.8 * len(rows), "digits: 2 epochs reach > 80% on digits.test")
     net = model.digitnet()
     net.load_state_dict(st.load_file(weights), strict=True)
