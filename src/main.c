@@ -407,15 +407,22 @@ static int parse_target(const Cli *cli, Target *out)
     return EXIT_OK;
 }
 
+/* A session for emit: its training log goes to stderr, so that standard
+ * output carries only what is emitted. */
+static RtSession *quiet_session(const IrProgram *prog, const Cli *cli, Diag *d)
+{
+    RtOptions rt = cli->rt;
+    rt.out = stderr;
+    rt.quiet = true;
+    return rt_session_new(prog, &rt, d);
+}
+
 /* The PyTorch package trains itself; it gets nnc's initial weights (a new
  * session, never trained) so that it starts where `nnc run` starts. */
 static int emit_pytorch_package(Arena *a, const IrProgram *prog, const Cli *cli, size_t model,
                                 Diag *d)
 {
-    RtOptions rt = cli->rt;
-    rt.out = stderr;
-    rt.quiet = true;
-    RtSession *s = rt_session_new(prog, &rt, d);
+    RtSession *s = quiet_session(prog, cli, d);
     if (!s)
         return EXIT_USER;
     EmitWeights init;
@@ -453,10 +460,7 @@ static int emit_program(Arena *a, const IrProgram *prog, const Cli *cli, Diag *d
         return emit_pytorch_package(a, prog, cli, model, d);
     if (!probe_outputs(cli, d))
         return EXIT_USER;
-    RtOptions rt = cli->rt;
-    rt.out = stderr;
-    rt.quiet = true;
-    RtSession *s = rt_session_new(prog, &rt, d);
+    RtSession *s = quiet_session(prog, cli, d);
     if (!s)
         return EXIT_USER;
     bool trained = !cli->weights && rt_model_is_trained(prog, model);

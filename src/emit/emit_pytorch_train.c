@@ -57,21 +57,6 @@ static void train_docstring(FILE *f, const PyPackage *k)
     fputs("/train.py\n\"\"\"\n", f);
 }
 
-static const char *sweep_param(SweepParam s)
-{
-    switch (s) {
-    case SWEEP_LR: return "lr";
-    case SWEEP_MOMENTUM: return "momentum";
-    case SWEEP_BETA1: return "beta1";
-    case SWEEP_BETA2: return "beta2";
-    case SWEEP_EPS: return "eps";
-    case SWEEP_EPOCHS: return "epochs";
-    case SWEEP_BATCH: return "batch";
-    case SWEEP_NONE: break;
-    }
-    return "none";
-}
-
 static void put_sweep(FILE *f, const IrTrain *t)
 {
     if (t->sweep == SWEEP_NONE || t->n_sweep == 0) {
@@ -79,7 +64,7 @@ static void put_sweep(FILE *f, const IrTrain *t)
               "weights\n", f);
         return;
     }
-    fprintf(f, "SWEEP = (\"%s\", [", sweep_param(t->sweep));
+    fprintf(f, "SWEEP = (\"%s\", [", ir_sweep_name(t->sweep));
     for (size_t i = 0; i < t->n_sweep; i++) {
         if (i)
             fputs(", ", f);
