@@ -28,7 +28,8 @@ static const char usage_text[] =
     "commands:\n"
     "  run FILE        train and evaluate as the file says\n"
     "      --seed N          override every train block's seed\n"
-    "      --epochs N        override every train block's epochs\n"
+    "      --epochs N        override every train block's epochs (0: do not train,\n"
+    "                        evaluate the weights as they are, e.g. --weights W)\n"
     "      --quiet, -q       print only the results\n"
     "      --weights W       start from the weights in W (safetensors)\n"
     "      --save W          write the trained weights to W (safetensors)\n"
@@ -139,9 +140,10 @@ static int set_number(Cli *cli, const Flag *f, const char *value)
         cli->rt.seed = v;
         return EXIT_OK;
     }
-    if (!parse_count(value, 1000000000ULL, &v) || v == 0)
-        return usage_error("--epochs needs an integer from 1 to 1000000000, not '%s'", value);
+    if (!parse_count(value, 1000000000ULL, &v))
+        return usage_error("--epochs needs an integer from 0 to 1000000000, not '%s'", value);
     cli->rt.epochs = (long)v;
+    cli->rt.no_training = v == 0;
     return EXIT_OK;
 }
 
@@ -404,6 +406,9 @@ static int parse_target(const Cli *cli, Target *out)
                                                : "--target %s needs -o DIR", t);
     if (*out == TARGET_PYTORCH && cli->weights)
         return usage_error("--weights is not for --target %s: the package trains its own", t);
+    if (*out == TARGET_PYTORCH && cli->rt.no_training)
+        return usage_error("--epochs 0 is not for --target %s: run the package's train.py "
+                           "with --epochs 0 to only evaluate", t);
     return EXIT_OK;
 }
 
@@ -463,7 +468,7 @@ static int emit_program(Arena *a, const IrProgram *prog, const Cli *cli, Diag *d
     RtSession *s = quiet_session(prog, cli, d);
     if (!s)
         return EXIT_USER;
-    bool trained = !cli->weights && rt_model_is_trained(prog, model);
+    bool trained = !cli->weights && !cli->rt.no_training && rt_model_is_trained(prog, model);
     bool ok = cli->weights ? rt_weights_load(s, model, cli->weights, d)
                            : !trained || rt_session_train(s, d);
     ok = ok && emit_model(a, cli, target, prog, model, s, trained, d);

@@ -16,6 +16,7 @@ typedef struct RtOptions {
     bool override_seed;   /* --seed N */
     uint64_t seed;
     long epochs;          /* --epochs N; 0 = as in the file */
+    bool no_training;     /* --epochs 0: skip every train step, evaluate as is */
     const char *plot_dir; /* --plot DIR: write SVG plots there, or NULL */
     bool json;            /* --json: one JSON document instead of the report */
     const char *file;     /* the program's file name, for --json */

@@ -148,8 +148,9 @@ static void readme_runs(FILE *f, const PyPackage *k)
 static void readme_back(FILE *f, const PyPackage *k)
 {
     const char *src = k->o->source_name;
-    fprintf(f, "## Back to nnc\n\nThe saved weights are nnc's format:\n\n"
-               "    nnc run %s --weights weights.safetensors\n"
+    fprintf(f, "## Back to nnc\n\nThe saved weights are nnc's format (`--epochs 0`: evaluate\n"
+               "them as they are instead of training on from them):\n\n"
+               "    nnc run %s --weights weights.safetensors --epochs 0\n"
                "    nnc emit %s --weights weights.safetensors -o net.c\n\n", src, src);
     fprintf(f, "And nnc's weights load into the module:\n\n"
                "    nnc run %s --save nnc.safetensors\n"

@@ -216,12 +216,27 @@ void rt_session_free(RtSession *s)
     free(s);
 }
 
+/* A train step under --epochs 0: one line saying so, nothing trained. */
+static bool train_skipped(RtSession *s, const IrTrain *t)
+{
+    const IrProgram *p = s->prog;
+    if (!s->opt.quiet && !s->opt.json)
+        fprintf(s->opt.out, "train %s on %s: skipped (--epochs 0)\n\n", p->models[t->model].name,
+                p->datasets[t->dataset].name);
+    return true;
+}
+
+static bool train_step(RtSession *s, const IrTrain *t, Diag *d)
+{
+    return s->opt.no_training ? train_skipped(s, t) : rt_train_run(s, t, d);
+}
+
 bool rt_session_run(RtSession *s, Diag *d)
 {
     const IrProgram *p = s->prog;
     for (size_t i = 0; i < p->n_steps; i++) {
         const IrStep *st = &p->steps[i];
-        bool ok = st->kind == STEP_TRAIN ? rt_train_run(s, &p->trains[st->index], d)
+        bool ok = st->kind == STEP_TRAIN ? train_step(s, &p->trains[st->index], d)
                                          : rt_eval_run(s, &p->evals[st->index], d);
         if (!ok) {
             session_print_json(s, false);
@@ -238,7 +253,7 @@ bool rt_session_train(RtSession *s, Diag *d)
     const IrProgram *p = s->prog;
     for (size_t i = 0; i < p->n_steps; i++) {
         const IrStep *st = &p->steps[i];
-        if (st->kind == STEP_TRAIN && !rt_train_run(s, &p->trains[st->index], d))
+        if (st->kind == STEP_TRAIN && !train_step(s, &p->trains[st->index], d))
             return false;
     }
     fflush(s->opt.out);

@@ -16,7 +16,7 @@ expect() {
     shift 2
     "$nnc" "$@" >"$tmp/out" 2>"$tmp/err"
     rc=$?
-    if [ "$rc" -eq "$want" ] && grep -q "$pattern" "$tmp/err" && [ ! -s "$tmp/out" ]; then
+    if [ "$rc" -eq "$want" ] && grep -q -- "$pattern" "$tmp/err" && [ ! -s "$tmp/out" ]; then
         pass=$((pass + 1))
     else
         fail=$((fail + 1))
@@ -29,6 +29,8 @@ expect 2 "needs -o DIR" emit "$examples/xor.nn" --target pytorch
 expect 2 "weights is not for --target pytorch" emit "$examples/xor.nn" --target pytorch \
     -o "$tmp/w" --weights "$tmp/none.safetensors"
 [ ! -e "$tmp/w" ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL --weights: wrote $tmp/w"; }
+expect 2 "--epochs 0 is not for --target pytorch" emit "$examples/xor.nn" --target pytorch \
+    -o "$tmp/e0" --epochs 0
 
 printf 'model m {\n    input 2\n    class: dense 1, sigmoid\n}\n' >"$tmp/keyword.nn"
 expect 1 "keyword.nn:3:5: error: layer 'class' cannot be an attribute of a PyTorch module: the name is a Python keyword" \
