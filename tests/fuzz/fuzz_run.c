@@ -1,0 +1,94 @@
+/* libFuzzer harness for what runs after the front end: every program that
+ * compiles is trained (each train block cut to 1 epoch) and evaluated by the
+ * runtime, then each model is written by the C and ONNX emitters, all to
+ * /dev/null. The memory limit is lowered to 64 MB so that a program asking
+ * for huge layers or batches takes the "does not fit" path instead of the
+ * fuzzer's RSS limit. Inputs with a '/' are skipped, as in fuzz_front.c. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nnc/arena.h"
+#include "nnc/diag.h"
+#include "nnc/emit.h"
+#include "nnc/front.h"
+#include "nnc/ir.h"
+#include "nnc/runtime.h"
+
+static FILE *sink;
+static char dir[] = "/tmp/nnc-fuzz-run-XXXXXX";
+static char nn_path[sizeof dir + 16];
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    if (!mkdtemp(dir)) {
+        perror("nnc fuzz: temporary folder");
+        exit(1);
+    }
+    snprintf(nn_path, sizeof nn_path, "%s/fuzz.nn", dir);
+    sink = fopen("/dev/null", "w");
+    if (!sink || setenv("NNC_MEMORY_LIMIT", "67108864", 1) != 0)
+        exit(1);
+    return 0;
+}
+
+/* Writing a number costs about a microsecond (shortest round trip), many
+ * more under ASan: models beyond this many parameters would only slow the
+ * fuzzer down to timeouts without reaching new code. */
+enum { FUZZ_EMIT_MAX_PARAMS = 1 << 16 };
+
+/* Both emitters on every small model, with the session's (trained) weights. */
+static void emit_models(Arena *a, const IrProgram *p, const RtSession *s)
+{
+    for (size_t m = 0; m < p->n_models; m++) {
+        const IrModel *im = &p->models[m];
+        if (im->n_params > FUZZ_EMIT_MAX_PARAMS)
+            continue;
+        const float **w = arena_array(a, im->n_nodes, sizeof *w);
+        const float **b = arena_array(a, im->n_nodes, sizeof *b);
+        if (!w || !b)
+            return;
+        for (size_t i = 0; i < im->n_nodes; i++) {
+            w[i] = rt_node_weight(s, m, i);
+            b[i] = rt_node_bias(s, m, i);
+        }
+        EmitWeights ew = {w, b};
+        EmitOptions o = {.prefix = emit_default_prefix(a, im), .source_name = nn_path,
+                         .weights_origin = "fuzz", .with_main = true};
+        const char *bad;
+        if (!o.prefix || !emit_weights_finite(im, &ew, &bad))
+            continue;
+        emit_c(sink, im, &ew, &o);
+        emit_c_header(sink, im, &o);
+        emit_onnx(sink, im, &ew, &o);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (memchr(data, '/', size))
+        return -1; /* keep out of the corpus: it could name a real file */
+    char *text = malloc(size + 1);
+    if (!text)
+        return 0;
+    memcpy(text, data, size);
+    text[size] = '\0';
+    Source src = {nn_path, text, size};
+    Diag d;
+    diag_init(&d, sink);
+    Arena a;
+    arena_init(&a);
+    IrProgram *p = front_compile(&a, &d, &src);
+    RtOptions opt = {.out = sink, .epochs = 1, .file = nn_path};
+    RtSession *s = p ? rt_session_new(p, &opt, &d) : NULL;
+    if (s) {
+        rt_session_run(s, &d);
+        emit_models(&a, p, s);
+        rt_session_free(s);
+    }
+    arena_free(&a);
+    free(text);
+    return 0;
+}
