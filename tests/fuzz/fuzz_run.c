@@ -66,6 +66,32 @@ static void emit_models(Arena *a, const IrProgram *p, const RtSession *s)
     }
 }
 
+/* Multiply-adds a run of the program costs, roughly (forward, backward and
+ * update per row and parameter; every epoch of every run). Programs
+ * above the budget are skipped: under ASan they end in timeouts, which say
+ * nothing about correctness. */
+enum { FUZZ_WORK_BUDGET = 20000000 };
+
+static double program_work(const IrProgram *p)
+{
+    double work = 0;
+    for (size_t i = 0; i < p->n_trains; i++) {
+        const IrTrain *t = &p->trains[i];
+        double epochs = t->n_sweep ? (double)t->n_sweep : 1.0; /* 1 epoch per run */
+        if (t->sweep == SWEEP_EPOCHS) { /* its values win over the 1-epoch cut */
+            epochs = 0;
+            for (size_t k = 0; k < t->n_sweep; k++)
+                epochs += t->sweep_values[k];
+        }
+        work += 3.0 * epochs * (double)p->models[t->model].n_params *
+                (double)p->datasets[t->dataset].rows;
+    }
+    for (size_t i = 0; i < p->n_evals; i++)
+        work += (double)p->models[p->evals[i].model].n_params *
+                (double)p->datasets[p->evals[i].dataset].rows;
+    return work;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (memchr(data, '/', size))
@@ -82,7 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     arena_init(&a);
     IrProgram *p = front_compile(&a, &d, &src);
     RtOptions opt = {.out = sink, .epochs = 1, .file = nn_path};
-    RtSession *s = p ? rt_session_new(p, &opt, &d) : NULL;
+    bool affordable = p && program_work(p) <= FUZZ_WORK_BUDGET;
+    RtSession *s = affordable ? rt_session_new(p, &opt, &d) : NULL;
     if (s) {
         rt_session_run(s, &d);
         emit_models(&a, p, s);
