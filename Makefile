@@ -178,7 +178,8 @@ fuzz: fuzz-build
 	done
 
 $(BUILD)/fuzz-%: tests/fuzz/fuzz_%.c $(OBJS)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $(filter-out %.h,$^) $(LDFLAGS) $(LDLIBS)
+$(BUILD)/fuzz-front $(BUILD)/fuzz-run: tests/fuzz/fuzz_nn.h
 
 # Benchmarks are tools, not tests: nothing here asserts a time.
 $(BUILD)/latency-interp: bench/latency_interp.c $(OBJS)

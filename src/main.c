@@ -310,8 +310,10 @@ static bool write_target(FILE *f, Target t, const IrModel *m, const EmitWeights 
     switch (t) {
     case TARGET_C_HEADER: return emit_c_header(f, m, o);
     case TARGET_ONNX: return emit_onnx(f, m, w, o);
-    default: return emit_c(f, m, w, o);
+    case TARGET_PYTORCH: return false; /* a folder, written by emit_pytorch */
+    case TARGET_C: break;
     }
+    return emit_c(f, m, w, o);
 }
 
 /* Writes one emitted artefact atomically: to path, or stdout when NULL. */

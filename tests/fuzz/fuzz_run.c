@@ -3,33 +3,21 @@
  * runtime, then each model is written by the C and ONNX emitters, all to
  * /dev/null. The memory limit is lowered to 64 MB so that a program asking
  * for huge layers or batches takes the "does not fit" path instead of the
- * fuzzer's RSS limit. Inputs with a '/' are skipped, as in fuzz_front.c. */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
+ * fuzzer's RSS limit. Inputs and files as fuzz_nn.h says. */
 #include "nnc/arena.h"
 #include "nnc/diag.h"
 #include "nnc/emit.h"
 #include "nnc/front.h"
 #include "nnc/ir.h"
 #include "nnc/runtime.h"
-
-static FILE *sink;
-static char dir[] = "/tmp/nnc-fuzz-run-XXXXXX";
-static char nn_path[sizeof dir + 16];
+#include "fuzz_nn.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    if (!mkdtemp(dir)) {
-        perror("nnc fuzz: temporary folder");
-        exit(1);
-    }
-    snprintf(nn_path, sizeof nn_path, "%s/fuzz.nn", dir);
-    sink = fopen("/dev/null", "w");
-    if (!sink || setenv("NNC_MEMORY_LIMIT", "67108864", 1) != 0)
+    static char dir[] = "/tmp/nnc-fuzz-run-XXXXXX";
+    fuzz_nn_init(dir);
+    if (setenv("NNC_MEMORY_LIMIT", "67108864", 1) != 0)
         exit(1);
     return 0;
 }
@@ -94,14 +82,10 @@ static double program_work(const IrProgram *p)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (memchr(data, '/', size))
-        return -1; /* keep out of the corpus: it could name a real file */
-    char *text = malloc(size + 1);
+    Source src;
+    char *text = fuzz_nn_source(data, size, &src);
     if (!text)
-        return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
-    Source src = {nn_path, text, size};
+        return -1; /* keep out of the corpus: it could name a real file */
     Diag d;
     diag_init(&d, sink);
     Arena a;
