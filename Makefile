@@ -23,6 +23,10 @@ BUILD   ?= build
 # no reassociation, no contraction (docs/performance.md).
 CFLAGS  ?= -O3 -g
 WARN    := -Wall -Wextra -Wshadow -Wconversion -Wpointer-arith -Wstrict-prototypes -Wvla
+# A switch over a kind (OpKind, LossKind, OptimKind...) lists every kind and
+# has no default: a new kind that one stage misses fails every build, not
+# only CI's (tables indexed by a kind check their size with _Static_assert).
+WARN    += -Wswitch-enum -Werror=switch -Werror=switch-enum
 # CI builds with WERROR=1: a new warning fails the build.
 ifeq ($(WERROR),1)
 WARN    += -Werror

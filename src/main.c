@@ -272,11 +272,16 @@ static int run_program(const IrProgram *prog, const Cli *cli, Diag *d)
     return rc;
 }
 
+/* true when a parameter block gives every parameter tensor of the model. */
 static bool all_fixed(const IrModel *m)
 {
-    for (size_t i = 0; i < m->n_nodes; i++)
-        if (m->nodes[i].op == OP_DENSE && (!m->nodes[i].weight_init || !m->nodes[i].bias_init))
-            return false;
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        IrParam ps[IR_MAX_PARAMS];
+        size_t np = ir_node_params(&m->nodes[i], ps);
+        for (size_t k = 0; k < np; k++)
+            if (!m->nodes[i].param_init[k])
+                return false;
+    }
     return true;
 }
 
@@ -340,15 +345,12 @@ static bool write_artifact(const char *path, Diag *d, const IrModel *m, const Em
 static bool session_weights(Arena *a, const RtSession *s, const IrModel *m, size_t model,
                             EmitWeights *out)
 {
-    const float **weights = arena_array(a, m->n_nodes, sizeof *weights);
-    const float **biases = arena_array(a, m->n_nodes, sizeof *biases);
-    if (!weights || !biases)
+    const float **params = arena_array(a, m->n_nodes, sizeof *params);
+    if (!params)
         return false;
-    for (size_t i = 0; i < m->n_nodes; i++) {
-        weights[i] = rt_node_weight(s, model, i);
-        biases[i] = rt_node_bias(s, model, i);
-    }
-    *out = (EmitWeights){weights, biases};
+    for (size_t i = 0; i < m->n_nodes; i++)
+        params[i] = rt_node_params(s, model, i);
+    *out = (EmitWeights){params};
     return true;
 }
 

@@ -19,12 +19,15 @@ typedef struct EmitOptions {
     bool with_main;             /* add a main() that reads CSV rows on stdin */
 } EmitOptions;
 
-/* Per node of the model: weights[i] is [units][in_units] and biases[i] is
- * [units] for OP_DENSE nodes, NULL for the others. */
+/* Per node of the model: params[i] holds node i's parameter tensors in
+ * ir_node_params' order, back to back (dense: weight [units][in_units],
+ * then bias [units]); NULL for nodes without parameters. */
 typedef struct EmitWeights {
-    const float *const *weights;
-    const float *const *biases;
+    const float *const *params;
 } EmitWeights;
+
+/* Where tensor k of node i starts in w->params[i]. */
+const float *emit_param(const EmitWeights *w, const IrModel *m, size_t i, size_t k);
 
 /* Dense layers with at most this many weights are written out as straight-
  * line sums; wider ones as constant-bound loops the compiler can vectorise. */

@@ -25,8 +25,14 @@ typedef enum OpKind {
     OP_LEAKY_RELU,
     OP_SOFTMAX,
     OP_IDENTITY,
-    OP_COUNT
 } OpKind;
+
+/* One past the last kind, outside the enum so that a switch over OpKind
+ * lists exactly the kinds: every table indexed by OpKind has OP_COUNT rows
+ * (checked with _Static_assert), and every switch over it lists every kind
+ * (-Wswitch-enum, an error in every build): a new op does not build until
+ * every stage handles it. */
+#define OP_COUNT ((int)OP_IDENTITY + 1)
 
 typedef enum OpArg {
     OPARG_NONE,  /* relu */
@@ -35,15 +41,54 @@ typedef enum OpArg {
     OPARG_SLOPE, /* leaky_relu A: a number, default 0.01 */
 } OpArg;
 
+/* Shapes are per sample (the batch is the runtime's business): rank 1 for
+ * features ([N]), 2 for sequences ([C, L]), 3 for images ([C, H, W]).
+ * Parameter tensors use up to IR_MAX_RANK dimensions. */
+enum { IR_MAX_RANK = 4, IR_MAX_PARAMS = 4 };
+
+typedef struct IrShape {
+    size_t rank;
+    size_t dim[IR_MAX_RANK];
+} IrShape;
+
+/* How a parameter tensor starts when no parameter block gives it. */
+typedef enum IrInit {
+    /* U(-1/sqrt(fan_in), 1/sqrt(fan_in)): nn.Linear's weight and bias
+     * (kaiming_uniform with a = sqrt(5) reduces to that bound). */
+    INIT_UNIFORM_FAN_IN,
+} IrInit;
+
+/* One parameter tensor of a node, as its op declares it. The runtime lays
+ * the tensors of a node out back to back in declaration order. */
+typedef struct IrParam {
+    const char *suffix;  /* "weight": the key is NODE.suffix, as in state_dict() */
+    IrShape shape;
+    size_t fan_in;
+    IrInit init;
+    const char *layout;  /* names of the dimensions for messages: "out, in" */
+} IrParam;
+
+/* The configuration of one node, by op kind: what RtOpArgs points to. */
+typedef union IrOpConfig {
+    struct { size_t units; } dense;
+    struct { double p; } dropout;
+    struct { double slope; } leaky_relu;
+} IrOpConfig;
+
+struct IrNode;
+
 typedef struct OpInfo {
+    OpKind kind;            /* the row's own kind (a unit test checks the order) */
     const char *name;       /* keyword in .nn files: "dense", "relu" */
     const char *torch_name; /* for the summary: "Linear", "ReLU" */
     OpArg arg;
     bool arg_optional;      /* leaky_relu's slope may be omitted */
     double arg_default;
     bool activation;        /* may follow ", " on a dense line */
-    bool has_params;        /* weight and bias */
     bool elementwise;       /* output shape == input shape */
+    /* The node's parameter tensors, in layout order, into out; returns how
+     * many (at most IR_MAX_PARAMS). NULL for ops without parameters. */
+    size_t (*params)(const struct IrNode *n, IrParam out[IR_MAX_PARAMS]);
 } OpInfo;
 
 extern const OpInfo ir_ops[OP_COUNT];
@@ -52,22 +97,25 @@ bool ir_op_lookup(const char *name, OpKind *out);
 
 /* ---- Models ------------------------------------------------------------ */
 
-/* One node of a model's graph. A model is a chain: node i reads node i-1.
+/* One node of a model's graph. Nodes are in topological order: every input
+ * of node i is a node before i, so passes over a model are plain loops.
  * A line `hidden: dense 2, relu` lowers to two nodes, "hidden" (dense) and
- * "hidden.relu" (relu), both with layer == "hidden"; `show = hidden` shows the
- * last node of the layer. */
+ * "hidden.relu" (relu) reading it, both with layer == "hidden"; `show =
+ * hidden` shows the last node of the layer. */
 typedef struct IrNode {
     OpKind op;
     const char *name;   /* unique within the model; keys of saved weights */
     const char *layer;  /* user-visible layer name of the line */
-    size_t in_units;
-    size_t units;       /* output width */
-    double arg;         /* dropout p, leaky_relu slope; unused otherwise */
-    /* For OP_DENSE: starting values from a parameter block, or NULL to
-     * initialise like nn.Linear from the run's seed. weight is [units][in]. */
-    const float *weight_init;
-    const float *bias_init;
-    bool frozen;
+    const size_t *inputs; /* indices of the nodes read, all < this node's */
+    size_t n_inputs;    /* 0 for OP_INPUT */
+    IrShape shape;      /* of one sample's output */
+    size_t units;       /* the output's size: the product of shape */
+    size_t in_units;    /* the size of inputs[0]'s output (0 for OP_INPUT) */
+    IrOpConfig cfg;
+    /* Starting values of the parameter tensors (ir_node_params' order) from
+     * a parameter block; NULL to initialise by the tensor's IrInit. */
+    const float *param_init[IR_MAX_PARAMS];
+    bool frozen;        /* its parameters never train */
     Loc loc;
 } IrNode;
 
@@ -77,9 +125,19 @@ typedef struct IrModel {
     size_t n_nodes;
     size_t in_units;
     size_t out_units;
-    size_t n_params;    /* total weights + biases */
+    size_t n_params;    /* total size of every node's parameter tensors */
     Loc loc;
 } IrModel;
+
+/* The product of the dimensions (the lowering checked it fits a size_t). */
+size_t ir_shape_size(const IrShape *s);
+/* A rank-1 shape [n]. */
+IrShape ir_shape_1d(size_t n);
+/* The parameter tensors of n (ir_ops[n->op].params), 0 without any. */
+size_t ir_node_params(const IrNode *n, IrParam out[IR_MAX_PARAMS]);
+/* The total size of n's parameter tensors into *count; false when it
+ * overflows a size_t. The one place a parameter count is computed. */
+bool ir_node_param_count(const IrNode *n, size_t *count);
 
 /* ---- Datasets ---------------------------------------------------------- */
 
@@ -118,6 +176,12 @@ typedef struct IrDataset {
     DataPart part;
     Loc loc;
 } IrDataset;
+
+/* How the targets of ds are read for model m: true for integer labels (one
+ * target column, several outputs: cross-entropy over the outputs, argmax to
+ * score), false for one value per output (0/1 or real numbers). The
+ * runtime and the PyTorch emitter both follow this rule. */
+bool ir_targets_are_labels(const IrDataset *ds, const IrModel *m);
 
 /* ---- Training and evaluation ------------------------------------------- */
 

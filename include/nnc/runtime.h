@@ -54,10 +54,10 @@ bool rt_plot_activations(const char *path, Diag *d);
 bool rt_weights_load(RtSession *s, size_t model, const char *path, Diag *d);
 bool rt_weights_save(const RtSession *s, size_t model, const char *path, Diag *d);
 
-/* The current parameters of a dense node (after training, if any ran):
- * weight is [units][in_units], bias is [units]. NULL for other nodes. */
-const float *rt_node_weight(const RtSession *s, size_t model, size_t node);
-const float *rt_node_bias(const RtSession *s, size_t model, size_t node);
+/* The current parameters of a node (after training, if any ran): its
+ * tensors as ir_node_params declares them, back to back. NULL for nodes
+ * without parameters. */
+const float *rt_node_params(const RtSession *s, size_t model, size_t node);
 
 /* Inference outside a program's steps (benchmarks, embedding nnc): a
  * predictor plans its buffers once for up to max_rows rows per call. */

@@ -71,17 +71,25 @@ static void put_float(Emitter *e, float v)
     put(e, "%s%sf", buf, is_integer ? ".0" : "");
 }
 
+const float *emit_param(const EmitWeights *w, const IrModel *m, size_t i, size_t k)
+{
+    IrParam ps[IR_MAX_PARAMS];
+    ir_node_params(&m->nodes[i], ps);
+    const float *p = w->params[i];
+    for (size_t j = 0; j < k; j++)
+        p += ir_shape_size(&ps[j].shape);
+    return p;
+}
+
 bool emit_weights_finite(const IrModel *m, const EmitWeights *w, const char **bad_layer)
 {
     for (size_t i = 0; i < m->n_nodes; i++) {
-        const IrNode *n = &m->nodes[i];
-        if (n->op != OP_DENSE)
-            continue;
-        size_t nw = n->units * n->in_units;
-        for (size_t k = 0; k < nw + n->units; k++) {
-            float v = k < nw ? w->weights[i][k] : w->biases[i][k - nw];
-            if (!isfinite(v)) {
-                *bad_layer = n->name;
+        size_t count;
+        if (!ir_node_param_count(&m->nodes[i], &count))
+            count = 0;
+        for (size_t k = 0; k < count; k++) {
+            if (!isfinite(w->params[i][k])) {
+                *bad_layer = m->nodes[i].name;
                 return false;
             }
         }
@@ -181,22 +189,37 @@ static void emit_weight_matrix(Emitter *e, const IrNode *n, const char *id, cons
     put(e, "};\n");
 }
 
+static void emit_dense_arrays(Emitter *e, size_t i)
+{
+    const IrNode *n = &e->m->nodes[i];
+    char id[256];
+    node_ident(n, id, sizeof id);
+    emit_weight_matrix(e, n, id, emit_param(e->w, e->m, i, 0));
+    const float *b = emit_param(e->w, e->m, i, 1);
+    put(e, "static const float %s_%s_bias[%zu] = {", e->o->prefix, id, n->units);
+    for (size_t r = 0; r < n->units; r++) {
+        put(e, r ? (r % 6 ? ", " : ",\n    ") : "\n    ");
+        put_float(e, b[r]);
+    }
+    put(e, "\n};\n");
+}
+
+/* The static const arrays of every node with parameters. */
 static void emit_weight_arrays(Emitter *e)
 {
-    char id[256];
     for (size_t i = 0; i < e->m->n_nodes; i++) {
-        const IrNode *n = &e->m->nodes[i];
-        if (n->op != OP_DENSE)
-            continue;
-        node_ident(n, id, sizeof id);
-        emit_weight_matrix(e, n, id, e->w->weights[i]);
-        const float *b = e->w->biases[i];
-        put(e, "static const float %s_%s_bias[%zu] = {", e->o->prefix, id, n->units);
-        for (size_t r = 0; r < n->units; r++) {
-            put(e, r ? (r % 6 ? ", " : ",\n    ") : "\n    ");
-            put_float(e, b[r]);
+        switch (e->m->nodes[i].op) {
+        case OP_DENSE: emit_dense_arrays(e, i); break;
+        case OP_INPUT:
+        case OP_DROPOUT:
+        case OP_STEP:
+        case OP_SIGMOID:
+        case OP_TANH:
+        case OP_RELU:
+        case OP_LEAKY_RELU:
+        case OP_SOFTMAX:
+        case OP_IDENTITY: break;
         }
-        put(e, "\n};\n");
     }
 }
 
@@ -227,9 +250,8 @@ static void emit_dense(Emitter *e, const IrNode *n, const char *src, const char 
     put(e, "            %s[j] = acc[j] + %s_%s_bias[j];\n    }\n", dst, e->o->prefix, id);
 }
 
-/* The per-element formula of an activation, applied to v in place. NULL for
- * ops that are the identity at inference (identity, dropout). These are the
- * runtime's formulas, written out. */
+/* The per-element formula of an elementwise op, applied to v in place:
+ * the runtime's formulas, written out. */
 static void activation_expr(const IrNode *n, const char *v, char *buf, size_t size)
 {
     switch (n->op) {
@@ -240,7 +262,8 @@ static void activation_expr(const IrNode *n, const char *v, char *buf, size_t si
         snprintf(buf, size, "%s = %s > 0.0f ? %s : 0.0f;", v, v, v);
         break;
     case OP_LEAKY_RELU:
-        snprintf(buf, size, "%s = %s > 0.0f ? %s : %s * (float)%.9g;", v, v, v, v, (double)(float)n->arg);
+        snprintf(buf, size, "%s = %s > 0.0f ? %s : %s * (float)%.9g;", v, v, v, v,
+                 (double)(float)n->cfg.leaky_relu.slope);
         break;
     case OP_SIGMOID:
         snprintf(buf, size, "%s = nnc_sigmoid(%s);", v, v);
@@ -248,8 +271,13 @@ static void activation_expr(const IrNode *n, const char *v, char *buf, size_t si
     case OP_TANH:
         snprintf(buf, size, "%s = tanhf(%s);", v, v);
         break;
-    default:
+    case OP_INPUT:
+    case OP_DENSE:
+    case OP_DROPOUT:
+    case OP_SOFTMAX:
+    case OP_IDENTITY: /* not elementwise formulas: emit_node writes them */
         buf[0] = '\0';
+        break;
     }
 }
 
@@ -268,18 +296,9 @@ static void emit_softmax(Emitter *e, const IrNode *n, const char *buf)
 
 enum { UNROLL_MAX_ACTIVATIONS = 16 };
 
-static void emit_activation(Emitter *e, const IrNode *n, const char *buf)
+static void emit_elementwise(Emitter *e, const IrNode *n, const char *buf)
 {
-    if (n->op == OP_SOFTMAX) {
-        emit_softmax(e, n, buf);
-        return;
-    }
-    char expr[256], v[64];
-    activation_expr(n, "v", expr, sizeof expr);
-    if (!expr[0]) {
-        put(e, "    /* %s: %s is the identity at inference */\n", n->name, ir_ops[n->op].name);
-        return;
-    }
+    char expr[512], v[64];
     put(e, "    /* %s: %s */\n", n->name, ir_ops[n->op].name);
     if (n->units > UNROLL_MAX_ACTIVATIONS) {
         snprintf(v, sizeof v, "%s[j]", buf);
@@ -294,6 +313,37 @@ static void emit_activation(Emitter *e, const IrNode *n, const char *buf)
     }
 }
 
+/* The two buffers of the forward pass: cur holds the last node's output. */
+typedef struct Buffers {
+    const char *cur, *other;
+} Buffers;
+
+/* Node n's code: dense layers write into the other buffer, the rest work
+ * in place. */
+static void emit_node(Emitter *e, const IrNode *n, Buffers *b)
+{
+    switch (n->op) {
+    case OP_DENSE: {
+        emit_dense(e, n, b->cur, b->other);
+        const char *t = b->cur;
+        b->cur = b->other;
+        b->other = t;
+        break;
+    }
+    case OP_SOFTMAX: emit_softmax(e, n, b->cur); break;
+    case OP_DROPOUT:
+    case OP_IDENTITY:
+        put(e, "    /* %s: %s is the identity at inference */\n", n->name, ir_ops[n->op].name);
+        break;
+    case OP_STEP:
+    case OP_SIGMOID:
+    case OP_TANH:
+    case OP_RELU:
+    case OP_LEAKY_RELU: emit_elementwise(e, n, b->cur); break;
+    case OP_INPUT: break; /* copied into a first */
+    }
+}
+
 static bool uses_op(const IrModel *m, OpKind op)
 {
     for (size_t i = 0; i < m->n_nodes; i++)
@@ -302,7 +352,7 @@ static bool uses_op(const IrModel *m, OpKind op)
     return false;
 }
 
-/* Dense layers write into the other of two buffers (a, b); activations work
+/* Dense layers write into the other of two buffers (a, b); the rest work
  * in place. The input is copied once so every layer reads a local array. */
 static void emit_forward(Emitter *e)
 {
@@ -315,19 +365,10 @@ static void emit_forward(Emitter *e)
     else
         put(e, "    float a[%zu];\n", width);
     put(e, "    for (int j = 0; j < %s_IN; j++)\n        a[j] = in[j];\n", e->upper);
-    const char *cur = "a", *other = "b";
-    for (size_t i = 1; i < m->n_nodes; i++) {
-        const IrNode *n = &m->nodes[i];
-        if (n->op == OP_DENSE) {
-            emit_dense(e, n, cur, other);
-            const char *t = cur;
-            cur = other;
-            other = t;
-        } else {
-            emit_activation(e, n, cur);
-        }
-    }
-    put(e, "    for (int j = 0; j < %s_OUT; j++)\n        out[j] = %s[j];\n}\n", e->upper, cur);
+    Buffers b = {"a", "b"};
+    for (size_t i = 1; i < m->n_nodes; i++)
+        emit_node(e, &m->nodes[i], &b);
+    put(e, "    for (int j = 0; j < %s_OUT; j++)\n        out[j] = %s[j];\n}\n", e->upper, b.cur);
 }
 
 static void emit_predict(Emitter *e)

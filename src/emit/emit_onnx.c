@@ -208,8 +208,8 @@ static bool write_dense(OnnxWriter *wr, size_t i, const char *in, const char *ou
     const char *weight = arena_printf(wr->a, "%s.weight", n->name);
     const char *bias = arena_printf(wr->a, "%s.bias", n->name);
     size_t wdims[2] = {n->units, n->in_units};
-    if (!add_initializer(wr, weight, wdims, 2, wr->w->weights[i]) ||
-        !add_initializer(wr, bias, &n->units, 1, wr->w->biases[i]))
+    if (!add_initializer(wr, weight, wdims, 2, emit_param(wr->w, wr->m, i, 0)) ||
+        !add_initializer(wr, bias, &n->units, 1, emit_param(wr->w, wr->m, i, 1)))
         return false;
     const char *inputs[] = {in, weight, bias};
     return add_node(wr, "Gemm", n->name, inputs, COUNT(inputs), out,
@@ -242,44 +242,44 @@ static bool write_dropout(OnnxWriter *wr, size_t i, const char *in, const char *
 {
     const IrNode *n = &wr->m->nodes[i];
     const char *ratio = arena_printf(wr->a, "%s.ratio", n->name);
-    const float p = (float)n->arg;
+    const float p = (float)n->cfg.dropout.p;
     if (!add_initializer(wr, ratio, NULL, 0, &p))
         return false;
     const char *inputs[] = {in, ratio};
     return add_node(wr, "Dropout", n->name, inputs, COUNT(inputs), out, NULL);
 }
 
-/* The activations: one ONNX op each, attributes as the runtime's. */
-static bool write_activation(OnnxWriter *wr, size_t i, const char *in, const char *out)
+/* An activation that is one ONNX op: Relu, Sigmoid... */
+static bool write_unary(OnnxWriter *wr, size_t i, const char *op, const char *in,
+                        const char *out, const NodeAttr *attr)
 {
-    const IrNode *n = &wr->m->nodes[i];
     const char *inputs[] = {in};
-    switch (n->op) {
-    case OP_RELU: return add_node(wr, "Relu", n->name, inputs, COUNT(inputs), out, NULL);
-    case OP_SIGMOID: return add_node(wr, "Sigmoid", n->name, inputs, COUNT(inputs), out, NULL);
-    case OP_TANH: return add_node(wr, "Tanh", n->name, inputs, COUNT(inputs), out, NULL);
-    case OP_IDENTITY: return add_node(wr, "Identity", n->name, inputs, COUNT(inputs), out, NULL);
-    case OP_LEAKY_RELU:
-        return add_node(wr, "LeakyRelu", n->name, inputs, COUNT(inputs), out,
-                        &(NodeAttr){"alpha", true, n->arg});
-    case OP_SOFTMAX:
-        /* opset 13's Softmax normalises along one axis: the units. */
-        return add_node(wr, "Softmax", n->name, inputs, COUNT(inputs), out,
-                        &(NodeAttr){"axis", false, -1});
-    default: return false;
-    }
+    return add_node(wr, op, wr->m->nodes[i].name, inputs, COUNT(inputs), out, attr);
 }
 
+/* Every kind's ONNX form, attributes as the runtime's. */
 static bool write_node(OnnxWriter *wr, size_t i)
 {
-    const char *in = value_name(wr, i - 1);
+    const IrNode *n = &wr->m->nodes[i];
+    const char *in = n->n_inputs ? value_name(wr, n->inputs[0]) : NULL;
     const char *out = value_name(wr, i);
-    switch (wr->m->nodes[i].op) {
+    switch (n->op) {
     case OP_DENSE: return write_dense(wr, i, in, out);
     case OP_STEP: return write_step(wr, i, in, out);
     case OP_DROPOUT: return write_dropout(wr, i, in, out);
-    default: return write_activation(wr, i, in, out);
+    case OP_RELU: return write_unary(wr, i, "Relu", in, out, NULL);
+    case OP_SIGMOID: return write_unary(wr, i, "Sigmoid", in, out, NULL);
+    case OP_TANH: return write_unary(wr, i, "Tanh", in, out, NULL);
+    case OP_IDENTITY: return write_unary(wr, i, "Identity", in, out, NULL);
+    case OP_LEAKY_RELU:
+        return write_unary(wr, i, "LeakyRelu", in, out,
+                           &(NodeAttr){"alpha", true, n->cfg.leaky_relu.slope});
+    case OP_SOFTMAX:
+        /* opset 13's Softmax normalises along one axis: the units. */
+        return write_unary(wr, i, "Softmax", in, out, &(NodeAttr){"axis", false, -1});
+    case OP_INPUT: return true; /* the graph's input */
     }
+    return false;
 }
 
 /* ---- The model --------------------------------------------------------- */

@@ -142,7 +142,7 @@ const char *emit_pytorch_name_clash(const char *name, bool attribute)
     return NULL;
 }
 
-/* Every layer that becomes an attribute (dense, dropout) and the class name
+/* Every layer that becomes an attribute (py_op_is_module) and the class name
  * must be usable in Python; the state_dict keys must stay the .nn names. */
 static bool check_names(const IrModel *m, Diag *d)
 {
@@ -155,7 +155,7 @@ static bool check_names(const IrModel *m, Diag *d)
     }
     for (size_t i = 1; i < m->n_nodes; i++) {
         const IrNode *n = &m->nodes[i];
-        if (n->op != OP_DENSE && n->op != OP_DROPOUT)
+        if (!py_op_is_module(n->op))
             continue;
         why = emit_pytorch_name_clash(n->name, true);
         if (!why)
@@ -248,26 +248,28 @@ static void write_safetensors_io(FILE *f, const PyPackage *k)
     py_write_safetensors_io(f);
 }
 
-/* init.safetensors: every dense layer's starting weight and bias, under the
- * keys of the module's state_dict. */
+/* init.safetensors: every node's starting parameter tensors, under the
+ * keys of the module's state_dict (NODE.suffix, as nnc's weights files). */
 static bool write_init_weights(FILE *f, const PyPackage *k)
 {
     const IrModel *m = k->m;
-    StTensor *t = arena_array(k->arena, 2 * m->n_nodes, sizeof *t);
+    StTensor *t = arena_array(k->arena, IR_MAX_PARAMS * m->n_nodes + 1, sizeof *t);
     size_t n = 0;
     if (!t)
         return false;
     for (size_t i = 0; i < m->n_nodes; i++) {
         const IrNode *nd = &m->nodes[i];
-        if (nd->op != OP_DENSE)
-            continue;
-        char *wname = arena_printf(k->arena, "%s.weight", nd->name);
-        char *bname = arena_printf(k->arena, "%s.bias", nd->name);
-        if (!wname || !bname)
-            return false;
-        t[n++] = (StTensor){wname, 2, {nd->units, nd->in_units}, nd->units * nd->in_units,
-                            (float *)k->o->init->weights[i]};
-        t[n++] = (StTensor){bname, 1, {nd->units}, nd->units, (float *)k->o->init->biases[i]};
+        IrParam ps[IR_MAX_PARAMS];
+        size_t np = ir_node_params(nd, ps);
+        for (size_t p = 0; p < np; p++, n++) {
+            t[n] = (StTensor){arena_printf(k->arena, "%s.%s", nd->name, ps[p].suffix),
+                              ps[p].shape.rank, {0}, ir_shape_size(&ps[p].shape),
+                              (float *)emit_param(k->o->init, m, i, p)};
+            if (!t[n].name)
+                return false;
+            for (size_t d = 0; d < ps[p].shape.rank; d++)
+                t[n].shape[d] = ps[p].shape.dim[d];
+        }
     }
     return st_write_stream(f, t, n);
 }

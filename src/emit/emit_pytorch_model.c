@@ -13,7 +13,7 @@ static bool model_uses(const IrModel *m, OpKind op)
     return false;
 }
 
-/* The step's derivative is 0 (nnc's op_step_backward passes 0 back), where
+/* The step's derivative is 0 (nnc's step passes nothing back), where
  * (z > 0).float() would have no gradient at all and backward() would fail
  * on a model whose only path runs through a step. */
 static const char step_function[] =
@@ -31,6 +31,44 @@ static const char step_function[] =
     "\n"
     "\n";
 
+bool py_op_is_module(OpKind k)
+{
+    switch (k) {
+    case OP_DENSE:
+    case OP_DROPOUT: return true;
+    case OP_INPUT:
+    case OP_STEP:
+    case OP_SIGMOID:
+    case OP_TANH:
+    case OP_RELU:
+    case OP_LEAKY_RELU:
+    case OP_SOFTMAX:
+    case OP_IDENTITY: return false;
+    }
+    return false;
+}
+
+static void put_shape(FILE *f, const IrShape *sh)
+{
+    fputc('[', f);
+    for (size_t d = 0; d < sh->rank; d++)
+        fprintf(f, "%s%zu", d ? ", " : "", sh->dim[d]);
+    fputc(']', f);
+}
+
+/* "    layer1.weight [4, 2], layer1.bias [4]": the node's state_dict keys. */
+static void put_param_keys(FILE *f, const IrNode *n)
+{
+    IrParam ps[IR_MAX_PARAMS];
+    size_t np = ir_node_params(n, ps);
+    for (size_t k = 0; k < np; k++) {
+        fprintf(f, "%s%s.%s ", k ? ", " : "    ", n->name, ps[k].suffix);
+        put_shape(f, &ps[k].shape);
+    }
+    if (np)
+        fputc('\n', f);
+}
+
 static void model_header(FILE *f, const PyPackage *k)
 {
     const IrModel *m = k->m;
@@ -38,44 +76,58 @@ static void model_header(FILE *f, const PyPackage *k)
             m->name, k->source_base);
     fprintf(f, "The layers are attributes named like the .nn layers, so state_dict() keys\n"
                "are those of nnc's weights files (%zu parameters in all):\n", m->n_params);
-    for (size_t i = 0; i < m->n_nodes; i++) {
-        const IrNode *n = &m->nodes[i];
-        if (n->op == OP_DENSE)
-            fprintf(f, "    %s.weight [%zu, %zu], %s.bias [%zu]\n", n->name, n->units,
-                    n->in_units, n->name, n->units);
-    }
+    for (size_t i = 0; i < m->n_nodes; i++)
+        put_param_keys(f, &m->nodes[i]);
     fputs("\"\"\"\n", f);
     fputs("import torch\nfrom torch import nn\n\n\n", f);
     if (model_uses(m, OP_STEP))
         fputs(step_function, f);
 }
 
+/* `self.NAME = nn.Module(...)` for a node that is a module. */
+static void put_module(FILE *f, const IrNode *n)
+{
+    switch (n->op) {
+    case OP_DENSE:
+        fprintf(f, "        self.%s = nn.Linear(%zu, %zu)\n", n->name, n->in_units, n->units);
+        break;
+    case OP_DROPOUT:
+        fprintf(f, "        self.%s = nn.Dropout(", n->name);
+        py_put_double(f, n->cfg.dropout.p);
+        fputs(")\n", f);
+        break;
+    case OP_INPUT:
+    case OP_STEP:
+    case OP_SIGMOID:
+    case OP_TANH:
+    case OP_RELU:
+    case OP_LEAKY_RELU:
+    case OP_SOFTMAX:
+    case OP_IDENTITY: break; /* functions in forward, not modules */
+    }
+}
+
 static void model_layers(FILE *f, const IrModel *m)
 {
-    for (size_t i = 1; i < m->n_nodes; i++) {
-        const IrNode *n = &m->nodes[i];
-        if (n->op == OP_DENSE)
-            fprintf(f, "        self.%s = nn.Linear(%zu, %zu)\n", n->name, n->in_units, n->units);
-        else if (n->op == OP_DROPOUT) {
-            fprintf(f, "        self.%s = nn.Dropout(", n->name);
-            py_put_double(f, n->arg);
-            fputs(")\n", f);
-        }
-    }
+    for (size_t i = 1; i < m->n_nodes; i++)
+        put_module(f, &m->nodes[i]);
 }
 
 static bool has_blocks(const IrModel *m)
 {
     for (size_t i = 1; i < m->n_nodes; i++)
-        if (m->nodes[i].weight_init || m->nodes[i].bias_init)
-            return true;
+        for (size_t k = 0; k < IR_MAX_PARAMS; k++)
+            if (m->nodes[i].param_init[k])
+                return true;
     return false;
 }
 
-static void put_param(FILE *f, const IrNode *n, const char *what, const float *v, bool matrix)
+static void put_param(FILE *f, const IrNode *n, const IrParam *p, const float *v)
 {
-    fprintf(f, "            self.%s.%s.copy_(torch.tensor(", n->name, what);
-    py_put_matrix(f, v, matrix ? n->units : 1, matrix ? n->in_units : n->units, !matrix,
+    bool matrix = p->shape.rank == 2;
+    fprintf(f, "            self.%s.%s.copy_(torch.tensor(", n->name, p->suffix);
+    py_put_matrix(f, v, matrix ? p->shape.dim[0] : 1,
+                  matrix ? p->shape.dim[1] : ir_shape_size(&p->shape), !matrix,
                   "                                                  ");
     fputs("))\n", f);
 }
@@ -88,14 +140,15 @@ static void model_blocks(FILE *f, const IrModel *m)
         fputs("        with torch.no_grad():\n", f);
         for (size_t i = 1; i < m->n_nodes; i++) {
             const IrNode *n = &m->nodes[i];
-            if (n->weight_init)
-                put_param(f, n, "weight", n->weight_init, true);
-            if (n->bias_init)
-                put_param(f, n, "bias", n->bias_init, false);
+            IrParam ps[IR_MAX_PARAMS];
+            size_t np = ir_node_params(n, ps);
+            for (size_t k = 0; k < np; k++)
+                if (n->param_init[k])
+                    put_param(f, n, &ps[k], n->param_init[k]);
         }
     }
     for (size_t i = 1; i < m->n_nodes; i++)
-        if (m->nodes[i].op == OP_DENSE && m->nodes[i].frozen)
+        if (ir_ops[m->nodes[i].op].params && m->nodes[i].frozen)
             fprintf(f, "        self.%s.requires_grad_(False)  # frozen = true\n",
                     m->nodes[i].name);
 }
@@ -109,31 +162,39 @@ static void put_arg(FILE *f, const IrNode *inner)
         fputc('x', f);
 }
 
+/* fn(ARG, extra) for a function of torch. */
+static void put_call(FILE *f, const char *fn, const IrNode *inner, const char *extra)
+{
+    fprintf(f, "%s(", fn);
+    put_arg(f, inner);
+    fprintf(f, "%s)", extra);
+}
+
 /* The Python expression applying node n to x, or to inner(x). */
 static void put_apply(FILE *f, const IrNode *n, const IrNode *inner)
 {
-    static const char *const calls[OP_COUNT] = {
-        [OP_STEP] = "StepFunction.apply(", [OP_SIGMOID] = "torch.sigmoid(",
-        [OP_TANH] = "torch.tanh(", [OP_RELU] = "torch.relu(",
-        [OP_LEAKY_RELU] = "nn.functional.leaky_relu(", [OP_SOFTMAX] = "torch.softmax(",
-    };
-    if (n->op == OP_DENSE || n->op == OP_DROPOUT) {
+    switch (n->op) {
+    case OP_DENSE:
+    case OP_DROPOUT:
         fprintf(f, "self.%s(", n->name);
         put_arg(f, inner);
         fputc(')', f);
-        return;
-    }
-    if (!calls[n->op]) { /* identity */
+        break;
+    case OP_STEP: put_call(f, "StepFunction.apply", inner, ""); break;
+    case OP_SIGMOID: put_call(f, "torch.sigmoid", inner, ""); break;
+    case OP_TANH: put_call(f, "torch.tanh", inner, ""); break;
+    case OP_RELU: put_call(f, "torch.relu", inner, ""); break;
+    case OP_SOFTMAX: put_call(f, "torch.softmax", inner, ", dim=1"); break;
+    case OP_LEAKY_RELU:
+        fputs("nn.functional.leaky_relu(", f);
         put_arg(f, inner);
-        return;
-    }
-    fputs(calls[n->op], f);
-    put_arg(f, inner);
-    if (n->op == OP_LEAKY_RELU) {
         fputs(", ", f);
-        py_put_double(f, n->arg);
+        py_put_double(f, n->cfg.leaky_relu.slope);
+        fputc(')', f);
+        break;
+    case OP_INPUT:
+    case OP_IDENTITY: put_arg(f, inner); break;
     }
-    fputs(n->op == OP_SOFTMAX ? ", dim=1)" : ")", f);
 }
 
 /* One line per .nn line: `x = torch.relu(self.layer1(x))` for a dense
@@ -144,8 +205,8 @@ static void model_forward(FILE *f, const IrModel *m)
     for (size_t i = 1; i < m->n_nodes; i++) {
         const IrNode *n = &m->nodes[i];
         const IrNode *next = i + 1 < m->n_nodes ? &m->nodes[i + 1] : NULL;
-        bool fused = n->op == OP_DENSE && next && next->op != OP_DENSE &&
-                     next->op != OP_DROPOUT && strcmp(next->layer, n->layer) == 0;
+        bool fused = n->op == OP_DENSE && next && !py_op_is_module(next->op) &&
+                     strcmp(next->layer, n->layer) == 0;
         if (n->op == OP_IDENTITY)
             continue;
         fputs("        x = ", f);

@@ -150,13 +150,13 @@ static void put_optimizer(FILE *f, const IrOptimizer *o)
 }
 
 /* How y becomes the loss's target. A single target column on a model with
- * several outputs holds class labels (nnc's rt_targets_are_labels): class
+ * several outputs holds class labels (ir_targets_are_labels): class
  * indices for CrossEntropyLoss, one-hot rows for bce and mse. */
 static void put_targets(FILE *f, const PyPackage *k)
 {
     const IrDataset *ds = &k->prog->datasets[k->train->dataset];
     fputs("def targets(y):\n", f);
-    if (ds->y_cols != 1 || k->m->out_units == 1) {
+    if (!ir_targets_are_labels(ds, k->m)) {
         fputs("    \"\"\"y as the loss wants it: as it is, one row of targets per row.\"\"\"\n"
               "    return y\n\n\n", f);
         return;

@@ -38,6 +38,9 @@ void py_put_matrix(FILE *f, const float *v, size_t rows, size_t cols, bool flat,
 void py_put_string(FILE *f, const char *s);
 
 void py_write_model(FILE *f, const PyPackage *k);
+/* true when a node of kind k is an nn.Module attribute of the model (named
+ * like the node, so state_dict keys are the .nn names). */
+bool py_op_is_module(OpKind k);
 void py_write_data(FILE *f, const PyPackage *k);
 void py_write_train(FILE *f, const PyPackage *k);
 void py_write_readme(FILE *f, const PyPackage *k);

@@ -167,8 +167,12 @@ static double *optim_slot(IrOptimizer *o, SweepParam p)
     case SWEEP_MOMENTUM: return &o->momentum;
     case SWEEP_BETA1: return &o->beta1;
     case SWEEP_BETA2: return &o->beta2;
-    default: return &o->eps;
+    case SWEEP_EPS: return &o->eps;
+    case SWEEP_NONE:
+    case SWEEP_EPOCHS:
+    case SWEEP_BATCH: break; /* not optimizer arguments */
     }
+    return NULL;
 }
 
 /* Which of spec's arguments `name` is; reports unknown names. */

@@ -8,14 +8,6 @@
 
 #include "lower.h"
 
-enum { PP_WEIGHT, PP_BIAS, PP_FROZEN, PP_COUNT };
-
-static const PropSpec param_props[PP_COUNT] = {
-    [PP_WEIGHT] = {"weight", PT_LIST, NULL, NULL},
-    [PP_BIAS] = {"bias", PT_LIST, NULL, NULL},
-    [PP_FROZEN] = {"frozen", PT_BOOL, NULL, NULL},
-};
-
 typedef struct ModelBuild {
     Lower *c;
     const AstDecl *d;
@@ -146,58 +138,126 @@ static bool model_op_args(ModelBuild *b, OpKind k, Loc kind_loc, const AstValue 
     return true;
 }
 
+/* Appends a node of kind k reading the last node (the model is a chain of
+ * lines; the graph IR allows more), shaped like its input until the line
+ * says otherwise. */
 static IrNode *model_push(ModelBuild *b, OpKind k, const char *name, const char *layer, Loc loc)
 {
-    IrNode *n = &b->m->nodes[b->m->n_nodes++];
+    IrNode *n = &b->m->nodes[b->m->n_nodes];
     n->op = k;
     n->name = name;
     n->layer = layer;
     n->loc = loc;
-    n->in_units = b->units;
+    if (b->m->n_nodes > 0) {
+        size_t *in = arena_array(b->c->arena, 1, sizeof *in);
+        if (!in) {
+            diag_error(b->c->diag, loc, "out of memory");
+            b->ok = b->shapes = false;
+            return n;
+        }
+        *in = b->m->n_nodes - 1;
+        n->inputs = in;
+        n->n_inputs = 1;
+        n->in_units = b->units;
+    }
+    n->shape = ir_shape_1d(b->units);
     n->units = b->units;
+    b->m->n_nodes++;
     return n;
 }
 
-/* weight [units][in], bias [units], frozen: a dense line's `{ ... }`. */
-static void model_params(ModelBuild *b, const AstLayer *l, IrNode *n)
+/* What a kind's one argument means, stored in its own configuration. */
+static void model_config(IrNode *n, double arg)
 {
-    const AstProp *slots[PP_COUNT];
-    if (!props_collect(b->c, l->params, param_props, PP_COUNT, "parameter block", slots))
-        b->ok = false;
-    if (slots[PP_FROZEN])
-        n->frozen = slots[PP_FROZEN]->value->boolean;
-    Matrix w, bias;
-    if (slots[PP_WEIGHT] && value_matrix(b->c, slots[PP_WEIGHT]->value, "weight", &w)) {
-        if (b->shapes && (w.flat || w.rows != n->units || w.cols != n->in_units)) {
-            diag_error(b->c->diag, slots[PP_WEIGHT]->value->loc,
-                       "weight of '%s' has shape %s, expected [%zu, %zu] (out, in)", n->name,
-                       matrix_shape(b->c, &w), n->units, n->in_units);
-            b->ok = false;
-        }
-        n->weight_init = w.data;
-    } else if (slots[PP_WEIGHT]) {
-        b->ok = false;
-    }
-    if (slots[PP_BIAS] && value_matrix(b->c, slots[PP_BIAS]->value, "bias", &bias)) {
-        if (b->shapes && (!bias.flat || bias.rows != n->units)) {
-            diag_error(b->c->diag, slots[PP_BIAS]->value->loc,
-                       "bias of '%s' has shape %s, expected [%zu]", n->name,
-                       matrix_shape(b->c, &bias), n->units);
-            b->ok = false;
-        }
-        n->bias_init = bias.data;
-    } else if (slots[PP_BIAS]) {
-        b->ok = false;
+    switch (n->op) {
+    case OP_DENSE:
+        n->cfg.dense.units = (size_t)arg;
+        n->shape = ir_shape_1d(n->cfg.dense.units);
+        n->units = n->cfg.dense.units;
+        break;
+    case OP_DROPOUT: n->cfg.dropout.p = arg; break;
+    case OP_LEAKY_RELU: n->cfg.leaky_relu.slope = arg; break;
+    case OP_INPUT:
+    case OP_STEP:
+    case OP_SIGMOID:
+    case OP_TANH:
+    case OP_RELU:
+    case OP_SOFTMAX:
+    case OP_IDENTITY: break;
     }
 }
 
-/* Adds the dense layer's weights and biases to the model's count. */
+/* "[4, 2]" for a shape. */
+static const char *param_shape_text(Lower *c, const IrShape *sh)
+{
+    char buf[128];
+    size_t len = 0;
+    buf[len++] = '[';
+    for (size_t d = 0; d < sh->rank && len < sizeof buf - 24; d++)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%zu", d ? ", " : "", sh->dim[d]);
+    snprintf(buf + len, sizeof buf - len, "]");
+    return arena_strdup(c->arena, buf);
+}
+
+/* true when the values as written have the tensor's shape: a flat list for
+ * rank 1, a list of rows for rank 2, a flat list of every value above. */
+static bool param_shape_matches(const Matrix *v, const IrShape *sh)
+{
+    if (sh->rank == 1)
+        return v->flat && v->rows == sh->dim[0];
+    if (sh->rank == 2)
+        return !v->flat && v->rows == sh->dim[0] && v->cols == sh->dim[1];
+    return v->flat && v->rows == ir_shape_size(sh);
+}
+
+/* One tensor's values from its property of the block. */
+static void model_param_value(ModelBuild *b, IrNode *n, const AstProp *prop, const IrParam *p,
+                              size_t k)
+{
+    Matrix v;
+    if (!value_matrix(b->c, prop->value, p->suffix, &v)) {
+        b->ok = false;
+        return;
+    }
+    if (b->shapes && !param_shape_matches(&v, &p->shape)) {
+        const char *expected = param_shape_text(b->c, &p->shape);
+        if (p->layout)
+            diag_error(b->c->diag, prop->value->loc, "%s of '%s' has shape %s, expected %s (%s)",
+                       p->suffix, n->name, matrix_shape(b->c, &v), expected, p->layout);
+        else
+            diag_error(b->c->diag, prop->value->loc, "%s of '%s' has shape %s, expected %s",
+                       p->suffix, n->name, matrix_shape(b->c, &v), expected);
+        b->ok = false;
+    }
+    n->param_init[k] = v.data;
+}
+
+/* A line's `{ ... }`: a value for any of the tensors its op declares
+ * (dense: weight [units][in], bias [units]) and `frozen`. */
+static void model_params(ModelBuild *b, const AstLayer *l, IrNode *n)
+{
+    IrParam ps[IR_MAX_PARAMS];
+    size_t np = ir_node_params(n, ps);
+    PropSpec spec[IR_MAX_PARAMS + 1];
+    for (size_t k = 0; k < np; k++)
+        spec[k] = (PropSpec){ps[k].suffix, PT_LIST, NULL, NULL};
+    spec[np] = (PropSpec){"frozen", PT_BOOL, NULL, NULL};
+    const AstProp *slots[IR_MAX_PARAMS + 1];
+    if (!props_collect(b->c, l->params, spec, np + 1, "parameter block", slots))
+        b->ok = false;
+    if (slots[np])
+        n->frozen = slots[np]->value->boolean;
+    for (size_t k = 0; k < np; k++)
+        if (slots[k])
+            model_param_value(b, n, slots[k], &ps[k], k);
+}
+
+/* Adds the node's parameter tensors to the model's count. */
 static void model_count_params(ModelBuild *b, const AstLayer *l, const IrNode *n)
 {
-    size_t w, total;
-    if (__builtin_mul_overflow(n->units, n->in_units, &w) ||
-        __builtin_add_overflow(w, n->units, &w) ||
-        __builtin_add_overflow(b->m->n_params, w, &total) || total > LOWER_MAX_PARAMS) {
+    size_t count, total;
+    if (!ir_node_param_count(n, &count) ||
+        __builtin_add_overflow(b->m->n_params, count, &total) || total > LOWER_MAX_PARAMS) {
         diag_error(b->c->diag, l->args->loc,
                    "model '%s' would have more than %zu parameters", b->d->name,
                    LOWER_MAX_PARAMS);
@@ -229,7 +289,7 @@ static void model_activation(ModelBuild *b, const AstLayer *l, const char *layer
     }
     const char *name = arena_printf(b->c->arena, "%s.%s", layer, l->act);
     IrNode *n = model_push(b, k, name ? name : l->act, layer, l->act_loc);
-    n->arg = arg;
+    model_config(n, arg);
 }
 
 static void model_line(ModelBuild *b, const AstLayer *l, const char *name)
@@ -247,14 +307,12 @@ static void model_line(ModelBuild *b, const AstLayer *l, const char *name)
             b->shapes = false; /* the width after this line is unknown */
     }
     IrNode *n = model_push(b, k, name, name, l->loc);
-    n->arg = arg;
-    if (k == OP_DENSE && b->shapes) {
-        n->units = (size_t)arg;
-        n->arg = 0;
+    if (k != OP_DENSE || b->shapes)
+        model_config(n, arg);
+    if (ir_ops[k].params && b->shapes)
         model_count_params(b, l, n);
-    }
     b->units = n->units;
-    if (l->has_block && !ir_ops[k].has_params) {
+    if (l->has_block && !ir_ops[k].params) {
         diag_error(b->c->diag, l->block_loc, "only dense layers take a parameter block; '%s' has no parameters",
                    l->kind);
         b->ok = false;

@@ -44,9 +44,12 @@ static const char *value_got(Lower *c, const AstValue *v)
         const char *s = arena_printf(c->arena, "identifier '%s'", v->text);
         return s ? s : "a name";
     }
-    default:
-        return ast_value_kind_name(v->kind);
+    case AST_STRING:
+    case AST_BOOL:
+    case AST_CALL:
+    case AST_LIST: break;
     }
+    return ast_value_kind_name(v->kind);
 }
 
 void value_type_error(Lower *c, const AstValue *v, const char *what, const char *expected)

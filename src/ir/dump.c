@@ -70,25 +70,73 @@ static void dump_dataset(FILE *out, size_t i, const IrDataset *ds)
         fprintf(out, "  ... %zu more rows\n", ds->rows - shown);
 }
 
+static void dump_shape(FILE *out, const IrShape *sh)
+{
+    fputc('[', out);
+    for (size_t d = 0; d < sh->rank; d++)
+        fprintf(out, "%s%zu", d ? ", " : "", sh->dim[d]);
+    fputc(']', out);
+}
+
+/* Given values row by row for a matrix, flat otherwise. */
+static void dump_param_values(FILE *out, const IrParam *p, const float *v)
+{
+    if (p->shape.rank != 2) {
+        dump_floats(out, v, ir_shape_size(&p->shape));
+        return;
+    }
+    size_t rows = p->shape.dim[0], cols = p->shape.dim[1];
+    fputc('[', out);
+    for (size_t r = 0; r < rows; r++) {
+        fputs(r ? ", " : "", out);
+        dump_floats(out, v + r * cols, cols);
+    }
+    fputc(']', out);
+}
+
 static void dump_params(FILE *out, const IrNode *n)
 {
-    fprintf(out, "    weight [%zu, %zu]", n->units, n->in_units);
-    if (n->weight_init) {
-        fputs(" fixed = [", out);
-        for (size_t r = 0; r < n->units; r++) {
-            fputs(r ? ", " : "", out);
-            dump_floats(out, n->weight_init + r * n->in_units, n->in_units);
+    IrParam ps[IR_MAX_PARAMS];
+    size_t np = ir_node_params(n, ps);
+    for (size_t k = 0; k < np; k++) {
+        fprintf(out, "    %s ", ps[k].suffix);
+        dump_shape(out, &ps[k].shape);
+        if (n->param_init[k]) {
+            fputs(" fixed = ", out);
+            dump_param_values(out, &ps[k], n->param_init[k]);
         }
-        fputc(']', out);
+        fputc('\n', out);
     }
-    fprintf(out, "\n    bias [%zu]", n->units);
-    if (n->bias_init) {
-        fputs(" fixed = ", out);
-        dump_floats(out, n->bias_init, n->units);
-    }
-    fputc('\n', out);
     if (n->frozen)
         fputs("    frozen\n", out);
+}
+
+/* "<- layer1 [4]": the nodes read, each with its shape. */
+static void dump_inputs(FILE *out, const IrModel *m, const IrNode *n)
+{
+    fputs(" <-", out);
+    for (size_t k = 0; k < n->n_inputs; k++) {
+        const IrNode *in = &m->nodes[n->inputs[k]];
+        fprintf(out, "%s %s ", k ? "," : "", in->name);
+        dump_shape(out, &in->shape);
+    }
+}
+
+/* The op's own configuration, as written in the .nn file. */
+static void dump_config(FILE *out, const IrNode *n)
+{
+    switch (n->op) {
+    case OP_DROPOUT: fprintf(out, " p %.9g", n->cfg.dropout.p); break;
+    case OP_LEAKY_RELU: fprintf(out, " slope %.9g", n->cfg.leaky_relu.slope); break;
+    case OP_DENSE: /* its units are its shape */
+    case OP_INPUT:
+    case OP_STEP:
+    case OP_SIGMOID:
+    case OP_TANH:
+    case OP_RELU:
+    case OP_SOFTMAX:
+    case OP_IDENTITY: break;
+    }
 }
 
 static void dump_model(FILE *out, size_t i, const IrModel *m)
@@ -97,20 +145,14 @@ static void dump_model(FILE *out, size_t i, const IrModel *m)
     fprintf(out, "  input %zu, output %zu, params %zu\n", m->in_units, m->out_units, m->n_params);
     for (size_t k = 0; k < m->n_nodes; k++) {
         const IrNode *n = &m->nodes[k];
-        const OpInfo *op = &ir_ops[n->op];
-        fprintf(out, "  node %zu %s %s", k, op->name, n->name);
-        if (n->op == OP_INPUT) {
-            fprintf(out, " [%zu]\n", n->units);
-            continue;
-        }
-        fprintf(out, " [%zu] -> [%zu]", n->in_units, n->units);
-        if (op->arg == OPARG_PROB)
-            fprintf(out, " p %.9g", n->arg);
-        else if (op->arg == OPARG_SLOPE)
-            fprintf(out, " slope %.9g", n->arg);
+        fprintf(out, "  node %zu %s %s", k, ir_ops[n->op].name, n->name);
+        if (n->n_inputs)
+            dump_inputs(out, m, n);
+        fputs(" -> ", out);
+        dump_shape(out, &n->shape);
+        dump_config(out, n);
         fputc('\n', out);
-        if (op->has_params)
-            dump_params(out, n);
+        dump_params(out, n);
     }
 }
 

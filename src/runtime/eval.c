@@ -51,7 +51,7 @@ static RtEvalKind eval_kind(const IrDataset *ds, const IrModel *m)
 {
     if (ds->y_cols == 0)
         return RT_EVAL_OUTPUTS;
-    if (rt_targets_are_labels(ds, m))
+    if (ir_targets_are_labels(ds, m))
         return RT_EVAL_ARGMAX;
     bool one_hot = true;
     for (size_t r = 0; r < ds->rows; r++) {
@@ -103,7 +103,7 @@ static RowVerdict eval_judge(const EvalCtx *e, const float *out, size_t r)
 
 static EvalCtx eval_ctx(const IrDataset *ds, const IrModel *m)
 {
-    EvalCtx e = {ds, m, {ds->y, rt_targets_are_labels(ds, m)}, RT_EVAL_BINARY};
+    EvalCtx e = {ds, m, {ds->y, ir_targets_are_labels(ds, m)}, RT_EVAL_BINARY};
     e.kind = eval_kind(ds, m);
     return e;
 }

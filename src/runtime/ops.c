@@ -8,8 +8,11 @@
 #include "ops.h"
 
 typedef struct RtOp {
+    OpKind kind;
     void (*forward)(RtOpArgs *a);
     void (*backward)(RtOpArgs *a);
+    /* floats per row kept for backward; NULL = none */
+    size_t (*scratch)(const IrNode *n);
 } RtOp;
 
 static size_t op_count(const RtOpArgs *a)
@@ -40,22 +43,22 @@ static void op_none_backward(RtOpArgs *a)
 static void op_dense_forward(RtOpArgs *a)
 {
     for (size_t r = 0; r < a->rows; r++)
-        memcpy(a->y + r * a->out, a->b, a->out * sizeof(float));
+        memcpy(a->y + r * a->out, a->param[1], a->out * sizeof(float));
     void (*gemm)(bool, bool, size_t, size_t, size_t, float, const float *,
                  size_t, const float *, size_t, float, float *, size_t) =
         a->training ? rt_gemm : rt_gemm_portable;
-    gemm(false, true, a->rows, a->out, a->in, 1.0f, a->x, a->in, a->w, a->in,
+    gemm(false, true, a->rows, a->out, a->in, 1.0f, a->x, a->in, a->param[0], a->in,
          1.0f, a->y, a->out);
 }
 
-/* dW += dY^T X, db += column sums of dY, dX = dY W. */
+/* dW += dY^T X, db += column sums of dY, dX += dY W. */
 static void op_dense_backward(RtOpArgs *a)
 {
-    if (a->dw)
+    if (a->grad[0])
         rt_gemm(true, false, a->out, a->in, a->rows, 1.0f, a->dy, a->out,
-                a->x, a->in, 1.0f, a->dw, a->in);
-    if (a->db) {
-        float *db = a->db;
+                a->x, a->in, 1.0f, a->grad[0], a->in);
+    if (a->grad[1]) {
+        float *db = a->grad[1];
         const float *dy = a->dy;
         for (size_t r = 0; r < a->rows; r++)
             for (size_t j = 0; j < a->out; j++)
@@ -63,7 +66,7 @@ static void op_dense_backward(RtOpArgs *a)
     }
     if (a->dx)
         rt_gemm(false, false, a->rows, a->in, a->out, 1.0f, a->dy, a->out,
-                a->w, a->in, 0.0f, a->dx, a->in);
+                a->param[0], a->in, 1.0f, a->dx, a->in);
 }
 
 /* ---- dropout: inverted dropout, like nn.Dropout ------------------------ */
@@ -78,12 +81,18 @@ static void op_dropout_forward(RtOpArgs *a)
         memcpy(a->y, a->x, n * sizeof(float));
         return;
     }
-    float p = (float)a->arg;
+    float p = (float)a->cfg->dropout.p;
     float scale = 1.0f / (1.0f - p);
+    float *mask = a->scratch;
     for (size_t i = 0; i < n; i++) {
-        a->mask[i] = rt_rng_uniform(a->rng) < p ? 0.0f : scale;
-        a->y[i] = a->x[i] * a->mask[i];
+        mask[i] = rt_rng_uniform(a->rng) < p ? 0.0f : scale;
+        a->y[i] = a->x[i] * mask[i];
     }
+}
+
+static size_t op_dropout_scratch(const IrNode *n)
+{
+    return n->units;
 }
 
 static void op_dropout_backward(RtOpArgs *a)
@@ -91,10 +100,10 @@ static void op_dropout_backward(RtOpArgs *a)
     if (!a->dx)
         return;
     size_t n = op_count(a);
-    const float *dy = a->dy, *mask = a->mask;
+    const float *dy = a->dy, *mask = a->scratch;
     float *dx = a->dx;
     for (size_t i = 0; i < n; i++)
-        dx[i] = dy[i] * mask[i];
+        dx[i] += dy[i] * mask[i];
 }
 
 /* ---- step: the perceptron's threshold ---------------------------------- */
@@ -112,13 +121,9 @@ static void op_step_forward(RtOpArgs *a)
 }
 
 /* The derivative of a step is 0 everywhere except at 0, where it does not
- * exist; we pass 0 back, so layers below a step do not learn by gradient
- * descent (the perceptron learning rule is a different algorithm). */
-static void op_step_backward(RtOpArgs *a)
-{
-    if (a->dx)
-        memset(a->dx, 0, op_count(a) * sizeof(float));
-}
+ * exist; we pass 0 back (add nothing), so layers below a step do not learn
+ * by gradient descent (the perceptron learning rule is a different
+ * algorithm). */
 
 /* ---- sigmoid ----------------------------------------------------------- */
 
@@ -146,7 +151,7 @@ static void op_sigmoid_backward(RtOpArgs *a)
     const float *y = a->y, *dy = a->dy;
     float *dx = a->dx;
     for (size_t i = 0; i < n; i++)
-        dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+        dx[i] += dy[i] * y[i] * (1.0f - y[i]);
 }
 
 /* ---- tanh -------------------------------------------------------------- */
@@ -171,7 +176,7 @@ static void op_tanh_backward(RtOpArgs *a)
     const float *y = a->y, *dy = a->dy;
     float *dx = a->dx;
     for (size_t i = 0; i < n; i++)
-        dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+        dx[i] += dy[i] * (1.0f - y[i] * y[i]);
 }
 
 /* ---- relu and leaky_relu ----------------------------------------------- */
@@ -211,13 +216,13 @@ static void op_relu_backward(RtOpArgs *a)
     float *dx = a->dx;
     for (size_t i = 0; i < n; i++) {
         float g = dy[i]; /* loaded on both paths: the loop if-converts */
-        dx[i] = x[i] > 0.0f ? g : 0.0f;
+        dx[i] += x[i] > 0.0f ? g : 0.0f;
     }
 }
 
 static void op_leaky_relu_forward(RtOpArgs *a)
 {
-    float slope = (float)a->arg;
+    float slope = (float)a->cfg->leaky_relu.slope;
     size_t n = op_count(a);
     const float *x = a->x;
     float *y = a->y;
@@ -230,13 +235,13 @@ static void op_leaky_relu_backward(RtOpArgs *a)
 {
     if (!a->dx)
         return;
-    float slope = (float)a->arg;
+    float slope = (float)a->cfg->leaky_relu.slope;
     size_t n = op_count(a);
     const float *x = a->x, *dy = a->dy;
     float *dx = a->dx;
     for (size_t i = 0; i < n; i++) {
         float g = dy[i], scaled = g * slope;
-        dx[i] = x[i] > 0.0f ? g : scaled;
+        dx[i] += x[i] > 0.0f ? g : scaled;
     }
 }
 
@@ -275,7 +280,7 @@ static void op_softmax_backward(RtOpArgs *a)
         for (size_t j = 0; j < a->out; j++)
             dot += dy[j] * y[j];
         for (size_t j = 0; j < a->out; j++)
-            dx[j] = y[j] * (dy[j] - dot);
+            dx[j] += y[j] * (dy[j] - dot);
     }
 }
 
@@ -294,27 +299,31 @@ static void op_identity_forward(RtOpArgs *a)
 
 static void op_identity_backward(RtOpArgs *a)
 {
-    if (a->dx)
-        memcpy(a->dx, a->dy, op_count(a) * sizeof(float));
+    if (!a->dx)
+        return;
+    size_t n = op_count(a);
+    const float *dy = a->dy;
+    float *dx = a->dx;
+    for (size_t i = 0; i < n; i++)
+        dx[i] += dy[i];
 }
 
 /* ---- the table --------------------------------------------------------- */
 
+/* Rows in OpKind order, each naming its kind (rt_op_table_complete checks
+ * the order; the build checks the count). */
 static const RtOp rt_op_table[] = {
-    [OP_INPUT]      = {op_input_forward, op_none_backward},
-    [OP_DENSE]      = {op_dense_forward, op_dense_backward},
-    [OP_DROPOUT]    = {op_dropout_forward, op_dropout_backward},
-    [OP_STEP]       = {op_step_forward, op_step_backward},
-    [OP_SIGMOID]    = {op_sigmoid_forward, op_sigmoid_backward},
-    [OP_TANH]       = {op_tanh_forward, op_tanh_backward},
-    [OP_RELU]       = {op_relu_forward, op_relu_backward},
-    [OP_LEAKY_RELU] = {op_leaky_relu_forward, op_leaky_relu_backward},
-    [OP_SOFTMAX]    = {op_softmax_forward, op_softmax_backward},
-    [OP_IDENTITY]   = {op_identity_forward, op_identity_backward},
+    {OP_INPUT, op_input_forward, op_none_backward, NULL},
+    {OP_DENSE, op_dense_forward, op_dense_backward, NULL},
+    {OP_DROPOUT, op_dropout_forward, op_dropout_backward, op_dropout_scratch},
+    {OP_STEP, op_step_forward, op_none_backward, NULL},
+    {OP_SIGMOID, op_sigmoid_forward, op_sigmoid_backward, NULL},
+    {OP_TANH, op_tanh_forward, op_tanh_backward, NULL},
+    {OP_RELU, op_relu_forward, op_relu_backward, NULL},
+    {OP_LEAKY_RELU, op_leaky_relu_forward, op_leaky_relu_backward, NULL},
+    {OP_SOFTMAX, op_softmax_forward, op_softmax_backward, NULL},
+    {OP_IDENTITY, op_identity_forward, op_identity_backward, NULL},
 };
-
-/* A new OpKind without a row here fails to compile; a row left NULL in the
- * middle is caught by the unit test that walks the table. */
 _Static_assert(sizeof rt_op_table / sizeof rt_op_table[0] == OP_COUNT,
                "rt_op_table must have one row per OpKind");
 
@@ -328,10 +337,18 @@ void rt_op_backward(OpKind k, RtOpArgs *a)
     rt_op_table[k].backward(a);
 }
 
+size_t rt_op_scratch(const IrNode *n)
+{
+    const RtOp *op = &rt_op_table[n->op];
+    return op->scratch ? op->scratch(n) : 0;
+}
+
 bool rt_op_table_complete(void)
 {
-    for (int k = 0; k < OP_COUNT; k++)
-        if (!rt_op_table[k].forward || !rt_op_table[k].backward)
+    for (int k = 0; k < OP_COUNT; k++) {
+        const RtOp *op = &rt_op_table[k];
+        if ((int)op->kind != k || !op->forward || !op->backward)
             return false;
+    }
     return true;
 }

@@ -2,7 +2,7 @@
  * KANN-style: every OpKind has one forward and one backward function over a
  * whole batch, and one static table indexed by OpKind maps kinds to them.
  * Adding an activation = one row in src/ir/ops.c, two functions and one row
- * in src/runtime/ops.c, and a gradient-check test. */
+ * in src/runtime/ops.c; the unit tests loop over every kind. */
 #ifndef NNC_RT_OPS_H
 #define NNC_RT_OPS_H
 
@@ -13,19 +13,23 @@
 #include "rng.h"
 
 /* Everything an op reads or writes for one batch. Matrices are row-major
- * [rows][in] (x, dx) and [rows][out] (y, dy, mask). Buffers belong to the
- * caller and are planned once per graph; ops never allocate. */
+ * [rows][in] (x, dx) and [rows][out] (y, dy, scratch). Buffers belong to the
+ * caller and are planned once per graph (src/runtime/plan.c); ops never
+ * allocate. Backward adds into dx and the parameter gradients: a value read
+ * by two nodes gets both gradients, and the caller zeroes them once. */
 typedef struct RtOpArgs {
     size_t rows, in, out;
-    double arg;          /* dropout p, leaky_relu slope */
+    const IrOpConfig *cfg; /* the node's own configuration (p, slope, units) */
     bool training;       /* dropout draws a mask only when training */
     const float *x;      /* input batch */
     float *y;            /* output batch */
-    const float *w, *b;  /* dense: weight [out][in], bias [out] */
-    float *dw, *db;      /* dense: gradients, accumulated (+=); NULL = frozen */
+    /* The node's parameter tensors in the order its op declares them
+     * (ir_node_params), and their gradients (NULL = frozen). */
+    const float *param[IR_MAX_PARAMS];
+    float *grad[IR_MAX_PARAMS];
     const float *dy;     /* gradient of the loss w.r.t. y */
-    float *dx;           /* gradient w.r.t. x, overwritten; NULL = not needed */
-    float *mask;         /* dropout: [rows][out], written by forward */
+    float *dx;           /* gradient w.r.t. x, accumulated; NULL = not needed */
+    float *scratch;      /* training only: rt_op_scratch floats per row */
     RtRng *rng;          /* dropout: the session's generator */
 } RtOpArgs;
 
@@ -41,10 +45,14 @@ float rt_act_identity(float z);
 
 /* Computes a->y from a->x (and params). */
 void rt_op_forward(OpKind k, RtOpArgs *a);
-/* Accumulates a->dw/db and writes a->dx from a->dy; needs the x, y (and mask)
- * of the forward pass that preceded it. */
+/* Adds the gradients of a->dy into a->grad[] and a->dx; needs the x, y (and
+ * scratch) of the forward pass that preceded it. */
 void rt_op_backward(OpKind k, RtOpArgs *a);
-/* True when every OpKind has both functions (checked by a unit test). */
+/* Floats per batch row the op keeps between a training forward and its
+ * backward (dropout's mask); 0 for most ops. plan.c allocates them. */
+size_t rt_op_scratch(const IrNode *n);
+/* True when every row of the kernel table is its own kind's and has both
+ * functions (checked by a unit test: the build checks only the count). */
 bool rt_op_table_complete(void);
 
 #endif

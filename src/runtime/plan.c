@@ -1,49 +1,104 @@
-/* Buffer plans and the forward/backward passes over a model's chain of
- * nodes. The same rt_plan_forward serves training, evaluation and sweeps. */
+/* Buffer plans and the forward/backward passes over a model's graph. This
+ * is the one place the runtime sizes and allocates per-graph memory: one
+ * layout pass (plan_carve) both measures a plan (rt_plan_bytes, the memory
+ * check) and, given the block, hands out its buffers (rt_plan_init). The
+ * same rt_plan_forward serves training, evaluation and sweeps. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "nnc/arena.h"
 #include "ops.h"
-#include "session.h"
+#include "plan.h"
 
-/* calloc of rows x cols floats with overflow checking. */
-static float *plan_matrix(size_t rows, size_t cols, bool *ok)
+size_t rt_size_mul(size_t a, size_t b, bool *ok)
 {
-    size_t n = rt_size_mul(rows, cols, ok);
-    float *p = *ok ? calloc(n ? n : 1, sizeof(float)) : NULL;
-    if (!p)
+    size_t r;
+    if (__builtin_mul_overflow(a, b, &r)) {
         *ok = false;
-    return p;
-}
-
-static bool plan_nodes(RtPlan *pl, bool training)
-{
-    const IrModel *ir = pl->model->ir;
-    bool ok = true;
-    for (size_t i = 1; i < ir->n_nodes && ok; i++) {
-        size_t units = ir->nodes[i].units;
-        pl->y[i] = plan_matrix(pl->max_rows, units, &ok);
-        if (training && ok)
-            pl->dy[i] = plan_matrix(pl->max_rows, units, &ok);
-        if (training && ok && ir->nodes[i].op == OP_DROPOUT)
-            pl->mask[i] = plan_matrix(pl->max_rows, units, &ok);
+        return 0;
     }
-    return ok;
+    return r;
 }
 
-static bool plan_training(RtPlan *pl, const IrDataset *ds)
+/* Buffers start on cache lines: the elementwise loops vectorise cleanly. */
+enum { PLAN_ALIGN = 64 };
+
+/* A layout in progress: offsets into base, or only the size when base is
+ * NULL. ok turns false on overflow. */
+typedef struct PlanCarver {
+    char *base;
+    size_t used;
+    bool ok;
+} PlanCarver;
+
+static void *plan_take(PlanCarver *c, size_t count, size_t elem)
 {
-    bool ok = true;
+    size_t bytes = rt_size_mul(count, elem, &c->ok);
+    size_t start = c->used + (PLAN_ALIGN - c->used % PLAN_ALIGN) % PLAN_ALIGN;
+    if (start < c->used || __builtin_add_overflow(start, bytes, &c->used))
+        c->ok = false;
+    return c->base && c->ok ? c->base + start : NULL;
+}
+
+static float *plan_floats(PlanCarver *c, size_t rows, size_t cols)
+{
+    return plan_take(c, rt_size_mul(rows, cols, &c->ok), sizeof(float));
+}
+
+/* Per node: its output, and for training its gradient and its op's
+ * scratch. With c->base NULL only the sizes count (pl's arrays are NULL). */
+static void plan_carve_nodes(RtPlan *pl, PlanCarver *c, const IrModel *ir, bool training)
+{
+    size_t n = ir->n_nodes;
+    pl->y = plan_take(c, n, sizeof *pl->y);
+    pl->dy = plan_take(c, n, sizeof *pl->dy);
+    pl->scratch = plan_take(c, n, sizeof *pl->scratch);
+    for (size_t i = 1; i < n; i++) {
+        const IrNode *node = &ir->nodes[i];
+        float *y = plan_floats(c, pl->max_rows, node->units);
+        float *dy = training ? plan_floats(c, pl->max_rows, node->units) : NULL;
+        size_t scratch = training ? rt_op_scratch(node) : 0;
+        float *s = scratch ? plan_floats(c, pl->max_rows, scratch) : NULL;
+        if (c->base && c->ok) {
+            pl->y[i] = y;
+            pl->dy[i] = dy;
+            pl->scratch[i] = s;
+        }
+    }
+}
+
+/* Gradients and optimizer state like the parameters; the gathered batch
+ * and the row order of ds. */
+static void plan_carve_training(RtPlan *pl, PlanCarver *c, const IrDataset *ds)
+{
     size_t np = pl->model->n_params;
-    pl->grads = plan_matrix(np, 1, &ok);
-    pl->state1 = ok ? plan_matrix(np, 1, &ok) : NULL;
-    pl->state2 = ok ? plan_matrix(np, 1, &ok) : NULL;
-    if (!ok || !ds)
-        return ok;
-    pl->bx = plan_matrix(pl->max_rows, ds->x_cols, &ok);
-    pl->by = ok ? plan_matrix(pl->max_rows, ds->y_cols, &ok) : NULL;
-    pl->order = ok ? calloc(ds->rows, sizeof *pl->order) : NULL;
-    return pl->order != NULL;
+    pl->grads = plan_floats(c, np, 1);
+    pl->state1 = plan_floats(c, np, 1);
+    pl->state2 = plan_floats(c, np, 1);
+    if (!ds)
+        return;
+    pl->bx = plan_floats(c, pl->max_rows, ds->x_cols);
+    pl->by = plan_floats(c, pl->max_rows, ds->y_cols);
+    pl->order = plan_take(c, ds->rows, sizeof *pl->order);
+}
+
+static void plan_carve(RtPlan *pl, PlanCarver *c, const IrDataset *ds, bool training)
+{
+    plan_carve_nodes(pl, c, pl->model->ir, training);
+    if (training)
+        plan_carve_training(pl, c, ds);
+}
+
+bool rt_plan_bytes(const RtModel *m, size_t max_rows, const IrDataset *ds, bool training,
+                   size_t *bytes)
+{
+    RtPlan pl = {0};
+    pl.model = (RtModel *)m;
+    pl.max_rows = max_rows;
+    PlanCarver c = {NULL, 0, true};
+    plan_carve(&pl, &c, ds, training);
+    *bytes = c.used;
+    return c.ok;
 }
 
 bool rt_plan_init(RtPlan *pl, RtModel *m, size_t max_rows,
@@ -52,42 +107,49 @@ bool rt_plan_init(RtPlan *pl, RtModel *m, size_t max_rows,
     memset(pl, 0, sizeof *pl);
     pl->model = m;
     pl->max_rows = max_rows;
-    size_t n = m->ir->n_nodes;
-    pl->y = calloc(n, sizeof *pl->y);
-    pl->dy = calloc(n, sizeof *pl->dy);
-    pl->mask = calloc(n, sizeof *pl->mask);
-    bool ok = pl->y && pl->dy && pl->mask && plan_nodes(pl, training);
-    if (ok && training)
-        ok = plan_training(pl, ds);
-    if (!ok) {
+    size_t bytes;
+    bool ok = rt_plan_bytes(m, max_rows, ds, training, &bytes);
+    /* calloc: buffers start zeroed (gradients, optimizer state). */
+    PlanCarver c = {ok ? calloc(1, bytes ? bytes : 1) : NULL, 0, true};
+    if (!c.base) {
         diag_error(d, m->ir->loc, "out of memory planning buffers for model '%s' "
                    "(batch of %zu rows)", m->ir->name, max_rows);
-        rt_plan_free(pl);
+        memset(pl, 0, sizeof *pl);
+        return false;
     }
-    return ok;
+    pl->block = c.base;
+    plan_carve(pl, &c, ds, training);
+    return true;
 }
 
 void rt_plan_free(RtPlan *pl)
 {
-    size_t n = pl->model ? pl->model->ir->n_nodes : 0;
-    for (size_t i = 0; i < n; i++) {
-        if (pl->y)
-            free(pl->y[i]);
-        if (pl->dy)
-            free(pl->dy[i]);
-        if (pl->mask)
-            free(pl->mask[i]);
-    }
-    free(pl->y);
-    free(pl->dy);
-    free(pl->mask);
-    free(pl->grads);
-    free(pl->state1);
-    free(pl->state2);
-    free(pl->order);
-    free(pl->bx);
-    free(pl->by);
+    free(pl->block);
     memset(pl, 0, sizeof *pl);
+}
+
+bool rt_plan_fits(const RtModel *m, size_t max_rows, const IrDataset *ds, bool training,
+                  Loc loc, Diag *d)
+{
+    /* Exactly what rt_plan_init allocates, plus the parameters themselves. */
+    size_t plan_bytes, bytes = 0;
+    bool ok = rt_plan_bytes(m, max_rows, ds, training, &plan_bytes);
+    ok = ok && !__builtin_add_overflow(plan_bytes, rt_size_mul(m->n_params, sizeof(float), &ok),
+                                       &bytes);
+    size_t have = mem_limit_bytes();
+    if (ok && bytes <= have)
+        return true;
+    char need_text[32], have_text[32];
+    if (ok)
+        diag_error(d, loc, "%s model '%s' on batches of %zu rows needs about %s of memory, "
+                   "more than the %s available; use a smaller batch or smaller layers",
+                   training ? "training" : "running", m->ir->name, max_rows,
+                   mem_format(need_text, bytes), mem_format(have_text, have));
+    else
+        diag_error(d, loc, "%s model '%s' on batches of %zu rows needs more memory than "
+                   "can be addressed; use a smaller batch or smaller layers",
+                   training ? "training" : "running", m->ir->name, max_rows);
+    return false;
 }
 
 const float *rt_plan_node_out(const RtPlan *pl, size_t i)
@@ -95,21 +157,25 @@ const float *rt_plan_node_out(const RtPlan *pl, size_t i)
     return i == 0 ? pl->x : pl->y[i];
 }
 
-/* The arguments of node i for a batch of rows rows. */
-static RtOpArgs plan_args(RtPlan *pl, size_t i, size_t rows)
+/* The arguments of node i for a batch of rows rows; grads gives the
+ * parameter gradients (NULL: none wanted). */
+static RtOpArgs plan_args(RtPlan *pl, size_t i, size_t rows, float *grads)
 {
-    const IrNode *n = &pl->model->ir->nodes[i];
+    const RtModel *m = pl->model;
+    const IrNode *n = &m->ir->nodes[i];
     RtOpArgs a = {0};
     a.rows = rows;
     a.in = n->in_units;
     a.out = n->units;
-    a.arg = n->arg;
-    a.x = rt_plan_node_out(pl, i - 1);
+    a.cfg = &n->cfg;
+    a.x = n->n_inputs ? rt_plan_node_out(pl, n->inputs[0]) : pl->x;
     a.y = pl->y[i];
-    a.mask = pl->mask[i];
-    if (n->op == OP_DENSE) {
-        a.w = pl->model->params + pl->model->offset[i];
-        a.b = a.w + n->units * n->in_units;
+    a.scratch = pl->scratch[i];
+    const RtNodeParams *np = &m->node_params[i];
+    const RtParamTensor *t = m->tensors + np->first;
+    for (size_t k = 0; k < np->count; k++, t++) {
+        a.param[k] = m->params + t->offset;
+        a.grad[k] = grads ? grads + t->offset : NULL;
     }
     return a;
 }
@@ -120,7 +186,7 @@ const float *rt_plan_forward(RtPlan *pl, const float *x, size_t rows,
     const IrModel *ir = pl->model->ir;
     pl->x = x;
     for (size_t i = 1; i < ir->n_nodes; i++) {
-        RtOpArgs a = plan_args(pl, i, rows);
+        RtOpArgs a = plan_args(pl, i, rows, NULL);
         a.training = training;
         a.rng = rng;
         rt_op_forward(ir->nodes[i].op, &a);
@@ -128,18 +194,28 @@ const float *rt_plan_forward(RtPlan *pl, const float *x, size_t rows,
     return rt_plan_node_out(pl, ir->n_nodes - 1);
 }
 
+/* Gradients flow only into nodes at or after the first trainable one:
+ * nodes are in topological order, so nothing before it depends on a
+ * parameter that trains. Those gradients start at zero every step. */
+static void plan_zero_gradients(RtPlan *pl, size_t rows)
+{
+    const RtModel *m = pl->model;
+    size_t last = m->ir->n_nodes - 1;
+    for (size_t i = m->first_trainable; i < last; i++)
+        memset(pl->dy[i], 0, rows * m->ir->nodes[i].units * sizeof(float));
+}
+
 void rt_plan_backward(RtPlan *pl, size_t rows)
 {
     const RtModel *m = pl->model;
+    plan_zero_gradients(pl, rows);
     for (size_t i = m->ir->n_nodes - 1; i >= m->first_trainable && i > 0; i--) {
         const IrNode *n = &m->ir->nodes[i];
-        RtOpArgs a = plan_args(pl, i, rows);
+        RtOpArgs a = plan_args(pl, i, rows, n->frozen ? NULL : pl->grads);
         a.dy = pl->dy[i];
-        a.dx = i - 1 >= m->first_trainable ? pl->dy[i - 1] : NULL;
-        if (n->op == OP_DENSE && !n->frozen) {
-            a.dw = pl->grads + m->offset[i];
-            a.db = a.dw + n->units * n->in_units;
-        }
+        /* One input per op so far; ops with several will get a dx each. */
+        size_t in = n->inputs[0];
+        a.dx = in >= m->first_trainable && in > 0 ? pl->dy[in] : NULL;
         rt_op_backward(n->op, &a);
     }
 }

@@ -1,5 +1,5 @@
-/* The sparkline, the progress bar, and small helpers for --plot and --json
- * (see report.h). */
+/* The sparkline, the progress bar, the model summary, and small helpers for
+ * --plot and --json (see report.h). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -177,6 +177,19 @@ char *rt_plot_path(const char *dir, const char *name, size_t k)
     return path;
 }
 
+cJSON *rt_json_step(RtSession *s, const char *kind)
+{
+    if (!s->json_steps)
+        return NULL;
+    cJSON *step = cJSON_CreateObject();
+    if (!step || !cJSON_AddItemToArray(s->json_steps, step)) {
+        cJSON_Delete(step);
+        return NULL;
+    }
+    cJSON_AddStringToObject(step, "step", kind);
+    return step;
+}
+
 void rt_plot_written(RtSession *s, cJSON *json_step, const char *path)
 {
     /* With --json, stdout carries the document and nothing else. */
@@ -225,4 +238,44 @@ bool rt_plot_activations(const char *path, Diag *d)
         {"leaky_relu", act_leaky_relu}, {"step", act_step}, {"identity", act_identity},
     };
     return plot_functions(d, path, "Activation functions", fns, sizeof fns / sizeof fns[0]);
+}
+
+/* ---- print(model) ------------------------------------------------------ */
+
+/* The arguments inside torch's repr of the node's module. */
+static void summarize_args(FILE *out, const IrNode *n)
+{
+    switch (n->op) {
+    case OP_DENSE:
+        fprintf(out, "in_features=%zu, out_features=%zu, bias=True", n->in_units, n->units);
+        break;
+    case OP_DROPOUT: fprintf(out, "p=%g, inplace=False", n->cfg.dropout.p); break;
+    case OP_LEAKY_RELU: fprintf(out, "negative_slope=%g", n->cfg.leaky_relu.slope); break;
+    case OP_SOFTMAX: fputs("dim=1", out); break;
+    case OP_INPUT:
+    case OP_STEP:
+    case OP_SIGMOID:
+    case OP_TANH:
+    case OP_RELU:
+    case OP_IDENTITY: break;
+    }
+}
+
+static void summarize_node(FILE *out, const IrNode *n)
+{
+    fprintf(out, "  (%s): %s(", n->name, ir_ops[n->op].torch_name);
+    summarize_args(out, n);
+    fputs(ir_ops[n->op].params && n->frozen ? ")  # frozen\n" : ")\n", out);
+}
+
+void rt_model_summarize(RtSession *s, RtModel *m)
+{
+    if (m->summarized || s->opt.quiet)
+        return;
+    m->summarized = true;
+    FILE *out = s->opt.out;
+    fprintf(out, "%s(\n", m->ir->name);
+    for (size_t i = 1; i < m->ir->n_nodes; i++)
+        summarize_node(out, &m->ir->nodes[i]);
+    fprintf(out, ")\nTotal params: %zu (%zu trainable)\n\n", m->n_params, m->n_trainable);
 }

@@ -11,6 +11,8 @@
 #include <cjson/cJSON.h>
 
 #include "nnc/diag.h"
+#include "nnc/runtime.h"
+#include "plan.h"
 
 /* Cells of a sparkline and of the progress bar's bar. */
 enum { RT_SPARK_WIDTH = 24, RT_BAR_WIDTH = 20 };
@@ -52,5 +54,17 @@ char *rt_plot_path(const char *dir, const char *name, size_t k);
  * enough digits to round-trip; NaN and infinities print as null. */
 cJSON *rt_json_float_array(const float *v, size_t n);
 cJSON *rt_json_double_array(const double *v, size_t n);
+
+/* Prints the model like PyTorch's print(model), plus its parameter count,
+ * unless it was printed already or the session is quiet. */
+void rt_model_summarize(RtSession *s, RtModel *m);
+
+/* --json: a new object {"step": kind} appended to the steps, or NULL
+ * when not --json (or out of memory; the document then reports ok false). */
+struct cJSON *rt_json_step(RtSession *s, const char *kind);
+
+/* After a plot was written: "wrote PATH" unless --quiet (on stderr with
+ * --json), and the path in the step's "plots" array when json_step. */
+void rt_plot_written(RtSession *s, struct cJSON *json_step, const char *path);
 
 #endif

@@ -19,22 +19,6 @@
 #include "nnc/arena.h"
 #include "session.h"
 
-size_t rt_size_mul(size_t a, size_t b, bool *ok)
-{
-    size_t r;
-    if (__builtin_mul_overflow(a, b, &r)) {
-        *ok = false;
-        return 0;
-    }
-    return r;
-}
-
-bool rt_targets_are_labels(const IrDataset *ds, const IrModel *m)
-{
-    /* classes on a one-output model means 0/1 targets, not labels to argmax. */
-    return ds->y_cols == 1 && m->out_units > 1;
-}
-
 static uint64_t model_init_seed(const RtSession *s, size_t model)
 {
     if (s->opt.override_seed)
@@ -48,6 +32,8 @@ static uint64_t model_init_seed(const RtSession *s, size_t model)
     return 0;
 }
 
+/* bound * (2u - 1) per value, u = rt_rng_uniform, or the given values
+ * (which draw nothing). */
 static void init_values(float *dst, const float *given, size_t n,
                         float bound, RtRng *rng)
 {
@@ -59,54 +45,75 @@ static void init_values(float *dst, const float *given, size_t n,
         dst[i] = bound * (2.0f * rt_rng_uniform(rng) - 1.0f);
 }
 
+/* The bound of a tensor's uniform start. */
+static float init_bound(const IrParam *p)
+{
+    switch (p->init) {
+    case INIT_UNIFORM_FAN_IN: return 1.0f / sqrtf((float)p->fan_in);
+    }
+    return 0.0f;
+}
+
 static void model_init_params(RtModel *m, uint64_t seed)
 {
     RtRng rng;
     rt_rng_seed(&rng, seed, RT_STREAM_INIT);
-    for (size_t i = 0; i < m->ir->n_nodes; i++) {
-        const IrNode *n = &m->ir->nodes[i];
-        if (n->op != OP_DENSE)
-            continue;
-        /* nn.Linear: kaiming_uniform(a=sqrt(5)) reduces to 1/sqrt(fan_in),
-         * the same bound as its bias. */
-        float bound = 1.0f / sqrtf((float)n->in_units);
-        float *w = m->params + m->offset[i];
-        size_t nw = n->units * n->in_units;
-        init_values(w, n->weight_init, nw, bound, &rng);
-        init_values(w + nw, n->bias_init, n->units, bound, &rng);
+    for (size_t t = 0; t < m->n_tensors; t++) {
+        const RtParamTensor *pt = &m->tensors[t];
+        const IrNode *n = &m->ir->nodes[pt->node];
+        size_t k = t - m->node_params[pt->node].first;
+        init_values(m->params + pt->offset, n->param_init[k], pt->size,
+                    init_bound(&pt->decl), &rng);
     }
 }
 
-/* Lays out the parameters; false when the sizes overflow. */
+/* Places node i's declared tensors after *total. */
+static bool model_layout_node(RtModel *m, size_t i, size_t *total)
+{
+    const IrNode *n = &m->ir->nodes[i];
+    IrParam decl[IR_MAX_PARAMS];
+    size_t count = ir_node_params(n, decl);
+    RtNodeParams *np = &m->node_params[i];
+    *np = (RtNodeParams){m->n_tensors, count, *total, 0};
+    size_t end;
+    if (!ir_node_param_count(n, &np->size) || __builtin_add_overflow(*total, np->size, &end))
+        return false;
+    for (size_t k = 0; k < count; k++) {
+        size_t size = ir_shape_size(&decl[k].shape);
+        m->tensors[m->n_tensors++] = (RtParamTensor){i, decl[k], *total, size};
+        *total += size;
+    }
+    if (count && !n->frozen) {
+        m->n_trainable += np->size;
+        if (m->first_trainable == m->ir->n_nodes)
+            m->first_trainable = i;
+    }
+    return true;
+}
+
+/* Lays out every node's parameter tensors; false when the sizes overflow
+ * or memory runs out. */
 static bool model_layout(RtModel *m)
 {
-    bool ok = true;
+    size_t n = m->ir->n_nodes;
+    m->node_params = calloc(n ? n : 1, sizeof *m->node_params);
+    m->tensors = calloc(n ? n * IR_MAX_PARAMS : 1, sizeof *m->tensors);
+    if (!m->node_params || !m->tensors)
+        return false;
     size_t total = 0;
-    m->first_trainable = m->ir->n_nodes;
-    for (size_t i = 0; i < m->ir->n_nodes; i++) {
-        const IrNode *n = &m->ir->nodes[i];
-        m->offset[i] = total;
-        if (n->op != OP_DENSE)
-            continue;
-        size_t count = rt_size_mul(n->units, n->in_units + 1, &ok);
-        if (__builtin_add_overflow(total, count, &total))
-            ok = false;
-        if (!n->frozen) {
-            m->n_trainable += count;
-            if (m->first_trainable == m->ir->n_nodes)
-                m->first_trainable = i;
-        }
-    }
+    m->first_trainable = n;
+    for (size_t i = 0; i < n; i++)
+        if (!model_layout_node(m, i, &total))
+            return false;
     m->n_params = total;
-    return ok;
+    return true;
 }
 
 static bool model_new(RtSession *s, size_t index, Diag *d)
 {
     RtModel *m = &s->models[index];
     m->ir = &s->prog->models[index];
-    m->offset = calloc(m->ir->n_nodes ? m->ir->n_nodes : 1, sizeof *m->offset);
-    if (!m->offset || !model_layout(m)) {
+    if (!model_layout(m)) {
         diag_error(d, m->ir->loc, "model '%s' is too large for memory", m->ir->name);
         return false;
     }
@@ -141,19 +148,6 @@ static bool session_outputs(RtSession *s, Diag *d)
         return false;
     }
     return true;
-}
-
-cJSON *rt_json_step(RtSession *s, const char *kind)
-{
-    if (!s->json_steps)
-        return NULL;
-    cJSON *step = cJSON_CreateObject();
-    if (!step || !cJSON_AddItemToArray(s->json_steps, step)) {
-        cJSON_Delete(step);
-        return NULL;
-    }
-    cJSON_AddStringToObject(step, "step", kind);
-    return step;
 }
 
 /* Prints the --json document, whatever happened: a failed step (a
@@ -207,7 +201,8 @@ void rt_session_free(RtSession *s)
         return;
     for (size_t i = 0; s->models && i < s->prog->n_models; i++) {
         free(s->models[i].params);
-        free(s->models[i].offset);
+        free(s->models[i].tensors);
+        free(s->models[i].node_params);
     }
     free(s->models);
     if (s->json_out && s->opt.out)
@@ -260,39 +255,6 @@ bool rt_session_train(RtSession *s, Diag *d)
     return true;
 }
 
-bool rt_plan_fits(const RtModel *m, size_t max_rows, const IrDataset *ds, bool training,
-                  Loc loc, Diag *d)
-{
-    /* What rt_plan_init allocates, roughly: outputs (and gradients) of
-     * every node per row, the optimizer's three copies of the parameters,
-     * the gathered batch; plus the parameters themselves. */
-    bool ok = true;
-    size_t widths = 0;
-    for (size_t i = 0; i < m->ir->n_nodes; i++)
-        ok = ok && !__builtin_add_overflow(widths, m->ir->nodes[i].units, &widths);
-    size_t per_row = rt_size_mul(widths, training ? 3 : 1, &ok);
-    if (ds && training)
-        ok = ok && !__builtin_add_overflow(per_row, ds->x_cols + ds->y_cols + 1, &per_row);
-    size_t floats = rt_size_mul(per_row, max_rows, &ok);
-    size_t copies = rt_size_mul(m->n_params, training ? 4 : 1, &ok);
-    ok = ok && !__builtin_add_overflow(floats, copies, &floats);
-    size_t bytes = rt_size_mul(floats, sizeof(float), &ok);
-    size_t have = mem_limit_bytes();
-    if (ok && bytes <= have)
-        return true;
-    char need_text[32], have_text[32];
-    if (ok)
-        diag_error(d, loc, "%s model '%s' on batches of %zu rows needs about %s of memory, "
-                   "more than the %s available; use a smaller batch or smaller layers",
-                   training ? "training" : "running", m->ir->name, max_rows,
-                   mem_format(need_text, bytes), mem_format(have_text, have));
-    else
-        diag_error(d, loc, "%s model '%s' on batches of %zu rows needs more memory than "
-                   "can be addressed; use a smaller batch or smaller layers",
-                   training ? "training" : "running", m->ir->name, max_rows);
-    return false;
-}
-
 bool rt_session_diverged(const RtSession *s)
 {
     return s->diverged;
@@ -306,63 +268,12 @@ bool rt_model_is_trained(const IrProgram *p, size_t model)
     return false;
 }
 
-static const RtModel *session_dense(const RtSession *s, size_t model, size_t node)
+const float *rt_node_params(const RtSession *s, size_t model, size_t node)
 {
     if (!s || model >= s->prog->n_models)
         return NULL;
     const RtModel *m = &s->models[model];
-    if (node >= m->ir->n_nodes || m->ir->nodes[node].op != OP_DENSE)
+    if (node >= m->ir->n_nodes || m->node_params[node].count == 0)
         return NULL;
-    return m;
-}
-
-const float *rt_node_weight(const RtSession *s, size_t model, size_t node)
-{
-    const RtModel *m = session_dense(s, model, node);
-    return m ? m->params + m->offset[node] : NULL;
-}
-
-const float *rt_node_bias(const RtSession *s, size_t model, size_t node)
-{
-    const RtModel *m = session_dense(s, model, node);
-    if (!m)
-        return NULL;
-    const IrNode *n = &m->ir->nodes[node];
-    return m->params + m->offset[node] + n->units * n->in_units;
-}
-
-/* ---- print(model) ------------------------------------------------------ */
-
-static void summarize_node(FILE *out, const IrNode *n)
-{
-    fprintf(out, "  (%s): %s(", n->name, ir_ops[n->op].torch_name);
-    switch (n->op) {
-    case OP_DENSE:
-        fprintf(out, "in_features=%zu, out_features=%zu, bias=True", n->in_units, n->units);
-        break;
-    case OP_DROPOUT:
-        fprintf(out, "p=%g, inplace=False", n->arg);
-        break;
-    case OP_LEAKY_RELU:
-        fprintf(out, "negative_slope=%g", n->arg);
-        break;
-    case OP_SOFTMAX:
-        fputs("dim=1", out);
-        break;
-    default:
-        break;
-    }
-    fputs(n->op == OP_DENSE && n->frozen ? ")  # frozen\n" : ")\n", out);
-}
-
-void rt_model_summarize(RtSession *s, RtModel *m)
-{
-    if (m->summarized || s->opt.quiet)
-        return;
-    m->summarized = true;
-    FILE *out = s->opt.out;
-    fprintf(out, "%s(\n", m->ir->name);
-    for (size_t i = 1; i < m->ir->n_nodes; i++)
-        summarize_node(out, &m->ir->nodes[i]);
-    fprintf(out, ")\nTotal params: %zu (%zu trainable)\n\n", m->n_params, m->n_trainable);
+    return m->params + m->node_params[node].offset;
 }

@@ -83,15 +83,16 @@ static void print_optim(FILE *out, const IrOptimizer *o)
 
 /* ---- one step, one epoch, one run -------------------------------------- */
 
+/* Every node's tensors that train, one contiguous run per node. */
 static void train_update(TrainCtx *c, const RunConfig *cfg, long step)
 {
-    const IrModel *ir = c->m->ir;
+    const RtModel *m = c->m;
     RtPlan *pl = &c->plan;
-    for (size_t i = 0; i < ir->n_nodes; i++) {
-        const IrNode *n = &ir->nodes[i];
-        if (n->op != OP_DENSE || n->frozen)
+    for (size_t i = 0; i < m->ir->n_nodes; i++) {
+        const RtNodeParams *np = &m->node_params[i];
+        if (np->size == 0 || m->ir->nodes[i].frozen)
             continue;
-        size_t off = c->m->offset[i], count = n->units * (n->in_units + 1);
+        size_t off = np->offset, count = np->size;
         float *p = c->m->params + off;
         const float *g = pl->grads + off;
         if (cfg->optim.kind == OPTIM_SGD)
@@ -157,15 +158,15 @@ static double train_epoch(TrainCtx *c, const RunConfig *cfg, long *step)
  * non-finite (a dead unit, a frozen path) must not pass as a trained model. */
 static const char *train_bad_layer(const TrainCtx *c)
 {
-    const IrModel *ir = c->m->ir;
-    for (size_t i = 0; i < ir->n_nodes; i++) {
-        const IrNode *n = &ir->nodes[i];
-        if (n->op != OP_DENSE || n->frozen)
+    const RtModel *m = c->m;
+    for (size_t i = 0; i < m->ir->n_nodes; i++) {
+        const RtNodeParams *np = &m->node_params[i];
+        if (np->size == 0 || m->ir->nodes[i].frozen)
             continue;
-        const float *p = c->m->params + c->m->offset[i];
-        for (size_t k = 0, count = n->units * (n->in_units + 1); k < count; k++)
+        const float *p = m->params + np->offset;
+        for (size_t k = 0; k < np->size; k++)
             if (!isfinite(p[k]))
-                return n->name;
+                return m->ir->nodes[i].name;
     }
     return NULL;
 }
@@ -652,7 +653,7 @@ bool rt_train_run(RtSession *s, const IrTrain *t, Diag *d)
     c.m = &s->models[t->model];
     c.ds = &s->prog->datasets[t->dataset];
     c.seed = s->opt.override_seed ? s->opt.seed : t->seed;
-    c.labels = rt_targets_are_labels(c.ds, c.m->ir);
+    c.labels = ir_targets_are_labels(c.ds, c.m->ir);
     if (c.ds->rows == 0 || c.m->ir->n_nodes < 2) {
         diag_error(d, t->loc, "nothing to train: %s", c.ds->rows == 0
                    ? "the dataset has no rows" : "the model has no layers");

@@ -34,15 +34,12 @@ static void emit_models(Arena *a, const IrProgram *p, const RtSession *s)
         const IrModel *im = &p->models[m];
         if (im->n_params > FUZZ_EMIT_MAX_PARAMS)
             continue;
-        const float **w = arena_array(a, im->n_nodes, sizeof *w);
-        const float **b = arena_array(a, im->n_nodes, sizeof *b);
-        if (!w || !b)
+        const float **params = arena_array(a, im->n_nodes, sizeof *params);
+        if (!params)
             return;
-        for (size_t i = 0; i < im->n_nodes; i++) {
-            w[i] = rt_node_weight(s, m, i);
-            b[i] = rt_node_bias(s, m, i);
-        }
-        EmitWeights ew = {w, b};
+        for (size_t i = 0; i < im->n_nodes; i++)
+            params[i] = rt_node_params(s, m, i);
+        EmitWeights ew = {params};
         EmitOptions o = {.prefix = emit_default_prefix(a, im), .source_name = nn_path,
                          .weights_origin = "fuzz", .with_main = true};
         const char *bad;

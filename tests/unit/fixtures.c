@@ -31,8 +31,28 @@ static IrNode node(OpKind op, const char *name, const char *layer, size_t in, si
     return n;
 }
 
+/* Node i reads node i - 1: inputs point into this. */
+static const size_t chain[] = {0, 1, 2, 3, 4, 5, 6, 7};
+
+/* What the lowering fills in besides the widths: the chain's inputs, the
+ * shapes, dense's units. */
+void fixture_link(IrNode *nodes, size_t n_nodes)
+{
+    for (size_t i = 0; i < n_nodes; i++) {
+        IrNode *n = &nodes[i];
+        n->shape = ir_shape_1d(n->units);
+        if (i > 0) {
+            n->inputs = &chain[i - 1];
+            n->n_inputs = 1;
+        }
+        if (n->op == OP_DENSE)
+            n->cfg.dense.units = n->units;
+    }
+}
+
 static void fixture_program(Fixture *f, size_t n_nodes, size_t n_params, const char *name)
 {
+    fixture_link(f->nodes[0], n_nodes);
     f->datasets[0] = fixture_xor_data();
     IrModel *m = &f->models[0];
     m->name = name;
@@ -97,10 +117,10 @@ void fixture_xor_fixed(Fixture *f)
     for (int m = 0; m < 2; m++) {
         memcpy(f->nodes[m], f->nodes[0], sizeof f->nodes[0]);
         f->models[m].nodes = f->nodes[m];
-        f->nodes[m][1].weight_init = fixed_w1;
-        f->nodes[m][1].bias_init = fixed_b1;
-        f->nodes[m][3].weight_init = fixed_w2;
-        f->nodes[m][3].bias_init = fixed_b2;
+        f->nodes[m][1].param_init[0] = fixed_w1;
+        f->nodes[m][1].param_init[1] = fixed_b1;
+        f->nodes[m][3].param_init[0] = fixed_w2;
+        f->nodes[m][3].param_init[1] = fixed_b2;
         f->trains[m] = f->trains[0];
         f->trains[m].model = (size_t)m;
         f->trains[m].epochs = 100;

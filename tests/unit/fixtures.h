@@ -36,6 +36,10 @@ void fixture_logreg(Fixture *f);
  * log_every 1 (adam(lr=0.1), sgd(lr=0.1, momentum=0.9)), then evaluated. */
 void fixture_xor_fixed(Fixture *f);
 
+/* Fills in what the lowering derives from the nodes' ops and widths (the
+ * chain's inputs, shapes, dense units): call again after changing widths. */
+void fixture_link(IrNode *nodes, size_t n_nodes);
+
 /* Runs the program; returns the report (malloc'd) and sets *ok. */
 char *fixture_run(const IrProgram *p, const RtOptions *opt, bool *ok);
 

@@ -351,7 +351,7 @@ Test(model, shapes_names_and_params)
     OpKind ops[] = {OP_INPUT, OP_DENSE, OP_RELU, OP_DENSE, OP_LEAKY_RELU, OP_DROPOUT, OP_DENSE,
                     OP_TANH, OP_LEAKY_RELU, OP_DENSE, OP_SOFTMAX, OP_DENSE, OP_RELU};
     size_t units[] = {3, 8, 8, 6, 6, 6, 5, 5, 5, 3, 3, 2, 2};
-    size_t in[] = {3, 3, 8, 8, 6, 6, 6, 5, 5, 5, 3, 3, 2};
+    size_t in[] = {0, 3, 8, 8, 6, 6, 6, 5, 5, 5, 3, 3, 2}; /* input reads nothing */
     cr_assert_eq(m->n_nodes, 13);
     for (size_t i = 0; i < 13; i++) {
         cr_expect_str_eq(m->nodes[i].name, names[i], "node %zu", i);
@@ -360,9 +360,9 @@ Test(model, shapes_names_and_params)
         cr_expect_eq(m->nodes[i].units, units[i], "node %zu", i);
         cr_expect_eq(m->nodes[i].in_units, in[i], "node %zu", i);
     }
-    cr_expect_eq(m->nodes[4].arg, 0.2);
-    cr_expect_eq(m->nodes[5].arg, 0.5);
-    cr_expect_eq(m->nodes[8].arg, 0.01); /* leaky_relu's default slope */
+    cr_expect_eq(m->nodes[4].cfg.dropout.p, 0.2);
+    cr_expect_eq(m->nodes[5].cfg.dropout.p, 0.5);
+    cr_expect_eq(m->nodes[8].cfg.leaky_relu.slope, 0.01); /* leaky_relu's default slope */
     cr_expect_eq(m->in_units, 3);
     cr_expect_eq(m->out_units, 2);
     cr_expect_eq(m->n_params, 3 * 8 + 8 + 8 * 6 + 6 + 6 * 5 + 5 + 5 * 3 + 3 + 3 * 2 + 2);
@@ -377,12 +377,12 @@ Test(model, xor_has_17_params_and_fixed_values)
                                     "  dense 1\n}\n");
     cr_expect_eq(p->models[0].n_params, 17);
     const IrNode *h = &p->models[1].nodes[1];
-    cr_assert_not_null(h->weight_init);
-    cr_expect_eq(h->weight_init[1], 2.0f); /* [out][in]: row 0, column 1 */
-    cr_expect_eq(h->weight_init[2], 3.0f);
-    cr_expect_eq(h->bias_init[1], -1.5f);
+    cr_assert_not_null(h->param_init[0]);
+    cr_expect_eq(h->param_init[0][1], 2.0f); /* [out][in]: row 0, column 1 */
+    cr_expect_eq(h->param_init[0][2], 3.0f);
+    cr_expect_eq(h->param_init[1][1], -1.5f);
     cr_expect(h->frozen);
-    cr_expect_null(p->models[1].nodes[3].weight_init);
+    cr_expect_null(p->models[1].nodes[3].param_init[0]);
     cr_expect_not(p->models[1].nodes[3].frozen);
     run_end(&r);
 }

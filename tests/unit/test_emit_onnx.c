@@ -41,13 +41,22 @@ static void emit_decode(Emitted *e, const char *text)
     IrProgram *p = run_compile(&e->run, text);
     cr_assert_not_null(p, "%s", run_output(&e->run));
     const IrModel *m = &p->models[0];
-    const float *weights[16] = {0}, *biases[16] = {0};
+    /* Each node's tensors back to back, as EmitWeights wants them. */
+    static float packed[16][1024];
+    const float *params[16] = {0};
     cr_assert(m->n_nodes <= 16);
     for (size_t i = 0; i < m->n_nodes; i++) {
-        weights[i] = m->nodes[i].weight_init;
-        biases[i] = m->nodes[i].bias_init;
+        IrParam ps[IR_MAX_PARAMS];
+        size_t np = ir_node_params(&m->nodes[i], ps), used = 0;
+        for (size_t k = 0; k < np; k++) {
+            size_t size = ir_shape_size(&ps[k].shape);
+            cr_assert(used + size <= 1024 && m->nodes[i].param_init[k]);
+            memcpy(packed[i] + used, m->nodes[i].param_init[k], size * sizeof(float));
+            used += size;
+        }
+        params[i] = np ? packed[i] : NULL;
     }
-    EmitWeights w = {weights, biases};
+    EmitWeights w = {params};
     EmitOptions o = {.source_name = "t.nn", .weights_origin = "fixed in the test"};
     char *buf = NULL;
     size_t len = 0;
@@ -218,7 +227,7 @@ Test(emit_onnx, write_failure)
                                    "evaluate M on d\n");
     cr_assert_not_null(p);
     const float *none[2] = {NULL, NULL};
-    EmitWeights w = {none, none};
+    EmitWeights w = {none};
     EmitOptions o = {0};
     FILE *f = fopen("/dev/null", "r");
     cr_assert_not_null(f);

@@ -13,39 +13,71 @@ enum { ROWS = 3, IN = 4, OUT = 5, MAXN = 64 };
 
 typedef struct Case {
     OpKind op;
+    IrNode node;          /* shapes and configuration, as the lowering makes them */
+    IrParam decl[IR_MAX_PARAMS];
+    size_t n_params;
     size_t in, out;
-    double arg;
-    float x[MAXN], w[MAXN], b[MAXN], dy[MAXN];
-    float y[MAXN], dx[MAXN], dw[MAXN], db[MAXN], mask[MAXN];
+    float x[MAXN], dy[MAXN], y[MAXN], dx[MAXN], scratch[MAXN];
+    float param[IR_MAX_PARAMS][MAXN], grad[IR_MAX_PARAMS][MAXN];
 } Case;
 
-static void case_fill(Case *c, OpKind op, double arg)
+/* A configuration for every kind the check runs on (a new kind must pick
+ * one here: the switch lists them all). Returns false for OP_INPUT, which
+ * has no gradient to check. */
+static bool case_config(IrNode *n, OpKind op)
+{
+    n->op = op;
+    n->in_units = op == OP_DENSE ? IN : OUT;
+    n->units = OUT;
+    switch (op) {
+    case OP_INPUT: return false;
+    case OP_DENSE: n->cfg.dense.units = OUT; break;
+    case OP_DROPOUT: n->cfg.dropout.p = 0.5; break; /* a fixed mask: see objective */
+    case OP_LEAKY_RELU: n->cfg.leaky_relu.slope = 0.3; break;
+    case OP_STEP: /* FD away from the kink is 0, as its backward */
+    case OP_SIGMOID:
+    case OP_TANH:
+    case OP_RELU:
+    case OP_SOFTMAX:
+    case OP_IDENTITY: break;
+    }
+    n->shape = ir_shape_1d(n->units);
+    return true;
+}
+
+static bool case_fill(Case *c, OpKind op)
 {
     memset(c, 0, sizeof *c);
     c->op = op;
-    c->arg = arg;
-    c->in = op == OP_DENSE ? IN : OUT;
-    c->out = OUT;
+    if (!case_config(&c->node, op))
+        return false;
+    c->in = c->node.in_units;
+    c->out = c->node.units;
+    c->n_params = ir_node_params(&c->node, c->decl);
     RtRng r;
     rt_rng_seed(&r, 99, 0);
     for (size_t i = 0; i < MAXN; i++) {
         float u = rt_rng_uniform(&r) * 4.0f - 2.0f;
         /* keep |x| >= 0.1: finite differences across a kink are wrong */
         c->x[i] = fabsf(u) < 0.1f ? u + (u < 0 ? -0.2f : 0.2f) : u;
-        c->w[i] = rt_rng_uniform(&r) - 0.5f;
-        c->b[i] = rt_rng_uniform(&r) - 0.5f;
+        for (size_t k = 0; k < IR_MAX_PARAMS; k++)
+            c->param[k][i] = rt_rng_uniform(&r) - 0.5f;
         c->dy[i] = rt_rng_uniform(&r) * 2.0f - 1.0f;
     }
+    return true;
 }
 
 static RtOpArgs case_args(Case *c, RtRng *rng)
 {
     RtOpArgs a = {0};
-    a.rows = ROWS, a.in = c->in, a.out = c->out, a.arg = c->arg;
+    a.rows = ROWS, a.in = c->in, a.out = c->out, a.cfg = &c->node.cfg;
     a.training = true;
-    a.x = c->x, a.y = c->y, a.w = c->w, a.b = c->b;
-    a.dw = c->dw, a.db = c->db, a.dy = c->dy, a.dx = c->dx;
-    a.mask = c->mask, a.rng = rng;
+    a.x = c->x, a.y = c->y, a.dy = c->dy, a.dx = c->dx;
+    for (size_t k = 0; k < c->n_params; k++) {
+        a.param[k] = c->param[k];
+        a.grad[k] = c->grad[k];
+    }
+    a.scratch = c->scratch, a.rng = rng;
     return a;
 }
 
@@ -79,47 +111,96 @@ static void check_against_fd(Case *c, float *param, const float *analytic, size_
     }
 }
 
-static void check_op(OpKind op, double arg)
+/* Backward of op against finite differences, for x and every parameter
+ * tensor the op declares. */
+static void check_op(OpKind op)
 {
     static Case c; /* static: large, and Criterion runs tests in processes */
-    case_fill(&c, op, arg);
+    if (!case_fill(&c, op))
+        return;
     RtRng rng;
     rt_rng_seed(&rng, 1, 1);
     RtOpArgs a = case_args(&c, &rng);
     rt_op_forward(op, &a);
     rt_op_backward(op, &a);
-    float dx[MAXN], dw[MAXN], db[MAXN];
+    static float dx[MAXN], grad[IR_MAX_PARAMS][MAXN];
     memcpy(dx, c.dx, sizeof dx);
-    memcpy(dw, c.dw, sizeof dw);
-    memcpy(db, c.db, sizeof db);
+    memcpy(grad, c.grad, sizeof grad);
     check_against_fd(&c, c.x, dx, ROWS * c.in, "dx");
-    if (op == OP_DENSE) {
-        check_against_fd(&c, c.w, dw, c.out * c.in, "dW");
-        check_against_fd(&c, c.b, db, c.out, "db");
+    for (size_t k = 0; k < c.n_params; k++) {
+        size_t size = ir_shape_size(&c.decl[k].shape);
+        cr_assert(size <= MAXN);
+        check_against_fd(&c, c.param[k], grad[k], size, c.decl[k].suffix);
     }
 }
 
-Test(ops, table_has_every_op)
+/* Backward adds into dx and the gradients: twice is twice the gradient (a
+ * value read by two nodes gets both). */
+static void check_accumulates(OpKind op)
 {
-    cr_assert(rt_op_table_complete());
+    static Case c;
+    if (!case_fill(&c, op))
+        return;
+    RtRng rng;
+    rt_rng_seed(&rng, 1, 1);
+    RtOpArgs a = case_args(&c, &rng);
+    rt_op_forward(op, &a);
+    rt_op_backward(op, &a);
+    static float once[MAXN];
+    memcpy(once, c.dx, sizeof once);
+    rt_op_backward(op, &a);
+    for (size_t i = 0; i < ROWS * c.in; i++)
+        cr_assert_float_eq(c.dx[i], 2.0f * once[i], 1e-5f * fmaxf(1.0f, fabsf(once[i])),
+                           "%s dx[%zu]: %g after two passes, %g after one", ir_ops[op].name, i,
+                           c.dx[i], once[i]);
 }
 
-Test(ops, gradcheck_dense) { check_op(OP_DENSE, 0); }
-Test(ops, gradcheck_sigmoid) { check_op(OP_SIGMOID, 0); }
-Test(ops, gradcheck_tanh) { check_op(OP_TANH, 0); }
-Test(ops, gradcheck_relu) { check_op(OP_RELU, 0); }
-Test(ops, gradcheck_leaky_relu) { check_op(OP_LEAKY_RELU, 0.01); }
-Test(ops, gradcheck_leaky_relu_steep) { check_op(OP_LEAKY_RELU, 0.3); }
-Test(ops, gradcheck_softmax) { check_op(OP_SOFTMAX, 0); }
-Test(ops, gradcheck_identity) { check_op(OP_IDENTITY, 0); }
-Test(ops, gradcheck_dropout_fixed_mask) { check_op(OP_DROPOUT, 0.5); }
+Test(ops, tables_have_every_op_in_order)
+{
+    cr_assert(rt_op_table_complete());
+    for (int k = 0; k < OP_COUNT; k++) {
+        OpKind found;
+        cr_expect_eq((int)ir_ops[k].kind, k, "ir_ops row %d is %s", k, ir_ops[k].name);
+        cr_expect(ir_op_lookup(ir_ops[k].name, &found) && (int)found == k, "%s", ir_ops[k].name);
+    }
+}
+
+Test(ops, gradcheck_every_op)
+{
+    for (int k = 0; k < OP_COUNT; k++)
+        check_op((OpKind)k);
+}
+
+Test(ops, backward_accumulates_for_every_op)
+{
+    for (int k = 0; k < OP_COUNT; k++)
+        check_accumulates((OpKind)k);
+}
+
+Test(ops, gradcheck_leaky_relu_default_slope)
+{
+    static Case c;
+    case_fill(&c, OP_LEAKY_RELU);
+    c.node.cfg.leaky_relu.slope = 0.01;
+    RtRng rng;
+    rt_rng_seed(&rng, 1, 1);
+    RtOpArgs a = case_args(&c, &rng);
+    rt_op_forward(OP_LEAKY_RELU, &a);
+    rt_op_backward(OP_LEAKY_RELU, &a);
+    static float dx[MAXN];
+    memcpy(dx, c.dx, sizeof dx);
+    check_against_fd(&c, c.x, dx, ROWS * c.in, "dx");
+}
 
 /* ---- forward on hand-computed values ------------------------------------ */
 
+/* arg: leaky_relu's slope (the one elementwise op with a configuration). */
 static void forward1(OpKind op, double arg, const float *x, float *y, size_t n)
 {
+    IrOpConfig cfg = {0};
+    cfg.leaky_relu.slope = arg;
     RtOpArgs a = {0};
-    a.rows = 1, a.in = n, a.out = n, a.arg = arg, a.x = x, a.y = y;
+    a.rows = 1, a.in = n, a.out = n, a.cfg = &cfg, a.x = x, a.y = y;
     rt_op_forward(op, &a);
 }
 
@@ -166,7 +247,7 @@ Test(ops, forward_dense_like_nn_linear)
     const float w[6] = {1, 2, 3, 4, 5, 6}, b[3] = {0.5f, -1, 0}, x[4] = {1, -1, 2, 0.5f};
     float y[6];
     RtOpArgs a = {0};
-    a.rows = 2, a.in = 2, a.out = 3, a.x = x, a.y = y, a.w = w, a.b = b;
+    a.rows = 2, a.in = 2, a.out = 3, a.x = x, a.y = y, a.param[0] = w, a.param[1] = b;
     rt_op_forward(OP_DENSE, &a);
     const float want[6] = {-0.5f, -2, -1, 3.5f, 7, 13};
     for (int i = 0; i < 6; i++)
@@ -180,9 +261,10 @@ Test(ops, dropout_training_and_evaluation)
         x[i] = 1.0f;
     RtRng rng;
     rt_rng_seed(&rng, 3, 1);
+    IrOpConfig cfg = {.dropout = {0.25}};
     RtOpArgs a = {0};
-    a.rows = 10, a.in = 100, a.out = 100, a.arg = 0.25, a.x = x, a.y = y;
-    a.mask = mask, a.rng = &rng, a.training = true;
+    a.rows = 10, a.in = 100, a.out = 100, a.cfg = &cfg, a.x = x, a.y = y;
+    a.scratch = mask, a.rng = &rng, a.training = true;
     rt_op_forward(OP_DROPOUT, &a);
     int kept = 0;
     for (int i = 0; i < 1000; i++) {
@@ -195,18 +277,19 @@ Test(ops, dropout_training_and_evaluation)
     cr_assert(memcmp(x, y, sizeof y) == 0);
 }
 
-Test(ops, step_backward_is_zero_and_frozen_dense_skips_params)
+Test(ops, step_backward_adds_nothing_and_frozen_dense_skips_params)
 {
     float x[2] = {0.5f, -0.5f}, y[2], dy[2] = {1, 1}, dx[2] = {9, 9};
     RtOpArgs a = {0};
     a.rows = 1, a.in = 2, a.out = 2, a.x = x, a.y = y, a.dy = dy, a.dx = dx;
     rt_op_forward(OP_STEP, &a);
     rt_op_backward(OP_STEP, &a);
-    cr_assert(dx[0] == 0 && dx[1] == 0);
-    /* dense with dw = db = dx = NULL must not touch anything */
+    cr_assert(dx[0] == 9 && dx[1] == 9);
+    /* dense with no gradients and dx = NULL must not touch anything */
     float w[2] = {1, 1}, b[1] = {0}, out[1], dout[1] = {1};
     RtOpArgs d = {0};
-    d.rows = 1, d.in = 2, d.out = 1, d.x = x, d.y = out, d.w = w, d.b = b, d.dy = dout;
+    d.rows = 1, d.in = 2, d.out = 1, d.x = x, d.y = out, d.dy = dout;
+    d.param[0] = w, d.param[1] = b;
     rt_op_forward(OP_DENSE, &d);
     rt_op_backward(OP_DENSE, &d);
     cr_assert_float_eq(out[0], 0.0f, 1e-7);

@@ -87,8 +87,8 @@ Test(train, perceptron_with_fixed_weights_prints_exact_bits)
     static const float w[2] = {1, 1}, b[1] = {-1.5f}, and_y[4] = {0, 0, 0, 1};
     Fixture f;
     fixture_logreg(&f);
-    f.nodes[0][1].weight_init = w;
-    f.nodes[0][1].bias_init = b;
+    f.nodes[0][1].param_init[0] = w;
+    f.nodes[0][1].param_init[1] = b;
     f.nodes[0][1].frozen = true;
     f.nodes[0][2].op = OP_STEP;
     f.datasets[0].y = and_y;
@@ -111,8 +111,8 @@ Test(train, frozen_layer_keeps_its_weights_and_params_are_exposed)
     static const float w1[8] = {1, 1, 1, 1, -1, -1, 0.5f, 0.5f}, b1[4] = {0, -1, 0.5f, 0};
     Fixture f;
     fixture_xornet(&f);
-    f.nodes[0][1].weight_init = w1;
-    f.nodes[0][1].bias_init = b1;
+    f.nodes[0][1].param_init[0] = w1;
+    f.nodes[0][1].param_init[1] = b1;
     f.nodes[0][1].frozen = true;
     f.trains[0].epochs = 50;
     RtOptions opt = {0};
@@ -122,13 +122,14 @@ Test(train, frozen_layer_keeps_its_weights_and_params_are_exposed)
     RtSession *s = rt_session_new(&f.prog, &opt, &d);
     cr_assert(s);
     float w2_before[4];
-    memcpy(w2_before, rt_node_weight(s, 0, 3), sizeof w2_before);
+    memcpy(w2_before, rt_node_params(s, 0, 3), sizeof w2_before);
     cr_assert(rt_session_run(s, &d));
-    cr_assert(memcmp(rt_node_weight(s, 0, 1), w1, sizeof w1) == 0);
-    cr_assert(memcmp(rt_node_bias(s, 0, 1), b1, sizeof b1) == 0);
-    cr_assert(memcmp(rt_node_weight(s, 0, 3), w2_before, sizeof w2_before) != 0);
-    cr_assert_null(rt_node_weight(s, 0, 2));
-    cr_assert_null(rt_node_bias(s, 0, 99));
+    /* layer1's tensors back to back: weight [4][2], then bias [4] */
+    cr_assert(memcmp(rt_node_params(s, 0, 1), w1, sizeof w1) == 0);
+    cr_assert(memcmp(rt_node_params(s, 0, 1) + 8, b1, sizeof b1) == 0);
+    cr_assert(memcmp(rt_node_params(s, 0, 3), w2_before, sizeof w2_before) != 0);
+    cr_assert_null(rt_node_params(s, 0, 2));
+    cr_assert_null(rt_node_params(s, 0, 99));
     rt_session_free(s);
     fclose(opt.out);
 }
@@ -142,7 +143,7 @@ Test(train, init_within_nn_linear_bounds)
     Diag d;
     diag_init(&d, stderr);
     RtSession *s = rt_session_new(&f.prog, &opt, &d);
-    const float *w1 = rt_node_weight(s, 0, 1), *w2 = rt_node_weight(s, 0, 3);
+    const float *w1 = rt_node_params(s, 0, 1), *w2 = rt_node_params(s, 0, 3);
     for (int i = 0; i < 8; i++)
         cr_assert(fabsf(w1[i]) <= 1.0f / sqrtf(2.0f));
     for (int i = 0; i < 4; i++)
@@ -257,6 +258,7 @@ Test(train, classes_with_cross_entropy_print_confusion_matrix)
     f.nodes[0][1].units = 3;
     f.nodes[0][2].op = OP_IDENTITY;
     f.nodes[0][2].in_units = f.nodes[0][2].units = 3;
+    fixture_link(f.nodes[0], 3);
     f.models[0].out_units = 3;
     f.trains[0].loss = LOSS_CROSS_ENTROPY;
     f.trains[0].batch = 6;
