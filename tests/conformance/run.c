@@ -127,7 +127,8 @@ static Status run_elementwise(Case *c, const OnnxNode *n, const OnnxTensor *x, O
     OnnxTensor *y = tensor_new(c, x->ndim, x->dims);
     if (!y)
         return say(c, ST_FAIL, "out of memory");
-    RtOpArgs a = {.rows = 1, .in = x->count, .out = x->count, .arg = arg, .x = x->f, .y = y->f};
+    IrOpConfig cfg = {.leaky_relu = {arg}}; /* the one elementwise op with a configuration */
+    RtOpArgs a = {.rows = 1, .in = x->count, .out = x->count, .cfg = &cfg, .x = x->f, .y = y->f};
     rt_op_forward(k, &a);
     return value_set(c, n->outputs[0], y) ? ST_OK : say(c, ST_FAIL, "too many values");
 }
@@ -183,8 +184,8 @@ static Status run_add(Case *c, const OnnxNode *n, const OnnxTensor *A, const Onn
         return say(c, ST_FAIL, "out of memory");
     for (size_t j = 0; j < units; j++)
         eye[j * units + j] = 1.0f;
-    RtOpArgs a = {.rows = rows, .in = units, .out = units, .x = A->f, .y = y->f, .w = eye,
-                  .b = B->f};
+    RtOpArgs a = {.rows = rows, .in = units, .out = units, .x = A->f, .y = y->f,
+                  .param = {eye, B->f}};
     rt_op_forward(OP_DENSE, &a);
     return value_set(c, n->outputs[0], y) ? ST_OK : say(c, ST_FAIL, "too many values");
 }
@@ -424,7 +425,7 @@ static Status compare(Case *c, const char *what, const OnnxTensor *got, const On
  * the one graph output. rows x in is the data input's matrix view. */
 typedef struct Chain {
     IrModel model;
-    const float **weights, **biases;
+    const float **params; /* per node: weight then bias, as EmitWeights wants */
     const float *x;    /* [rows][in] (op(A) for a leading transA Gemm) */
     size_t rows;
 } Chain;
@@ -445,8 +446,8 @@ static bool emittable_activation(const char *op, OpKind *k)
 
 /* Gemm as a dense layer: W[j][k] = alpha op(B)[k][j], b[j] = beta C[j].
  * Only when C is one bias row (the same for every output row). */
-static bool chain_dense(Case *c, const OnnxNode *n, IrNode *node, const float **w,
-                        const float **b, size_t in)
+static bool chain_dense(Case *c, const OnnxNode *n, IrNode *node, const float **params,
+                        size_t in)
 {
     const OnnxTensor *B = value_get(c, n->inputs[1]);
     const OnnxTensor *C = has_input(n, 2) ? value_get(c, n->inputs[2]) : NULL;
@@ -460,18 +461,17 @@ static bool chain_dense(Case *c, const OnnxNode *n, IrNode *node, const float **
     if (C && (!C->f || C->ndim > 2 || (C->ndim == 2 && C->dims[0] != 1) ||
               (C->count != 1 && C->count != units)))
         return false;
-    float *wt = arena_array(c->a, units * in + 1, sizeof(float));
-    float *bias = arena_array(c->a, units + 1, sizeof(float));
-    if (!wt || !bias)
+    float *wt = arena_array(c->a, units * in + units + 1, sizeof(float));
+    if (!wt)
         return false;
+    float *bias = wt + units * in;
     for (size_t j = 0; j < units; j++) {
         for (size_t k = 0; k < in; k++)
             wt[j * in + k] = alpha * (tb ? B->f[j * in + k] : B->f[k * units + j]);
         bias[j] = C ? beta * C->f[C->count == 1 ? 0 : j] : 0.0f;
     }
-    *node = (IrNode){.op = OP_DENSE, .in_units = in, .units = units};
-    *w = wt;
-    *b = bias;
+    *node = (IrNode){.op = OP_DENSE, .in_units = in, .units = units, .cfg.dense = {units}};
+    *params = wt;
     return true;
 }
 
@@ -482,9 +482,9 @@ static bool chain_build(Case *c, const OnnxTensor *x0, const char *data_name, Ch
         return false;
     size_t n_nodes = m->n_nodes + 1;
     IrNode *nodes = arena_array(c->a, n_nodes, sizeof(IrNode));
-    ch->weights = arena_array(c->a, n_nodes, sizeof(float *));
-    ch->biases = arena_array(c->a, n_nodes, sizeof(float *));
-    if (!nodes || !ch->weights || !ch->biases)
+    ch->params = arena_array(c->a, n_nodes, sizeof(float *));
+    size_t *order = arena_array(c->a, n_nodes, sizeof(size_t));
+    if (!nodes || !ch->params || !order)
         return false;
     size_t width = (size_t)x0->dims[x0->ndim - 1];
     ch->rows = width ? x0->count / width : 0;
@@ -505,7 +505,7 @@ static bool chain_build(Case *c, const OnnxTensor *x0, const char *data_name, Ch
         width = k;
     }
     nodes[0] = (IrNode){.op = OP_INPUT, .name = "input", .layer = "input", .units = width,
-                        .in_units = width};
+                        .shape = ir_shape_1d(width)};
     const char *prev = data_name;
     size_t params = 0;
     for (size_t i = 0; i < m->n_nodes; i++) {
@@ -519,9 +519,11 @@ static bool chain_build(Case *c, const OnnxTensor *x0, const char *data_name, Ch
                 return false;
             if ((i > 0 || !attr_int(n, "transA", 0)) && x0->ndim != 2 && i == 0)
                 return false;
-            if (!chain_dense(c, n, node, &ch->weights[i + 1], &ch->biases[i + 1], width))
+            size_t count;
+            if (!chain_dense(c, n, node, &ch->params[i + 1], width) ||
+                !ir_node_param_count(node, &count))
                 return false;
-            params += node->units * (node->in_units + 1);
+            params += count;
         } else if (emittable_activation(n->op_type, &k)) {
             if (k == OP_SOFTMAX) {
                 size_t rows, cols;
@@ -529,13 +531,19 @@ static bool chain_build(Case *c, const OnnxTensor *x0, const char *data_name, Ch
                     (i == 0 && x0->ndim != 2 && c->m.opset < 13 && cols != width))
                     return false;
             }
-            *node = (IrNode){.op = k, .in_units = width, .units = width,
-                             .arg = k == OP_LEAKY_RELU ? attr_float(n, "alpha", 0.01f) : 0};
+            *node = (IrNode){.op = k, .in_units = width, .units = width};
+            if (k == OP_LEAKY_RELU)
+                node->cfg.leaky_relu.slope = attr_float(n, "alpha", 0.01f);
         } else {
             return false;
         }
         node->name = arena_printf(c->a, "n%zu", i);
         node->layer = node->name;
+        /* A chain: node i + 1 reads node i. */
+        order[i] = i;
+        node->inputs = &order[i];
+        node->n_inputs = 1;
+        node->shape = ir_shape_1d(node->units);
         width = node->units;
         prev = n->outputs[0];
     }
@@ -566,7 +574,7 @@ static Status chain_run(Case *c, const Chain *ch, float *y)
     Status s = ST_OK;
     snprintf(path, sizeof path, "%s/model.c", dir);
     FILE *f = fopen(path, "w");
-    EmitWeights w = {.weights = ch->weights, .biases = ch->biases};
+    EmitWeights w = {.params = ch->params};
     EmitOptions o = {.prefix = "conf", .source_name = c->dir, .with_main = true};
     bool ok = f && emit_c(f, &ch->model, &w, &o);
     if (f)
