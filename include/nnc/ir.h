@@ -23,6 +23,7 @@ typedef enum OpKind {
     OP_TANH,
     OP_RELU,
     OP_LEAKY_RELU,
+    OP_GELU,
     OP_SOFTMAX,
     OP_IDENTITY,
 } OpKind;

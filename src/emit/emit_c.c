@@ -215,6 +215,7 @@ static void emit_weight_arrays(Emitter *e)
         case OP_STEP:
         case OP_SIGMOID:
         case OP_TANH:
+        case OP_GELU:
         case OP_RELU:
         case OP_LEAKY_RELU:
         case OP_SOFTMAX:
@@ -270,6 +271,10 @@ static void activation_expr(const IrNode *n, const char *v, char *buf, size_t si
         break;
     case OP_TANH:
         snprintf(buf, size, "%s = tanhf(%s);", v, v);
+        break;
+    case OP_GELU: /* the runtime's rt_act_gelu, same order */
+        snprintf(buf, size, "%s = %s * 0.5f * (1.0f + erff(%s * (float)0.70710678118654752440));",
+                 v, v, v);
         break;
     case OP_INPUT:
     case OP_DENSE:
@@ -339,7 +344,8 @@ static void emit_node(Emitter *e, const IrNode *n, Buffers *b)
     case OP_SIGMOID:
     case OP_TANH:
     case OP_RELU:
-    case OP_LEAKY_RELU: emit_elementwise(e, n, b->cur); break;
+    case OP_LEAKY_RELU:
+    case OP_GELU: emit_elementwise(e, n, b->cur); break;
     case OP_INPUT: break; /* copied into a first */
     }
 }

@@ -249,6 +249,31 @@ static bool write_dropout(OnnxWriter *wr, size_t i, const char *in, const char *
     return add_node(wr, "Dropout", n->name, inputs, COUNT(inputs), out, NULL);
 }
 
+/* gelu: opset 13 has no Gelu (opset 20 brings one), so the runtime's
+ * formula in its order, five nodes: (x * 0.5) * (1 + Erf(x * (1/sqrt 2))). */
+static bool write_gelu(OnnxWriter *wr, size_t i, const char *in, const char *out)
+{
+    const char *name = wr->m->nodes[i].name;
+    static const float half = 0.5f, one = 1.0f, inv_sqrt2 = (float)0.70710678118654752440;
+    const char *k_half = arena_printf(wr->a, "%s.half", name);
+    const char *k_one = arena_printf(wr->a, "%s.one", name);
+    const char *k_alpha = arena_printf(wr->a, "%s.inv_sqrt2", name);
+    const char *scaled = arena_printf(wr->a, "%s.scaled", name);
+    const char *erf = arena_printf(wr->a, "%s.erf", name);
+    const char *cdf2 = arena_printf(wr->a, "%s.one_plus_erf", name);
+    const char *halfx = arena_printf(wr->a, "%s.half_x", name);
+    if (!add_initializer(wr, k_half, NULL, 0, &half) || !add_initializer(wr, k_one, NULL, 0, &one) ||
+        !add_initializer(wr, k_alpha, NULL, 0, &inv_sqrt2))
+        return false;
+    const char *mul_in[] = {in, k_alpha}, *erf_in[] = {scaled}, *add_in[] = {erf, k_one};
+    const char *half_in[] = {in, k_half}, *out_in[] = {halfx, cdf2};
+    return add_node(wr, "Mul", scaled, mul_in, 2, scaled, NULL) &&
+           add_node(wr, "Erf", erf, erf_in, 1, erf, NULL) &&
+           add_node(wr, "Add", cdf2, add_in, 2, cdf2, NULL) &&
+           add_node(wr, "Mul", halfx, half_in, 2, halfx, NULL) &&
+           add_node(wr, "Mul", name, out_in, 2, out, NULL);
+}
+
 /* An activation that is one ONNX op: Relu, Sigmoid... */
 static bool write_unary(OnnxWriter *wr, size_t i, const char *op, const char *in,
                         const char *out, const NodeAttr *attr)
@@ -270,6 +295,7 @@ static bool write_node(OnnxWriter *wr, size_t i)
     case OP_RELU: return write_unary(wr, i, "Relu", in, out, NULL);
     case OP_SIGMOID: return write_unary(wr, i, "Sigmoid", in, out, NULL);
     case OP_TANH: return write_unary(wr, i, "Tanh", in, out, NULL);
+    case OP_GELU: return write_gelu(wr, i, in, out);
     case OP_IDENTITY: return write_unary(wr, i, "Identity", in, out, NULL);
     case OP_LEAKY_RELU:
         return write_unary(wr, i, "LeakyRelu", in, out,
@@ -284,15 +310,16 @@ static bool write_node(OnnxWriter *wr, size_t i)
 
 /* ---- The model --------------------------------------------------------- */
 
-/* An empty graph with room for the worst case: two nodes (step) and two
- * initializers (dense) per IR node. */
+/* An empty graph with room for the worst case per IR node: five nodes and
+ * three initializers (gelu). */
+enum { NODES_PER_OP = 5, INITIALIZERS_PER_OP = 3 };
 static Onnx__GraphProto *graph_new(Arena *a, const IrModel *m)
 {
     Onnx__GraphProto *g = NEW_MSG(a, Onnx__GraphProto, ONNX__GRAPH_PROTO__INIT);
     if (!g)
         return NULL;
-    g->node = arena_array(a, 2 * m->n_nodes, sizeof *g->node);
-    g->initializer = arena_array(a, 2 * m->n_nodes, sizeof *g->initializer);
+    g->node = arena_array(a, NODES_PER_OP * m->n_nodes, sizeof *g->node);
+    g->initializer = arena_array(a, INITIALIZERS_PER_OP * m->n_nodes, sizeof *g->initializer);
     g->input = arena_array(a, 1, sizeof *g->input);
     g->output = arena_array(a, 1, sizeof *g->output);
     if (!g->node || !g->initializer || !g->input || !g->output)

@@ -42,6 +42,7 @@ bool py_op_is_module(OpKind k)
     case OP_TANH:
     case OP_RELU:
     case OP_LEAKY_RELU:
+    case OP_GELU:
     case OP_SOFTMAX:
     case OP_IDENTITY: return false;
     }
@@ -102,6 +103,7 @@ static void put_module(FILE *f, const IrNode *n)
     case OP_TANH:
     case OP_RELU:
     case OP_LEAKY_RELU:
+    case OP_GELU:
     case OP_SOFTMAX:
     case OP_IDENTITY: break; /* functions in forward, not modules */
     }
@@ -183,6 +185,7 @@ static void put_apply(FILE *f, const IrNode *n, const IrNode *inner)
     case OP_STEP: put_call(f, "StepFunction.apply", inner, ""); break;
     case OP_SIGMOID: put_call(f, "torch.sigmoid", inner, ""); break;
     case OP_TANH: put_call(f, "torch.tanh", inner, ""); break;
+    case OP_GELU: put_call(f, "nn.functional.gelu", inner, ""); break;
     case OP_RELU: put_call(f, "torch.relu", inner, ""); break;
     case OP_SOFTMAX: put_call(f, "torch.softmax", inner, ", dim=1"); break;
     case OP_LEAKY_RELU:

@@ -181,6 +181,7 @@ static void model_config(IrNode *n, double arg)
     case OP_STEP:
     case OP_SIGMOID:
     case OP_TANH:
+    case OP_GELU:
     case OP_RELU:
     case OP_SOFTMAX:
     case OP_IDENTITY: break;

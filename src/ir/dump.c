@@ -133,6 +133,7 @@ static void dump_config(FILE *out, const IrNode *n)
     case OP_STEP:
     case OP_SIGMOID:
     case OP_TANH:
+    case OP_GELU:
     case OP_RELU:
     case OP_SOFTMAX:
     case OP_IDENTITY: break;

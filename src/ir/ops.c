@@ -28,6 +28,7 @@ const OpInfo ir_ops[] = {
     {OP_TANH, "tanh", "Tanh", OPARG_NONE, false, 0, true, true, NULL},
     {OP_RELU, "relu", "ReLU", OPARG_NONE, false, 0, true, true, NULL},
     {OP_LEAKY_RELU, "leaky_relu", "LeakyReLU", OPARG_SLOPE, true, 0.01, true, true, NULL},
+    {OP_GELU, "gelu", "GELU", OPARG_NONE, false, 0, true, true, NULL},
     {OP_SOFTMAX, "softmax", "Softmax", OPARG_NONE, false, 0, true, true, NULL},
     {OP_IDENTITY, "identity", "Identity", OPARG_NONE, false, 0, true, true, NULL},
 };

@@ -245,6 +245,46 @@ static void op_leaky_relu_backward(RtOpArgs *a)
     }
 }
 
+/* ---- gelu: z * Phi(z), Phi the standard normal CDF ------------------- */
+
+/* nn.GELU() (approximate='none'), in torch's CPU order:
+ * (z * 0.5) * (1 + erf(z * (1/sqrt 2))). */
+/* 1/sqrt(2) and 1/sqrt(2 pi): <math.h>'s M_SQRT1_2 is not in C11. */
+#define GELU_INV_SQRT2 0.70710678118654752440
+#define GELU_INV_SQRT_2PI 0.39894228040143267794
+
+float rt_act_gelu(float z)
+{
+    return z * 0.5f * (1.0f + erff(z * (float)GELU_INV_SQRT2));
+}
+
+static void op_gelu_forward(RtOpArgs *a)
+{
+    size_t n = op_count(a);
+    const float *x = a->x;
+    float *y = a->y;
+    for (size_t i = 0; i < n; i++)
+        y[i] = rt_act_gelu(x[i]);
+}
+
+/* d/dz z Phi(z) = Phi(z) + z phi(z), phi(z) = exp(-z^2 / 2) / sqrt(2 pi),
+ * as torch's GeluBackward: cdf + z * pdf. */
+static void op_gelu_backward(RtOpArgs *a)
+{
+    if (!a->dx)
+        return;
+    const float inv_sqrt_2pi = (float)GELU_INV_SQRT_2PI;
+    size_t n = op_count(a);
+    const float *x = a->x, *dy = a->dy;
+    float *dx = a->dx;
+    for (size_t i = 0; i < n; i++) {
+        float z = x[i];
+        float cdf = 0.5f * (1.0f + erff(z * (float)GELU_INV_SQRT2));
+        float pdf = inv_sqrt_2pi * expf(z * z * -0.5f);
+        dx[i] += dy[i] * (cdf + z * pdf);
+    }
+}
+
 /* ---- softmax over each row --------------------------------------------- */
 
 /* Subtracting the row's maximum keeps exp from overflowing; the result is
@@ -321,6 +361,7 @@ static const RtOp rt_op_table[] = {
     {OP_TANH, op_tanh_forward, op_tanh_backward, NULL},
     {OP_RELU, op_relu_forward, op_relu_backward, NULL},
     {OP_LEAKY_RELU, op_leaky_relu_forward, op_leaky_relu_backward, NULL},
+    {OP_GELU, op_gelu_forward, op_gelu_backward, NULL},
     {OP_SOFTMAX, op_softmax_forward, op_softmax_backward, NULL},
     {OP_IDENTITY, op_identity_forward, op_identity_backward, NULL},
 };

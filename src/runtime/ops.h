@@ -41,6 +41,7 @@ float rt_act_sigmoid(float z);
 float rt_act_tanh(float z);
 float rt_act_relu(float z);
 float rt_act_leaky_relu(float z, float slope);
+float rt_act_gelu(float z);
 float rt_act_identity(float z);
 
 /* Computes a->y from a->x (and params). */

@@ -252,6 +252,7 @@ static void summarize_args(FILE *out, const IrNode *n)
     case OP_DROPOUT: fprintf(out, "p=%g, inplace=False", n->cfg.dropout.p); break;
     case OP_LEAKY_RELU: fprintf(out, "negative_slope=%g", n->cfg.leaky_relu.slope); break;
     case OP_SOFTMAX: fputs("dim=1", out); break;
+    case OP_GELU: fputs("approximate='none'", out); break;
     case OP_INPUT:
     case OP_STEP:
     case OP_SIGMOID:

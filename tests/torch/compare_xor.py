@@ -62,7 +62,7 @@ def parse_nn(path):
 
 
 ACTIVATIONS = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid,
-               "tanh": torch.nn.Tanh, "identity": torch.nn.Identity}
+               "tanh": torch.nn.Tanh, "identity": torch.nn.Identity, "gelu": torch.nn.GELU}
 
 
 def torch_losses(layers, x, y, optim, kwargs, epochs):

@@ -37,6 +37,7 @@ static bool case_config(IrNode *n, OpKind op)
     case OP_STEP: /* FD away from the kink is 0, as its backward */
     case OP_SIGMOID:
     case OP_TANH:
+    case OP_GELU:
     case OP_RELU:
     case OP_SOFTMAX:
     case OP_IDENTITY: break;
@@ -223,6 +224,9 @@ Test(ops, forward_activations)
     ASSERT_NEAR(y[3], 0.8175744761936437);
     forward1(OP_TANH, 0, x, y, 4);
     ASSERT_NEAR(y[0], -0.9640275800758169); ASSERT_NEAR(y[3], 0.9051482536448664);
+    forward1(OP_GELU, 0, x, y, 4); /* x Phi(x), computed in double */
+    ASSERT_NEAR(y[0], -0.04550026389635842); ASSERT_NEAR(y[1], -0.15426876936299344);
+    ASSERT_NEAR(y[2], 0.0); ASSERT_NEAR(y[3], 1.399789198096713);
     forward1(OP_IDENTITY, 0, x, y, 4);
     cr_assert(memcmp(x, y, sizeof y) == 0);
     forward1(OP_SOFTMAX, 0, x, y, 4);
