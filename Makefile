@@ -2,7 +2,8 @@
 #   make          build build/nnc
 #   make run      train and evaluate examples/xor.nn
 #   make test     unit tests (Criterion), golden files, example outcomes,
-#                 plots/--json/terminal (tests/ui.sh), PyTorch comparison,
+#                 plots/--json/terminal (tests/ui.sh), no bare yy* symbol
+#                 exported (tests/symbols.sh), PyTorch comparison,
 #                 the --target pytorch packages under torchrun (tests/pytorch)
 #                 --target onnx in onnx.checker and onnxruntime (tests/onnx/)
 #   make bless    regenerate golden files on purpose (review the diff!)
@@ -122,6 +123,7 @@ test: all $(BUILD)/unit-tests
 	NNC=$(abspath $(BUILD)/nnc) ./tests/examples.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/ui.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/weights.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/symbols.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/torch/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/pytorch/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/onnx/run.sh

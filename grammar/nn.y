@@ -4,6 +4,10 @@
  * rules resynchronise at property, layer and declaration boundaries so one
  * run reports several independent syntax errors. */
 %define api.pure full
+/* Every external name is nnc_yy* (nnc_yyparse, NNC_YYSTYPE), like the
+ * scanner's (nn.l): the library exports no bare yyparse to clash with
+ * another bison parser linked beside it. */
+%define api.prefix {nnc_yy}
 %define api.location.type {Loc}
 %define parse.error custom
 /* Exact "expecting ..." lists: without LAC, default reductions hide tokens. */
@@ -29,6 +33,13 @@ typedef void *yyscan_t;
     } while (0)
 }
 
+/* flex's bison-bridge (lex.yy.h, the scanner) names the value and location
+ * types without the prefix. */
+%code provides {
+#define YYSTYPE NNC_YYSTYPE
+#define YYLTYPE NNC_YYLTYPE
+}
+
 %union {
     const char *text;
     AstValue *value;
@@ -47,7 +58,7 @@ typedef void *yyscan_t;
 
 #include "lex.yy.h"
 
-#define PS() (yyget_extra(scanner))
+#define PS() (nnc_yyget_extra(scanner))
 /* Grammar actions bail out cleanly when the arena cannot grow. */
 #define NEED(p)                                     \
     do {                                            \
@@ -59,7 +70,7 @@ typedef void *yyscan_t;
 
 static void yyerror(const Loc *loc, yyscan_t scanner, const char *msg)
 {
-    diag_error(yyget_extra(scanner)->diag, *loc, "%s", msg);
+    diag_error(nnc_yyget_extra(scanner)->diag, *loc, "%s", msg);
 }
 
 static void parse_link_decl(ParseState *ps, AstDecl *d)

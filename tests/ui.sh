@@ -66,6 +66,22 @@ json_check lr_sweep.nn "t=d['steps'][0];
 assert [r['sweep_value'] for r in t['runs']]==[0.01,0.1,1.0]
 assert all(len(r['loss_per_epoch'])==1000 for r in t['runs']) and t['kept_run']==1"
 json_check logistic_xor.nn "assert d['steps'][1]['accuracy']<1.0"
+# show = LAYER: the layer's values in every row, as the table prints them
+json_check handpicked_xor.nn "e=d['steps'][0]; assert e['show']=='hidden'
+assert [r['activations'] for r in e['rows']]==[[0,0],[0.5,0],[0.5,0],[1.5,0.5]]"
+json_check xor.nn "e=d['steps'][1]; assert 'show' not in e and 'activations' not in e['rows'][0]"
+# ... every unit of it, also beyond the table's 6 columns
+cat >"$tmp/wide_show.nn" <<'EOF'
+dataset one { x = [[1], [2]]  y = [1, 1] }
+model m {
+    input 1
+    wide: dense 8, relu { weight = [[1], [2], [3], [4], [5], [6], [7], [-1]]  bias = [0, 0, 0, 0, 0, 0, 0, 0] }
+    dense 1, sigmoid
+}
+evaluate m on one { show = wide }
+EOF
+json_check "$tmp/wide_show.nn" "r=d['steps'][0]['rows']
+assert r[0]['activations']==[1,2,3,4,5,6,7,0] and r[1]['activations']==[2,4,6,8,10,12,14,0]"
 
 # piped output: plain lines only
 "$nnc" run xor.nn >"$tmp/out" 2>&1

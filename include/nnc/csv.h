@@ -17,6 +17,10 @@ typedef enum CsvHeader {
     CSV_HEADER_NO,
 } CsvHeader;
 
+/* Rows with errors reported per file (and per label check); more are
+ * counted in one note, "... and N more errors in this file". */
+enum { CSV_MAX_ROW_ERRORS = 20 };
+
 typedef struct CsvTable {
     size_t rows, cols;
     float *data;  /* rows x cols, row-major, malloc'd (NULL after csv_split_target) */
@@ -37,10 +41,11 @@ typedef struct CsvTable {
  * optional; blank lines only at the end; every row as many fields as the
  * first. Numbers are decimal ("12", "-0.5", "1e-3", ".5"), parsed exactly
  * (correctly rounded) whatever the C locale; "nan", "inf", hex and values
- * beyond the float range are errors. The first problem is reported as
- * path:line:col with the source line and a caret; then out is left empty
- * (safe to csv_free) and false is returned. A "row" in messages is a line
- * number of the file, as an editor or a spreadsheet shows it. */
+ * beyond the float range are errors. Each bad row (its first mistake) is
+ * reported as path:line:col with the source line and a caret, for up to
+ * CSV_MAX_ROW_ERRORS rows, then one note counts the rest; then out is left
+ * empty (safe to csv_free) and false is returned. A "row" in messages is a
+ * line number of the file, as an editor or a spreadsheet shows it. */
 bool csv_read(Diag *d, const char *path, CsvHeader header, CsvTable *out);
 void csv_free(CsvTable *t);
 
@@ -55,8 +60,9 @@ Loc csv_loc(CsvTable *t, size_t row, size_t col);
 bool csv_target_col(Diag *d, const CsvTable *t, long target, size_t *col);
 
 /* Checks that column col holds integer class labels 0..classes-1; reports
- * the first offender at its field ("label 10 on row 5 is outside 0..9",
- * "label 2.5 on row 5 is not an integer"). Call before csv_split_target. */
+ * each offender at its field ("label 10 on row 5 is outside 0..9",
+ * "label 2.5 on row 5 is not an integer"), up to CSV_MAX_ROW_ERRORS of
+ * them as csv_read does. Call before csv_split_target. */
 bool csv_check_labels(Diag *d, CsvTable *t, size_t col, long classes);
 
 /* Separates the target column from the features, in place: *x receives the

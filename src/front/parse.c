@@ -1,6 +1,6 @@
 /* The parse driver: runs the flex scanner and bison parser over a Source and
  * owns their malloc'd state, so it is released on every path. AST nodes go
- * to the caller's Arena. */
+ * to the caller's Arena. Both carry the nnc_yy prefix (grammar/nn.y, nn.l). */
 #include <limits.h>
 
 #include "nnc/front.h"
@@ -24,16 +24,16 @@ AstFile *front_parse(Arena *a, Diag *d, const Source *src)
     ParseState ps = {.arena = a, .diag = d, .src = src, .line = 1, .col = 1,
                      .file = file, .tail = &file->decls};
     yyscan_t scanner;
-    if (yylex_init_extra(&ps, &scanner) != 0) {
+    if (nnc_yylex_init_extra(&ps, &scanner) != 0) {
         diag_error(d, loc_none(), "out of memory");
         return NULL;
     }
-    YY_BUFFER_STATE buf = yy_scan_bytes(src->text, (int)src->len, scanner);
+    YY_BUFFER_STATE buf = nnc_yy_scan_bytes(src->text, (int)src->len, scanner);
     /* flex never sets the line of a scanned buffer (flex #60); ours is ps. */
-    yyset_lineno(1, scanner);
-    int rc = yyparse(scanner);
-    yy_delete_buffer(buf, scanner);
-    yylex_destroy(scanner);
+    nnc_yyset_lineno(1, scanner);
+    int rc = nnc_yyparse(scanner);
+    nnc_yy_delete_buffer(buf, scanner);
+    nnc_yylex_destroy(scanner);
     /* rc == 2 (memory exhausted) was already reported through yyerror. */
     if (rc != 0 || d->errors > errors_before)
         return NULL;

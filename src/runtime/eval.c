@@ -318,8 +318,8 @@ typedef struct EvalExtras {
     int *labels;    /* --plot: each row's true class */
 } EvalExtras;
 
-static void eval_json_row(const EvalCtx *e, const float *out, const RowVerdict *v, size_t r,
-                          cJSON *rows);
+static void eval_json_row(const EvalCtx *e, const float *out, const float *shown, size_t n_shown,
+                          const RowVerdict *v, size_t r, cJSON *rows);
 
 static void eval_rows(RtPlan *pl, const EvalCtx *e, Table *t, const Layout *l, EvalTally *tl,
                       const EvalExtras *x)
@@ -332,8 +332,12 @@ static void eval_rows(RtPlan *pl, const EvalCtx *e, Table *t, const Layout *l, E
         for (size_t i = 0; i < n; i++) {
             RowVerdict v = eval_judge(e, y + i * units, start + i);
             tally_row(tl, &v, start + i);
-            if (x->rows)
-                eval_json_row(e, y + i * units, &v, start + i, x->rows);
+            if (x->rows) {
+                size_t su = l->show_node >= 0 ? e->ir->nodes[l->show_node].units : 0;
+                const float *shown = l->show_node >= 0
+                    ? rt_plan_node_out(pl, (size_t)l->show_node) + i * su : NULL;
+                eval_json_row(e, y + i * units, shown, su, &v, start + i, x->rows);
+            }
             if (x->labels)
                 x->labels[start + i] = (int)v.target;
             if (start + i < TABLE_ROWS)
@@ -457,12 +461,14 @@ static cJSON *eval_json_class(const EvalCtx *e, size_t cls)
     return a;
 }
 
-/* {"inputs": [...], "outputs": [...], "prediction": p, "target": t,
- * "correct": b}: the inputs let scripts rerun a row elsewhere (the emitted C,
- * PyTorch) and compare. A
- * regression's target is the row of target values; no targets, outputs only. */
-static void eval_json_row(const EvalCtx *e, const float *out, const RowVerdict *v, size_t r,
-                          cJSON *rows)
+/* {"inputs": [...], "activations": [...], "outputs": [...], "prediction": p,
+ * "target": t, "correct": b}: the inputs let scripts rerun a row elsewhere
+ * (the emitted C, PyTorch) and compare; "activations" are the `show` layer's
+ * values (every unit, not only the ones the table has room for), only with
+ * `show`. A regression's target is the row of target values; no targets,
+ * outputs only. */
+static void eval_json_row(const EvalCtx *e, const float *out, const float *shown, size_t n_shown,
+                          const RowVerdict *v, size_t r, cJSON *rows)
 {
     cJSON *row = cJSON_CreateObject();
     if (!row || !cJSON_AddItemToArray(rows, row)) {
@@ -471,6 +477,8 @@ static void eval_json_row(const EvalCtx *e, const float *out, const RowVerdict *
     }
     cJSON_AddItemToObject(row, "inputs",
                           rt_json_float_array(e->ds->x + r * e->ds->x_cols, e->ds->x_cols));
+    if (shown)
+        cJSON_AddItemToObject(row, "activations", rt_json_float_array(shown, n_shown));
     cJSON_AddItemToObject(row, "outputs", rt_json_float_array(out, e->ir->out_units));
     if (e->kind == RT_EVAL_OUTPUTS)
         return;
@@ -498,14 +506,17 @@ static void eval_json_summary(cJSON *j, const EvalCtx *e, const EvalTally *tl)
     cJSON_AddNumberToObject(j, "accuracy", (double)tl->correct / (double)rows);
 }
 
-/* The step's header; returns its "rows" array (NULL without --json). */
-static cJSON *eval_json_begin(cJSON *j, const EvalCtx *e)
+/* The step's header, with "show": the layer whose values the rows'
+ * "activations" hold; returns its "rows" array (NULL without --json). */
+static cJSON *eval_json_begin(cJSON *j, const EvalCtx *e, long show)
 {
     if (!j)
         return NULL;
     cJSON_AddStringToObject(j, "model", e->ir->name);
     cJSON_AddStringToObject(j, "dataset", e->ds->name);
     cJSON_AddStringToObject(j, "kind", eval_kind_name(e->kind));
+    if (show >= 0)
+        cJSON_AddStringToObject(j, "show", e->ir->nodes[show].layer);
     return cJSON_AddArrayToObject(j, "rows");
 }
 
@@ -588,7 +599,8 @@ bool rt_eval_run(RtSession *s, const IrEval *ev, Diag *d)
         tl.confusion = calloc(tl.classes * tl.classes, sizeof *tl.confusion);
     cJSON *json = rt_json_step(s, "evaluate");
     bool plot = s->opt.plot_dir && eval_can_plot_regions(&e);
-    EvalExtras extras = {eval_json_begin(json, &e), plot ? calloc(ds->rows, sizeof(int)) : NULL};
+    long show = ev->show_node < (long)m->ir->n_nodes ? ev->show_node : -1;
+    EvalExtras extras = {eval_json_begin(json, &e, show), plot ? calloc(ds->rows, sizeof(int)) : NULL};
     RtPlan pl;
     size_t chunk = ds->rows < EVAL_CHUNK ? ds->rows : EVAL_CHUNK;
     bool ok = t && (!tl.classes || tl.confusion) && (!plot || extras.labels);
@@ -598,7 +610,6 @@ bool rt_eval_run(RtSession *s, const IrEval *ev, Diag *d)
         rt_plan_init(&pl, m, chunk, NULL, false, d)) {
         FILE *out = s->opt.out;
         fprintf(out, "evaluate %s on %s\n", m->ir->name, ds->name);
-        long show = ev->show_node < (long)m->ir->n_nodes ? ev->show_node : -1;
         Layout l = table_layout(t, &e, show);
         eval_rows(&pl, &e, t, &l, &tl, &extras);
         table_print(t, out);

@@ -260,6 +260,7 @@ typedef struct Reader {
     size_t blank_line;   /* first blank line not yet followed by data, or 0 */
     size_t why_col;      /* AUTO: the header field that is not a number */
     size_t why_len;
+    size_t row_errors;   /* rows rejected so far, shown or not */
     bool too_big;        /* growth stopped at mem_limit_bytes() */
 } Reader;
 
@@ -376,8 +377,67 @@ static bool grow_rows(Reader *r)
 
 static const char *plural(size_t n) { return n == 1 ? "" : "s"; }
 
-/* Parses one data line s[0..n) into the next row. col0 is the column of s[0]
- * minus one (3 after a byte-order mark). */
+/* Counts one more row error; true when it is among the first
+ * CSV_MAX_ROW_ERRORS, which are reported (the rest only counted). */
+static bool row_error_shown(size_t *errors) { return (*errors)++ < CSV_MAX_ROW_ERRORS; }
+
+/* The line that sums up the row errors left unreported. */
+static void report_hidden_errors(Diag *d, CsvTable *t, size_t errors)
+{
+    if (errors > CSV_MAX_ROW_ERRORS)
+        diag_note(d, loc_file(t), "... and %zu more error%s in this file (only the first %d are shown)",
+                  errors - CSV_MAX_ROW_ERRORS, plural(errors - CSV_MAX_ROW_ERRORS),
+                  CSV_MAX_ROW_ERRORS);
+}
+
+/* Parses one data line s[0..n) into row. col0 is the column of s[0] minus
+ * one (3 after a byte-order mark). A row's first mistake is its error: the
+ * fields after it are not looked at, so one bad row is one message. */
+static bool parse_row(Reader *r, const char *s, size_t n, size_t col0, float *row)
+{
+    CsvTable *t = r->t;
+    size_t c = 0;
+    for (size_t i = 0;; c++) {
+        Field f = field_next(s, n, i);
+        if (c == t->cols) {
+            size_t comma = f.start - 1;
+            if (row_error_shown(&r->row_errors))
+                diag_error(r->d, loc_at(t, r->line, col0 + comma + 1, n - comma),
+                           "row %zu has %zu fields, expected %zu", r->line,
+                           c + count_fields(s + f.start, n - f.start), t->cols);
+            return false;
+        }
+        if (f.b == f.e) {
+            if (row_error_shown(&r->row_errors))
+                diag_error(r->d, loc_at(t, r->line, col0 + f.b + 1, 1),
+                           "empty field; expected a number");
+            return false;
+        }
+        bool overflow;
+        if (!parse_float(s + f.b, f.e - f.b, &r->c, &row[c], &overflow)) {
+            if (row_error_shown(&r->row_errors))
+                diag_error(r->d, loc_at(t, r->line, col0 + f.b + 1, f.e - f.b),
+                           overflow ? FIELD_FMT " is out of the range of a 32-bit float"
+                                    : FIELD_FMT " is not a number",
+                           FIELD_ARGS(s + f.b, f.e - f.b));
+            return false;
+        }
+        if (f.last)
+            break;
+        i = f.next;
+    }
+    if (++c < t->cols) {
+        if (row_error_shown(&r->row_errors))
+            diag_error(r->d, loc_at(t, r->line, col0 + n + 1, 1),
+                       "row %zu has %zu field%s, expected %zu", r->line, c, plural(c), t->cols);
+        return false;
+    }
+    return true;
+}
+
+/* Reads one data line into the next row; a row with a mistake is reported
+ * and left out, and reading goes on so that every bad row is found. False
+ * only when reading cannot go on (memory). */
 static bool read_row(Reader *r, const char *s, size_t n, size_t col0)
 {
     CsvTable *t = r->t;
@@ -392,40 +452,8 @@ static bool read_row(Reader *r, const char *s, size_t n, size_t col0)
             diag_error(r->d, loc_file(t), "out of memory after %zu rows", t->rows);
         return false;
     }
-    float *row = t->data + t->rows * t->cols;
-    size_t c = 0;
-    for (size_t i = 0;; c++) {
-        Field f = field_next(s, n, i);
-        if (c == t->cols) {
-            size_t comma = f.start - 1;
-            diag_error(r->d, loc_at(t, r->line, col0 + comma + 1, n - comma),
-                       "row %zu has %zu fields, expected %zu", r->line,
-                       c + count_fields(s + f.start, n - f.start), t->cols);
-            return false;
-        }
-        if (f.b == f.e) {
-            diag_error(r->d, loc_at(t, r->line, col0 + f.b + 1, 1),
-                       "empty field; expected a number");
-            return false;
-        }
-        bool overflow;
-        if (!parse_float(s + f.b, f.e - f.b, &r->c, &row[c], &overflow)) {
-            diag_error(r->d, loc_at(t, r->line, col0 + f.b + 1, f.e - f.b),
-                       overflow ? FIELD_FMT " is out of the range of a 32-bit float"
-                                : FIELD_FMT " is not a number",
-                       FIELD_ARGS(s + f.b, f.e - f.b));
-            return false;
-        }
-        if (f.last)
-            break;
-        i = f.next;
-    }
-    if (++c < t->cols) {
-        diag_error(r->d, loc_at(t, r->line, col0 + n + 1, 1),
-                   "row %zu has %zu field%s, expected %zu", r->line, c, plural(c), t->cols);
-        return false;
-    }
-    t->row_off[t->rows++] = r->off;
+    if (parse_row(r, s, n, col0, t->data + t->rows * t->cols))
+        t->row_off[t->rows++] = r->off;
     return true;
 }
 
@@ -447,10 +475,11 @@ static bool read_line(Reader *r, char *s, size_t n)
             r->blank_line = r->line;
         return true;
     }
-    if (r->blank_line) {
-        diag_error(r->d, loc_at(t, r->blank_line, 1, 1),
-                   "blank line; blank lines are allowed only at the end of the file");
-        return false;
+    if (r->blank_line) { /* a row error like any other: the line after it is read */
+        if (row_error_shown(&r->row_errors))
+            diag_error(r->d, loc_at(t, r->blank_line, 1, 1),
+                       "blank line; blank lines are allowed only at the end of the file");
+        r->blank_line = 0;
     }
     if (t->cols > 0)
         return read_row(r, s, n, col0);
@@ -518,6 +547,10 @@ static bool read_lines(Reader *r, FILE *f)
     }
     if (ferror(f)) {
         diag_error(r->d, loc_none(), "cannot read '%s': %s", t->path, strerror(errno));
+        return false;
+    }
+    if (r->row_errors) {
+        report_hidden_errors(r->d, t, r->row_errors);
         return false;
     }
     if (t->cols == 0) {
@@ -601,21 +634,22 @@ bool csv_check_labels(Diag *d, CsvTable *t, size_t col, long classes)
         diag_error(d, loc_none(), "internal error: bad label check on '%s'", t->path);
         return false;
     }
+    size_t errors = 0;
     for (size_t r = 0; r < t->rows; r++) {
         float v = t->data[r * t->cols + col];
+        bool integer = v == floorf(v);
+        if ((integer && v >= 0 && v < (float)classes) || !row_error_shown(&errors))
+            continue;
         size_t line = t->first_line + r;
-        if (v != floorf(v)) {
+        if (!integer)
             diag_error(d, csv_loc(t, r, col), "label %g on row %zu is not an integer",
                        (double)v, line);
-            return false;
-        }
-        if (v < 0 || v >= (float)classes) {
+        else
             diag_error(d, csv_loc(t, r, col), "label %g on row %zu is outside 0..%ld",
                        (double)v, line, classes - 1);
-            return false;
-        }
     }
-    return true;
+    report_hidden_errors(d, t, errors);
+    return errors == 0;
 }
 
 bool csv_split_target(Diag *d, CsvTable *t, size_t col, float **x, float **y,

@@ -294,6 +294,97 @@ Test(csv, blank_line_in_the_middle)
                  "    ^\n");
 }
 
+/* Reads text, which must fail with `errors` errors, and checks the whole
+ * output ("<path>" as in expect_error). */
+static void expect_errors(const char *text, CsvHeader header, int errors, const char *expected)
+{
+    write_file(text);
+    CsvTable t;
+    cr_assert_not(csv_read(&diag, tmp_path, header, &t), "accepted: %s", text);
+    cr_assert_eq(t.data, NULL);
+    cr_assert_eq(t.rows, 0);
+    char want[4096];
+    expand_path(want, sizeof want, expected);
+    cr_assert_str_eq(diag_output(), want);
+    cr_assert_eq(diag.errors, errors);
+    csv_free(&t);
+}
+
+/* The issue's file: a word in row 5 and a short row in row 9 are two
+ * errors, not one; the good rows between them do not matter. */
+Test(csv, every_bad_row_is_reported)
+{
+    expect_errors("a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,x,1\n9,10,0\n11,12,1\n13,14,0\n15\n17,18,1\n",
+                  CSV_HEADER_AUTO, 2,
+                  "<path>:5:3: error: 'x' is not a number\n"
+                  "    7,x,1\n"
+                  "      ^\n"
+                  "<path>:9:3: error: row 9 has 1 field, expected 3\n"
+                  "    15\n"
+                  "      ^\n");
+}
+
+/* One message per row, at its first mistake: 'a' and 'b' are one error. */
+Test(csv, one_error_per_row)
+{
+    expect_errors("1,2\na,b\n3,4,5\n,\n", CSV_HEADER_NO, 3,
+                  "<path>:2:1: error: 'a' is not a number\n"
+                  "    a,b\n"
+                  "    ^\n"
+                  "<path>:3:4: error: row 3 has 3 fields, expected 2\n"
+                  "    3,4,5\n"
+                  "       ^~\n"
+                  "<path>:4:1: error: empty field; expected a number\n"
+                  "    ,\n"
+                  "    ^\n");
+}
+
+/* A blank line in the middle is one error (a run of them too); the rows
+ * after it are still checked. */
+Test(csv, rows_after_a_blank_line_are_checked)
+{
+    expect_errors("1,2\n\n\n3,4\n5,1e999\n", CSV_HEADER_AUTO, 2,
+                  "<path>:2:1: error: blank line; blank lines are allowed only at the end of the file\n"
+                  "    \n"
+                  "    ^\n"
+                  "<path>:5:3: error: '1e999' is out of the range of a 32-bit float\n"
+                  "    5,1e999\n"
+                  "      ^~~~~\n");
+}
+
+/* Beyond CSV_MAX_ROW_ERRORS bad rows, one note counts the rest. */
+Test(csv, row_errors_are_capped)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    fputs("1,2\n", f);
+    size_t bad = CSV_MAX_ROW_ERRORS + 5; /* the even lines 2, 4, ..., 2 * bad are short */
+    for (size_t r = 2; r <= 2 * bad + 1; r++)
+        fputs(r % 2 ? "3,4\n" : "5\n", f);
+    fclose(f);
+    write_file(text);
+    free(text);
+    CsvTable t;
+    cr_assert_not(csv_read(&diag, tmp_path, CSV_HEADER_AUTO, &t));
+    cr_assert_eq(diag.errors, CSV_MAX_ROW_ERRORS);
+    char note[256];
+    snprintf(note, sizeof note,
+             "%s: note: ... and %zu more errors in this file (only the first %d are shown)\n",
+             tmp_path, bad - CSV_MAX_ROW_ERRORS, CSV_MAX_ROW_ERRORS);
+    const char *out = diag_output();
+    size_t n = strlen(out), k = strlen(note);
+    cr_assert(n > k && strcmp(out + n - k, note) == 0, "%s", out);
+    /* The last error shown is on line 2 * CSV_MAX_ROW_ERRORS, the next is not. */
+    char line[64];
+    snprintf(line, sizeof line, ":%d:2: error: row %d has 1 field", 2 * CSV_MAX_ROW_ERRORS,
+             2 * CSV_MAX_ROW_ERRORS);
+    cr_assert_not_null(strstr(out, line), "%s", out);
+    snprintf(line, sizeof line, ":%d:2: error:", 2 * CSV_MAX_ROW_ERRORS + 2);
+    cr_assert_null(strstr(out, line), "%s", out);
+    csv_free(&t);
+}
+
 /* The address space this process maps now, from /proc/self/statm. */
 static size_t mapped_bytes(void)
 {
@@ -648,6 +739,32 @@ Test(csv, label_not_an_integer)
                        "<path>:3:9: error: label 2.5 on row 3 is not an integer\n"
                        "    \t1 , 2 ,2.5\n"
                        "    \t       ^~~\n");
+}
+
+Test(csv, every_bad_label_is_reported)
+{
+    expect_label_error("1,0\n1,3\n1,1\n1,1.5\n", 2,
+                       "<path>:2:3: error: label 3 on row 2 is outside 0..1\n"
+                       "    1,3\n"
+                       "      ^\n"
+                       "<path>:4:3: error: label 1.5 on row 4 is not an integer\n"
+                       "    1,1.5\n"
+                       "      ^~~\n");
+}
+
+Test(csv, label_errors_are_capped)
+{
+    char text[1024];
+    size_t n = 0;
+    for (int r = 0; r < CSV_MAX_ROW_ERRORS + 3; r++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "1,7\n");
+    CsvTable t;
+    read_ok(text, CSV_HEADER_NO, &t);
+    cr_assert_not(csv_check_labels(&diag, &t, 1, 2));
+    cr_assert_eq(diag.errors, CSV_MAX_ROW_ERRORS);
+    cr_assert_not_null(strstr(diag_output(), ": note: ... and 3 more errors in this file"),
+                       "%s", diag_output());
+    csv_free(&t);
 }
 
 Test(csv, label_first_column_with_header)

@@ -26,18 +26,18 @@ static void lex(Lexed *l, const char *text)
     l->ps = (ParseState){.arena = &l->run.arena, .diag = &l->run.diag, .src = &l->run.src,
                          .line = 1, .col = 1};
     yyscan_t scanner;
-    cr_assert_eq(yylex_init_extra(&l->ps, &scanner), 0);
-    YY_BUFFER_STATE buf = yy_scan_bytes(text, (int)strlen(text), scanner);
+    cr_assert_eq(nnc_yylex_init_extra(&l->ps, &scanner), 0);
+    YY_BUFFER_STATE buf = nnc_yy_scan_bytes(text, (int)strlen(text), scanner);
     l->n = 0;
     for (;;) {
         Tok t;
-        t.kind = yylex(&t.val, &t.loc, scanner);
-        if (t.kind == YYEOF || l->n == 128)
+        t.kind = nnc_yylex(&t.val, &t.loc, scanner);
+        if (t.kind == NNC_YYEOF || l->n == 128)
             break;
         l->toks[l->n++] = t;
     }
-    yy_delete_buffer(buf, scanner);
-    yylex_destroy(scanner);
+    nnc_yy_delete_buffer(buf, scanner);
+    nnc_yylex_destroy(scanner);
 }
 
 static void expect_tok(const Tok *t, int kind, int line, int col, int len)
@@ -193,7 +193,7 @@ Test(lexer, nesting_limit)
     lex(&l, text);
     cr_expect_eq(l.n, 70);
     cr_expect_eq(l.toks[63].kind, '[');
-    cr_expect_eq(l.toks[64].kind, YYerror);
+    cr_expect_eq(l.toks[64].kind, NNC_YYerror);
     const char *first = "t.nn:1:65: error: lists nested too deeply (at most 64 levels)\n";
     cr_expect(strncmp(run_output(&l.run), first, strlen(first)) == 0, "%s", run_output(&l.run));
     run_end(&l.run);
