@@ -144,7 +144,9 @@ static bool convert_attr(Arena *a, const Onnx__AttributeProto *p, OnnxAttr *out)
 {
     out->name = dup_or_empty(a, p->name);
     out->kind = ONNX_ATTR_OTHER;
-    switch (p->has_type ? p->type : ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__UNDEFINED) {
+    /* ONNX's own enum, most of whose kinds nnc ignores: an int switch, so
+     * -Wswitch-enum (meant for nnc's kinds) lets default: take the rest. */
+    switch ((int)(p->has_type ? p->type : ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__UNDEFINED)) {
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT:
         out->kind = ONNX_ATTR_FLOAT;
         out->f = p->f;
