@@ -1,0 +1,118 @@
+/* Every op kind through every emitter: a one-layer model of each kind is
+ * written as C, as ONNX and as a PyTorch package. The loop runs over the
+ * kinds, so a new op cannot skip it; the build already refuses an emitter
+ * whose switch misses a kind, this checks that what it writes is the op:
+ * no "identity" stand-in, ONNX nodes that decode, a forward that uses it. */
+#include <unistd.h>
+
+#include "nnc/emit.h"
+#include "nnc/runtime.h"
+#include "onnx/onnx.pb-c.h"
+#include "support.h"
+
+/* "l: KIND ARG" with the argument the kind needs; NULL for OP_INPUT. */
+static const char *layer_line(OpKind k, char *buf, size_t size)
+{
+    const OpInfo *op = &ir_ops[k];
+    switch (op->arg) {
+    case OPARG_UNITS: snprintf(buf, size, "l: %s 2", op->name); break;
+    case OPARG_PROB: snprintf(buf, size, "l: %s 0.5", op->name); break;
+    case OPARG_SLOPE: snprintf(buf, size, "l: %s 0.2", op->name); break;
+    case OPARG_NONE: snprintf(buf, size, "l: %s", op->name); break;
+    }
+    return k == OP_INPUT ? NULL : buf;
+}
+
+static char *emit_to_string(const IrModel *m, const EmitWeights *w, bool onnx, size_t *len)
+{
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, len);
+    cr_assert_not_null(f);
+    EmitOptions o = {.prefix = "m", .source_name = "t.nn", .weights_origin = "test"};
+    cr_assert(onnx ? emit_onnx(f, m, w, &o) : emit_c(f, m, w, &o));
+    cr_assert_eq(fclose(f), 0);
+    return buf;
+}
+
+/* The C text applies node 1 (or, for ops that are the identity at
+ * inference, says so). */
+static void check_c(OpKind k, const IrModel *m, const EmitWeights *w)
+{
+    size_t len;
+    char *c = emit_to_string(m, w, false, &len);
+    bool passthrough = k == OP_DROPOUT || k == OP_IDENTITY;
+    cr_expect(strstr(c, "/* l: ") || strstr(c, "/* l."), "%s: no code for the node:\n%s",
+              ir_ops[k].name, c);
+    cr_expect(passthrough == (strstr(c, "is the identity at inference") != NULL),
+              "%s: identity stand-in or its absence is wrong:\n%s", ir_ops[k].name, c);
+    free(c);
+}
+
+/* The ONNX bytes decode, and the last node writes the graph's output. */
+static void check_onnx(OpKind k, const IrModel *m, const EmitWeights *w)
+{
+    size_t len;
+    char *bytes = emit_to_string(m, w, true, &len);
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, (const uint8_t *)bytes);
+    free(bytes);
+    cr_assert_not_null(mp, "%s: the ONNX bytes do not decode", ir_ops[k].name);
+    Onnx__GraphProto *g = mp->graph;
+    cr_assert(g && g->n_node >= 1, "%s: no ONNX node", ir_ops[k].name);
+    cr_expect_str_eq(g->node[g->n_node - 1]->output[0], "output", "%s", ir_ops[k].name);
+    onnx__model_proto__free_unpacked(mp, NULL);
+}
+
+/* model.py's forward mentions the node (a module or a function call) unless
+ * the op is the identity. */
+static void check_pytorch(OpKind k, const IrProgram *p, Diag *d)
+{
+    char tmp[] = "/tmp/nnc-emit-ops-XXXXXX";
+    cr_assert_not_null(mkdtemp(tmp));
+    char dir[64], path[96], cmd[96];
+    snprintf(dir, sizeof dir, "%s/pkg", tmp);
+    EmitPytorchOptions o = {.dir = dir, .source_name = "t.nn"};
+    cr_assert(emit_pytorch(p, 0, &o, d), "%s", ir_ops[k].name);
+    snprintf(path, sizeof path, "%s/model.py", dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    static char text[65536];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    const char *forward = strstr(text, "def forward");
+    cr_assert_not_null(forward);
+    bool applied = strstr(forward, "self.l(") || strstr(forward, "(x") != NULL;
+    cr_expect(k == OP_IDENTITY || (applied && strstr(forward, "x = ")),
+              "%s: forward does not apply the op:\n%s", ir_ops[k].name, forward);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    cr_expect_eq(system(cmd), 0);
+}
+
+Test(emit_ops, every_kind_through_every_emitter)
+{
+    for (int k = 0; k < OP_COUNT; k++) {
+        char line[64], text[256];
+        if (!layer_line((OpKind)k, line, sizeof line))
+            continue;
+        snprintf(text, sizeof text,
+                 "dataset d { x = [[0.5, -1, 2]] }\nmodel M {\n  input 3\n  %s\n}\n"
+                 "evaluate M on d\n", line);
+        Run r;
+        IrProgram *p = run_compile(&r, text);
+        cr_assert_not_null(p, "%s: %s", ir_ops[k].name, run_output(&r));
+        RtOptions opt = {.quiet = true};
+        RtSession *s = rt_session_new(p, &opt, &r.diag);
+        cr_assert_not_null(s);
+        const IrModel *m = &p->models[0];
+        const float *params[4] = {0};
+        cr_assert(m->n_nodes <= 4);
+        for (size_t i = 0; i < m->n_nodes; i++)
+            params[i] = rt_node_params(s, 0, i);
+        EmitWeights w = {params};
+        check_c((OpKind)k, m, &w);
+        check_onnx((OpKind)k, m, &w);
+        check_pytorch((OpKind)k, p, &r.diag);
+        rt_session_free(s);
+        run_end(&r);
+    }
+}
