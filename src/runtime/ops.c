@@ -20,6 +20,14 @@ static size_t op_count(const RtOpArgs *a)
     return a->rows * a->out;
 }
 
+/* The first gradient to reach a value writes its dx, later ones (a value
+ * read by several nodes) add to it: no buffer needs zeroing first. The test
+ * is the same for the whole loop, which the compiler unswitches. */
+static inline void grad_put(float *dx, size_t i, float g, bool add)
+{
+    dx[i] = add ? dx[i] + g : g;
+}
+
 /* ---- input: its output is the gathered batch itself ------------------- */
 
 static void op_input_forward(RtOpArgs *a)
@@ -51,7 +59,7 @@ static void op_dense_forward(RtOpArgs *a)
          1.0f, a->y, a->out);
 }
 
-/* dW += dY^T X, db += column sums of dY, dX += dY W. */
+/* dW += dY^T X, db += column sums of dY, dX (+)= dY W. */
 static void op_dense_backward(RtOpArgs *a)
 {
     if (a->grad[0])
@@ -66,7 +74,7 @@ static void op_dense_backward(RtOpArgs *a)
     }
     if (a->dx)
         rt_gemm(false, false, a->rows, a->in, a->out, 1.0f, a->dy, a->out,
-                a->param[0], a->in, 1.0f, a->dx, a->in);
+                a->param[0], a->in, a->dx_add ? 1.0f : 0.0f, a->dx, a->in);
 }
 
 /* ---- dropout: inverted dropout, like nn.Dropout ------------------------ */
@@ -102,8 +110,9 @@ static void op_dropout_backward(RtOpArgs *a)
     size_t n = op_count(a);
     const float *dy = a->dy, *mask = a->scratch;
     float *dx = a->dx;
+    bool add = a->dx_add;
     for (size_t i = 0; i < n; i++)
-        dx[i] += dy[i] * mask[i];
+        grad_put(dx, i, dy[i] * mask[i], add);
 }
 
 /* ---- step: the perceptron's threshold ---------------------------------- */
@@ -121,9 +130,13 @@ static void op_step_forward(RtOpArgs *a)
 }
 
 /* The derivative of a step is 0 everywhere except at 0, where it does not
- * exist; we pass 0 back (add nothing), so layers below a step do not learn
- * by gradient descent (the perceptron learning rule is a different
- * algorithm). */
+ * exist; we pass 0 back, so layers below a step do not learn by gradient
+ * descent (the perceptron learning rule is a different algorithm). */
+static void op_step_backward(RtOpArgs *a)
+{
+    if (a->dx && !a->dx_add)
+        memset(a->dx, 0, op_count(a) * sizeof(float));
+}
 
 /* ---- sigmoid ----------------------------------------------------------- */
 
@@ -150,8 +163,9 @@ static void op_sigmoid_backward(RtOpArgs *a)
     size_t n = op_count(a);
     const float *y = a->y, *dy = a->dy;
     float *dx = a->dx;
+    bool add = a->dx_add;
     for (size_t i = 0; i < n; i++)
-        dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+        grad_put(dx, i, dy[i] * y[i] * (1.0f - y[i]), add);
 }
 
 /* ---- tanh -------------------------------------------------------------- */
@@ -175,8 +189,9 @@ static void op_tanh_backward(RtOpArgs *a)
     size_t n = op_count(a);
     const float *y = a->y, *dy = a->dy;
     float *dx = a->dx;
+    bool add = a->dx_add;
     for (size_t i = 0; i < n; i++)
-        dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+        grad_put(dx, i, dy[i] * (1.0f - y[i] * y[i]), add);
 }
 
 /* ---- relu and leaky_relu ----------------------------------------------- */
@@ -214,9 +229,10 @@ static void op_relu_backward(RtOpArgs *a)
     size_t n = op_count(a);
     const float *x = a->x, *dy = a->dy;
     float *dx = a->dx;
+    bool add = a->dx_add;
     for (size_t i = 0; i < n; i++) {
         float g = dy[i]; /* loaded on both paths: the loop if-converts */
-        dx[i] += x[i] > 0.0f ? g : 0.0f;
+        grad_put(dx, i, x[i] > 0.0f ? g : 0.0f, add);
     }
 }
 
@@ -239,9 +255,10 @@ static void op_leaky_relu_backward(RtOpArgs *a)
     size_t n = op_count(a);
     const float *x = a->x, *dy = a->dy;
     float *dx = a->dx;
+    bool add = a->dx_add;
     for (size_t i = 0; i < n; i++) {
         float g = dy[i], scaled = g * slope;
-        dx[i] += x[i] > 0.0f ? g : scaled;
+        grad_put(dx, i, x[i] > 0.0f ? g : scaled, add);
     }
 }
 
@@ -277,11 +294,12 @@ static void op_gelu_backward(RtOpArgs *a)
     size_t n = op_count(a);
     const float *x = a->x, *dy = a->dy;
     float *dx = a->dx;
+    bool add = a->dx_add;
     for (size_t i = 0; i < n; i++) {
         float z = x[i];
         float cdf = 0.5f * (1.0f + erff(z * (float)GELU_INV_SQRT2));
         float pdf = inv_sqrt_2pi * expf(z * z * -0.5f);
-        dx[i] += dy[i] * (cdf + z * pdf);
+        grad_put(dx, i, dy[i] * (cdf + z * pdf), add);
     }
 }
 
@@ -316,11 +334,12 @@ static void op_softmax_backward(RtOpArgs *a)
         const float *y = a->y + r * a->out;
         const float *dy = a->dy + r * a->out;
         float *dx = a->dx + r * a->out;
+        bool add = a->dx_add;
         float dot = 0.0f;
         for (size_t j = 0; j < a->out; j++)
             dot += dy[j] * y[j];
         for (size_t j = 0; j < a->out; j++)
-            dx[j] += y[j] * (dy[j] - dot);
+            grad_put(dx, j, y[j] * (dy[j] - dot), add);
     }
 }
 
@@ -344,8 +363,9 @@ static void op_identity_backward(RtOpArgs *a)
     size_t n = op_count(a);
     const float *dy = a->dy;
     float *dx = a->dx;
+    bool add = a->dx_add;
     for (size_t i = 0; i < n; i++)
-        dx[i] += dy[i];
+        grad_put(dx, i, dy[i], add);
 }
 
 /* ---- the table --------------------------------------------------------- */
@@ -356,7 +376,7 @@ static const RtOp rt_op_table[] = {
     {OP_INPUT, op_input_forward, op_none_backward, NULL},
     {OP_DENSE, op_dense_forward, op_dense_backward, NULL},
     {OP_DROPOUT, op_dropout_forward, op_dropout_backward, op_dropout_scratch},
-    {OP_STEP, op_step_forward, op_none_backward, NULL},
+    {OP_STEP, op_step_forward, op_step_backward, NULL},
     {OP_SIGMOID, op_sigmoid_forward, op_sigmoid_backward, NULL},
     {OP_TANH, op_tanh_forward, op_tanh_backward, NULL},
     {OP_RELU, op_relu_forward, op_relu_backward, NULL},

@@ -50,6 +50,8 @@ typedef struct RtPlan {
     float **y;            /* per node [max_rows][units]; y[0] unused */
     float **dy;           /* per node, gradients (training plans only) */
     float **scratch;      /* per node, its op's scratch (training plans only) */
+    bool *has_grad;       /* per node: a gradient reached dy[i] in this backward */
+    struct RtOpArgs *args; /* per node: its op's arguments but the batch's (plan.c) */
     float *grads;         /* like RtModel.params */
     float *state1, *state2; /* optimizer state, like params */
     size_t *order;        /* row order of the dataset, shuffled per epoch */

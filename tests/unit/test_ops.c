@@ -135,8 +135,8 @@ static void check_op(OpKind op)
     }
 }
 
-/* Backward adds into dx and the gradients: twice is twice the gradient (a
- * value read by two nodes gets both). */
+/* With dx_add, backward adds into dx: twice is twice the gradient (a value
+ * read by two nodes gets both). */
 static void check_accumulates(OpKind op)
 {
     static Case c;
@@ -149,6 +149,7 @@ static void check_accumulates(OpKind op)
     rt_op_backward(op, &a);
     static float once[MAXN];
     memcpy(once, c.dx, sizeof once);
+    a.dx_add = true; /* a second reader's gradient arrives */
     rt_op_backward(op, &a);
     for (size_t i = 0; i < ROWS * c.in; i++)
         cr_assert_float_eq(c.dx[i], 2.0f * once[i], 1e-5f * fmaxf(1.0f, fabsf(once[i])),
@@ -281,14 +282,18 @@ Test(ops, dropout_training_and_evaluation)
     cr_assert(memcmp(x, y, sizeof y) == 0);
 }
 
-Test(ops, step_backward_adds_nothing_and_frozen_dense_skips_params)
+Test(ops, step_backward_is_zero_and_frozen_dense_skips_params)
 {
     float x[2] = {0.5f, -0.5f}, y[2], dy[2] = {1, 1}, dx[2] = {9, 9};
     RtOpArgs a = {0};
     a.rows = 1, a.in = 2, a.out = 2, a.x = x, a.y = y, a.dy = dy, a.dx = dx;
     rt_op_forward(OP_STEP, &a);
     rt_op_backward(OP_STEP, &a);
-    cr_assert(dx[0] == 9 && dx[1] == 9);
+    cr_assert(dx[0] == 0 && dx[1] == 0); /* written: the first gradient to reach x */
+    dx[0] = dx[1] = 9;
+    a.dx_add = true;
+    rt_op_backward(OP_STEP, &a);
+    cr_assert(dx[0] == 9 && dx[1] == 9); /* added: nothing */
     /* dense with no gradients and dx = NULL must not touch anything */
     float w[2] = {1, 1}, b[1] = {0}, out[1], dout[1] = {1};
     RtOpArgs d = {0};
