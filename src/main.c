@@ -48,7 +48,7 @@ static const char usage_text[] =
     "      --header OUT.h    also write a header with the API\n"
     "      --main            add a main() reading comma-separated rows on stdin\n"
     "      --seed N, --epochs N  as for run, when emit trains first\n"
-    "  plot activations  draw sigmoid, tanh, relu, leaky_relu, step, identity\n"
+    "  plot activations  draw every activation (sigmoid, tanh, relu, gelu...)\n"
     "      -o OUT.svg        output file (required)\n"
     "  dump ast FILE   print the syntax tree (stable, for golden tests)\n"
     "  dump ir FILE    print the checked IR graph with shapes\n"

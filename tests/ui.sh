@@ -45,7 +45,7 @@ grep -qF "$tmp/file" "$tmp/err" && ok || bad "unwritable --plot dir: error does 
 
 # nnc plot activations
 "$nnc" plot activations -o "$tmp/act.svg" || bad "plot activations failed"
-svg_has "$tmp/act.svg" sigmoid tanh relu leaky_relu step identity
+svg_has "$tmp/act.svg" sigmoid tanh relu leaky_relu step identity gelu silu elu softplus hardswish hardsigmoid
 "$nnc" plot activations >/dev/null 2>&1
 [ $? -eq 2 ] && ok || bad "plot without -o must be a usage error (2)"
 

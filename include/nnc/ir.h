@@ -24,6 +24,11 @@ typedef enum OpKind {
     OP_RELU,
     OP_LEAKY_RELU,
     OP_GELU,
+    OP_SILU,
+    OP_ELU,
+    OP_SOFTPLUS,
+    OP_HARDSWISH,
+    OP_HARDSIGMOID,
     OP_SOFTMAX,
     OP_IDENTITY,
 } OpKind;
@@ -39,7 +44,7 @@ typedef enum OpArg {
     OPARG_NONE,  /* relu */
     OPARG_UNITS, /* dense N: a positive integer */
     OPARG_PROB,  /* dropout P: 0 <= P < 1 */
-    OPARG_SLOPE, /* leaky_relu A: a number, default 0.01 */
+    OPARG_NUMBER, /* leaky_relu A (slope), elu A (alpha): any number */
 } OpArg;
 
 /* Shapes are per sample (the batch is the runtime's business): rank 1 for
@@ -74,6 +79,7 @@ typedef union IrOpConfig {
     struct { size_t units; } dense;
     struct { double p; } dropout;
     struct { double slope; } leaky_relu;
+    struct { double alpha; } elu;
 } IrOpConfig;
 
 struct IrNode;

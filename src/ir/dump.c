@@ -128,12 +128,17 @@ static void dump_config(FILE *out, const IrNode *n)
     switch (n->op) {
     case OP_DROPOUT: fprintf(out, " p %.9g", n->cfg.dropout.p); break;
     case OP_LEAKY_RELU: fprintf(out, " slope %.9g", n->cfg.leaky_relu.slope); break;
+    case OP_ELU: fprintf(out, " alpha %.9g", n->cfg.elu.alpha); break;
     case OP_DENSE: /* its units are its shape */
     case OP_INPUT:
     case OP_STEP:
     case OP_SIGMOID:
     case OP_TANH:
     case OP_GELU:
+    case OP_SILU:
+    case OP_SOFTPLUS:
+    case OP_HARDSWISH:
+    case OP_HARDSIGMOID:
     case OP_RELU:
     case OP_SOFTMAX:
     case OP_IDENTITY: break;

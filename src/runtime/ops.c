@@ -303,6 +303,164 @@ static void op_gelu_backward(RtOpArgs *a)
     }
 }
 
+/* ---- silu, elu, softplus, hardswish, hardsigmoid ------------------------ */
+
+/* nn.SiLU: z * sigmoid(z), computed as torch's CPU kernel does, z / (1 + e^-z). */
+float rt_act_silu(float z)
+{
+    return z / (1.0f + expf(-z));
+}
+
+static void op_silu_forward(RtOpArgs *a)
+{
+    size_t n = op_count(a);
+    const float *x = a->x;
+    float *y = a->y;
+    for (size_t i = 0; i < n; i++)
+        y[i] = rt_act_silu(x[i]);
+}
+
+/* torch: dy * s * (1 + z (1 - s)), s = sigmoid(z). */
+static void op_silu_backward(RtOpArgs *a)
+{
+    if (!a->dx)
+        return;
+    size_t n = op_count(a);
+    const float *x = a->x, *dy = a->dy;
+    float *dx = a->dx;
+    bool add = a->dx_add;
+    for (size_t i = 0; i < n; i++) {
+        float s = 1.0f / (1.0f + expf(-x[i]));
+        grad_put(dx, i, dy[i] * s * (1.0f + x[i] * (1.0f - s)), add);
+    }
+}
+
+/* nn.ELU(alpha): z for z > 0, alpha (e^z - 1) otherwise (expm1, as torch). */
+float rt_act_elu(float z, float alpha)
+{
+    return z > 0.0f ? z : alpha * expm1f(z);
+}
+
+static void op_elu_forward(RtOpArgs *a)
+{
+    float alpha = (float)a->cfg->elu.alpha;
+    size_t n = op_count(a);
+    const float *x = a->x;
+    float *y = a->y;
+    for (size_t i = 0; i < n; i++)
+        y[i] = rt_act_elu(x[i], alpha);
+}
+
+/* d/dz alpha (e^z - 1) = alpha e^z for z <= 0, as torch's elu_backward. */
+static void op_elu_backward(RtOpArgs *a)
+{
+    if (!a->dx)
+        return;
+    float alpha = (float)a->cfg->elu.alpha;
+    size_t n = op_count(a);
+    const float *x = a->x, *dy = a->dy;
+    float *dx = a->dx;
+    bool add = a->dx_add;
+    for (size_t i = 0; i < n; i++)
+        grad_put(dx, i, x[i] > 0.0f ? dy[i] : dy[i] * alpha * expf(x[i]), add);
+}
+
+/* nn.Softplus() (beta 1, threshold 20): log(1 + e^z), and z itself above
+ * the threshold, where the two agree in float and e^z would overflow. */
+enum { SOFTPLUS_THRESHOLD = 20 };
+
+float rt_act_softplus(float z)
+{
+    return z > (float)SOFTPLUS_THRESHOLD ? z : log1pf(expf(z));
+}
+
+static void op_softplus_forward(RtOpArgs *a)
+{
+    size_t n = op_count(a);
+    const float *x = a->x;
+    float *y = a->y;
+    for (size_t i = 0; i < n; i++)
+        y[i] = rt_act_softplus(x[i]);
+}
+
+/* torch: z > threshold ? dy : dy * e^z / (e^z + 1). */
+static void op_softplus_backward(RtOpArgs *a)
+{
+    if (!a->dx)
+        return;
+    size_t n = op_count(a);
+    const float *x = a->x, *dy = a->dy;
+    float *dx = a->dx;
+    bool add = a->dx_add;
+    for (size_t i = 0; i < n; i++) {
+        float e = expf(x[i]);
+        grad_put(dx, i, x[i] > (float)SOFTPLUS_THRESHOLD ? dy[i] : dy[i] * e / (e + 1.0f), add);
+    }
+}
+
+/* nn.Hardswish: z * relu6(z + 3) / 6. */
+float rt_act_hardswish(float z)
+{
+    float r = z + 3.0f;
+    r = r < 0.0f ? 0.0f : r > 6.0f ? 6.0f : r;
+    return z * r / 6.0f;
+}
+
+static void op_hardswish_forward(RtOpArgs *a)
+{
+    size_t n = op_count(a);
+    const float *x = a->x;
+    float *y = a->y;
+    for (size_t i = 0; i < n; i++)
+        y[i] = rt_act_hardswish(x[i]);
+}
+
+/* torch: 0 below -3, dy (z / 3 + 0.5) up to 3, dy above. */
+static void op_hardswish_backward(RtOpArgs *a)
+{
+    if (!a->dx)
+        return;
+    size_t n = op_count(a);
+    const float *x = a->x, *dy = a->dy;
+    float *dx = a->dx;
+    bool add = a->dx_add;
+    for (size_t i = 0; i < n; i++) {
+        float z = x[i];
+        float g = z < -3.0f ? 0.0f : z <= 3.0f ? dy[i] * (z / 3.0f + 0.5f) : dy[i];
+        grad_put(dx, i, g, add);
+    }
+}
+
+/* nn.Hardsigmoid: relu6(z + 3) / 6. */
+float rt_act_hardsigmoid(float z)
+{
+    float r = z + 3.0f;
+    r = r < 0.0f ? 0.0f : r > 6.0f ? 6.0f : r;
+    return r / 6.0f;
+}
+
+static void op_hardsigmoid_forward(RtOpArgs *a)
+{
+    size_t n = op_count(a);
+    const float *x = a->x;
+    float *y = a->y;
+    for (size_t i = 0; i < n; i++)
+        y[i] = rt_act_hardsigmoid(x[i]);
+}
+
+/* torch: dy / 6 strictly inside (-3, 3), 0 outside. */
+static void op_hardsigmoid_backward(RtOpArgs *a)
+{
+    if (!a->dx)
+        return;
+    size_t n = op_count(a);
+    const float *x = a->x, *dy = a->dy;
+    float *dx = a->dx;
+    bool add = a->dx_add;
+    for (size_t i = 0; i < n; i++)
+        grad_put(dx, i, x[i] > -3.0f && x[i] < 3.0f ? dy[i] / 6.0f : 0.0f, add);
+}
+
 /* ---- softmax over each row --------------------------------------------- */
 
 /* Subtracting the row's maximum keeps exp from overflowing; the result is
@@ -382,6 +540,11 @@ static const RtOp rt_op_table[] = {
     {OP_RELU, op_relu_forward, op_relu_backward, NULL},
     {OP_LEAKY_RELU, op_leaky_relu_forward, op_leaky_relu_backward, NULL},
     {OP_GELU, op_gelu_forward, op_gelu_backward, NULL},
+    {OP_SILU, op_silu_forward, op_silu_backward, NULL},
+    {OP_ELU, op_elu_forward, op_elu_backward, NULL},
+    {OP_SOFTPLUS, op_softplus_forward, op_softplus_backward, NULL},
+    {OP_HARDSWISH, op_hardswish_forward, op_hardswish_backward, NULL},
+    {OP_HARDSIGMOID, op_hardsigmoid_forward, op_hardsigmoid_backward, NULL},
     {OP_SOFTMAX, op_softmax_forward, op_softmax_backward, NULL},
     {OP_IDENTITY, op_identity_forward, op_identity_backward, NULL},
 };

@@ -44,6 +44,11 @@ float rt_act_tanh(float z);
 float rt_act_relu(float z);
 float rt_act_leaky_relu(float z, float slope);
 float rt_act_gelu(float z);
+float rt_act_silu(float z);
+float rt_act_elu(float z, float alpha);
+float rt_act_softplus(float z);
+float rt_act_hardswish(float z);
+float rt_act_hardsigmoid(float z);
 float rt_act_identity(float z);
 
 /* Computes a->y from a->x (and params). */

@@ -62,7 +62,9 @@ def parse_nn(path):
 
 
 ACTIVATIONS = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid,
-               "tanh": torch.nn.Tanh, "identity": torch.nn.Identity, "gelu": torch.nn.GELU}
+               "tanh": torch.nn.Tanh, "identity": torch.nn.Identity, "gelu": torch.nn.GELU,
+               "silu": torch.nn.SiLU, "elu": torch.nn.ELU, "softplus": torch.nn.Softplus,
+               "hardswish": torch.nn.Hardswish, "hardsigmoid": torch.nn.Hardsigmoid}
 
 
 def torch_losses(layers, x, y, optim, kwargs, epochs):
