@@ -192,7 +192,22 @@ bool ir_targets_are_labels(const IrDataset *ds, const IrModel *m);
 
 /* ---- Training and evaluation ------------------------------------------- */
 
+/* The train block's tables (src/ir/optim.c), each defined once: the
+ * checker, `dump ir`, the training log, --json and the PyTorch emitter read
+ * them; the runtime indexes its own tables by the same kinds. */
+
 typedef enum LossKind { LOSS_BCE, LOSS_MSE, LOSS_CROSS_ENTROPY } LossKind;
+/* One past the last kind, outside the enum like OP_COUNT: tables indexed by
+ * the kind have _COUNT rows (_Static_assert), switches list every kind. */
+#define LOSS_COUNT ((int)LOSS_CROSS_ENTROPY + 1)
+
+typedef struct LossInfo {
+    const char *name;       /* in .nn files, dump ir, the log and --json */
+    const char *torch;      /* the torch.nn module: "BCELoss" */
+    const char *torch_note; /* a comment after it in train.py, or NULL */
+} LossInfo;
+
+extern const LossInfo ir_losses[LOSS_COUNT];
 typedef enum OptimKind { OPTIM_SGD, OPTIM_ADAM } OptimKind;
 
 typedef struct IrOptimizer {

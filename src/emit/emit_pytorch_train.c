@@ -119,11 +119,11 @@ static void put_eval_list(FILE *f, const PyPackage *k)
 
 static void put_loss(FILE *f, const IrTrain *t)
 {
-    static const char *const losses[] = {
-        [LOSS_BCE] = "nn.BCELoss()", [LOSS_MSE] = "nn.MSELoss()",
-        [LOSS_CROSS_ENTROPY] = "nn.CrossEntropyLoss()  # on logits: it applies softmax itself",
-    };
-    fprintf(f, "def make_loss():\n    return %s\n\n\n", losses[t->loss]);
+    const LossInfo *l = &ir_losses[t->loss];
+    fprintf(f, "def make_loss():\n    return nn.%s()", l->torch);
+    if (l->torch_note)
+        fprintf(f, "  # %s", l->torch_note);
+    fputs("\n\n\n", f);
 }
 
 static void put_optimizer(FILE *f, const IrOptimizer *o)

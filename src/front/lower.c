@@ -134,10 +134,9 @@ static const Range log_every_range = {1, LOWER_MAX_COUNT, false, false, true};
 
 enum { TP_LOSS, TP_OPTIMIZER, TP_EPOCHS, TP_BATCH, TP_SEED, TP_LOG_EVERY, TP_COUNT };
 
-static const char *const loss_choices[] = {"bce", "mse", "cross_entropy", NULL};
-
+/* TP_LOSS's choices are ir_losses' names (train_spec fills them in). */
 static const PropSpec train_props[TP_COUNT] = {
-    [TP_LOSS] = {"loss", PT_IDENT, loss_choices, NULL},
+    [TP_LOSS] = {"loss", PT_IDENT, NULL, NULL},
     [TP_OPTIMIZER] = {"optimizer", PT_CALL, NULL, NULL},
     [TP_EPOCHS] = {"epochs", PT_INT, NULL, &hyper_range[SWEEP_EPOCHS]},
     [TP_BATCH] = {"batch", PT_INT, NULL, &hyper_range[SWEEP_BATCH]},
@@ -326,74 +325,100 @@ static bool lower_sweep_fits(Lower *c, const IrTrain *t, const AstProp *sweep)
     return true;
 }
 
+/* What a loss's check looks at. */
+typedef struct LossCheck {
+    Lower *c;
+    const IrModel *m;
+    const IrDataset *ds;
+    const char *loss;
+    size_t out;         /* the model's output units */
+    OpKind last;        /* the model's last op */
+    Loc at;
+} LossCheck;
+
+static bool check_bce(const LossCheck *k)
+{
+    if (k->out != 1) {
+        diag_error(k->c->diag, k->at, "loss '%s' needs 1 output unit, but model '%s' outputs %zu",
+                   k->loss, k->m->name, k->out);
+        return false;
+    }
+    if (k->ds->y_cols != 1) {
+        diag_error(k->c->diag, k->at, "loss '%s' needs 1 target per row, but dataset '%s' has %zu",
+                   k->loss, k->ds->name, k->ds->y_cols);
+        return false;
+    }
+    if (k->last != OP_SIGMOID)
+        diag_warning(k->c->diag, k->at, "loss 'bce' expects probabilities, but model '%s' does not end in sigmoid",
+                     k->m->name);
+    return true;
+}
+
+static bool check_mse(const LossCheck *k)
+{
+    if (k->ds->y_cols == k->out)
+        return true;
+    diag_error(k->c->diag, k->at, "loss '%s' needs %zu target%s per row (model '%s' outputs %zu), but dataset '%s' has %zu",
+               k->loss, k->out, k->out == 1 ? "" : "s", k->m->name, k->out, k->ds->name,
+               k->ds->y_cols);
+    return false;
+}
+
+static bool check_cross_entropy(const LossCheck *k)
+{
+    const IrDataset *ds = k->ds;
+    size_t out = k->out;
+    if (out < 2) {
+        diag_error(k->c->diag, k->at, "loss '%s' needs at least 2 output units, but model '%s' outputs %zu",
+                   k->loss, k->m->name, out);
+        return false;
+    }
+    if (ds->classes > 0 && (size_t)ds->classes != out) {
+        diag_error(k->c->diag, k->at, "loss '%s' needs one output unit per class, but dataset '%s' has %d classes and model '%s' outputs %zu",
+                   k->loss, ds->name, ds->classes, k->m->name, out);
+        return false;
+    }
+    if (ds->y_cols != 1 && ds->y_cols != out) {
+        diag_error(k->c->diag, k->at, "loss '%s' needs 1 label or %zu one-hot values per row, but dataset '%s' has %zu",
+                   k->loss, out, ds->name, ds->y_cols);
+        return false;
+    }
+    for (size_t i = 0; ds->y_cols == 1 && i < ds->rows; i++) {
+        double y = ds->y[i];
+        if (floor(y) != y || y < 0 || y >= (double)out) {
+            diag_error(k->c->diag, k->at, "loss '%s' needs labels in 0..%zu, but row %zu of dataset '%s' has %.9g",
+                       k->loss, out - 1, i + 1, ds->name, y);
+            return false;
+        }
+    }
+    if (k->last == OP_SOFTMAX)
+        diag_warning(k->c->diag, k->at, "loss 'cross_entropy' applies softmax itself; the final softmax of model '%s' applies it twice",
+                     k->m->name);
+    return true;
+}
+
+/* What each loss needs of the model's outputs and the dataset's targets. */
+static bool (*const loss_checks[LOSS_COUNT])(const LossCheck *) = {
+    [LOSS_BCE] = check_bce,
+    [LOSS_MSE] = check_mse,
+    [LOSS_CROSS_ENTROPY] = check_cross_entropy,
+};
+_Static_assert(sizeof loss_checks / sizeof *loss_checks == LOSS_COUNT, "one check per LossKind");
+
 /* Output units and targets must suit the loss; warnings for the classic
  * slips (double softmax, bce on raw scores). */
 static bool lower_check_loss(Lower *c, const IrTrain *t, const AstValue *loss_v)
 {
     const IrModel *m = &c->prog->models[t->model];
     const IrDataset *ds = &c->prog->datasets[t->dataset];
-    const char *loss = ir_loss_name(t->loss);
-    const IrNode *last = &m->nodes[m->n_nodes - 1];
-    size_t out = m->out_units;
-    Loc at = loss_v->loc;
+    LossCheck k = {c, m, ds, ir_loss_name(t->loss), m->out_units, m->nodes[m->n_nodes - 1].op,
+                   loss_v->loc};
     if (ds->y_cols == 0) {
-        diag_error(c->diag, at, "loss '%s' needs targets, but dataset '%s' has no y", loss,
+        diag_error(c->diag, k.at, "loss '%s' needs targets, but dataset '%s' has no y", k.loss,
                    ds->name);
         return false;
     }
-    switch (t->loss) {
-    case LOSS_BCE:
-        if (out != 1) {
-            diag_error(c->diag, at, "loss '%s' needs 1 output unit, but model '%s' outputs %zu",
-                       loss, m->name, out);
-            return false;
-        }
-        if (ds->y_cols != 1) {
-            diag_error(c->diag, at, "loss '%s' needs 1 target per row, but dataset '%s' has %zu",
-                       loss, ds->name, ds->y_cols);
-            return false;
-        }
-        if (last->op != OP_SIGMOID)
-            diag_warning(c->diag, at, "loss 'bce' expects probabilities, but model '%s' does not end in sigmoid",
-                         m->name);
-        return true;
-    case LOSS_MSE:
-        if (ds->y_cols != out) {
-            diag_error(c->diag, at, "loss '%s' needs %zu target%s per row (model '%s' outputs %zu), but dataset '%s' has %zu",
-                       loss, out, out == 1 ? "" : "s", m->name, out, ds->name, ds->y_cols);
-            return false;
-        }
-        return true;
-    case LOSS_CROSS_ENTROPY:
-        break;
-    }
-    if (out < 2) {
-        diag_error(c->diag, at, "loss '%s' needs at least 2 output units, but model '%s' outputs %zu",
-                   loss, m->name, out);
-        return false;
-    }
-    if (ds->classes > 0 && (size_t)ds->classes != out) {
-        diag_error(c->diag, at, "loss '%s' needs one output unit per class, but dataset '%s' has %d classes and model '%s' outputs %zu",
-                   loss, ds->name, ds->classes, m->name, out);
-        return false;
-    }
-    if (ds->y_cols != 1 && ds->y_cols != out) {
-        diag_error(c->diag, at, "loss '%s' needs 1 label or %zu one-hot values per row, but dataset '%s' has %zu",
-                   loss, out, ds->name, ds->y_cols);
-        return false;
-    }
-    for (size_t i = 0; ds->y_cols == 1 && i < ds->rows; i++) {
-        double y = ds->y[i];
-        if (floor(y) != y || y < 0 || y >= (double)out) {
-            diag_error(c->diag, at, "loss '%s' needs labels in 0..%zu, but row %zu of dataset '%s' has %.9g",
-                       loss, out - 1, i + 1, ds->name, y);
-            return false;
-        }
-    }
-    if (last->op == OP_SOFTMAX)
-        diag_warning(c->diag, at, "loss 'cross_entropy' applies softmax itself; the final softmax of model '%s' applies it twice",
-                     m->name);
-    return true;
+    return loss_checks[t->loss](&k);
 }
 
 static bool lower_check_inputs(Lower *c, size_t model, size_t dataset, Loc at)
@@ -457,21 +482,44 @@ static void lower_clamp_batch(Lower *c, IrTrain *t, const AstProp *batch, const 
     }
 }
 
+/* train_props with the loss names of ir_losses (NULL-terminated in losses). */
+static void train_spec(PropSpec spec[TP_COUNT], const char *losses[LOSS_COUNT + 1])
+{
+    for (int k = 0; k < LOSS_COUNT; k++)
+        losses[k] = ir_losses[k].name;
+    losses[LOSS_COUNT] = NULL;
+    memcpy(spec, train_props, sizeof train_props);
+    spec[TP_LOSS].choices = losses;
+}
+
+static LossKind loss_kind(const char *name)
+{
+    int k = 0;
+    while (k < LOSS_COUNT - 1 && strcmp(ir_losses[k].name, name) != 0)
+        k++;
+    return (LossKind)k; /* the name was checked against the choices */
+}
+
 /* Everything in a train block that does not depend on model or data. */
 static bool lower_train_props(Lower *c, const AstDecl *d, IrTrain *t, const AstProp **slots,
                               const AstProp **sweep)
 {
+    PropSpec spec[TP_COUNT];
+    const char *losses[LOSS_COUNT + 1];
+    train_spec(spec, losses);
     static const char *const required[] = {
-        [TP_LOSS] = "loss (bce, mse or cross_entropy)",
+        [TP_LOSS] = NULL, /* "loss (bce, mse or cross_entropy)": from ir_losses */
         [TP_OPTIMIZER] = "optimizer, e.g. optimizer = adam(lr = 0.01)",
         [TP_EPOCHS] = "epochs, e.g. epochs = 100",
     };
     bool ok = true;
     for (int i = TP_LOSS; i <= TP_EPOCHS; i++) {
-        if (!props_find(d->props, train_props[i].name)) {
-            diag_error(c->diag, d->loc, "train block needs %s", required[i]);
-            ok = false;
-        }
+        if (props_find(d->props, spec[i].name))
+            continue;
+        const char *what = required[i] ? required[i]
+                                       : arena_printf(c->arena, "loss (%s)", choices_text(c, losses));
+        diag_error(c->diag, d->loc, "train block needs %s", what ? what : "loss");
+        ok = false;
     }
     /* One pass in source order, so the diagnostics come out in that order. */
     const AstProp *seen[PROPS_MAX] = {0};
@@ -485,16 +533,13 @@ static bool lower_train_props(Lower *c, const AstDecl *d, IrTrain *t, const AstP
             ok &= lower_sweep(c, p, *sweep, t);
             continue;
         }
-        int i = props_take(c, p, train_props, TP_COUNT, "train block", slots, seen);
+        int i = props_take(c, p, spec, TP_COUNT, "train block", slots, seen);
         ok &= i >= 0;
         if (i == TP_OPTIMIZER)
             ok &= lower_optimizer(c, p->value, &t->optimizer);
     }
-    if (slots[TP_LOSS]) {
-        const char *l = slots[TP_LOSS]->value->text;
-        t->loss = strcmp(l, "bce") == 0 ? LOSS_BCE : strcmp(l, "mse") == 0 ? LOSS_MSE
-                                                                            : LOSS_CROSS_ENTROPY;
-    }
+    if (slots[TP_LOSS])
+        t->loss = loss_kind(slots[TP_LOSS]->value->text);
     if (slots[TP_EPOCHS])
         t->epochs = (long)slots[TP_EPOCHS]->value->number;
     if (slots[TP_BATCH])

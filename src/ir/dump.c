@@ -6,16 +6,6 @@
 
 enum { DUMP_ROWS = 8 };
 
-const char *ir_loss_name(LossKind k)
-{
-    switch (k) {
-    case LOSS_BCE: return "bce";
-    case LOSS_MSE: return "mse";
-    case LOSS_CROSS_ENTROPY: return "cross_entropy";
-    }
-    return "?";
-}
-
 const char *ir_optim_name(OptimKind k)
 {
     switch (k) {

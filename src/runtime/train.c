@@ -51,16 +51,6 @@ typedef struct TrainCtx {
     cJSON *json;        /* --json: this step's object, else NULL */
 } TrainCtx;
 
-static const char *loss_name(LossKind k)
-{
-    switch (k) {
-    case LOSS_BCE: return "bce";
-    case LOSS_MSE: return "mse";
-    case LOSS_CROSS_ENTROPY: return "cross_entropy";
-    }
-    return "?";
-}
-
 static const char *sweep_name(SweepParam p)
 {
     static const char *const names[] = {
@@ -287,7 +277,7 @@ static void train_print_header(const TrainCtx *c, const RunConfig *cfg)
 {
     FILE *out = c->s->opt.out;
     fprintf(out, "train %s on %s: loss %s, ", c->m->ir->name, c->ds->name,
-            loss_name(c->t->loss));
+            ir_loss_name(c->t->loss));
     print_optim(out, &cfg->optim);
     fprintf(out, ", %ld epochs, batch %zu, seed %llu", cfg->epochs, cfg->batch,
             (unsigned long long)c->seed);
@@ -353,7 +343,7 @@ static void train_json_begin(TrainCtx *c, const RunConfig *cfg)
         return;
     cJSON_AddStringToObject(j, "model", c->m->ir->name);
     cJSON_AddStringToObject(j, "dataset", c->ds->name);
-    cJSON_AddStringToObject(j, "loss", loss_name(c->t->loss));
+    cJSON_AddStringToObject(j, "loss", ir_loss_name(c->t->loss));
     train_json_optim(j, &cfg->optim);
     cJSON_AddNumberToObject(j, "epochs", (double)cfg->epochs);
     cJSON_AddNumberToObject(j, "batch", (double)cfg->batch);
@@ -442,7 +432,7 @@ static bool train_plot(TrainCtx *c, const RunConfig *cfg, const SweepRow *rows, 
             series[k] = (PlotSeries){label, r->epoch_log, r->loss_log, r->n_log};
         }
         snprintf(title, sizeof title, "%s on %s: training loss", c->m->ir->name, c->ds->name);
-        snprintf(y_label, sizeof y_label, "%s loss", loss_name(c->t->loss));
+        snprintf(y_label, sizeof y_label, "%s loss", ir_loss_name(c->t->loss));
         ok = plot_lines(d, path, title, "epoch", y_label, series, n);
         if (ok)
             rt_plot_written(c->s, c->json, path);

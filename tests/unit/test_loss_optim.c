@@ -94,6 +94,23 @@ Test(loss, gradcheck_cross_entropy_one_hot)
     gradcheck_loss(LOSS_CROSS_ENTROPY, 2, 3, z, (RtTargets){y, false});
 }
 
+/* Every loss: a distinct name, a torch.nn module, and a gradient that
+ * agrees with finite differences on probabilities with one-hot targets
+ * (inputs every loss accepts). */
+Test(loss, every_kind_has_a_name_a_torch_module_and_a_gradient)
+{
+    for (int k = 0; k < LOSS_COUNT; k++) {
+        const LossInfo *l = &ir_losses[k];
+        cr_assert(l->name && l->torch, "loss %d has no name or torch module", k);
+        cr_assert_str_eq(ir_loss_name((LossKind)k), l->name);
+        for (int j = 0; j < k; j++)
+            cr_assert_str_neq(ir_losses[j].name, l->name);
+        float p[4] = {0.3f, 0.7f, 0.6f, 0.4f};
+        const float y[4] = {0, 1, 1, 0};
+        gradcheck_loss((LossKind)k, 2, 2, p, (RtTargets){y, false});
+    }
+}
+
 /* ---- optimizers: three steps on the same gradients as torch.optim -------- */
 
 static const float grads[3][3] = {{0.5f, -1e-9f, 2.0f}, {-0.2f, -1e-9f, 1.0f}, {0.3f, 1e-9f, -3.0f}};
