@@ -115,15 +115,72 @@ Test(loss, every_kind_has_a_name_a_torch_module_and_a_gradient)
 
 static const float grads[3][3] = {{0.5f, -1e-9f, 2.0f}, {-0.2f, -1e-9f, 1.0f}, {0.3f, 1e-9f, -3.0f}};
 
+/* Three steps of o through its rt_optims row, from fresh (zero) state. */
 static void run_steps(const IrOptimizer *o, float p[3])
 {
-    float m[3] = {0}, v[3] = {0};
+    float bufs[RT_OPTIM_MAX_STATE][3] = {{0}};
+    float *state[RT_OPTIM_MAX_STATE];
+    for (size_t i = 0; i < RT_OPTIM_MAX_STATE; i++)
+        state[i] = bufs[i];
     p[0] = 1.0f, p[1] = 0.25f, p[2] = -0.5f;
-    for (long t = 1; t <= 3; t++) {
-        if (o->kind == OPTIM_ADAM)
-            rt_adam_step(o, t, 3, p, grads[t - 1], m, v);
-        else
-            rt_sgd_step(o, t, 3, p, grads[t - 1], m);
+    for (long t = 1; t <= 3; t++)
+        rt_optims[o->kind].step(o, t, 3, p, grads[t - 1], state);
+}
+
+/* An optimizer with every argument at its default, lr where required. */
+static IrOptimizer optim_defaults(OptimKind k, double lr)
+{
+    IrOptimizer o = {k, {0}};
+    const OptimInfo *info = &ir_optims[k];
+    for (size_t i = 0; i < info->n_args; i++)
+        o.hyper[info->args[i].hp] = isnan(info->args[i].def) ? lr : info->args[i].def;
+    return o;
+}
+
+/* The two tables agree and every row is complete: a name, a torch class,
+ * arguments that are optimizer hyperparameters (a torch keyword, no
+ * repeats, defaults in range), lr first, and state that fits the buffers. */
+Test(optim, every_row_is_complete)
+{
+    for (int k = 0; k < OPTIM_COUNT; k++) {
+        const OptimInfo *info = &ir_optims[k];
+        cr_assert(info->name && info->torch, "optimizer %d", k);
+        cr_assert_str_eq(ir_optim_name((OptimKind)k), info->name);
+        cr_assert(info->n_args >= 1 && info->n_args <= OPTIM_MAX_ARGS, "%s", info->name);
+        cr_assert_eq(info->args[0].hp, HP_LR, "%s: lr comes first", info->name);
+        for (size_t i = 0; i < info->n_args; i++) {
+            const OptimArg *a = &info->args[i];
+            const HyperInfo *h = &ir_hypers[a->hp];
+            cr_assert(h->torch, "%s: %s is not an optimizer's", info->name, h->name);
+            cr_assert_eq(ir_optim_arg((OptimKind)k, a->hp), (int)i, "%s: %s twice", info->name,
+                         h->name);
+            IrRange r = h->range;
+            cr_assert(isnan(a->def) || (a->def >= r.lo && a->def <= r.hi), "%s: %s default",
+                      info->name, h->name);
+        }
+        for (size_t i = info->n_args; i < OPTIM_MAX_ARGS; i++)
+            cr_assert(info->args[i].hp == 0 && info->args[i].def == 0,
+                      "%s: n_args misses an argument", info->name);
+        cr_assert(rt_optims[k].step, "%s", info->name);
+        cr_assert_leq(rt_optims[k].n_state, RT_OPTIM_MAX_STATE, "%s", info->name);
+    }
+}
+
+/* Every optimizer at its defaults moves each parameter against its
+ * gradient on the first step, and leaves a zero-gradient one alone. */
+Test(optim, every_first_step_goes_downhill)
+{
+    for (int k = 0; k < OPTIM_COUNT; k++) {
+        IrOptimizer o = optim_defaults((OptimKind)k, 0.01);
+        float bufs[RT_OPTIM_MAX_STATE][3] = {{0}};
+        float *state[RT_OPTIM_MAX_STATE];
+        for (size_t i = 0; i < RT_OPTIM_MAX_STATE; i++)
+            state[i] = bufs[i];
+        float p[3] = {1, 1, 1};
+        const float g[3] = {0.5f, -2.0f, 0.0f};
+        rt_optims[k].step(&o, 1, 3, p, g, state);
+        cr_expect(p[0] < 1 && p[1] > 1 && p[2] == 1, "%s: %g %g %g", ir_optim_name((OptimKind)k),
+                  p[0], p[1], p[2]);
     }
 }
 
@@ -132,12 +189,12 @@ static void run_steps(const IrOptimizer *o, float p[3])
 Test(optim, adam_matches_torch)
 {
     float p[3];
-    IrOptimizer o = {OPTIM_ADAM, 0.1, 0, 0.9, 0.999, 1e-8};
+    IrOptimizer o = {OPTIM_ADAM, {[HP_LR] = 0.1, [HP_BETA1] = 0.9, [HP_BETA2] = 0.999, [HP_EPS] = 1e-8}};
     run_steps(&o, p);
     ASSERT_REL(p[0], 0.8109954595565796, 1e-6);
     ASSERT_REL(p[1], 0.270563542842865, 1e-6);
     ASSERT_REL(p[2], -0.6850202679634094, 1e-6);
-    IrOptimizer o2 = {OPTIM_ADAM, 0.01, 0, 0.8, 0.99, 1e-6};
+    IrOptimizer o2 = {OPTIM_ADAM, {[HP_LR] = 0.01, [HP_BETA1] = 0.8, [HP_BETA2] = 0.99, [HP_EPS] = 1e-6}};
     run_steps(&o2, p);
     ASSERT_REL(p[0], 0.9817684888839722, 1e-6);
     ASSERT_REL(p[1], 0.250021755695343, 1e-6);
@@ -147,12 +204,12 @@ Test(optim, adam_matches_torch)
 Test(optim, sgd_momentum_matches_torch)
 {
     float p[3];
-    IrOptimizer o = {OPTIM_SGD, 0.1, 0.9, 0, 0, 0};
+    IrOptimizer o = {OPTIM_SGD, {[HP_LR] = 0.1, [HP_MOMENTUM] = 0.9}};
     run_steps(&o, p);
     ASSERT_REL(p[0], 0.8725000023841858, 1e-6);
     ASSERT_REL(p[1], 0.25, 1e-6);
     ASSERT_REL(p[2], -0.9319999814033508, 1e-6);
-    IrOptimizer plain = {OPTIM_SGD, 0.1, 0.0, 0, 0, 0};
+    IrOptimizer plain = {OPTIM_SGD, {[HP_LR] = 0.1}};
     run_steps(&plain, p);
     ASSERT_REL(p[0], 0.9399999380111694, 1e-6);
     ASSERT_REL(p[2], -0.5, 1e-6);
