@@ -237,6 +237,8 @@ typedef enum HyperParam {
  * the kind have _COUNT rows (_Static_assert), switches list every kind. */
 #define HP_COUNT ((int)HP_BATCH + 1)
 
+typedef enum HyperType { HYPER_NUMBER, HYPER_BOOL } HyperType;
+
 typedef struct HyperInfo {
     const char *name;   /* the argument and sweep name: "beta1" */
     IrRange range;      /* for the argument, the property and every sweep value */
@@ -244,6 +246,7 @@ typedef struct HyperInfo {
     /* The torch.optim keyword, or NULL (not an optimizer's). An optimizer's
      * arguments in a row that share one form a tuple: betas=(beta1, beta2). */
     const char *torch;
+    HyperType type;     /* HYPER_BOOL: true or false, stored as 1 or 0 */
 } HyperInfo;
 
 extern const HyperInfo ir_hypers[HP_COUNT];

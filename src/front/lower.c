@@ -179,7 +179,14 @@ static bool optim_arg_index(Lower *c, const OptimInfo *info, const AstArg *a, si
 static bool optim_arg_value(Lower *c, const AstValue *v, HyperParam h, double *out)
 {
     const HyperInfo *hi = &ir_hypers[h];
-    return value_in_range(c, v, hi->name, hi->range, out);
+    if (hi->type == HYPER_NUMBER)
+        return value_in_range(c, v, hi->name, hi->range, out);
+    if (v->kind != AST_BOOL) {
+        value_type_error(c, v, hi->name, "true or false");
+        return false;
+    }
+    *out = v->boolean ? 1.0 : 0.0;
+    return true;
 }
 
 /* Binds positional and named arguments to the optimizer's parameters and
@@ -254,17 +261,20 @@ static bool sweep_lookup(Lower *c, const AstProp *p, HyperParam *out)
 {
     const char *names[HP_COUNT + 1];
     size_t n = 0;
+    bool known = false;
     for (int h = 0; h < HP_COUNT; h++) {
-        if (!ir_hypers[h].sweepable)
-            continue;
-        names[n++] = ir_hypers[h].name;
-        if (strcmp(ir_hypers[h].name, p->name) == 0) {
+        bool named = strcmp(ir_hypers[h].name, p->name) == 0;
+        if (named && ir_hypers[h].sweepable) {
             *out = (HyperParam)h;
             return true;
         }
+        known |= named;
+        if (ir_hypers[h].sweepable)
+            names[n++] = ir_hypers[h].name;
     }
     names[n] = NULL;
-    const char *near = suggest_nearest(p->name, names, n);
+    /* a known name that cannot be swept gets no suggestion */
+    const char *near = known ? NULL : suggest_nearest(p->name, names, n);
     if (near)
         diag_error(c->diag, p->loc, "unknown sweep parameter '%s'; did you mean '%s'?", p->name,
                    near);

@@ -138,7 +138,10 @@ static void dump_train(FILE *out, size_t i, const IrProgram *p, const IrTrain *t
     fprintf(out, "  optimizer %s", info->name);
     for (size_t k = 0; k < info->n_args; k++) {
         HyperParam h = info->args[k].hp;
-        fprintf(out, " %s %.9g", ir_hypers[h].name, o->hyper[h]);
+        if (ir_hypers[h].type == HYPER_BOOL)
+            fprintf(out, " %s %s", ir_hypers[h].name, o->hyper[h] != 0 ? "true" : "false");
+        else
+            fprintf(out, " %s %.9g", ir_hypers[h].name, o->hyper[h]);
     }
     fprintf(out, "\n  epochs %ld, batch %zu, seed %llu, log_every %ld\n", t->epochs, t->batch,
             (unsigned long long)t->seed, t->log_every);

@@ -53,7 +53,7 @@ typedef struct TrainCtx {
 
 /* "adam(lr=0.1, betas=(0.9, 0.999), eps=1e-08)": the optimizer's name with
  * its arguments written as torch.optim's keywords (a tuple where a row of
- * arguments shares one). */
+ * arguments shares one) and values (True, False). */
 static void print_optim(FILE *out, const IrOptimizer *o)
 {
     const OptimInfo *info = &ir_optims[o->kind];
@@ -66,7 +66,11 @@ static void print_optim(FILE *out, const IrOptimizer *o)
             fprintf(out, "%s%s=%s", i ? ", " : "", ir_hypers[h].torch, closes ? "" : "(");
         else
             fputs(", ", out);
-        fprintf(out, "%g%s", o->hyper[h], closes && !opens ? ")" : "");
+        if (ir_hypers[h].type == HYPER_BOOL)
+            fputs(o->hyper[h] != 0 ? "True" : "False", out);
+        else
+            fprintf(out, "%g", o->hyper[h]);
+        fputs(closes && !opens ? ")" : "", out);
     }
     fputc(')', out);
 }
@@ -318,7 +322,10 @@ static void train_json_optim(cJSON *step, const IrOptimizer *o)
     cJSON_AddStringToObject(opt, "kind", info->name);
     for (size_t i = 0; i < info->n_args; i++) {
         HyperParam h = info->args[i].hp;
-        cJSON_AddNumberToObject(opt, ir_hypers[h].name, o->hyper[h]);
+        if (ir_hypers[h].type == HYPER_BOOL)
+            cJSON_AddBoolToObject(opt, ir_hypers[h].name, o->hyper[h] != 0);
+        else
+            cJSON_AddNumberToObject(opt, ir_hypers[h].name, o->hyper[h]);
     }
 }
 

@@ -156,10 +156,15 @@ static void optim_call(char *buf, size_t size, OptimKind k, bool named)
     const OptimInfo *info = &ir_optims[k];
     size_t len = (size_t)snprintf(buf, size, "optimizer = %s(", info->name);
     for (size_t i = 0; i < info->n_args && len < size; i++) {
+        const HyperInfo *h = &ir_hypers[info->args[i].hp];
         double v = isnan(info->args[i].def) ? 0.1 : info->args[i].def;
-        len += (size_t)snprintf(buf + len, size - len, "%s%s%s%.17g", i ? ", " : "",
-                                named ? ir_hypers[info->args[i].hp].name : "", named ? " = " : "",
-                                v);
+        char value[32];
+        if (h->type == HYPER_BOOL)
+            snprintf(value, sizeof value, "%s", v != 0 ? "true" : "false");
+        else
+            snprintf(value, sizeof value, "%.17g", v);
+        len += (size_t)snprintf(buf + len, size - len, "%s%s%s%s", i ? ", " : "",
+                                named ? h->name : "", named ? " = " : "", value);
     }
     if (len < size)
         snprintf(buf + len, size - len, ")");
