@@ -229,6 +229,8 @@ typedef enum HyperParam {
     HP_BETA1,
     HP_BETA2,
     HP_EPS,
+    HP_ALPHA,
+    HP_CENTERED,
     HP_EPOCHS,
     HP_BATCH,
 } HyperParam;
@@ -252,8 +254,8 @@ typedef struct HyperInfo {
 extern const HyperInfo ir_hypers[HP_COUNT];
 const char *ir_hyper_name(HyperParam h);
 
-typedef enum OptimKind { OPTIM_SGD, OPTIM_ADAM } OptimKind;
-#define OPTIM_COUNT ((int)OPTIM_ADAM + 1)
+typedef enum OptimKind { OPTIM_SGD, OPTIM_ADAM, OPTIM_RMSPROP } OptimKind;
+#define OPTIM_COUNT ((int)OPTIM_RMSPROP + 1)
 
 enum { OPTIM_MAX_ARGS = 6 };
 

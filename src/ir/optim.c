@@ -34,6 +34,8 @@ const HyperInfo ir_hypers[HP_COUNT] = {
     [HP_BETA1]    = {"beta1", UNIT, true, "betas"},
     [HP_BETA2]    = {"beta2", UNIT, true, "betas"},
     [HP_EPS]      = {"eps", POSITIVE, true, "eps"},
+    [HP_ALPHA]    = {"alpha", UNIT, true, "alpha"},
+    [HP_CENTERED] = {"centered", {0}, false, "centered", HYPER_BOOL},
     [HP_EPOCHS]   = {"epochs", COUNT, true, NULL},
     [HP_BATCH]    = {"batch", COUNT, true, NULL},
 };
@@ -49,12 +51,15 @@ const char *ir_hyper_name(HyperParam h)
 /* n_args and args from one list. */
 #define ARGS(...) sizeof((OptimArg[]){__VA_ARGS__}) / sizeof(OptimArg), {__VA_ARGS__}
 
-/* Arguments in torch.optim's order and with its defaults, except that lr
- * is required (torch.optim.Adam would take 1e-3). */
+/* Arguments in torch.optim's order and with its defaults, except that sgd
+ * and adam require lr (torch.optim.Adam would take 1e-3). */
 const OptimInfo ir_optims[OPTIM_COUNT] = {
     [OPTIM_SGD]  = {"sgd", "SGD", ARGS({HP_LR, NAN}, {HP_MOMENTUM, 0})},
     [OPTIM_ADAM] = {"adam", "Adam",
                     ARGS({HP_LR, NAN}, {HP_BETA1, 0.9}, {HP_BETA2, 0.999}, {HP_EPS, 1e-8})},
+    [OPTIM_RMSPROP] = {"rmsprop", "RMSprop",
+                       ARGS({HP_LR, 0.01}, {HP_ALPHA, 0.99}, {HP_EPS, 1e-8}, {HP_MOMENTUM, 0},
+                            {HP_CENTERED, 0})},
 };
 _Static_assert(sizeof ir_optims / sizeof *ir_optims == OPTIM_COUNT, "one row per OptimKind");
 

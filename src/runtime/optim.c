@@ -1,4 +1,4 @@
-/* SGD with momentum and Adam, written to round like PyTorch's CPU
+/* SGD with momentum, Adam and RMSprop, written to round like PyTorch's CPU
  * single-tensor implementations: scalars derived from the step count are
  * computed in double (as Python does), element arithmetic in float32.
  * Adding an optimizer: its row in ir_optims (src/ir/optim.c), its step
@@ -87,9 +87,55 @@ static void adam_step(const IrOptimizer *o, long step, size_t n, float *p, const
     }
 }
 
+/* torch.lerp(a, b, w) as its CPU kernel rounds: from the nearer end. */
+static inline float lerp_torch(float a, float b, float w)
+{
+    return fabsf(w) < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
+}
+
+/* torch.optim.RMSprop's single-tensor step, in its order:
+ *   square_avg.mul_(alpha).addcmul_(g, g, value=1 - alpha)
+ *   centered: grad_avg.lerp_(g, 1 - alpha);
+ *             avg = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()
+ *   else:     avg = square_avg.sqrt()
+ *   avg.add_(eps)
+ *   momentum > 0: buf.mul_(momentum).addcdiv_(g, avg); p.add_(buf, alpha=-lr)
+ *   else:         p.addcdiv_(g, avg, value=-lr)
+ * addcmul and addcdiv compute self + value * t1 op t2 from the left. All
+ * three buffers start at zero (torch zero-initialises the momentum buffer
+ * here, unlike SGD's). There are no step-dependent corrections. */
+static void rmsprop_step(const IrOptimizer *o, long step, size_t n, float *p, const float *g,
+                         float *const *state)
+{
+    (void)step;
+    float alpha = (float)o->hyper[HP_ALPHA], w = (float)(1.0 - o->hyper[HP_ALPHA]);
+    float eps = (float)o->hyper[HP_EPS], neg_lr = (float)-o->hyper[HP_LR];
+    float mu = (float)o->hyper[HP_MOMENTUM];
+    bool centered = o->hyper[HP_CENTERED] != 0, momentum = o->hyper[HP_MOMENTUM] > 0;
+    float *sq = state[0], *avg_g = state[1], *buf = state[2];
+    for (size_t i = 0; i < n; i++) {
+        sq[i] = sq[i] * alpha + w * g[i] * g[i];
+        float avg;
+        if (centered) {
+            avg_g[i] = lerp_torch(avg_g[i], g[i], w);
+            avg = sqrtf(sq[i] + -1.0f * avg_g[i] * avg_g[i]);
+        } else {
+            avg = sqrtf(sq[i]);
+        }
+        avg = avg + eps;
+        if (momentum) {
+            buf[i] = buf[i] * mu + 1.0f * g[i] / avg;
+            p[i] = p[i] + neg_lr * buf[i];
+        } else {
+            p[i] = p[i] + neg_lr * g[i] / avg;
+        }
+    }
+}
+
 const RtOptim rt_optims[OPTIM_COUNT] = {
-    [OPTIM_SGD] = {1, sgd_step},   /* momentum buffer */
-    [OPTIM_ADAM] = {2, adam_step}, /* exp_avg, exp_avg_sq */
+    [OPTIM_SGD] = {1, sgd_step},         /* momentum buffer */
+    [OPTIM_ADAM] = {2, adam_step},       /* exp_avg, exp_avg_sq */
+    [OPTIM_RMSPROP] = {3, rmsprop_step}, /* square_avg, grad_avg, momentum buffer */
 };
 _Static_assert(sizeof rt_optims / sizeof *rt_optims == OPTIM_COUNT, "one row per OptimKind");
 

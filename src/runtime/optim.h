@@ -1,6 +1,6 @@
 /* The runtime's optimizer table, indexed by OptimKind like ir_optims: how
  * many state buffers each keeps and its step function, each with PyTorch's
- * exact update formula (torch.optim.SGD and torch.optim.Adam, default
+ * exact update formula (torch.optim.SGD, Adam and RMSprop with default
  * flags: no weight decay, no nesterov, no dampening, no amsgrad). */
 #ifndef NNC_RT_OPTIM_H
 #define NNC_RT_OPTIM_H
@@ -10,7 +10,7 @@
 
 #include "nnc/ir.h"
 
-enum { RT_OPTIM_MAX_STATE = 2 }; /* the most state buffers of any optimizer */
+enum { RT_OPTIM_MAX_STATE = 3 }; /* the most state buffers of any optimizer */
 
 /* Updates one contiguous run of n parameters p from their gradients g;
  * state[0 .. n_state) are the optimizer's buffers for the same run (n

@@ -1,6 +1,7 @@
 /* Losses: values against PyTorch (numbers printed by torch 1.13 for the
- * same inputs) and gradients against finite differences. Optimizers: three
- * steps of Adam and SGD against torch.optim on the same gradients. */
+ * same inputs) and gradients against finite differences. Optimizers: every
+ * row of the tables, and three steps of SGD, Adam and RMSprop against
+ * torch.optim on the same gradients. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
@@ -213,4 +214,45 @@ Test(optim, sgd_momentum_matches_torch)
     run_steps(&plain, p);
     ASSERT_REL(p[0], 0.9399999380111694, 1e-6);
     ASSERT_REL(p[2], -0.5, 1e-6);
+}
+
+/* torch.optim.RMSprop(foreach=False) on run_steps' parameters and
+ * gradients, printed by /usr/bin/python3 with torch 1.13:
+ *     p = torch.tensor([1.0, 0.25, -0.5], requires_grad=True)
+ *     opt = torch.optim.RMSprop([p], foreach=False, **kw)
+ *     for g in grads: p.grad = torch.tensor(g); opt.step()
+ * The 1e-9 gradient checks where eps sits (after the square root); alpha
+ * 0.3 takes torch.lerp's other branch (weight >= 0.5). torch 1.13 updates
+ * grad_avg as mul_(alpha).add_(g, alpha=1-alpha), later versions with
+ * lerp_ (as here); the two differ in the last bit at most. */
+static void expect_rmsprop(IrOptimizer o, const double want[3])
+{
+    float p[3];
+    run_steps(&o, p);
+    for (int i = 0; i < 3; i++)
+        ASSERT_REL(p[i], want[i], 1e-6);
+}
+
+Test(optim, rmsprop_matches_torch)
+{
+    const IrOptimizer defaults = optim_defaults(OPTIM_RMSPROP, NAN);
+    cr_assert_eq(defaults.hyper[HP_LR], 0.01, "torch's default lr");
+    expect_rmsprop(defaults, (const double[3]){0.8882859349250793, 0.25099313259124756,
+                                               -0.5644651055335999});
+    IrOptimizer o = defaults;
+    o.hyper[HP_MOMENTUM] = 0.9;
+    expect_rmsprop(o, (const double[3]){0.7508561015129089, 0.2535736858844757,
+                                        -0.7758762240409851});
+    o = defaults;
+    o.hyper[HP_CENTERED] = 1;
+    expect_rmsprop(o, (const double[3]){0.8876078128814697, 0.2509932816028595,
+                                        -0.565376341342926});
+    o = (IrOptimizer){OPTIM_RMSPROP, {[HP_LR] = 0.1, [HP_ALPHA] = 0.9, [HP_EPS] = 1e-6,
+                                      [HP_MOMENTUM] = 0.5, [HP_CENTERED] = 1}};
+    expect_rmsprop(o, (const double[3]){0.430236279964447, 0.25022491812705994,
+                                        -1.0642119646072388});
+    o = (IrOptimizer){OPTIM_RMSPROP, {[HP_LR] = 0.05, [HP_ALPHA] = 0.3, [HP_EPS] = 1e-8,
+                                      [HP_CENTERED] = 1}};
+    expect_rmsprop(o, (const double[3]){0.8574738502502441, 0.25505009293556213,
+                                        -0.6241587400436401});
 }
