@@ -69,14 +69,21 @@ static void plan_carve_nodes(RtPlan *pl, PlanCarver *c, const IrModel *ir, bool 
     }
 }
 
-/* Gradients and optimizer state like the parameters; the gathered batch
- * and the row order of ds. */
-static void plan_carve_training(RtPlan *pl, PlanCarver *c, const IrDataset *ds)
+/* Gradients and the optimizer's state buffers (as many as its rt_optims
+ * row says) like the parameters; the gathered batch and the row order of ds. */
+static void plan_carve_training(RtPlan *pl, PlanCarver *c, const IrDataset *ds,
+                                const IrOptimizer *optim)
 {
     size_t np = pl->model->n_params;
     pl->grads = plan_floats(c, np, 1);
-    pl->state1 = plan_floats(c, np, 1);
-    pl->state2 = plan_floats(c, np, 1);
+    size_t n_state = rt_optims[optim->kind].n_state;
+    for (size_t k = 0; k < n_state; k++) {
+        float *s = plan_floats(c, np, 1);
+        if (c->base && c->ok)
+            pl->state[k] = s;
+    }
+    if (c->base && c->ok)
+        pl->n_state = n_state;
     if (!ds)
         return;
     pl->bx = plan_floats(c, pl->max_rows, ds->x_cols);
@@ -84,21 +91,21 @@ static void plan_carve_training(RtPlan *pl, PlanCarver *c, const IrDataset *ds)
     pl->order = plan_take(c, ds->rows, sizeof *pl->order);
 }
 
-static void plan_carve(RtPlan *pl, PlanCarver *c, const IrDataset *ds, bool training)
+static void plan_carve(RtPlan *pl, PlanCarver *c, const IrDataset *ds, const IrOptimizer *optim)
 {
-    plan_carve_nodes(pl, c, pl->model->ir, training);
-    if (training)
-        plan_carve_training(pl, c, ds);
+    plan_carve_nodes(pl, c, pl->model->ir, optim != NULL);
+    if (optim)
+        plan_carve_training(pl, c, ds, optim);
 }
 
-bool rt_plan_bytes(const RtModel *m, size_t max_rows, const IrDataset *ds, bool training,
-                   size_t *bytes)
+bool rt_plan_bytes(const RtModel *m, size_t max_rows, const IrDataset *ds,
+                   const IrOptimizer *optim, size_t *bytes)
 {
     RtPlan pl = {0};
     pl.model = (RtModel *)m;
     pl.max_rows = max_rows;
     PlanCarver c = {NULL, 0, true};
-    plan_carve(&pl, &c, ds, training);
+    plan_carve(&pl, &c, ds, optim);
     *bytes = c.used;
     return c.ok;
 }
@@ -122,13 +129,13 @@ static void plan_node_args(RtPlan *pl, size_t i, float *grads, RtOpArgs *a)
 }
 
 bool rt_plan_init(RtPlan *pl, RtModel *m, size_t max_rows,
-                  const IrDataset *ds, bool training, Diag *d)
+                  const IrDataset *ds, const IrOptimizer *optim, Diag *d)
 {
     memset(pl, 0, sizeof *pl);
     pl->model = m;
     pl->max_rows = max_rows;
     size_t bytes;
-    bool ok = rt_plan_bytes(m, max_rows, ds, training, &bytes);
+    bool ok = rt_plan_bytes(m, max_rows, ds, optim, &bytes);
     /* calloc: buffers start zeroed (gradients, optimizer state). */
     PlanCarver c = {ok ? calloc(1, bytes ? bytes : 1) : NULL, 0, true};
     if (!c.base) {
@@ -138,7 +145,7 @@ bool rt_plan_init(RtPlan *pl, RtModel *m, size_t max_rows,
         return false;
     }
     pl->block = c.base;
-    plan_carve(pl, &c, ds, training);
+    plan_carve(pl, &c, ds, optim);
     for (size_t i = 1; i < m->ir->n_nodes; i++)
         plan_node_args(pl, i, pl->grads, &pl->args[i]);
     return true;
@@ -150,12 +157,12 @@ void rt_plan_free(RtPlan *pl)
     memset(pl, 0, sizeof *pl);
 }
 
-bool rt_plan_fits(const RtModel *m, size_t max_rows, const IrDataset *ds, bool training,
-                  Loc loc, Diag *d)
+bool rt_plan_fits(const RtModel *m, size_t max_rows, const IrDataset *ds,
+                  const IrOptimizer *optim, Loc loc, Diag *d)
 {
     /* Exactly what rt_plan_init allocates, plus the parameters themselves. */
     size_t plan_bytes, bytes = 0;
-    bool ok = rt_plan_bytes(m, max_rows, ds, training, &plan_bytes);
+    bool ok = rt_plan_bytes(m, max_rows, ds, optim, &plan_bytes);
     ok = ok && !__builtin_add_overflow(plan_bytes, rt_size_mul(m->n_params, sizeof(float), &ok),
                                        &bytes);
     size_t have = mem_limit_bytes();
@@ -165,12 +172,12 @@ bool rt_plan_fits(const RtModel *m, size_t max_rows, const IrDataset *ds, bool t
     if (ok)
         diag_error(d, loc, "%s model '%s' on batches of %zu rows needs about %s of memory, "
                    "more than the %s available; use a smaller batch or smaller layers",
-                   training ? "training" : "running", m->ir->name, max_rows,
+                   optim ? "training" : "running", m->ir->name, max_rows,
                    mem_format(need_text, bytes), mem_format(have_text, have));
     else
         diag_error(d, loc, "%s model '%s' on batches of %zu rows needs more memory than "
                    "can be addressed; use a smaller batch or smaller layers",
-                   training ? "training" : "running", m->ir->name, max_rows);
+                   optim ? "training" : "running", m->ir->name, max_rows);
     return false;
 }
 
