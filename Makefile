@@ -200,8 +200,12 @@ bench-latency: all $(BUILD)/latency-interp
 $(BUILD)/train-bench: bench/train_bench.c $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# The start-up floor bench (f) compares nnc with: same CFLAGS, no libraries.
+$(BUILD)/hello: bench/hello.c
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
+
 # Several minutes: nnc and PyTorch, one thread each; writes bench/RESULTS.md.
-bench: all $(BUILD)/latency-interp $(BUILD)/train-bench
+bench: all $(BUILD)/latency-interp $(BUILD)/train-bench $(BUILD)/hello
 	BUILD=$(BUILD) BLAS=$(BLAS) ./bench/run.sh
 
 clean:
