@@ -1,6 +1,6 @@
 /* rt_gemm: portable loops, and cblas_sgemm for large products. The BLAS is
  * not linked: OpenBLAS is loaded with dlopen when the first product reaches
- * RT_GEMM_BLAS_MIN, so a run that never needs it (every lecture network)
+ * RT_GEMM_BLAS_MIN, so a run that never needs it (XOR, every small network)
  * does not pay the milliseconds its loading costs, and a machine without it
  * builds and runs the same program on the portable loops. `make BLAS=none`
  * (no NNC_BLAS) compiles the BLAS path out. Loop orders keep the innermost
