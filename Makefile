@@ -10,8 +10,9 @@
 #   make test-asan  the same tests under AddressSanitizer + UBSan
 #   make test-portable  unit + PyTorch tests of a build without BLAS
 #   make bench    nnc vs PyTorch side by side; writes bench/RESULTS.md
-#   make BLAS=openblas|none   large products through cblas_sgemm or not
-#                 (default: openblas when <cblas.h> is installed)
+#   make BLAS=openblas|none   large products through OpenBLAS's cblas_sgemm,
+#                 loaded at run time when installed (default), or never;
+#                 the build links no BLAS either way (docs/setup.md)
 #   make fuzz FUZZ_SECONDS=N  each libFuzzer harness (tests/fuzz/) for N s
 
 CC      ?= cc
@@ -34,12 +35,20 @@ WARN    += -Werror
 endif
 override CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -ffp-contract=off -fno-math-errno -Iinclude -I$(BUILD)/gen
 LDLIBS  += -lcjson -lprotobuf-c -lm
-# BLAS: products with m*n*k >= 32768 go to cblas_sgemm (src/runtime/gemm.h);
+# BLAS: products with m*n*k >= 32768 go to cblas_sgemm (src/runtime/gemm.c);
 # smaller ones, and every product of a BLAS=none build, use portable loops.
-BLAS    ?= $(shell printf '\043include <cblas.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo openblas || echo none)
+# Nothing is linked for it: gemm.c dlopens libopenblas.so.0 at the first such
+# product (Debian's libopenblas0; NNC_BLAS=off or NNC_BLAS=LIB at run time
+# choose), so the build needs no <cblas.h> or -lopenblas, a run that never
+# needs it does not pay for loading it, and a machine without OpenBLAS runs
+# the same program on the portable loops. dlopen is in libc (glibc >= 2.34;
+# older: LDLIBS=-ldl).
+BLAS    ?= openblas
+ifeq ($(filter openblas none,$(BLAS)),)
+$(error BLAS must be openblas or none, not '$(BLAS)')
+endif
 ifeq ($(BLAS),openblas)
 override CFLAGS += -DNNC_BLAS
-LDLIBS  += -lopenblas
 endif
 FLEX    ?= flex
 BISON   ?= bison
@@ -198,8 +207,12 @@ bench-latency: all $(BUILD)/latency-interp
 $(BUILD)/train-bench: bench/train_bench.c $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# The start-up floor bench (f) compares nnc with: same CFLAGS, no libraries.
+$(BUILD)/hello: bench/hello.c
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
+
 # Several minutes: nnc and PyTorch, one thread each; writes bench/RESULTS.md.
-bench: all $(BUILD)/latency-interp $(BUILD)/train-bench
+bench: all $(BUILD)/latency-interp $(BUILD)/train-bench $(BUILD)/hello
 	BUILD=$(BUILD) BLAS=$(BLAS) ./bench/run.sh
 
 clean:

@@ -37,6 +37,8 @@ static const char usage_text[] =
     "                        last trained or evaluated model)\n"
     "      --plot DIR        write SVG plots (loss curves, decision regions)\n"
     "      --json            print one JSON document instead of the report\n"
+    "      --verbose         at the end, say on stderr which path the large\n"
+    "                        matrix products took (OpenBLAS or portable loops)\n"
     "  check FILE      report diagnostics only; exit 0 when clean\n"
     "  emit FILE       write the model as one standalone C99 file\n"
     "      -o OUT.c          output file (default: standard output)\n"
@@ -65,7 +67,7 @@ typedef struct Cli {
     const char *file;
     RtOptions rt;
     const char *weights, *save, *model, *out, *prefix, *header, *target;
-    bool with_main;
+    bool with_main, verbose;
 } Cli;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -105,6 +107,7 @@ typedef struct Flag {
 static const Flag flags[] = {
     {"--quiet", "-q", F_BOOL, FOR_RUN, CLI_FIELD(rt.quiet)},
     {"--json", NULL, F_BOOL, FOR_RUN, CLI_FIELD(rt.json)},
+    {"--verbose", NULL, F_BOOL, FOR_RUN, CLI_FIELD(verbose)},
     {"--main", NULL, F_BOOL, FOR_EMIT, CLI_FIELD(with_main)},
     {"--seed", NULL, F_SEED, FOR_RUN | FOR_EMIT, 0},
     {"--epochs", NULL, F_EPOCHS, FOR_RUN | FOR_EMIT, 0},
@@ -537,6 +540,9 @@ int main(int argc, char **argv)
         return rc;
     cli.rt.file = cli.file;
     rc = execute(&cli);
+    /* After the run: OpenBLAS is loaded only by the first large product. */
+    if (cli.verbose)
+        fprintf(stderr, "nnc: large products (m*n*k >= 32768): %s\n", rt_blas_describe());
     if (fflush(stdout) != 0 && rc == EXIT_OK) {
         fprintf(stderr, "nnc: error writing output: %s\n", strerror(errno));
         rc = EXIT_USER;

@@ -21,9 +21,11 @@ command -v bison >/dev/null 2>&1 || need="$need bison"
 # vendored third_party/onnx/onnx.proto at build time.
 command -v protoc-c >/dev/null 2>&1 || need="$need protobuf-c-compiler"
 [ -f /usr/include/protobuf-c/protobuf-c.h ] || need="$need libprotobuf-c-dev"
-# OpenBLAS backs large matrix products (make BLAS=openblas, the default when
-# <cblas.h> is found); the portable loops work without it.
-printf '#include <cblas.h>\n' | ${CC:-cc} -E -x c - >/dev/null 2>&1 || need="$need libopenblas-dev"
+# No BLAS: the build links none (nnc loads OpenBLAS at run time when a large
+# product comes, from Debian's libopenblas0, and runs the portable loops
+# without it), so nothing here can install a library the build does not
+# link. OpenBLAS is speed for wide networks, not a dependency: it is not
+# installed here (docs/setup.md).
 [ -z "$need" ] && exit 0
 echo "nnc: installing build dependencies:$need" >&2
 SUDO=""
