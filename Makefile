@@ -2,7 +2,8 @@
 #   make          build build/nnc
 #   make run      train and evaluate examples/xor.nn
 #   make test     unit tests (Criterion), golden files, example outcomes,
-#                 plots/--json/terminal (tests/ui.sh), no bare yy* symbol
+#                 plots/--json/terminal (tests/ui.sh), nnc fmt and the
+#                 examples' layout (tests/fmt.sh), no bare yy* symbol
 #                 exported (tests/symbols.sh), PyTorch comparison,
 #                 the --target pytorch packages under torchrun (tests/pytorch)
 #                 --target onnx in onnx.checker and onnxruntime (tests/onnx/)
@@ -123,6 +124,7 @@ test: all $(BUILD)/unit-tests
 	NNC=$(abspath $(BUILD)/nnc) ./tests/golden/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/examples.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/ui.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/fmt.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/weights.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/symbols.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/torch/run.sh
@@ -167,7 +169,7 @@ lint:
 # libFuzzer harnesses (clang), built like test-asan in their own folder. Each
 # runs FUZZ_SECONDS on a copy of its committed seed corpus (new inputs go to
 # build-fuzz/corpus, so the tree stays clean); crashes land in build-fuzz/.
-FUZZERS      := front run csv safetensors
+FUZZERS      := front run csv safetensors fmt
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   ?=
 fuzz-build:
@@ -177,7 +179,7 @@ fuzz-build:
 
 fuzz: fuzz-build
 	@for f in $(FUZZERS); do \
-	  d=$$f; case $$f in front|run) d=nn;; esac; \
+	  d=$$f; case $$f in front|run|fmt) d=nn;; esac; \
 	  mkdir -p build-fuzz/corpus/$$f && cp tests/fuzz/corpus/$$f/* build-fuzz/corpus/$$f/ && \
 	  echo "fuzz $$f: $(FUZZ_SECONDS) s" && \
 	  (cd build-fuzz && nice ./fuzz-$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \

@@ -54,6 +54,7 @@ typedef struct Fmt {
     bool blank;
     bool no_blank;      /* the next line pushed follows an opening bracket */
     int nest;           /* inside expanded lists and calls: no blank lines */
+    int line_nest;      /* nest when the line being built started */
     FmtSpan *cells;
     size_t n_cells, cap_cells;
     int row;
@@ -250,9 +251,9 @@ static bool ends_code(const Fmt *f, size_t i)
     return i > 0 && f->tok[i - 1].loc.line == f->tok[i].loc.line;
 }
 
-static void fmt_push(Fmt *f, FmtLine line)
+static void fmt_push(Fmt *f, FmtLine line, int nest)
 {
-    if (f->no_blank || f->nest > 0)
+    if (f->no_blank || nest > 0)
         line.blank = false;
     f->no_blank = false;
     FmtLine *p = fmt_grow(f, f->lines, &f->cap_lines, f->n_lines, sizeof *p);
@@ -291,13 +292,13 @@ static void fmt_line_end(Fmt *f, size_t comment_indent, bool opens)
             f->failed = f->oom = true;
         if (f->n_pending > 0 && ends_code(f, f->pending[0]))
             line.comment = &f->tok[f->pending[k++]];
-        fmt_push(f, line);
+        fmt_push(f, line, f->line_nest);
         f->no_blank = opens;
     }
     for (; k < f->n_pending; k++) {
         size_t i = f->pending[k];
         fmt_push(f, (FmtLine){.indent = comment_indent, .blank = blank_before(f, i), .code = "",
-                              .comment = &f->tok[i]});
+                              .comment = &f->tok[i]}, f->nest);
     }
     f->n_pending = 0;
     f->line.len = 0;
@@ -310,6 +311,7 @@ static void fmt_line_start(Fmt *f, size_t indent, bool blank)
 {
     f->indent = indent;
     f->blank = blank;
+    f->line_nest = f->nest;
 }
 
 /* Marks line i (or the line being built) as following a blank line. */
