@@ -3,7 +3,8 @@
 #   make run      train and evaluate examples/xor.nn
 #   make test     unit tests (Criterion), golden files, example outcomes,
 #                 plots/--json/terminal (tests/ui.sh), nnc fmt and the
-#                 examples' layout (tests/fmt.sh), no bare yy* symbol
+#                 examples' layout (tests/fmt.sh), the editor files
+#                 (tests/editors: TextMate grammar, Vim), no bare yy* symbol
 #                 exported (tests/symbols.sh), PyTorch comparison,
 #                 the --target pytorch packages under torchrun (tests/pytorch)
 #                 --target onnx in onnx.checker and onnxruntime (tests/onnx/)
@@ -125,6 +126,7 @@ test: all $(BUILD)/unit-tests
 	NNC=$(abspath $(BUILD)/nnc) ./tests/examples.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/ui.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/fmt.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/editors/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/weights.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/symbols.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/torch/run.sh

@@ -12,6 +12,7 @@ if [ "${1:-}" = "--test" ]; then
     command -v python3 >/dev/null 2>&1 || need="$need python3"
     command -v xmllint >/dev/null 2>&1 || need="$need libxml2-utils"
     command -v script  >/dev/null 2>&1 || need="$need bsdutils"
+    command -v mandoc  >/dev/null 2>&1 || need="$need mandoc"
 fi
 command -v flex  >/dev/null 2>&1 || need="$need flex"
 command -v bison >/dev/null 2>&1 || need="$need bison"
