@@ -2,7 +2,8 @@
 # Installs nnc's build dependencies with apt-get when they are missing, so
 # `make run` and `make test` work on a fresh Debian machine. With --test, also
 # what the test suite runs: clang (the emitted C is compiled with gcc and
-# clang), python3 (test scripts), xmllint (plots), script (the TTY check).
+# clang), python3 (test scripts), xmllint (plots), script (the TTY check),
+# mandoc (the man page's lint in tests/install.sh).
 # python3-torch is not installed here (it is large): the PyTorch checks skip
 # with a message without it; CI installs it.
 set -e
