@@ -27,8 +27,9 @@ typedef struct ParseToken {
 } ParseToken;
 
 typedef struct ParseTokens {
-    ParseToken *items;  /* in the arena; source order */
+    ParseToken *items;  /* source order; the arena's once front_parse_tokens returns */
     size_t n, cap;
+    bool comments_only; /* record only the comments */
 } ParseTokens;
 
 typedef struct ParseState {
@@ -47,7 +48,7 @@ typedef struct ParseState {
 } ParseState;
 
 /* front_parse that also records every token and comment into tokens (its
- * items live in a). */
+ * items then live in a, also when the parse fails). */
 AstFile *front_parse_tokens(Arena *a, Diag *d, const Source *src, ParseTokens *tokens);
 
 /* Node constructors for the grammar actions; NULL when memory runs out. */

@@ -603,9 +603,8 @@ static void fmt_block_flat(Fmt *f, const FmtBlock *b, bool cells)
     fmt_str(f, " ");
     fmt_word(f, '{');
     fmt_str(f, " ");
-    size_t start = f->line.len;
     for (const AstProp *p = b->props; p; p = p->next) {
-        start = f->line.len;
+        size_t start = f->line.len;
         fmt_prop(f, p, 0, 0);
         if (cells)
             fmt_cell(f, start);
@@ -613,7 +612,7 @@ static void fmt_block_flat(Fmt *f, const FmtBlock *b, bool cells)
             fmt_str(f, "  ");
     }
     for (const AstLayer *l = b->layers; l; l = l->next) {
-        start = f->line.len;
+        size_t start = f->line.len;
         fmt_layer(f, l, 0);
         if (cells)
             fmt_cell(f, start);
@@ -830,8 +829,10 @@ static bool fmt_index(Fmt *f)
 {
     f->close = arena_array(f->a, f->n_tok + 1, sizeof *f->close);
     f->comments = arena_array(f->a, f->n_tok + 1, sizeof *f->comments);
-    size_t *stack = arena_array(f->a, f->n_tok + 1, sizeof *stack), depth = 0;
-    if (!f->close || !f->comments || !stack) {
+    /* Lists and calls nest PARSE_MAX_DEPTH deep at most, inside two blocks. */
+    enum { MAX_OPEN = PARSE_MAX_DEPTH + 2 };
+    size_t stack[MAX_OPEN], depth = 0;
+    if (!f->close || !f->comments) {
         f->failed = f->oom = true;
         return false;
     }
@@ -840,6 +841,8 @@ static bool fmt_index(Fmt *f)
         int k = f->tok[i].kind;
         f->comments[i] = seen;
         seen += k == PARSE_COMMENT;
+        if ((k == '[' || k == '(' || k == '{') && depth == MAX_OPEN)
+            return !(f->failed = true);
         if (k == '[' || k == '(' || k == '{')
             stack[depth++] = i;
         else if ((k == ']' || k == ')' || k == '}') && depth > 0)
@@ -872,20 +875,20 @@ static bool same_comments(const Fmt *f, const ParseTokens *after, const char *te
     return true;
 }
 
-/* The formatted text parses to the same tree with the same comments. */
+/* The formatted text parses to the same tree with the same comments. Its
+ * tree goes to an arena of its own, freed here: only the text is kept. */
 static bool fmt_verify(Fmt *f, const AstFile *before, const char *text, size_t len)
 {
     Diag quiet;
     diag_init(&quiet, NULL);
-    Source *out = arena_alloc(f->a, sizeof *out);
-    if (!out) {
-        f->oom = true;
-        return false;
-    }
-    *out = (Source){f->src->path, text, len};
-    ParseTokens tokens = {0};
-    AstFile *after = front_parse_tokens(f->a, &quiet, out, &tokens);
-    return after && ast_equal(before, after) && same_comments(f, &tokens, text);
+    Arena scratch;
+    arena_init(&scratch);
+    Source out = {f->src->path, text, len};
+    ParseTokens tokens = {.comments_only = true};
+    AstFile *after = front_parse_tokens(&scratch, &quiet, &out, &tokens);
+    bool same = after && ast_equal(before, after) && same_comments(f, &tokens, text);
+    arena_free(&scratch);
+    return same;
 }
 
 static char *fmt_run(Fmt *f, const AstFile *file, size_t *len)

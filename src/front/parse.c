@@ -39,6 +39,11 @@ AstFile *front_parse_tokens(Arena *a, Diag *d, const Source *src, ParseTokens *t
     int rc = nnc_yyparse(scanner);
     nnc_yy_delete_buffer(buf, scanner);
     nnc_yylex_destroy(scanner);
+    if (tokens && !arena_adopt(a, tokens->items)) {
+        *tokens = (ParseTokens){0};
+        diag_error(d, loc_none(), "out of memory");
+        return NULL;
+    }
     /* rc == 2 (memory exhausted) was already reported through yyerror. */
     if (rc != 0 || d->errors > errors_before)
         return NULL;

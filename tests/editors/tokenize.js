@@ -149,7 +149,7 @@ async function main() {
       pass++;
     }
   }
-  console.log(`editors: ${pass} passed, ${fail} failed`);
+  console.log(`textmate: ${pass} passed, ${fail} failed`);
   process.exit(fail ? 1 : 0);
 }
 
