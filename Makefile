@@ -150,6 +150,7 @@ test-asan:
 	ASAN_OPTIONS=detect_leaks=1 build-asan/unit-tests --jobs 2
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/golden/run.sh
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/examples.sh
+	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/fmt.sh
 
 # The fallback: a build without BLAS (its own folder) passes the unit tests
 # (gradient checks included) and the PyTorch agreement test.
