@@ -543,7 +543,9 @@ static int fmt_parse_cli(int argc, char **argv, FmtCli *cli)
         else if (a[0] == '-' && a[1] != '\0')
             return usage_error("unknown option '%s' for this command", a);
         else
-            files++, has_stdin |= strcmp(a, "-") == 0;
+            files++;
+        if (strcmp(a, "-") == 0)
+            has_stdin = true;
     }
     if (cli->write && cli->check)
         return usage_error("%s", "fmt takes -w or --check, not both");
