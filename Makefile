@@ -2,7 +2,10 @@
 #   make          build build/nnc
 #   make run      train and evaluate examples/xor.nn
 #   make test     unit tests (Criterion), golden files, example outcomes,
-#                 plots/--json/terminal (tests/ui.sh), no bare yy* symbol
+#                 plots/--json/terminal (tests/ui.sh), nnc fmt and the
+#                 examples' layout (tests/fmt.sh), the editor files
+#                 (tests/editors: TextMate grammar, Vim), make install and
+#                 uninstall (tests/install.sh), no bare yy* symbol
 #                 exported (tests/symbols.sh), PyTorch comparison,
 #                 the --target pytorch packages under torchrun (tests/pytorch)
 #                 --target onnx in onnx.checker and onnxruntime (tests/onnx/)
@@ -14,6 +17,8 @@
 #                 loaded at run time when installed (default), or never;
 #                 the build links no BLAS either way (docs/setup.md)
 #   make fuzz FUZZ_SECONDS=N  each libFuzzer harness (tests/fuzz/) for N s
+#   make install PREFIX=/usr/local DESTDIR=  bin/nnc, the man page, bash
+#                 completion, the editor files under share/nnc; make uninstall
 
 CC      ?= cc
 BUILD   ?= build
@@ -68,7 +73,7 @@ OBJS    := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS)) \
 MAIN    := $(BUILD)/obj/main.o
 UNITS   := $(wildcard tests/unit/*.c)
 
-.PHONY: all run test test-unit test-golden test-examples test-torch bless \
+.PHONY: install uninstall all run test test-unit test-golden test-examples test-torch bless \
         test-asan test-valgrind test-portable bench bench-latency lint fuzz fuzz-build deps clean
 
 all: deps $(BUILD)/nnc
@@ -132,6 +137,9 @@ test: all $(BUILD)/unit-tests
 	NNC=$(abspath $(BUILD)/nnc) ./tests/golden/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/examples.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/ui.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/fmt.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/editors/run.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/install.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/weights.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/symbols.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/torch/run.sh
@@ -151,6 +159,7 @@ test-asan:
 	ASAN_OPTIONS=detect_leaks=1 build-asan/unit-tests --jobs 2
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/golden/run.sh
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/examples.sh
+	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/fmt.sh
 
 # The fallback: a build without BLAS (its own folder) passes the unit tests
 # (gradient checks included) and the PyTorch agreement test.
@@ -176,7 +185,7 @@ lint:
 # libFuzzer harnesses (clang), built like test-asan in their own folder. Each
 # runs FUZZ_SECONDS on a copy of its committed seed corpus (new inputs go to
 # build-fuzz/corpus, so the tree stays clean); crashes land in build-fuzz/.
-FUZZERS      := front run csv safetensors
+FUZZERS      := front run csv safetensors fmt
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   ?=
 fuzz-build:
@@ -186,7 +195,7 @@ fuzz-build:
 
 fuzz: fuzz-build
 	@for f in $(FUZZERS); do \
-	  d=$$f; case $$f in front|run) d=nn;; esac; \
+	  d=$$f; case $$f in front|run|fmt) d=nn;; esac; \
 	  mkdir -p build-fuzz/corpus/$$f && cp tests/fuzz/corpus/$$f/* build-fuzz/corpus/$$f/ && \
 	  echo "fuzz $$f: $(FUZZ_SECONDS) s" && \
 	  (cd build-fuzz && nice ./fuzz-$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
@@ -214,6 +223,37 @@ $(BUILD)/hello: bench/hello.c
 # Several minutes: nnc and PyTorch, one thread each; writes bench/RESULTS.md.
 bench: all $(BUILD)/latency-interp $(BUILD)/train-bench $(BUILD)/hello
 	BUILD=$(BUILD) BLAS=$(BLAS) ./bench/run.sh
+
+# Installation: exactly INSTALLED (tests/install.sh checks the list), and
+# uninstall removes exactly those files and the share/nnc folders.
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+INSTALL  ?= install
+EDITOR_FILES := editors/vim/README.md editors/vim/ftdetect/nn.vim editors/vim/ftplugin/nn.vim \
+                editors/vim/syntax/nn.vim editors/vscode/README.md editors/vscode/package.json \
+                editors/vscode/language-configuration.json editors/vscode/extension.js \
+                editors/vscode/syntaxes/nn.tmLanguage.json
+INSTALLED := $(PREFIX)/bin/nnc $(PREFIX)/share/man/man1/nnc.1 \
+             $(PREFIX)/share/bash-completion/completions/nnc \
+             $(addprefix $(PREFIX)/share/nnc/,$(EDITOR_FILES))
+
+install: $(BUILD)/nnc
+	$(INSTALL) -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	$(INSTALL) -m 755 $(BUILD)/nnc $(DESTDIR)$(PREFIX)/bin/nnc
+	$(INSTALL) -m 644 docs/nnc.1 $(DESTDIR)$(PREFIX)/share/man/man1/nnc.1
+	$(INSTALL) -m 644 completions/nnc.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/nnc
+	@for f in $(EDITOR_FILES); do \
+	  echo "$(INSTALL) -D -m 644 $$f $(DESTDIR)$(PREFIX)/share/nnc/$$f"; \
+	  $(INSTALL) -D -m 644 $$f $(DESTDIR)$(PREFIX)/share/nnc/$$f || exit 1; \
+	done
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@for d in editors/vim/ftdetect editors/vim/ftplugin editors/vim/syntax editors/vim \
+	          editors/vscode/syntaxes editors/vscode editors; do \
+	  rmdir "$(DESTDIR)$(PREFIX)/share/nnc/$$d" 2>/dev/null || true; \
+	done; rmdir "$(DESTDIR)$(PREFIX)/share/nnc" 2>/dev/null || true
 
 clean:
 	rm -rf build build-asan build-portable build-fuzz

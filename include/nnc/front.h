@@ -2,6 +2,7 @@
 #ifndef NNC_FRONT_H
 #define NNC_FRONT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "nnc/arena.h"
@@ -23,5 +24,9 @@ IrProgram *front_compile(Arena *a, Diag *d, const Source *src);
 
 /* Stable text form for golden tests (`nnc dump ast`). */
 void ast_dump(FILE *out, const AstFile *file);
+
+/* The same tree, locations aside: everything ast_dump prints, and whether
+ * an evaluate has a (maybe empty) block. */
+bool ast_equal(const AstFile *a, const AstFile *b);
 
 #endif

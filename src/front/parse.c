@@ -10,6 +10,11 @@
 
 AstFile *front_parse(Arena *a, Diag *d, const Source *src)
 {
+    return front_parse_tokens(a, d, src, NULL);
+}
+
+AstFile *front_parse_tokens(Arena *a, Diag *d, const Source *src, ParseTokens *tokens)
+{
     int errors_before = d->errors;
     if (src->len > INT_MAX) {
         diag_error(d, (Loc){src, 0, 0, 0}, "file too large (more than %d bytes)", INT_MAX);
@@ -22,7 +27,7 @@ AstFile *front_parse(Arena *a, Diag *d, const Source *src)
     }
     file->src = src;
     ParseState ps = {.arena = a, .diag = d, .src = src, .line = 1, .col = 1,
-                     .file = file, .tail = &file->decls};
+                     .file = file, .tail = &file->decls, .tokens = tokens};
     yyscan_t scanner;
     if (nnc_yylex_init_extra(&ps, &scanner) != 0) {
         diag_error(d, loc_none(), "out of memory");
@@ -34,6 +39,11 @@ AstFile *front_parse(Arena *a, Diag *d, const Source *src)
     int rc = nnc_yyparse(scanner);
     nnc_yy_delete_buffer(buf, scanner);
     nnc_yylex_destroy(scanner);
+    if (tokens && !arena_adopt(a, tokens->items)) {
+        *tokens = (ParseTokens){0};
+        diag_error(d, loc_none(), "out of memory");
+        return NULL;
+    }
     /* rc == 2 (memory exhausted) was already reported through yyerror. */
     if (rc != 0 || d->errors > errors_before)
         return NULL;
