@@ -196,20 +196,6 @@ bool ir_targets_are_labels(const IrDataset *ds, const IrModel *m);
  * checker, `dump ir`, the training log, --json and the PyTorch emitter read
  * them; the runtime indexes its own tables by the same kinds. */
 
-typedef enum LossKind { LOSS_BCE, LOSS_MSE, LOSS_CROSS_ENTROPY } LossKind;
-/* One past the last kind, outside the enum like OP_COUNT: tables indexed by
- * the kind have _COUNT rows (_Static_assert), switches list every kind. */
-#define LOSS_COUNT ((int)LOSS_CROSS_ENTROPY + 1)
-
-typedef struct LossInfo {
-    const char *name;       /* in .nn files, dump ir, the log and --json */
-    const char *torch;      /* the torch.nn module: "BCELoss" */
-    const char *torch_note; /* a comment after it in train.py, or NULL */
-} LossInfo;
-
-extern const LossInfo ir_losses[LOSS_COUNT];
-const char *ir_loss_name(LossKind k);
-
 /* Epochs, batch rows and log intervals: at most this many. */
 #define IR_MAX_COUNT 1e9
 
@@ -286,10 +272,46 @@ typedef struct IrOptimizer {
     double hyper[HP_COUNT];
 } IrOptimizer;
 
+/* ---- losses: loss = NAME or NAME(args), arguments bound like an
+ * optimizer's (rows of ir_hypers with a default). */
+
+typedef enum LossKind { LOSS_BCE, LOSS_MSE, LOSS_CROSS_ENTROPY } LossKind;
+/* One past the last kind, outside the enum like OP_COUNT: tables indexed by
+ * the kind have _COUNT rows (_Static_assert), switches list every kind. */
+#define LOSS_COUNT ((int)LOSS_CROSS_ENTROPY + 1)
+
+enum { LOSS_MAX_ARGS = 2 };
+
+typedef struct LossInfo {
+    const char *name;       /* in .nn files, dump ir, the log and --json */
+    const char *torch;      /* the torch.nn module: "BCELoss" */
+    const char *torch_note; /* a comment after it in train.py, or NULL */
+    size_t n_args;
+    /* In positional order, rows like an optimizer's: each argument is a
+     * hyperparameter (its ir_hypers row has torch.nn's keyword) and the
+     * default is the torch.nn module's. */
+    OptimArg args[LOSS_MAX_ARGS];
+} LossInfo;
+
+extern const LossInfo ir_losses[LOSS_COUNT];
+const char *ir_loss_name(LossKind k);
+
+/* A loss and its arguments, indexed by HyperParam like IrOptimizer: the
+ * arguments of ir_losses[kind] are set (given or default), others are 0. */
+typedef struct IrLoss {
+    LossKind kind;
+    double hyper[HP_COUNT];
+} IrLoss;
+
+/* Whether argument i of l's loss differs from its default. Only those are
+ * written (dump ir, the log, train.py), so that `loss = cross_entropy`
+ * stays nn.CrossEntropyLoss() as torch users write it. */
+bool ir_loss_arg_differs(const IrLoss *l, size_t i);
+
 typedef struct IrTrain {
     size_t model;       /* index into IrProgram.models */
     size_t dataset;     /* index into IrProgram.datasets */
-    LossKind loss;
+    IrLoss loss;
     IrOptimizer optimizer;
     long epochs;
     size_t batch;       /* rows per step; == dataset rows when not given */

@@ -117,10 +117,22 @@ static void put_eval_list(FILE *f, const PyPackage *k)
     fputs("]\n\n\n", f);
 }
 
+/* nn.HuberLoss(delta=0.5): the arguments that differ from torch's defaults
+ * as its keywords, so that a default loss reads nn.CrossEntropyLoss(). */
 static void put_loss(FILE *f, const IrTrain *t)
 {
-    const LossInfo *l = &ir_losses[t->loss];
-    fprintf(f, "def make_loss():\n    return nn.%s()", l->torch);
+    const LossInfo *l = &ir_losses[t->loss.kind];
+    fprintf(f, "def make_loss():\n    return nn.%s(", l->torch);
+    const char *sep = "";
+    for (size_t i = 0; i < l->n_args; i++) {
+        if (!ir_loss_arg_differs(&t->loss, i))
+            continue;
+        const HyperInfo *h = &ir_hypers[l->args[i].hp];
+        fprintf(f, "%s%s=", sep, h->torch);
+        py_put_double(f, t->loss.hyper[l->args[i].hp]);
+        sep = ", ";
+    }
+    fputc(')', f);
     if (l->torch_note)
         fprintf(f, "  # %s", l->torch_note);
     fputs("\n\n\n", f);
@@ -175,7 +187,7 @@ static void put_targets(FILE *f, const PyPackage *k)
         return;
     }
     fputs("    \"\"\"y holds class labels; ", f);
-    if (k->train->loss == LOSS_CROSS_ENTROPY)
+    if (k->train->loss.kind == LOSS_CROSS_ENTROPY)
         fputs("CrossEntropyLoss wants them as class indices.\"\"\"\n"
               "    return y[:, 0].long()\n\n\n", f);
     else

@@ -22,6 +22,12 @@ const char *ir_loss_name(LossKind k)
     return (unsigned)k < LOSS_COUNT ? ir_losses[k].name : "?";
 }
 
+bool ir_loss_arg_differs(const IrLoss *l, size_t i)
+{
+    const OptimArg *a = &ir_losses[l->kind].args[i];
+    return l->hyper[a->hp] != a->def;
+}
+
 /* ---- hyperparameters --------------------------------------------------- */
 
 #define POSITIVE {0, INFINITY, true, false, false} /* > 0 */

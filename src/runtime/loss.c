@@ -19,9 +19,10 @@ static double bce_log(float p)
 
 /* Mean over all elements. The gradient is PyTorch's:
  * (p - t) / max(p (1 - p), 1e-12), divided by the element count. */
-static double loss_bce(size_t rows, size_t cols, const float *out,
+static double loss_bce(const IrLoss *l, size_t rows, size_t cols, const float *out,
                        RtTargets t, float *grad)
 {
+    (void)l; /* no arguments */
     size_t n = rows * cols;
     float inv_n = 1.0f / (float)n;
     double sum = 0.0;
@@ -38,9 +39,10 @@ static double loss_bce(size_t rows, size_t cols, const float *out,
 }
 
 /* Mean of squared differences over all elements. */
-static double loss_mse(size_t rows, size_t cols, const float *out,
+static double loss_mse(const IrLoss *l, size_t rows, size_t cols, const float *out,
                        RtTargets t, float *grad)
 {
+    (void)l; /* no arguments */
     size_t n = rows * cols;
     float scale = 2.0f / (float)n;
     double sum = 0.0;
@@ -83,9 +85,10 @@ static double ce_row(size_t cols, const float *z, RtTargets t, size_t r,
 }
 
 /* Mean over the batch (not over elements), as nn.CrossEntropyLoss. */
-static double loss_cross_entropy(size_t rows, size_t cols, const float *out,
-                                 RtTargets t, float *grad)
+static double loss_cross_entropy(const IrLoss *l, size_t rows, size_t cols,
+                                 const float *out, RtTargets t, float *grad)
 {
+    (void)l; /* no arguments */
     float scale = 1.0f / (float)rows;
     double sum = 0.0;
     for (size_t r = 0; r < rows; r++)
@@ -93,7 +96,8 @@ static double loss_cross_entropy(size_t rows, size_t cols, const float *out,
     return sum / (double)rows;
 }
 
-typedef double LossFn(size_t rows, size_t cols, const float *out, RtTargets t, float *grad);
+typedef double LossFn(const IrLoss *l, size_t rows, size_t cols, const float *out, RtTargets t,
+                      float *grad);
 
 static LossFn *const rt_losses[LOSS_COUNT] = {
     [LOSS_BCE] = loss_bce,
@@ -102,8 +106,8 @@ static LossFn *const rt_losses[LOSS_COUNT] = {
 };
 _Static_assert(sizeof rt_losses / sizeof *rt_losses == LOSS_COUNT, "one function per LossKind");
 
-double rt_loss(LossKind k, size_t rows, size_t cols, const float *out,
+double rt_loss(const IrLoss *l, size_t rows, size_t cols, const float *out,
                RtTargets t, float *grad)
 {
-    return rt_losses[k](rows, cols, out, t, grad);
+    return rt_losses[l->kind](l, rows, cols, out, t, grad);
 }

@@ -17,10 +17,10 @@ typedef struct RtTargets {
     bool labels;
 } RtTargets;
 
-/* out and grad are [rows][cols]. Returns the mean loss as a double (the
- * sum is accumulated in double; the value PyTorch prints is float32, equal
- * to ours to about 1e-7 relative). */
-double rt_loss(LossKind k, size_t rows, size_t cols, const float *out,
+/* l's loss (with its arguments) on out; out and grad are [rows][cols].
+ * Returns the mean loss as a double (the sum is accumulated in double; the
+ * value PyTorch prints is float32, equal to ours to about 1e-7 relative). */
+double rt_loss(const IrLoss *l, size_t rows, size_t cols, const float *out,
                RtTargets t, float *grad);
 
 /* Target value of row r, column c (one-hot expansion for labels). */

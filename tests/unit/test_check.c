@@ -502,14 +502,14 @@ Test(lower, train_defaults)
     IrProgram *p = expect_clean(&r, BASE "train net on xor { loss = bce optimizer = adam(lr = 0.1) epochs = 1000 }\n"
                                          "train net on xor { loss = mse optimizer = sgd(lr = 0.1) epochs = 5 batch = 2 seed = 9 log_every = 3 }\n");
     IrTrain *t = &p->trains[0];
-    cr_expect_eq(t->loss, LOSS_BCE);
+    cr_expect_eq(t->loss.kind, LOSS_BCE);
     cr_expect_eq(t->epochs, 1000);
     cr_expect_eq(t->batch, 4);
     cr_expect_eq(t->seed, 0);
     cr_expect_eq(t->log_every, 100);
     cr_expect_eq(t->n_sweep, 0);
     t = &p->trains[1];
-    cr_expect_eq(t->loss, LOSS_MSE);
+    cr_expect_eq(t->loss.kind, LOSS_MSE);
     cr_expect_eq(t->batch, 2);
     cr_expect_eq(t->seed, 9);
     cr_expect_eq(t->log_every, 3);

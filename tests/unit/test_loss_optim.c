@@ -13,12 +13,29 @@
     cr_assert(fabs((double)(got) - (double)(want)) <= (tol) * fmax(1e-30, fabs((double)(want))), \
               "%s = %.9g, want %.9g", #got, (double)(got), (double)(want))
 
+/* Loss k with every argument at its default (the row's, torch's). */
+static IrLoss loss_defaults(LossKind k)
+{
+    IrLoss l = {k, {0}};
+    const LossInfo *info = &ir_losses[k];
+    for (size_t i = 0; i < info->n_args; i++)
+        l.hyper[info->args[i].hp] = info->args[i].def;
+    return l;
+}
+
+static double loss_of(LossKind k, size_t rows, size_t cols, const float *out, RtTargets t,
+                      float *grad)
+{
+    IrLoss l = loss_defaults(k);
+    return rt_loss(&l, rows, cols, out, t, grad);
+}
+
 Test(loss, bce_matches_torch_and_stays_finite_at_0_and_1)
 {
     /* torch: F.binary_cross_entropy([0.8, 0, 1, 0.3], [1, 1, 1, 0]) */
     const float p[4] = {0.8f, 0.0f, 1.0f, 0.3f}, y[4] = {1, 1, 1, 0};
     float g[4];
-    double l = rt_loss(LOSS_BCE, 4, 1, p, (RtTargets){y, false}, g);
+    double l = loss_of(LOSS_BCE, 4, 1, p, (RtTargets){y, false}, g);
     ASSERT_REL(l, 25.144954681396484, 1e-6);
     for (int i = 0; i < 4; i++)
         cr_assert(isfinite(g[i]));
@@ -28,7 +45,7 @@ Test(loss, mse_matches_torch)
 {
     const float o[4] = {1, 2, 3, 4}, y[4] = {0, 2.5f, 3, 1};
     float g[4];
-    ASSERT_REL(rt_loss(LOSS_MSE, 2, 2, o, (RtTargets){y, false}, g), 2.5625, 1e-7);
+    ASSERT_REL(loss_of(LOSS_MSE, 2, 2, o, (RtTargets){y, false}, g), 2.5625, 1e-7);
     ASSERT_REL(g[3], 2.0 * 3.0 / 4.0, 1e-7);
 }
 
@@ -37,34 +54,41 @@ Test(loss, cross_entropy_labels_and_probabilities_match_torch)
     const float z[6] = {1, 2, 3, 0.5f, -1, 0};
     const float labels[2] = {2, 0}, probs[6] = {0.1f, 0.2f, 0.7f, 1, 0, 0};
     float g[6];
-    ASSERT_REL(rt_loss(LOSS_CROSS_ENTROPY, 2, 3, z, (RtTargets){labels, true}, g),
+    ASSERT_REL(loss_of(LOSS_CROSS_ENTROPY, 2, 3, z, (RtTargets){labels, true}, g),
                0.5058683156967163, 1e-6);
-    ASSERT_REL(rt_loss(LOSS_CROSS_ENTROPY, 2, 3, z, (RtTargets){probs, false}, g),
+    ASSERT_REL(loss_of(LOSS_CROSS_ENTROPY, 2, 3, z, (RtTargets){probs, false}, g),
                0.7058682441711426, 1e-6);
     /* huge logits must not overflow */
     const float big[3] = {1000, 0, -1000};
-    double l = rt_loss(LOSS_CROSS_ENTROPY, 1, 3, big, (RtTargets){labels, true}, g);
+    double l = loss_of(LOSS_CROSS_ENTROPY, 1, 3, big, (RtTargets){labels, true}, g);
     ASSERT_REL(l, 2000.0, 1e-6);
 }
 
 /* Finite differences of the mean loss w.r.t. each output. */
-static void gradcheck_loss(LossKind k, size_t rows, size_t cols, float *out, RtTargets t)
+static void gradcheck(const IrLoss *l, size_t rows, size_t cols, float *out, RtTargets t)
 {
+    LossKind k = l->kind;
     float g[32], scratch[32];
-    rt_loss(k, rows, cols, out, t, g);
+    rt_loss(l, rows, cols, out, t, g);
     const float eps = 1e-3f;
     for (size_t i = 0; i < rows * cols; i++) {
         float keep = out[i];
         out[i] = keep + eps;
-        double up = rt_loss(k, rows, cols, out, t, scratch);
+        double up = rt_loss(l, rows, cols, out, t, scratch);
         out[i] = keep - eps;
-        double down = rt_loss(k, rows, cols, out, t, scratch);
+        double down = rt_loss(l, rows, cols, out, t, scratch);
         out[i] = keep;
         double num = (up - down) / (2.0 * eps);
         double err = fabs(num - g[i]) / fmax(1e-2, fmax(fabs(num), fabs(g[i])));
-        cr_assert(err <= 1e-2, "loss %d d/dout[%zu]: finite difference %g, analytic %g",
-                  (int)k, i, num, g[i]);
+        cr_assert(err <= 1e-2, "loss %s d/dout[%zu]: finite difference %g, analytic %g",
+                  ir_loss_name(k), i, num, g[i]);
     }
+}
+
+static void gradcheck_loss(LossKind k, size_t rows, size_t cols, float *out, RtTargets t)
+{
+    IrLoss l = loss_defaults(k);
+    gradcheck(&l, rows, cols, out, t);
 }
 
 Test(loss, gradcheck_bce)
