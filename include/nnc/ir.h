@@ -206,9 +206,9 @@ typedef struct IrRange {
     bool integer;
 } IrRange;
 
-/* Every hyperparameter a train block names, as an optimizer argument or in
- * a sweep: the optimizers' (IrOptimizer.hyper), then epochs and batch, the
- * train block's own. */
+/* Every hyperparameter a train block names, as an optimizer or loss
+ * argument or in a sweep: the optimizers' (IrOptimizer.hyper), then epochs
+ * and batch, the train block's own, then the losses' (IrLoss.hyper). */
 typedef enum HyperParam {
     HP_LR,
     HP_MOMENTUM,
@@ -219,11 +219,12 @@ typedef enum HyperParam {
     HP_CENTERED,
     HP_EPOCHS,
     HP_BATCH,
+    HP_LABEL_SMOOTHING,
 } HyperParam;
 
 /* One past the last kind, outside the enum like OP_COUNT: tables indexed by
  * the kind have _COUNT rows (_Static_assert), switches list every kind. */
-#define HP_COUNT ((int)HP_BATCH + 1)
+#define HP_COUNT ((int)HP_LABEL_SMOOTHING + 1)
 
 typedef enum HyperType { HYPER_NUMBER, HYPER_BOOL } HyperType;
 
@@ -231,8 +232,9 @@ typedef struct HyperInfo {
     const char *name;   /* the argument and sweep name: "beta1" */
     IrRange range;      /* for the argument, the property and every sweep value */
     bool sweepable;
-    /* The torch.optim keyword, or NULL (not an optimizer's). An optimizer's
-     * arguments in a row that share one form a tuple: betas=(beta1, beta2). */
+    /* The torch.optim keyword (or the torch.nn loss's), or NULL (epochs,
+     * batch). An optimizer's arguments in a row that share one form a
+     * tuple: betas=(beta1, beta2). */
     const char *torch;
     HyperType type;     /* HYPER_BOOL: true or false, stored as 1 or 0 */
 } HyperInfo;

@@ -1,4 +1,5 @@
-/* bce, mse and cross_entropy over a batch, with their gradients. */
+/* bce, mse and cross_entropy (with label smoothing) over a batch, with
+ * their gradients. */
 #include <math.h>
 
 #include "loss.h"
@@ -57,10 +58,18 @@ static double loss_mse(const IrLoss *l, size_t rows, size_t cols, const float *o
     return sum / (double)n;
 }
 
+/* Target c of row r as nn.CrossEntropyLoss(label_smoothing = s) sees it:
+ * (1 - s) t + s / C, for class indices and probabilities alike (s = 0
+ * gives t itself, bit for bit). */
+static double ce_target(RtTargets t, size_t cols, size_t r, size_t c, double smooth)
+{
+    return (1.0 - smooth) * rt_target_at(t, cols, r, c) + smooth / (double)cols;
+}
+
 /* One row of cross entropy on logits z, fused with log-softmax:
  * loss = -sum_c t_c (z_c - lse), dL/dz_j = softmax_j * sum_c t_c - t_j,
  * computed with the row maximum subtracted so exp cannot overflow. */
-static double ce_row(size_t cols, const float *z, RtTargets t, size_t r,
+static double ce_row(size_t cols, const float *z, RtTargets t, size_t r, double smooth,
                      float scale, float *grad)
 {
     float max = z[0];
@@ -72,13 +81,13 @@ static double ce_row(size_t cols, const float *z, RtTargets t, size_t r,
     double lse = (double)max + log(sum_exp);
     double loss = 0.0, t_sum = 0.0;
     for (size_t c = 0; c < cols; c++) {
-        double tc = rt_target_at(t, cols, r, c);
+        double tc = ce_target(t, cols, r, c, smooth);
         loss -= tc * ((double)z[c] - lse);
         t_sum += tc;
     }
     for (size_t c = 0; c < cols; c++) {
         double soft = exp((double)z[c] - lse);
-        double tc = rt_target_at(t, cols, r, c);
+        double tc = ce_target(t, cols, r, c, smooth);
         grad[c] = (float)((soft * t_sum - tc) * scale);
     }
     return loss;
@@ -88,11 +97,11 @@ static double ce_row(size_t cols, const float *z, RtTargets t, size_t r,
 static double loss_cross_entropy(const IrLoss *l, size_t rows, size_t cols,
                                  const float *out, RtTargets t, float *grad)
 {
-    (void)l; /* no arguments */
+    double smooth = l->hyper[HP_LABEL_SMOOTHING];
     float scale = 1.0f / (float)rows;
     double sum = 0.0;
     for (size_t r = 0; r < rows; r++)
-        sum += ce_row(cols, out + r * cols, t, r, scale, grad + r * cols);
+        sum += ce_row(cols, out + r * cols, t, r, smooth, scale, grad + r * cols);
     return sum / (double)rows;
 }
 

@@ -64,6 +64,28 @@ Test(loss, cross_entropy_labels_and_probabilities_match_torch)
     ASSERT_REL(l, 2000.0, 1e-6);
 }
 
+/* torch 1.13, for z and the targets above:
+ *     nn.CrossEntropyLoss(label_smoothing=s)(z, t); loss.backward()
+ * with class indices and with probabilities, s = 0.1 and s = 1. */
+Test(loss, cross_entropy_label_smoothing_matches_torch)
+{
+    const float z[6] = {1, 2, 3, 0.5f, -1, 0};
+    const float labels[2] = {2, 0}, probs[6] = {0.1f, 0.2f, 0.7f, 1, 0, 0};
+    const float want_g[6] = {0.02834862284362316f, 0.10569757968187332f, -0.13404616713523865f,
+                             -0.19339197874069214f, 0.04430914670228958f, 0.14908280968666077f};
+    float g[6];
+    IrLoss l = {LOSS_CROSS_ENTROPY, {[HP_LABEL_SMOOTHING] = 0.1}};
+    ASSERT_REL(rt_loss(&l, 2, 3, z, (RtTargets){labels, true}, g), 0.5892016291618347, 1e-6);
+    for (int i = 0; i < 6; i++)
+        ASSERT_REL(g[i], want_g[i], 1e-5);
+    ASSERT_REL(rt_loss(&l, 2, 3, z, (RtTargets){probs, false}, g), 0.7692016363143921, 1e-6);
+    ASSERT_REL(g[0], -0.016651377081871033, 1e-5);
+    l.hyper[HP_LABEL_SMOOTHING] = 1;
+    ASSERT_REL(rt_loss(&l, 2, 3, z, (RtTargets){labels, true}, g), 1.3392016887664795, 1e-6);
+    ASSERT_REL(rt_loss(&l, 2, 3, z, (RtTargets){probs, false}, g), 1.33920156955719, 1e-6);
+    ASSERT_REL(g[5], -0.0009171962738037109, 1e-4);
+}
+
 /* Finite differences of the mean loss w.r.t. each output. */
 static void gradcheck(const IrLoss *l, size_t rows, size_t cols, float *out, RtTargets t)
 {
@@ -110,6 +132,14 @@ Test(loss, gradcheck_cross_entropy_labels)
     float z[8] = {0.2f, -1, 2, 0.5f, 1.5f, 0.1f, -0.3f, 0.7f};
     const float labels[2] = {2, 0};
     gradcheck_loss(LOSS_CROSS_ENTROPY, 2, 4, z, (RtTargets){labels, true});
+}
+
+Test(loss, gradcheck_cross_entropy_label_smoothing)
+{
+    float z[8] = {0.2f, -1, 2, 0.5f, 1.5f, 0.1f, -0.3f, 0.7f};
+    const float labels[2] = {2, 0};
+    IrLoss l = {LOSS_CROSS_ENTROPY, {[HP_LABEL_SMOOTHING] = 0.25}};
+    gradcheck(&l, 2, 4, z, (RtTargets){labels, true});
 }
 
 Test(loss, gradcheck_cross_entropy_one_hot)
