@@ -220,11 +220,12 @@ typedef enum HyperParam {
     HP_EPOCHS,
     HP_BATCH,
     HP_LABEL_SMOOTHING,
+    HP_DELTA,
 } HyperParam;
 
 /* One past the last kind, outside the enum like OP_COUNT: tables indexed by
  * the kind have _COUNT rows (_Static_assert), switches list every kind. */
-#define HP_COUNT ((int)HP_LABEL_SMOOTHING + 1)
+#define HP_COUNT ((int)HP_DELTA + 1)
 
 typedef enum HyperType { HYPER_NUMBER, HYPER_BOOL } HyperType;
 
@@ -277,10 +278,16 @@ typedef struct IrOptimizer {
 /* ---- losses: loss = NAME or NAME(args), arguments bound like an
  * optimizer's (rows of ir_hypers with a default). */
 
-typedef enum LossKind { LOSS_BCE, LOSS_MSE, LOSS_CROSS_ENTROPY } LossKind;
+typedef enum LossKind {
+    LOSS_BCE,
+    LOSS_MSE,
+    LOSS_CROSS_ENTROPY,
+    LOSS_L1,
+    LOSS_HUBER,
+} LossKind;
 /* One past the last kind, outside the enum like OP_COUNT: tables indexed by
  * the kind have _COUNT rows (_Static_assert), switches list every kind. */
-#define LOSS_COUNT ((int)LOSS_CROSS_ENTROPY + 1)
+#define LOSS_COUNT ((int)LOSS_HUBER + 1)
 
 enum { LOSS_MAX_ARGS = 2 };
 

@@ -478,6 +478,8 @@ static bool (*const loss_checks[LOSS_COUNT])(const LossCheck *) = {
     [LOSS_BCE] = check_bce,
     [LOSS_MSE] = check_mse,
     [LOSS_CROSS_ENTROPY] = check_cross_entropy,
+    [LOSS_L1] = check_mse,    /* one target per output, any numbers */
+    [LOSS_HUBER] = check_mse,
 };
 _Static_assert(sizeof loss_checks / sizeof *loss_checks == LOSS_COUNT, "one check per LossKind");
 

@@ -19,6 +19,8 @@ const LossInfo ir_losses[LOSS_COUNT] = {
     [LOSS_CROSS_ENTROPY] = {"cross_entropy", "CrossEntropyLoss",
                             "on logits: it applies softmax itself",
                             ARGS({HP_LABEL_SMOOTHING, 0})},
+    [LOSS_L1] = {"l1", "L1Loss", NULL},
+    [LOSS_HUBER] = {"huber", "HuberLoss", NULL, ARGS({HP_DELTA, 1.0})},
 };
 _Static_assert(sizeof ir_losses / sizeof *ir_losses == LOSS_COUNT, "one row per LossKind");
 
@@ -51,6 +53,7 @@ const HyperInfo ir_hypers[HP_COUNT] = {
     [HP_EPOCHS]   = {"epochs", COUNT, true, NULL},
     [HP_BATCH]    = {"batch", COUNT, true, NULL},
     [HP_LABEL_SMOOTHING] = {"label_smoothing", FRACTION, false, "label_smoothing"},
+    [HP_DELTA]    = {"delta", POSITIVE, false, "delta"},
 };
 _Static_assert(sizeof ir_hypers / sizeof *ir_hypers == HP_COUNT, "one row per HyperParam");
 

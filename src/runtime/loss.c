@@ -1,5 +1,5 @@
-/* bce, mse and cross_entropy (with label smoothing) over a batch, with
- * their gradients. */
+/* bce, mse, cross_entropy (with label smoothing), l1 and huber over a
+ * batch, with their gradients. */
 #include <math.h>
 
 #include "loss.h"
@@ -53,6 +53,52 @@ static double loss_mse(const IrLoss *l, size_t rows, size_t cols, const float *o
             float diff = out[i] - rt_target_at(t, cols, r, c);
             sum += (double)diff * diff;
             grad[i] = scale * diff;
+        }
+    }
+    return sum / (double)n;
+}
+
+/* Mean of |out - y| over all elements, as nn.L1Loss. The gradient is
+ * sign(out - y) / n with sign(0) = 0 (torch's sgn), not a subgradient
+ * picked at random. */
+static double loss_l1(const IrLoss *l, size_t rows, size_t cols, const float *out,
+                      RtTargets t, float *grad)
+{
+    (void)l; /* no arguments */
+    size_t n = rows * cols;
+    float norm = 1.0f / (float)n;
+    double sum = 0.0;
+    for (size_t r = 0; r < rows; r++) {
+        for (size_t c = 0; c < cols; c++) {
+            size_t i = r * cols + c;
+            float diff = out[i] - rt_target_at(t, cols, r, c);
+            sum += fabs((double)diff);
+            float sign = diff > 0.0f ? 1.0f : diff < 0.0f ? -1.0f : 0.0f;
+            grad[i] = sign * norm;
+        }
+    }
+    return sum / (double)n;
+}
+
+/* nn.HuberLoss(delta): with z = |out - y|, z^2 / 2 below delta, else
+ * delta (z - delta / 2); mean over all elements. torch compares in float
+ * (delta rounded to float) and scales the gradient, the difference clamped
+ * to [-delta, delta], by 1/n computed in double. */
+static double loss_huber(const IrLoss *l, size_t rows, size_t cols, const float *out,
+                         RtTargets t, float *grad)
+{
+    float delta = (float)l->hyper[HP_DELTA];
+    size_t n = rows * cols;
+    float norm = (float)(1.0 / (double)n);
+    double sum = 0.0;
+    for (size_t r = 0; r < rows; r++) {
+        for (size_t c = 0; c < cols; c++) {
+            size_t i = r * cols + c;
+            float diff = out[i] - rt_target_at(t, cols, r, c);
+            float z = fabsf(diff);
+            sum += z < delta ? 0.5f * z * z : delta * (z - 0.5f * delta);
+            float clamped = diff <= -delta ? -delta : diff >= delta ? delta : diff;
+            grad[i] = norm * clamped;
         }
     }
     return sum / (double)n;
@@ -112,6 +158,8 @@ static LossFn *const rt_losses[LOSS_COUNT] = {
     [LOSS_BCE] = loss_bce,
     [LOSS_MSE] = loss_mse,
     [LOSS_CROSS_ENTROPY] = loss_cross_entropy,
+    [LOSS_L1] = loss_l1,
+    [LOSS_HUBER] = loss_huber,
 };
 _Static_assert(sizeof rt_losses / sizeof *rt_losses == LOSS_COUNT, "one function per LossKind");
 

@@ -74,7 +74,7 @@ Test(props, unknown_repeated_mistyped)
 Test(props, required)
 {
     expect_diag(BASE "train net on xor { epochs = 1 }\n",
-                "t.nn:10:1: error: train block needs loss (bce, mse or cross_entropy)");
+                "t.nn:10:1: error: train block needs loss (bce, mse, cross_entropy, l1 or huber)");
     expect_diag(BASE "train net on xor { epochs = 1 }\n",
                 "t.nn:10:1: error: train block needs optimizer, e.g. optimizer = adam(lr = 0.01)");
     expect_diag(BASE "train net on xor { loss = bce optimizer = sgd(lr = 1) }\n",
@@ -477,7 +477,7 @@ Test(shapes, losses)
     expect_diag("dataset c { x = [0, 1] y = [0, 1] classes = 3 }\n" M10 "train M on c { loss = cross_entropy " OPT " }\n",
                 "t.nn:3:23: error: loss 'cross_entropy' needs one output unit per class, but dataset 'c' has 3 classes and model 'M' outputs 10");
     expect_diag(LABELS "train M on d { loss = hinge " OPT " }\n",
-                "t.nn:2:23: error: unknown loss 'hinge' (expected bce, mse or cross_entropy)");
+                "t.nn:2:23: error: unknown loss 'hinge' (expected bce, mse, cross_entropy, l1 or huber)");
 }
 
 Test(shapes, warnings)

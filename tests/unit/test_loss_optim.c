@@ -86,6 +86,42 @@ Test(loss, cross_entropy_label_smoothing_matches_torch)
     ASSERT_REL(g[5], -0.0009171962738037109, 1e-4);
 }
 
+/* torch 1.13: nn.L1Loss() and nn.HuberLoss(delta=d) on out and y below,
+ * loss.backward(). The differences 1, 0, -0.5, 3, 0.25, 1.5 put one at 0
+ * (l1's gradient is sign(0) = 0) and one on each delta's boundary (1 and
+ * 3: torch's gradient takes the linear side, delta / n). */
+static const float reg_out[6] = {1, 2, 3, 4, 0.25f, -1}, reg_y[6] = {0, 2, 3.5f, 1, 0, -2.5f};
+
+static void expect_loss(IrLoss l, double want, const double want_g[6])
+{
+    float g[6];
+    ASSERT_REL(rt_loss(&l, 2, 3, reg_out, (RtTargets){reg_y, false}, g), want, 1e-6);
+    for (int i = 0; i < 6; i++)
+        cr_expect(fabs(g[i] - want_g[i]) <= 1e-7, "%s: grad[%d] = %.9g, want %.9g",
+                  ir_loss_name(l.kind), i, (double)g[i], want_g[i]);
+}
+
+Test(loss, l1_matches_torch_with_sign_0_at_0)
+{
+    const double sixth = 0.1666666716337204;
+    expect_loss(loss_defaults(LOSS_L1), 1.0416666269302368,
+                (const double[6]){sixth, 0, -sixth, sixth, sixth, sixth});
+}
+
+Test(loss, huber_matches_torch_on_both_sides_of_delta)
+{
+    const double sixth = 0.1666666716337204, twelfth = 0.0833333358168602,
+                 quarter_n = 0.0416666679084301;
+    IrLoss l = loss_defaults(LOSS_HUBER);
+    cr_assert_eq(l.hyper[HP_DELTA], 1.0, "torch's default delta");
+    expect_loss(l, 0.6927083134651184,
+                (const double[6]){sixth, 0, -twelfth, sixth, quarter_n, sixth});
+    l.hyper[HP_DELTA] = 0.5;
+    expect_loss(l, 0.421875, (const double[6]){twelfth, 0, -twelfth, twelfth, quarter_n, twelfth});
+    l.hyper[HP_DELTA] = 3;
+    expect_loss(l, 1.046875, (const double[6]){sixth, 0, -twelfth, 0.5, quarter_n, 0.25});
+}
+
 /* Finite differences of the mean loss w.r.t. each output. */
 static void gradcheck(const IrLoss *l, size_t rows, size_t cols, float *out, RtTargets t)
 {
@@ -149,9 +185,38 @@ Test(loss, gradcheck_cross_entropy_one_hot)
     gradcheck_loss(LOSS_CROSS_ENTROPY, 2, 3, z, (RtTargets){y, false});
 }
 
-/* Every loss: a distinct name, a torch.nn module, and a gradient that
- * agrees with finite differences on probabilities with one-hot targets
- * (inputs every loss accepts). */
+/* A value of argument a inside its range but away from the default: the
+ * middle of a bounded range, a quarter of the default of an open one. */
+static double moved_arg(const OptimArg *a)
+{
+    IrRange r = ir_hypers[a->hp].range;
+    return isinf(r.hi) ? a->def / 4 : (r.lo + r.hi) / 2;
+}
+
+/* A loss's arguments are hyperparameters with a torch.nn keyword, no
+ * repeats, defaults in range, and nothing past n_args. */
+static void expect_loss_args_complete(const LossInfo *l)
+{
+    cr_assert_leq(l->n_args, LOSS_MAX_ARGS, "%s", l->name);
+    for (size_t i = 0; i < l->n_args; i++) {
+        const OptimArg *a = &l->args[i];
+        const HyperInfo *h = &ir_hypers[a->hp];
+        cr_assert(h->torch, "%s: %s has no torch keyword", l->name, h->name);
+        cr_assert(h->type == HYPER_NUMBER, "%s: %s", l->name, h->name);
+        for (size_t j = 0; j < i; j++)
+            cr_assert_neq(l->args[j].hp, a->hp, "%s: %s twice", l->name, h->name);
+        cr_assert(a->def >= h->range.lo && a->def <= h->range.hi, "%s: %s's default", l->name,
+                  h->name);
+    }
+    for (size_t i = l->n_args; i < LOSS_MAX_ARGS; i++)
+        cr_assert(l->args[i].hp == 0 && l->args[i].def == 0, "%s: n_args misses an argument",
+                  l->name);
+}
+
+/* Every loss: a distinct name, a torch.nn module, complete argument rows,
+ * and a gradient that agrees with finite differences on probabilities
+ * with one-hot targets (inputs every loss accepts), at the defaults and
+ * with each argument moved. */
 Test(loss, every_kind_has_a_name_a_torch_module_and_a_gradient)
 {
     for (int k = 0; k < LOSS_COUNT; k++) {
@@ -160,9 +225,16 @@ Test(loss, every_kind_has_a_name_a_torch_module_and_a_gradient)
         cr_assert_str_eq(ir_loss_name((LossKind)k), l->name);
         for (int j = 0; j < k; j++)
             cr_assert_str_neq(ir_losses[j].name, l->name);
-        float p[4] = {0.3f, 0.7f, 0.6f, 0.4f};
+        expect_loss_args_complete(l);
         const float y[4] = {0, 1, 1, 0};
-        gradcheck_loss((LossKind)k, 2, 2, p, (RtTargets){y, false});
+        float p[4] = {0.3f, 0.7f, 0.6f, 0.4f};
+        IrLoss at = loss_defaults((LossKind)k);
+        gradcheck(&at, 2, 2, p, (RtTargets){y, false});
+        for (size_t i = 0; i < l->n_args; i++) {
+            IrLoss moved = at;
+            moved.hyper[l->args[i].hp] = moved_arg(&l->args[i]);
+            gradcheck(&moved, 2, 2, p, (RtTargets){y, false});
+        }
     }
 }
 
