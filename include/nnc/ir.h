@@ -133,8 +133,17 @@ typedef struct IrModel {
     size_t in_units;
     size_t out_units;
     size_t n_params;    /* total size of every node's parameter tensors */
+    /* A train block trains it with a loss on logits of class 1 (bce_logits):
+     * its output is a logit, not a probability (ir_binary_threshold). */
+    bool logit_output;
     Loc loc;
 } IrModel;
+
+/* Where a binary output becomes class 1 (output > threshold): 0.5 for a
+ * probability, as in the lecture; 0 for a logit (m->logit_output), where
+ * sigmoid(z) > 0.5 exactly when z > 0. Evaluation, the decision regions,
+ * the emitted C's predict() and train.py's score all use it. */
+float ir_binary_threshold(const IrModel *m);
 
 /* The product of the dimensions (the lowering checked it fits a size_t). */
 size_t ir_shape_size(const IrShape *s);
@@ -282,6 +291,7 @@ typedef enum LossKind {
     LOSS_BCE,
     LOSS_MSE,
     LOSS_CROSS_ENTROPY,
+    LOSS_BCE_LOGITS,
     LOSS_L1,
     LOSS_HUBER,
 } LossKind;
@@ -300,6 +310,9 @@ typedef struct LossInfo {
      * hyperparameter (its ir_hypers row has torch.nn's keyword) and the
      * default is the torch.nn module's. */
     OptimArg args[LOSS_MAX_ARGS];
+    /* Its one output is a logit of class 1 (bce_logits): a model trained
+     * with it predicts 1 where the output is > 0, not > 0.5. */
+    bool binary_logits;
 } LossInfo;
 
 extern const LossInfo ir_losses[LOSS_COUNT];

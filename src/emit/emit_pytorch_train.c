@@ -334,19 +334,30 @@ static const char loop_code[] =
     "    return True\n"
     "\n"
     "\n"
-    "def score(out, y):\n"
-    "    \"\"\"nnc's verdict: (correct, rows) for a classifier, else the mean squared\n"
-    "    error. One column of labels on several outputs: the argmax; 0/1 targets:\n"
-    "    one-hot rows by argmax, otherwise each output > 0.5.\"\"\"\n"
-    "    if y.shape[1] == 1 and out.shape[1] > 1:\n"
-    "        return int((out.argmax(1) == y[:, 0].long()).sum()), len(y)\n"
-    "    if not ((y == 0) | (y == 1)).all():\n"
-    "        return float(((out.double() - y.double()) ** 2).mean())\n"
-    "    if out.shape[1] > 1 and (y.sum(1) == 1).all():\n"
-    "        return int((out.argmax(1) == y.argmax(1)).sum()), len(y)\n"
-    "    return int(((out > 0.5) == (y == 1)).all(1).sum()), len(y)\n"
-    "\n"
-    "\n"
+    ;
+
+/* score(): the part of the loop whose binary rule depends on the model
+ * (ir_binary_threshold: > 0.5 on a probability, > 0 on a logit). */
+static void put_score(FILE *f, const IrModel *m)
+{
+    bool logit = ir_binary_threshold(m) == 0.0f;
+    fputs("def score(out, y):\n"
+          "    \"\"\"nnc's verdict: (correct, rows) for a classifier, else the mean squared\n"
+          "    error. One column of labels on several outputs: the argmax; 0/1 targets:\n", f);
+    fputs(logit ? "    one-hot rows by argmax, otherwise each output (a logit) > 0.\"\"\"\n"
+                : "    one-hot rows by argmax, otherwise each output > 0.5.\"\"\"\n", f);
+    fputs("    if y.shape[1] == 1 and out.shape[1] > 1:\n"
+          "        return int((out.argmax(1) == y[:, 0].long()).sum()), len(y)\n"
+          "    if not ((y == 0) | (y == 1)).all():\n"
+          "        return float(((out.double() - y.double()) ** 2).mean())\n"
+          "    if out.shape[1] > 1 and (y.sum(1) == 1).all():\n"
+          "        return int((out.argmax(1) == y.argmax(1)).sum()), len(y)\n", f);
+    fprintf(f, "    return int(((out > %s) == (y == 1)).all(1).sum()), len(y)\n\n\n",
+            logit ? "0" : "0.5");
+}
+
+/* After score(): evaluation, the same for every model. */
+static const char eval_code[] =
     "def evaluate(model, name, data_root):\n"
     "    x, y = data.load(name, data_root)\n"
     "    model.eval()\n"
@@ -414,6 +425,8 @@ void py_write_train(FILE *f, const PyPackage *k)
         put_targets(f, k);
     }
     fputs(loop_code, f);
+    put_score(f, k->m);
+    fputs(eval_code, f);
     fputs(main_head, f);
     fprintf(f, "    model = %s()\n", k->class_name);
     fputs(main_tail, f);

@@ -412,7 +412,8 @@ typedef struct LossCheck {
     Loc at;
 } LossCheck;
 
-static bool check_bce(const LossCheck *k)
+/* bce and bce_logits: one output unit, one target per row. */
+static bool check_one_unit(const LossCheck *k)
 {
     if (k->out != 1) {
         diag_error(k->c->diag, k->at, "loss '%s' needs 1 output unit, but model '%s' outputs %zu",
@@ -424,8 +425,36 @@ static bool check_bce(const LossCheck *k)
                    k->loss, k->ds->name, k->ds->y_cols);
         return false;
     }
+    return true;
+}
+
+static bool check_bce(const LossCheck *k)
+{
+    if (!check_one_unit(k))
+        return false;
     if (k->last != OP_SIGMOID)
         diag_warning(k->c->diag, k->at, "loss 'bce' expects probabilities, but model '%s' does not end in sigmoid",
+                     k->m->name);
+    return true;
+}
+
+/* bce_logits takes the raw score of class 1 and 0/1 targets (its
+ * predictions are output > 0, so other targets could never be scored). */
+static bool check_bce_logits(const LossCheck *k)
+{
+    if (!check_one_unit(k))
+        return false;
+    const IrDataset *ds = k->ds;
+    for (size_t i = 0; i < ds->rows; i++) {
+        float y = ds->y[i];
+        if (y != 0.0f && y != 1.0f) {
+            diag_error(k->c->diag, k->at, "loss '%s' needs 0/1 targets, but row %zu of dataset '%s' has %.9g",
+                       k->loss, i + 1, ds->name, (double)y);
+            return false;
+        }
+    }
+    if (k->last == OP_SIGMOID)
+        diag_warning(k->c->diag, k->at, "loss 'bce_logits' applies sigmoid itself; the final sigmoid of model '%s' applies it twice (use bce, or drop the sigmoid)",
                      k->m->name);
     return true;
 }
@@ -478,13 +507,14 @@ static bool (*const loss_checks[LOSS_COUNT])(const LossCheck *) = {
     [LOSS_BCE] = check_bce,
     [LOSS_MSE] = check_mse,
     [LOSS_CROSS_ENTROPY] = check_cross_entropy,
+    [LOSS_BCE_LOGITS] = check_bce_logits,
     [LOSS_L1] = check_mse,    /* one target per output, any numbers */
     [LOSS_HUBER] = check_mse,
 };
 _Static_assert(sizeof loss_checks / sizeof *loss_checks == LOSS_COUNT, "one check per LossKind");
 
 /* Output units and targets must suit the loss; warnings for the classic
- * slips (double softmax, bce on raw scores). */
+ * slips (double softmax or sigmoid, bce on raw scores). */
 static bool lower_check_loss(Lower *c, const IrTrain *t, const AstValue *loss_v)
 {
     const IrModel *m = &c->prog->models[t->model];
@@ -674,6 +704,8 @@ void lower_train(Lower *c, const AstDecl *d)
     if (!slots[TP_LOG_EVERY])
         t->log_every = t->epochs / 10 > 1 ? t->epochs / 10 : 1;
     lower_clamp_batch(c, t, slots[TP_BATCH], sweep);
+    if (ir_losses[t->loss.kind].binary_logits)
+        p->models[t->model].logit_output = true;
     ms->trained = true;
     ms->last_train = p->n_trains;
     p->steps[p->n_steps++] = (IrStep){STEP_TRAIN, p->n_trains++};

@@ -19,6 +19,8 @@ const LossInfo ir_losses[LOSS_COUNT] = {
     [LOSS_CROSS_ENTROPY] = {"cross_entropy", "CrossEntropyLoss",
                             "on logits: it applies softmax itself",
                             ARGS({HP_LABEL_SMOOTHING, 0})},
+    [LOSS_BCE_LOGITS] = {"bce_logits", "BCEWithLogitsLoss",
+                         "on logits: it applies sigmoid itself", .binary_logits = true},
     [LOSS_L1] = {"l1", "L1Loss", NULL},
     [LOSS_HUBER] = {"huber", "HuberLoss", NULL, ARGS({HP_DELTA, 1.0})},
 };

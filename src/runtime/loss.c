@@ -1,8 +1,9 @@
-/* bce, mse, cross_entropy (with label smoothing), l1 and huber over a
- * batch, with their gradients. */
+/* bce, mse, cross_entropy (with label smoothing), bce_logits, l1 and huber
+ * over a batch, with their gradients. */
 #include <math.h>
 
 #include "loss.h"
+#include "ops.h"
 
 float rt_target_at(RtTargets t, size_t cols, size_t r, size_t c)
 {
@@ -53,6 +54,29 @@ static double loss_mse(const IrLoss *l, size_t rows, size_t cols, const float *o
             float diff = out[i] - rt_target_at(t, cols, r, c);
             sum += (double)diff * diff;
             grad[i] = scale * diff;
+        }
+    }
+    return sum / (double)n;
+}
+
+/* nn.BCEWithLogitsLoss on logits z, mean over all elements:
+ * max(z, 0) - z y + log1p(e^-|z|), finite for every z. torch 1.13's CPU
+ * form, (1 - y) z + m + log(e^-m + e^(-z-m)) with m = max(-z, 0), is the
+ * same function. The gradient is torch's, (sigmoid(z) - y) / n, with the
+ * sigmoid of the sigmoid op. */
+static double loss_bce_logits(const IrLoss *l, size_t rows, size_t cols, const float *out,
+                              RtTargets t, float *grad)
+{
+    (void)l; /* no arguments */
+    size_t n = rows * cols;
+    double sum = 0.0;
+    for (size_t r = 0; r < rows; r++) {
+        for (size_t c = 0; c < cols; c++) {
+            size_t i = r * cols + c;
+            float y = rt_target_at(t, cols, r, c);
+            double z = out[i];
+            sum += fmax(z, 0.0) - z * y + log1p(exp(-fabs(z)));
+            grad[i] = (rt_act_sigmoid(out[i]) - y) / (float)n;
         }
     }
     return sum / (double)n;
@@ -158,6 +182,7 @@ static LossFn *const rt_losses[LOSS_COUNT] = {
     [LOSS_BCE] = loss_bce,
     [LOSS_MSE] = loss_mse,
     [LOSS_CROSS_ENTROPY] = loss_cross_entropy,
+    [LOSS_BCE_LOGITS] = loss_bce_logits,
     [LOSS_L1] = loss_l1,
     [LOSS_HUBER] = loss_huber,
 };

@@ -1,7 +1,8 @@
 /* Loss functions: each returns the mean loss of a batch and writes the
  * gradient of that mean w.r.t. the network's output (what backward starts
  * from). Formulas follow PyTorch's BCELoss, MSELoss, CrossEntropyLoss
- * (with its label_smoothing), L1Loss and HuberLoss with reduction='mean'. */
+ * (with its label_smoothing), BCEWithLogitsLoss, L1Loss and HuberLoss with
+ * reduction='mean'. */
 #ifndef NNC_RT_LOSS_H
 #define NNC_RT_LOSS_H
 

@@ -1,5 +1,6 @@
-/* Losses: values against PyTorch (numbers printed by torch 1.13 for the
- * same inputs) and gradients against finite differences. Optimizers: every
+/* Losses: values and gradients against PyTorch (numbers printed by torch
+ * 1.13 for the same inputs) and gradients against finite differences, for
+ * every LossKind. Optimizers: every
  * row of the tables, and three steps of SGD, Adam and RMSprop against
  * torch.optim on the same gradients. */
 #include <criterion/criterion.h>
@@ -86,6 +87,25 @@ Test(loss, cross_entropy_label_smoothing_matches_torch)
     ASSERT_REL(g[5], -0.0009171962738037109, 1e-4);
 }
 
+/* torch 1.13: nn.BCEWithLogitsLoss()(z, y), loss.backward(). Logits of
+ * +-200 and 50 would overflow a naive log(sigmoid(z)). */
+Test(loss, bce_logits_matches_torch_and_stays_finite)
+{
+    const float z[8] = {-200, -3, -0.5f, 0, 0.5f, 3, 50, 200}, y[8] = {1, 0, 1, 1, 0, 1, 0, 1};
+    const double want_g[8] = {-0.125, 0.005928234197199345, -0.07780741155147552, -0.0625,
+                              0.07780741900205612, -0.00592823326587677, 0.125, 0.0};
+    float g[8];
+    ASSERT_REL(loss_of(LOSS_BCE_LOGITS, 8, 1, z, (RtTargets){y, false}, g), 31.592308044433594,
+               1e-6);
+    for (int i = 0; i < 8; i++)
+        cr_expect(fabs(g[i] - want_g[i]) <= 1e-8, "grad[%d] = %.9g, want %.9g", i, (double)g[i],
+                  want_g[i]);
+    const float z2[4] = {0.3f, -1.2f, 2.5f, 0}, y2[4] = {1, 0, 0, 1};
+    ASSERT_REL(loss_of(LOSS_BCE_LOGITS, 4, 1, z2, (RtTargets){y2, false}, g), 1.022418737411499,
+               1e-6);
+    ASSERT_REL(g[2], 0.23103545606136322, 1e-6);
+}
+
 /* torch 1.13: nn.L1Loss() and nn.HuberLoss(delta=d) on out and y below,
  * loss.backward(). The differences 1, 0, -0.5, 3, 0.25, 1.5 put one at 0
  * (l1's gradient is sign(0) = 0) and one on each delta's boundary (1 and
@@ -154,6 +174,13 @@ Test(loss, gradcheck_bce)
     float p[6] = {0.1f, 0.9f, 0.35f, 0.6f, 0.5f, 0.97f};
     const float y[6] = {0, 1, 1, 0, 1, 0};
     gradcheck_loss(LOSS_BCE, 3, 2, p, (RtTargets){y, false});
+}
+
+Test(loss, gradcheck_bce_logits)
+{
+    float z[6] = {-2.5f, 0.1f, 1.5f, -0.3f, 4, 0};
+    const float y[6] = {0, 1, 1, 0, 0, 1};
+    gradcheck_loss(LOSS_BCE_LOGITS, 3, 2, z, (RtTargets){y, false});
 }
 
 Test(loss, gradcheck_mse)
