@@ -505,6 +505,40 @@ Test(lower, loss_arguments_and_logit_outputs)
     run_end(&r);
 }
 
+/* tests/torch/losses_fixed.nn is where every loss is trained step by step
+ * against PyTorch (tests/torch/run.sh): it must train with every LossKind,
+ * and with every argument of each set away from its default somewhere. */
+Test(lower, every_loss_is_compared_with_torch)
+{
+    FILE *f = fopen("tests/torch/losses_fixed.nn", "rb");
+    cr_assert_not_null(f, "run from the repository root");
+    static char text[1 << 16];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    Run r;
+    IrProgram *p = run_compile(&r, text);
+    cr_assert_not_null(p, "%s", run_output(&r));
+    for (int k = 0; k < LOSS_COUNT; k++) {
+        const LossInfo *info = &ir_losses[k];
+        bool trained = false;
+        bool moved[LOSS_MAX_ARGS] = {false};
+        for (size_t t = 0; t < p->n_trains; t++) {
+            const IrLoss *l = &p->trains[t].loss;
+            if (l->kind != (LossKind)k)
+                continue;
+            trained = true;
+            for (size_t i = 0; i < info->n_args; i++)
+                moved[i] |= ir_loss_arg_differs(l, i);
+        }
+        cr_expect(trained, "losses_fixed.nn trains nothing with %s", info->name);
+        for (size_t i = 0; i < info->n_args; i++)
+            cr_expect(moved[i], "losses_fixed.nn never sets %s's %s", info->name,
+                      ir_hyper_name(info->args[i].hp));
+    }
+    run_end(&r);
+}
+
 Test(shapes, warnings)
 {
     expect_diag(LABELS "model s { input 1 dense 3, softmax }\ntrain s on d { loss = cross_entropy " OPT " }\n",
