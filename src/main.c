@@ -308,9 +308,10 @@ static const char *weights_origin(Arena *a, const Cli *cli, const IrProgram *p, 
     for (size_t i = p->n_trains; i-- > 0;) {
         if (p->trains[i].model != model)
             continue;
-        uint64_t seed = cli->rt.override_seed ? cli->rt.seed : p->trains[i].seed;
+        const IrTrain *t = &p->trains[i];
+        uint64_t seed = cli->rt.override_seed ? cli->rt.seed : t->seed;
         return arena_printf(a, "trained by nnc on %s (%s, seed %llu), as `nnc run` does",
-                            p->datasets[p->trains[i].dataset].name, ir_loss_name(p->trains[i].loss),
+                            p->datasets[t->dataset].name, ir_loss_name(t->loss.kind),
                             (unsigned long long)seed);
     }
     return "trained by nnc";

@@ -87,6 +87,13 @@ json_check lr_sweep.nn "t=d['steps'][0];
 assert [r['sweep_value'] for r in t['runs']]==[0.01,0.1,1.0]
 assert all(len(r['loss_per_epoch'])==1000 for r in t['runs']) and t['kept_run']==1"
 json_check logistic_xor.nn "assert d['steps'][1]['accuracy']<1.0"
+# a loss's arguments, defaults included, in loss_args; a logit scored > 0
+json_check ../tests/golden/ok_losses.nn "t=[s for s in d['steps'] if s['step']=='train']
+assert t[0]['loss']=='cross_entropy' and t[0]['loss_args']=={'label_smoothing': 0.1}
+assert t[1]['loss_args']=={'label_smoothing': 0} and t[2]['loss_args']=={}
+assert t[3]['loss']=='huber' and t[3]['loss_args']=={'delta': 0.5}"
+json_check ../tests/golden/ok_logits_threshold.nn "e=d['steps'][2]
+assert e['model']=='and_logits' and e['accuracy']==1.0 and e['rows'][3]['prediction']==1"
 # show = LAYER: the layer's values in every row, as the table prints them
 json_check handpicked_xor.nn "e=d['steps'][0]; assert e['show']=='hidden'
 assert [r['activations'] for r in e['rows']]==[[0,0],[0.5,0],[0.5,0],[1.5,0.5]]"

@@ -37,7 +37,8 @@ enum { EMIT_UNROLL_MAX_WEIGHTS = 256 };
  * identifier. Allocated in arena a. */
 const char *emit_default_prefix(Arena *a, const IrModel *m);
 /* true when the model's output is a class decision (predict() is emitted):
- * one sigmoid/step unit, or several outputs compared by argmax. */
+ * one sigmoid/step unit or logit (IrModel.logit_output), or several outputs
+ * compared by argmax. */
 bool emit_is_classifier(const IrModel *m);
 
 /* false (with the layer's name) when a weight is NaN or infinite: such a

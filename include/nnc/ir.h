@@ -133,8 +133,17 @@ typedef struct IrModel {
     size_t in_units;
     size_t out_units;
     size_t n_params;    /* total size of every node's parameter tensors */
+    /* A train block trains it with a loss on logits of class 1 (bce_logits):
+     * its output is a logit, not a probability (ir_binary_threshold). */
+    bool logit_output;
     Loc loc;
 } IrModel;
+
+/* Where a binary output becomes class 1 (output > threshold): 0.5 for a
+ * probability, as in the lecture; 0 for a logit (m->logit_output), where
+ * sigmoid(z) > 0.5 exactly when z > 0. Evaluation, the decision regions,
+ * the emitted C's predict() and train.py's score all use it. */
+float ir_binary_threshold(const IrModel *m);
 
 /* The product of the dimensions (the lowering checked it fits a size_t). */
 size_t ir_shape_size(const IrShape *s);
@@ -196,20 +205,6 @@ bool ir_targets_are_labels(const IrDataset *ds, const IrModel *m);
  * checker, `dump ir`, the training log, --json and the PyTorch emitter read
  * them; the runtime indexes its own tables by the same kinds. */
 
-typedef enum LossKind { LOSS_BCE, LOSS_MSE, LOSS_CROSS_ENTROPY } LossKind;
-/* One past the last kind, outside the enum like OP_COUNT: tables indexed by
- * the kind have _COUNT rows (_Static_assert), switches list every kind. */
-#define LOSS_COUNT ((int)LOSS_CROSS_ENTROPY + 1)
-
-typedef struct LossInfo {
-    const char *name;       /* in .nn files, dump ir, the log and --json */
-    const char *torch;      /* the torch.nn module: "BCELoss" */
-    const char *torch_note; /* a comment after it in train.py, or NULL */
-} LossInfo;
-
-extern const LossInfo ir_losses[LOSS_COUNT];
-const char *ir_loss_name(LossKind k);
-
 /* Epochs, batch rows and log intervals: at most this many. */
 #define IR_MAX_COUNT 1e9
 
@@ -220,9 +215,9 @@ typedef struct IrRange {
     bool integer;
 } IrRange;
 
-/* Every hyperparameter a train block names, as an optimizer argument or in
- * a sweep: the optimizers' (IrOptimizer.hyper), then epochs and batch, the
- * train block's own. */
+/* Every hyperparameter a train block names, as an optimizer or loss
+ * argument or in a sweep: the optimizers' (IrOptimizer.hyper), then epochs
+ * and batch, the train block's own, then the losses' (IrLoss.hyper). */
 typedef enum HyperParam {
     HP_LR,
     HP_MOMENTUM,
@@ -233,11 +228,13 @@ typedef enum HyperParam {
     HP_CENTERED,
     HP_EPOCHS,
     HP_BATCH,
+    HP_LABEL_SMOOTHING,
+    HP_DELTA,
 } HyperParam;
 
 /* One past the last kind, outside the enum like OP_COUNT: tables indexed by
  * the kind have _COUNT rows (_Static_assert), switches list every kind. */
-#define HP_COUNT ((int)HP_BATCH + 1)
+#define HP_COUNT ((int)HP_DELTA + 1)
 
 typedef enum HyperType { HYPER_NUMBER, HYPER_BOOL } HyperType;
 
@@ -245,8 +242,9 @@ typedef struct HyperInfo {
     const char *name;   /* the argument and sweep name: "beta1" */
     IrRange range;      /* for the argument, the property and every sweep value */
     bool sweepable;
-    /* The torch.optim keyword, or NULL (not an optimizer's). An optimizer's
-     * arguments in a row that share one form a tuple: betas=(beta1, beta2). */
+    /* The torch.optim keyword (or the torch.nn loss's), or NULL (epochs,
+     * batch). An optimizer's arguments in a row that share one form a
+     * tuple: betas=(beta1, beta2). */
     const char *torch;
     HyperType type;     /* HYPER_BOOL: true or false, stored as 1 or 0 */
 } HyperInfo;
@@ -286,10 +284,56 @@ typedef struct IrOptimizer {
     double hyper[HP_COUNT];
 } IrOptimizer;
 
+/* ---- losses: loss = NAME or NAME(args), arguments bound like an
+ * optimizer's (rows of ir_hypers with a default). */
+
+typedef enum LossKind {
+    LOSS_BCE,
+    LOSS_MSE,
+    LOSS_CROSS_ENTROPY,
+    LOSS_BCE_LOGITS,
+    LOSS_L1,
+    LOSS_HUBER,
+} LossKind;
+/* One past the last kind, outside the enum like OP_COUNT: tables indexed by
+ * the kind have _COUNT rows (_Static_assert), switches list every kind. */
+#define LOSS_COUNT ((int)LOSS_HUBER + 1)
+
+enum { LOSS_MAX_ARGS = 2 };
+
+typedef struct LossInfo {
+    const char *name;       /* in .nn files, dump ir, the log and --json */
+    const char *torch;      /* the torch.nn module: "BCELoss" */
+    const char *torch_note; /* a comment after it in train.py, or NULL */
+    size_t n_args;
+    /* In positional order, rows like an optimizer's: each argument is a
+     * hyperparameter (its ir_hypers row has torch.nn's keyword) and the
+     * default is the torch.nn module's. */
+    OptimArg args[LOSS_MAX_ARGS];
+    /* Its one output is a logit of class 1 (bce_logits): a model trained
+     * with it predicts 1 where the output is > 0, not > 0.5. */
+    bool binary_logits;
+} LossInfo;
+
+extern const LossInfo ir_losses[LOSS_COUNT];
+const char *ir_loss_name(LossKind k);
+
+/* A loss and its arguments, indexed by HyperParam like IrOptimizer: the
+ * arguments of ir_losses[kind] are set (given or default), others are 0. */
+typedef struct IrLoss {
+    LossKind kind;
+    double hyper[HP_COUNT];
+} IrLoss;
+
+/* Whether argument i of l's loss differs from its default. Only those are
+ * written (dump ir, the log, train.py), so that `loss = cross_entropy`
+ * stays nn.CrossEntropyLoss() as torch users write it. */
+bool ir_loss_arg_differs(const IrLoss *l, size_t i);
+
 typedef struct IrTrain {
     size_t model;       /* index into IrProgram.models */
     size_t dataset;     /* index into IrProgram.datasets */
-    LossKind loss;
+    IrLoss loss;
     IrOptimizer optimizer;
     long epochs;
     size_t batch;       /* rows per step; == dataset rows when not given */

@@ -42,7 +42,7 @@ const char *emit_default_prefix(Arena *a, const IrModel *m)
 
 bool emit_is_classifier(const IrModel *m)
 {
-    if (m->out_units > 1)
+    if (m->out_units > 1 || m->logit_output)
         return true;
     OpKind last = m->nodes[m->n_nodes - 1].op;
     return last == OP_SIGMOID || last == OP_STEP;
@@ -155,8 +155,9 @@ static void emit_prototypes(Emitter *e)
         e->upper, e->upper);
     if (emit_is_classifier(e->m)) {
         put(e, "/* The predicted class: %s. */\n",
-            e->m->out_units == 1 ? "1 when the output is > 0.5, else 0"
-                                 : "the index of the largest output");
+            e->m->out_units > 1 ? "the index of the largest output"
+            : e->m->logit_output ? "1 when the output (a logit) is > 0, else 0"
+                                 : "1 when the output is > 0.5, else 0");
         put(e, "int %s_predict(const float in[%s_IN]);\n", e->o->prefix, e->upper);
     }
 }
@@ -404,7 +405,9 @@ static void emit_predict(Emitter *e)
     put(e, "\nint %s_predict(const float in[%s_IN])\n{\n", e->o->prefix, e->upper);
     put(e, "    float out[%s_OUT];\n    %s_forward(in, out);\n", e->upper, e->o->prefix);
     if (e->m->out_units == 1) {
-        put(e, "    return out[0] > 0.5f;\n}\n");
+        put(e, "    return out[0] > ");
+        put_float(e, ir_binary_threshold(e->m));
+        put(e, ";\n}\n");
         return;
     }
     put(e, "    int best = 0;\n    for (int j = 1; j < %s_OUT; j++)\n", e->upper);

@@ -117,10 +117,22 @@ static void put_eval_list(FILE *f, const PyPackage *k)
     fputs("]\n\n\n", f);
 }
 
+/* nn.HuberLoss(delta=0.5): the arguments that differ from torch's defaults
+ * as its keywords, so that a default loss reads nn.CrossEntropyLoss(). */
 static void put_loss(FILE *f, const IrTrain *t)
 {
-    const LossInfo *l = &ir_losses[t->loss];
-    fprintf(f, "def make_loss():\n    return nn.%s()", l->torch);
+    const LossInfo *l = &ir_losses[t->loss.kind];
+    fprintf(f, "def make_loss():\n    return nn.%s(", l->torch);
+    const char *sep = "";
+    for (size_t i = 0; i < l->n_args; i++) {
+        if (!ir_loss_arg_differs(&t->loss, i))
+            continue;
+        const HyperInfo *h = &ir_hypers[l->args[i].hp];
+        fprintf(f, "%s%s=", sep, h->torch);
+        py_put_double(f, t->loss.hyper[l->args[i].hp]);
+        sep = ", ";
+    }
+    fputc(')', f);
     if (l->torch_note)
         fprintf(f, "  # %s", l->torch_note);
     fputs("\n\n\n", f);
@@ -175,7 +187,7 @@ static void put_targets(FILE *f, const PyPackage *k)
         return;
     }
     fputs("    \"\"\"y holds class labels; ", f);
-    if (k->train->loss == LOSS_CROSS_ENTROPY)
+    if (k->train->loss.kind == LOSS_CROSS_ENTROPY)
         fputs("CrossEntropyLoss wants them as class indices.\"\"\"\n"
               "    return y[:, 0].long()\n\n\n", f);
     else
@@ -322,19 +334,30 @@ static const char loop_code[] =
     "    return True\n"
     "\n"
     "\n"
-    "def score(out, y):\n"
-    "    \"\"\"nnc's verdict: (correct, rows) for a classifier, else the mean squared\n"
-    "    error. One column of labels on several outputs: the argmax; 0/1 targets:\n"
-    "    one-hot rows by argmax, otherwise each output > 0.5.\"\"\"\n"
-    "    if y.shape[1] == 1 and out.shape[1] > 1:\n"
-    "        return int((out.argmax(1) == y[:, 0].long()).sum()), len(y)\n"
-    "    if not ((y == 0) | (y == 1)).all():\n"
-    "        return float(((out.double() - y.double()) ** 2).mean())\n"
-    "    if out.shape[1] > 1 and (y.sum(1) == 1).all():\n"
-    "        return int((out.argmax(1) == y.argmax(1)).sum()), len(y)\n"
-    "    return int(((out > 0.5) == (y == 1)).all(1).sum()), len(y)\n"
-    "\n"
-    "\n"
+    ;
+
+/* score(): the part of the loop whose binary rule depends on the model
+ * (ir_binary_threshold: > 0.5 on a probability, > 0 on a logit). */
+static void put_score(FILE *f, const IrModel *m)
+{
+    bool logit = ir_binary_threshold(m) == 0.0f;
+    fputs("def score(out, y):\n"
+          "    \"\"\"nnc's verdict: (correct, rows) for a classifier, else the mean squared\n"
+          "    error. One column of labels on several outputs: the argmax; 0/1 targets:\n", f);
+    fputs(logit ? "    one-hot rows by argmax, otherwise each output (a logit) > 0.\"\"\"\n"
+                : "    one-hot rows by argmax, otherwise each output > 0.5.\"\"\"\n", f);
+    fputs("    if y.shape[1] == 1 and out.shape[1] > 1:\n"
+          "        return int((out.argmax(1) == y[:, 0].long()).sum()), len(y)\n"
+          "    if not ((y == 0) | (y == 1)).all():\n"
+          "        return float(((out.double() - y.double()) ** 2).mean())\n"
+          "    if out.shape[1] > 1 and (y.sum(1) == 1).all():\n"
+          "        return int((out.argmax(1) == y.argmax(1)).sum()), len(y)\n", f);
+    fprintf(f, "    return int(((out > %s) == (y == 1)).all(1).sum()), len(y)\n\n\n",
+            logit ? "0" : "0.5");
+}
+
+/* After score(): evaluation, the same for every model. */
+static const char eval_code[] =
     "def evaluate(model, name, data_root):\n"
     "    x, y = data.load(name, data_root)\n"
     "    model.eval()\n"
@@ -402,6 +425,8 @@ void py_write_train(FILE *f, const PyPackage *k)
         put_targets(f, k);
     }
     fputs(loop_code, f);
+    put_score(f, k->m);
+    fputs(eval_code, f);
     fputs(main_head, f);
     fprintf(f, "    model = %s()\n", k->class_name);
     fputs(main_tail, f);

@@ -125,7 +125,7 @@ enum { TP_LOSS, TP_OPTIMIZER, TP_EPOCHS, TP_BATCH, TP_SEED, TP_LOG_EVERY, TP_COU
 
 /* TP_LOSS's choices are ir_losses' names (train_spec fills them in). */
 static const PropSpec train_props[TP_COUNT] = {
-    [TP_LOSS] = {"loss", PT_IDENT, NULL, NULL},
+    [TP_LOSS] = {"loss", PT_CALL, NULL, NULL},
     [TP_OPTIMIZER] = {"optimizer", PT_CALL, NULL, NULL},
     [TP_EPOCHS] = {"epochs", PT_INT, NULL, &ir_hypers[HP_EPOCHS].range},
     [TP_BATCH] = {"batch", PT_INT, NULL, &ir_hypers[HP_BATCH].range},
@@ -155,28 +155,90 @@ static bool optim_lookup(Lower *c, const char *name, Loc loc, OptimKind *out)
     return false;
 }
 
-/* Which of the optimizer's arguments `name` is; reports unknown names. */
-static bool optim_arg_index(Lower *c, const OptimInfo *info, const AstArg *a, size_t *out)
+/* A callee of a train block, an optimizer or a loss: its name and its
+ * argument rows. Both are bound by the same code below. */
+#define CALL_MAX_ARGS ((int)OPTIM_MAX_ARGS > (int)LOSS_MAX_ARGS ? (int)OPTIM_MAX_ARGS \
+                                                                : (int)LOSS_MAX_ARGS)
+#define CALL_MAX_ROWS (OPTIM_COUNT > LOSS_COUNT ? OPTIM_COUNT : LOSS_COUNT)
+
+typedef struct CallSig {
+    const char *name;
+    const OptimArg *args;
+    size_t n_args;
+} CallSig;
+
+/* Every row of the callee's table, to name the rows that take an argument
+ * the callee does not. */
+typedef struct CallTable {
+    CallSig rows[CALL_MAX_ROWS];
+    size_t n;
+} CallTable;
+
+static CallTable optim_table(void)
 {
-    const char *names[OPTIM_MAX_ARGS];
-    for (size_t i = 0; i < info->n_args; i++) {
-        names[i] = ir_hypers[info->args[i].hp].name;
+    CallTable t = {.n = OPTIM_COUNT};
+    for (int k = 0; k < OPTIM_COUNT; k++)
+        t.rows[k] = (CallSig){ir_optims[k].name, ir_optims[k].args, ir_optims[k].n_args};
+    return t;
+}
+
+static CallTable loss_table(void)
+{
+    CallTable t = {.n = LOSS_COUNT};
+    for (int k = 0; k < LOSS_COUNT; k++)
+        t.rows[k] = (CallSig){ir_losses[k].name, ir_losses[k].args, ir_losses[k].n_args};
+    return t;
+}
+
+/* "mse has no argument 'label_smoothing' (only cross_entropy takes it)"
+ * when other rows of the table take the name; false when none does. */
+static bool call_arg_elsewhere(Lower *c, const CallSig *sig, const CallTable *table,
+                               const AstArg *a)
+{
+    const char *takers[CALL_MAX_ROWS + 1];
+    size_t n = 0;
+    for (size_t k = 0; k < table->n; k++)
+        for (size_t i = 0; i < table->rows[k].n_args; i++)
+            if (strcmp(ir_hypers[table->rows[k].args[i].hp].name, a->name) == 0)
+                takers[n++] = table->rows[k].name;
+    takers[n] = NULL;
+    if (n == 0)
+        return false;
+    diag_error(c->diag, a->loc, "%s has no argument '%s' (only %s takes it)", sig->name, a->name,
+               choices_text(c, takers));
+    return true;
+}
+
+/* Which of the callee's arguments `name` is; reports unknown names. */
+static bool call_arg_index(Lower *c, const CallSig *sig, const CallTable *table, const AstArg *a,
+                           size_t *out)
+{
+    const char *names[CALL_MAX_ARGS];
+    for (size_t i = 0; i < sig->n_args; i++) {
+        names[i] = ir_hypers[sig->args[i].hp].name;
         if (strcmp(names[i], a->name) == 0) {
             *out = i;
             return true;
         }
     }
-    const char *near = suggest_nearest(a->name, names, info->n_args);
+    if (call_arg_elsewhere(c, sig, table, a))
+        return false;
+    if (sig->n_args == 0) {
+        diag_error(c->diag, a->loc, "unknown argument '%s' for %s: it takes no arguments",
+                   a->name, sig->name);
+        return false;
+    }
+    const char *near = suggest_nearest(a->name, names, sig->n_args);
     if (near)
         diag_error(c->diag, a->loc, "unknown argument '%s' for %s; did you mean '%s'?", a->name,
-                   info->name, near);
+                   sig->name, near);
     else
-        diag_error(c->diag, a->loc, "unknown argument '%s' for %s", a->name, info->name);
+        diag_error(c->diag, a->loc, "unknown argument '%s' for %s", a->name, sig->name);
     return false;
 }
 
 /* Checks an argument's value against its hyperparameter's row. */
-static bool optim_arg_value(Lower *c, const AstValue *v, HyperParam h, double *out)
+static bool call_arg_value(Lower *c, const AstValue *v, HyperParam h, double *out)
 {
     const HyperInfo *hi = &ir_hypers[h];
     if (hi->type == HYPER_NUMBER)
@@ -189,10 +251,11 @@ static bool optim_arg_value(Lower *c, const AstValue *v, HyperParam h, double *o
     return true;
 }
 
-/* Binds positional and named arguments to the optimizer's parameters and
- * checks each value, in source order. */
-static bool optim_bind_args(Lower *c, const OptimInfo *info, const AstValue *call,
-                            const AstArg *bound[OPTIM_MAX_ARGS], IrOptimizer *o)
+/* Binds positional and named arguments to the callee's parameters and
+ * checks each value, in source order, into hyper (indexed by HyperParam);
+ * bound[i] is the argument given for parameter i, or NULL. */
+static bool call_bind_args(Lower *c, const CallSig *sig, const CallTable *table,
+                           const AstValue *call, const AstArg **bound, double hyper[HP_COUNT])
 {
     bool ok = true, named = false;
     size_t pos = 0;
@@ -200,7 +263,7 @@ static bool optim_bind_args(Lower *c, const OptimInfo *info, const AstValue *cal
         size_t i;
         if (a->name) {
             named = true;
-            if (!optim_arg_index(c, info, a, &i)) {
+            if (!call_arg_index(c, sig, table, a, &i)) {
                 ok = false;
                 continue;
             }
@@ -208,22 +271,26 @@ static bool optim_bind_args(Lower *c, const OptimInfo *info, const AstValue *cal
             diag_error(c->diag, a->loc, "positional argument after a named one");
             ok = false;
             continue;
-        } else if (pos >= info->n_args) {
-            diag_error(c->diag, a->loc, "%s takes at most %zu arguments, got %zu", info->name,
-                       info->n_args, call->n);
+        } else if (sig->n_args == 0) {
+            diag_error(c->diag, a->loc, "%s takes no arguments", sig->name);
+            ok = false;
+            break;
+        } else if (pos >= sig->n_args) {
+            diag_error(c->diag, a->loc, "%s takes at most %zu argument%s, got %zu", sig->name,
+                       sig->n_args, sig->n_args == 1 ? "" : "s", call->n);
             ok = false;
             break;
         } else {
             i = pos++;
         }
-        HyperParam h = info->args[i].hp;
+        HyperParam h = sig->args[i].hp;
         if (bound[i]) {
             diag_error(c->diag, a->loc, "argument '%s' is given twice", ir_hypers[h].name);
             ok = false;
             continue;
         }
         bound[i] = a;
-        ok &= optim_arg_value(c, a->value, h, &o->hyper[h]);
+        ok &= call_arg_value(c, a->value, h, &hyper[h]);
     }
     return ok;
 }
@@ -240,7 +307,8 @@ static bool lower_optimizer(Lower *c, const AstValue *v, IrOptimizer *o)
     for (size_t i = 0; i < info->n_args; i++)
         o->hyper[info->args[i].hp] = info->args[i].def;
     const AstArg *bound[OPTIM_MAX_ARGS] = {0};
-    if (!optim_bind_args(c, info, v, bound, o))
+    CallTable table = optim_table();
+    if (!call_bind_args(c, &table.rows[k], &table, v, bound, o->hyper))
         return false;
     for (size_t i = 0; i < info->n_args; i++) {
         HyperParam h = info->args[i].hp;
@@ -344,7 +412,8 @@ typedef struct LossCheck {
     Loc at;
 } LossCheck;
 
-static bool check_bce(const LossCheck *k)
+/* bce and bce_logits: one output unit, one target per row. */
+static bool check_one_unit(const LossCheck *k)
 {
     if (k->out != 1) {
         diag_error(k->c->diag, k->at, "loss '%s' needs 1 output unit, but model '%s' outputs %zu",
@@ -356,8 +425,36 @@ static bool check_bce(const LossCheck *k)
                    k->loss, k->ds->name, k->ds->y_cols);
         return false;
     }
+    return true;
+}
+
+static bool check_bce(const LossCheck *k)
+{
+    if (!check_one_unit(k))
+        return false;
     if (k->last != OP_SIGMOID)
         diag_warning(k->c->diag, k->at, "loss 'bce' expects probabilities, but model '%s' does not end in sigmoid",
+                     k->m->name);
+    return true;
+}
+
+/* bce_logits takes the raw score of class 1 and 0/1 targets (its
+ * predictions are output > 0, so other targets could never be scored). */
+static bool check_bce_logits(const LossCheck *k)
+{
+    if (!check_one_unit(k))
+        return false;
+    const IrDataset *ds = k->ds;
+    for (size_t i = 0; i < ds->rows; i++) {
+        float y = ds->y[i];
+        if (y != 0.0f && y != 1.0f) {
+            diag_error(k->c->diag, k->at, "loss '%s' needs 0/1 targets, but row %zu of dataset '%s' has %.9g",
+                       k->loss, i + 1, ds->name, (double)y);
+            return false;
+        }
+    }
+    if (k->last == OP_SIGMOID)
+        diag_warning(k->c->diag, k->at, "loss 'bce_logits' applies sigmoid itself; the final sigmoid of model '%s' applies it twice (use bce, or drop the sigmoid)",
                      k->m->name);
     return true;
 }
@@ -410,23 +507,26 @@ static bool (*const loss_checks[LOSS_COUNT])(const LossCheck *) = {
     [LOSS_BCE] = check_bce,
     [LOSS_MSE] = check_mse,
     [LOSS_CROSS_ENTROPY] = check_cross_entropy,
+    [LOSS_BCE_LOGITS] = check_bce_logits,
+    [LOSS_L1] = check_mse,    /* one target per output, any numbers */
+    [LOSS_HUBER] = check_mse,
 };
 _Static_assert(sizeof loss_checks / sizeof *loss_checks == LOSS_COUNT, "one check per LossKind");
 
 /* Output units and targets must suit the loss; warnings for the classic
- * slips (double softmax, bce on raw scores). */
+ * slips (double softmax or sigmoid, bce on raw scores). */
 static bool lower_check_loss(Lower *c, const IrTrain *t, const AstValue *loss_v)
 {
     const IrModel *m = &c->prog->models[t->model];
     const IrDataset *ds = &c->prog->datasets[t->dataset];
-    LossCheck k = {c, m, ds, ir_loss_name(t->loss), m->out_units, m->nodes[m->n_nodes - 1].op,
-                   loss_v->loc};
+    LossCheck k = {c, m, ds, ir_loss_name(t->loss.kind), m->out_units,
+                   m->nodes[m->n_nodes - 1].op, loss_v->loc};
     if (ds->y_cols == 0) {
         diag_error(c->diag, k.at, "loss '%s' needs targets, but dataset '%s' has no y", k.loss,
                    ds->name);
         return false;
     }
-    return loss_checks[t->loss](&k);
+    return loss_checks[t->loss.kind](&k);
 }
 
 static bool lower_check_inputs(Lower *c, size_t model, size_t dataset, Loc at)
@@ -508,6 +608,20 @@ static LossKind loss_kind(const char *name)
     return (LossKind)k; /* the name was checked against the choices */
 }
 
+/* loss = NAME or NAME(args): NAME was checked against ir_losses' names;
+ * the arguments bind like an optimizer's, defaults from the row. */
+static bool lower_loss(Lower *c, const AstValue *v, IrLoss *l)
+{
+    LossKind k = loss_kind(v->text);
+    const LossInfo *info = &ir_losses[k];
+    *l = (IrLoss){k, {0}};
+    for (size_t i = 0; i < info->n_args; i++)
+        l->hyper[info->args[i].hp] = info->args[i].def;
+    const AstArg *bound[LOSS_MAX_ARGS] = {0};
+    CallTable table = loss_table();
+    return call_bind_args(c, &table.rows[k], &table, v, bound, l->hyper);
+}
+
 /* Everything in a train block that does not depend on model or data. */
 static bool lower_train_props(Lower *c, const AstDecl *d, IrTrain *t, const AstProp **slots,
                               const AstProp **sweep)
@@ -543,11 +657,13 @@ static bool lower_train_props(Lower *c, const AstDecl *d, IrTrain *t, const AstP
         }
         int i = props_take(c, p, spec, TP_COUNT, "train block", slots, seen);
         ok &= i >= 0;
+        if (i == TP_LOSS && !lower_loss(c, p->value, &t->loss)) {
+            slots[TP_LOSS] = NULL; /* no shape checks for a loss that failed */
+            ok = false;
+        }
         if (i == TP_OPTIMIZER)
             ok &= lower_optimizer(c, p->value, &t->optimizer);
     }
-    if (slots[TP_LOSS])
-        t->loss = loss_kind(slots[TP_LOSS]->value->text);
     if (slots[TP_EPOCHS])
         t->epochs = (long)slots[TP_EPOCHS]->value->number;
     if (slots[TP_BATCH])
@@ -588,6 +704,8 @@ void lower_train(Lower *c, const AstDecl *d)
     if (!slots[TP_LOG_EVERY])
         t->log_every = t->epochs / 10 > 1 ? t->epochs / 10 : 1;
     lower_clamp_batch(c, t, slots[TP_BATCH], sweep);
+    if (ir_losses[t->loss.kind].binary_logits)
+        p->models[t->model].logit_output = true;
     ms->trained = true;
     ms->last_train = p->n_trains;
     p->steps[p->n_steps++] = (IrStep){STEP_TRAIN, p->n_trains++};

@@ -58,7 +58,8 @@ typedef enum PropType {
     PT_IDENT,       /* one of spec->choices */
     PT_NAME,        /* any identifier: a layer name */
     PT_LIST,
-    PT_CALL,        /* optimizer = adam(...) (a bare name is a call with no args) */
+    PT_CALL,        /* optimizer = adam(...) (a bare name is a call with no args);
+                     * with choices, the callee is one of them: loss = huber(...) */
     PT_COLUMN,      /* target = last | first | integer index */
 } PropType;
 
@@ -70,7 +71,7 @@ enum { PROPS_MAX = 16 }; /* properties in one block's table */
 typedef struct PropSpec {
     const char *name;
     PropType type;
-    const char *const *choices; /* PT_IDENT, PT_COLUMN: NULL-terminated */
+    const char *const *choices; /* PT_IDENT, PT_COLUMN, PT_CALL: NULL-terminated */
     const Range *range;         /* PT_NUMBER, PT_INT: checked with the type */
 } PropSpec;
 

@@ -97,6 +97,8 @@ static bool prop_check_type(Lower *c, const AstProp *p, const PropSpec *s)
         value_type_error(c, v, s->name, "a layer name");
         return false;
     case PT_CALL:
+        if (s->choices)
+            break; /* the callee must be one of them */
         if (v->kind == AST_CALL || v->kind == AST_IDENT)
             return true;
         value_type_error(c, v, s->name, "a call like adam(lr = 0.01)");
@@ -110,7 +112,7 @@ static bool prop_check_type(Lower *c, const AstProp *p, const PropSpec *s)
     }
     const char *expected = arena_printf(c->arena, "%s%s", choices_text(c, s->choices),
                                         s->type == PT_COLUMN ? " or a column index" : "");
-    if (v->kind != AST_IDENT) {
+    if (v->kind != AST_IDENT && !(s->type == PT_CALL && v->kind == AST_CALL)) {
         const char *one_of = expected ? arena_printf(c->arena, "one of %s", expected) : NULL;
         value_type_error(c, v, s->name, one_of ? one_of : "a name");
         return false;

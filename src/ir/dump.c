@@ -132,7 +132,14 @@ static void dump_train(FILE *out, size_t i, const IrProgram *p, const IrTrain *t
 {
     fprintf(out, "train %zu %s on %s @%d:%d\n", i, p->models[t->model].name,
             p->datasets[t->dataset].name, t->loc.line, t->loc.col);
-    fprintf(out, "  loss %s\n", ir_loss_name(t->loss));
+    const LossInfo *loss = &ir_losses[t->loss.kind];
+    fprintf(out, "  loss %s", loss->name);
+    for (size_t k = 0; k < loss->n_args; k++) {
+        HyperParam h = loss->args[k].hp;
+        if (ir_loss_arg_differs(&t->loss, k))
+            fprintf(out, " %s %.9g", ir_hypers[h].name, t->loss.hyper[h]);
+    }
+    fputc('\n', out);
     const IrOptimizer *o = &t->optimizer;
     const OptimInfo *info = &ir_optims[o->kind];
     fprintf(out, "  optimizer %s", info->name);

@@ -43,3 +43,8 @@ bool ir_targets_are_labels(const IrDataset *ds, const IrModel *m)
     /* classes on a one-output model means 0/1 targets, not labels to argmax. */
     return ds->y_cols == 1 && m->out_units > 1;
 }
+
+float ir_binary_threshold(const IrModel *m)
+{
+    return m->logit_output ? 0.0f : 0.5f;
+}

@@ -7,13 +7,22 @@
 
 #include "nnc/ir.h"
 
+/* n_args and args from one list. */
+#define ARGS(...) sizeof((OptimArg[]){__VA_ARGS__}) / sizeof(OptimArg), {__VA_ARGS__}
+
 /* ---- losses ------------------------------------------------------------ */
 
+/* Arguments with the torch.nn module's defaults. */
 const LossInfo ir_losses[LOSS_COUNT] = {
     [LOSS_BCE] = {"bce", "BCELoss", NULL},
     [LOSS_MSE] = {"mse", "MSELoss", NULL},
     [LOSS_CROSS_ENTROPY] = {"cross_entropy", "CrossEntropyLoss",
-                            "on logits: it applies softmax itself"},
+                            "on logits: it applies softmax itself",
+                            ARGS({HP_LABEL_SMOOTHING, 0})},
+    [LOSS_BCE_LOGITS] = {"bce_logits", "BCEWithLogitsLoss",
+                         "on logits: it applies sigmoid itself", .binary_logits = true},
+    [LOSS_L1] = {"l1", "L1Loss", NULL},
+    [LOSS_HUBER] = {"huber", "HuberLoss", NULL, ARGS({HP_DELTA, 1.0})},
 };
 _Static_assert(sizeof ir_losses / sizeof *ir_losses == LOSS_COUNT, "one row per LossKind");
 
@@ -22,11 +31,18 @@ const char *ir_loss_name(LossKind k)
     return (unsigned)k < LOSS_COUNT ? ir_losses[k].name : "?";
 }
 
+bool ir_loss_arg_differs(const IrLoss *l, size_t i)
+{
+    const OptimArg *a = &ir_losses[l->kind].args[i];
+    return l->hyper[a->hp] != a->def;
+}
+
 /* ---- hyperparameters --------------------------------------------------- */
 
 #define POSITIVE {0, INFINITY, true, false, false} /* > 0 */
 #define UNIT {0, 1, false, true, false}            /* [0, 1) */
 #define COUNT {1, IR_MAX_COUNT, false, false, true}
+#define FRACTION {0, 1, false, false, false}       /* [0, 1] */
 
 const HyperInfo ir_hypers[HP_COUNT] = {
     [HP_LR]       = {"lr", POSITIVE, true, "lr"},
@@ -38,6 +54,8 @@ const HyperInfo ir_hypers[HP_COUNT] = {
     [HP_CENTERED] = {"centered", {0}, false, "centered", HYPER_BOOL},
     [HP_EPOCHS]   = {"epochs", COUNT, true, NULL},
     [HP_BATCH]    = {"batch", COUNT, true, NULL},
+    [HP_LABEL_SMOOTHING] = {"label_smoothing", FRACTION, false, "label_smoothing"},
+    [HP_DELTA]    = {"delta", POSITIVE, false, "delta"},
 };
 _Static_assert(sizeof ir_hypers / sizeof *ir_hypers == HP_COUNT, "one row per HyperParam");
 
@@ -47,9 +65,6 @@ const char *ir_hyper_name(HyperParam h)
 }
 
 /* ---- optimizers -------------------------------------------------------- */
-
-/* n_args and args from one list. */
-#define ARGS(...) sizeof((OptimArg[]){__VA_ARGS__}) / sizeof(OptimArg), {__VA_ARGS__}
 
 /* Arguments in torch.optim's order and with its defaults, except that sgd
  * and adam require lr (torch.optim.Adam would take 1e-3). */

@@ -91,9 +91,11 @@ static RowVerdict eval_judge(const EvalCtx *e, const float *out, size_t r)
         v.target = e->targets.labels ? (size_t)e->targets.y[r]
                                      : argmax(e->targets.y + r * units, units);
     } else if (e->kind == RT_EVAL_BINARY) {
-        /* One output unit is class 1 when it is > 0.5, as in the lecture. */
+        /* One output unit is class 1 when it is > 0.5, as in the lecture
+         * (> 0 for a logit: ir_binary_threshold). */
+        float threshold = ir_binary_threshold(e->ir);
         for (size_t c = 0; c < units && c < 64; c++) {
-            v.pred |= (size_t)(out[c] > 0.5f) << c;
+            v.pred |= (size_t)(out[c] > threshold) << c;
             v.target |= (size_t)(rt_target_at(e->targets, units, r, c) == 1.0f) << c;
         }
     }
@@ -536,6 +538,7 @@ static bool eval_can_plot_regions(const EvalCtx *e)
 typedef struct RegionCtx {
     RtPlan *pl;
     size_t units;
+    float threshold;    /* of one output unit (ir_binary_threshold) */
 } RegionCtx;
 
 /* The model's class at one point of the plane, by the evaluation's rule,
@@ -545,7 +548,7 @@ static int eval_classify_point(void *ctx, double x1, double x2)
     RegionCtx *rc = ctx;
     float x[2] = {(float)x1, (float)x2};
     const float *y = rt_plan_forward(rc->pl, x, 1, false, NULL);
-    return rc->units == 1 ? y[0] > 0.5f : (int)argmax(y, rc->units);
+    return rc->units == 1 ? y[0] > rc->threshold : (int)argmax(y, rc->units);
 }
 
 /* regions-MODEL-DATASET.svg, numbered from the second evaluation of the
@@ -571,7 +574,7 @@ static bool eval_plot_regions(RtSession *s, const IrEval *ev, RtPlan *pl, const 
         x[i] = ds->x[i];
     snprintf(title, sizeof title, "%s on %s: decision regions (%zu/%zu right)", e->ir->name,
              ds->name, tl->correct, ds->rows);
-    RegionCtx rc = {pl, e->ir->out_units};
+    RegionCtx rc = {pl, e->ir->out_units, ir_binary_threshold(e->ir)};
     ok = ok && plot_decision_regions(d, path, title, x, labels, ds->rows, eval_classify_point, &rc);
     if (ok)
         rt_plot_written(s, json, path);

@@ -1,6 +1,7 @@
 /* Loss functions: each returns the mean loss of a batch and writes the
  * gradient of that mean w.r.t. the network's output (what backward starts
- * from). Formulas follow PyTorch's BCELoss, MSELoss and CrossEntropyLoss with
+ * from). Formulas follow PyTorch's BCELoss, MSELoss, CrossEntropyLoss
+ * (with its label_smoothing), BCEWithLogitsLoss, L1Loss and HuberLoss with
  * reduction='mean'. */
 #ifndef NNC_RT_LOSS_H
 #define NNC_RT_LOSS_H
@@ -17,10 +18,10 @@ typedef struct RtTargets {
     bool labels;
 } RtTargets;
 
-/* out and grad are [rows][cols]. Returns the mean loss as a double (the
- * sum is accumulated in double; the value PyTorch prints is float32, equal
- * to ours to about 1e-7 relative). */
-double rt_loss(LossKind k, size_t rows, size_t cols, const float *out,
+/* l's loss (with its arguments) on out; out and grad are [rows][cols].
+ * Returns the mean loss as a double (the sum is accumulated in double; the
+ * value PyTorch prints is float32, equal to ours to about 1e-7 relative). */
+double rt_loss(const IrLoss *l, size_t rows, size_t cols, const float *out,
                RtTargets t, float *grad);
 
 /* Target value of row r, column c (one-hot expansion for labels). */

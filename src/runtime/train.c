@@ -51,6 +51,24 @@ typedef struct TrainCtx {
     cJSON *json;        /* --json: this step's object, else NULL */
 } TrainCtx;
 
+/* "bce", "huber(delta=0.5)": the loss's name with the arguments that differ
+ * from their defaults (ir_loss_arg_differs). */
+static void print_loss(FILE *out, const IrLoss *l)
+{
+    const LossInfo *info = &ir_losses[l->kind];
+    fputs(info->name, out);
+    const char *sep = "(";
+    for (size_t i = 0; i < info->n_args; i++) {
+        if (!ir_loss_arg_differs(l, i))
+            continue;
+        HyperParam h = info->args[i].hp;
+        fprintf(out, "%s%s=%g", sep, ir_hypers[h].name, l->hyper[h]);
+        sep = ", ";
+    }
+    if (*sep == ',')
+        fputc(')', out);
+}
+
 /* "adam(lr=0.1, betas=(0.9, 0.999), eps=1e-08)": the optimizer's name with
  * its arguments written as torch.optim's keywords (a tuple where a row of
  * arguments shares one) and values (True, False). */
@@ -102,7 +120,7 @@ static double train_step(TrainCtx *c, const RunConfig *cfg, const float *x,
     const IrModel *ir = c->m->ir;
     const float *out = rt_plan_forward(pl, x, rows, true, &c->rng);
     RtTargets t = {y, c->labels};
-    double loss = rt_loss(c->t->loss, rows, ir->out_units, out, t,
+    double loss = rt_loss(&c->t->loss, rows, ir->out_units, out, t,
                           pl->dy[ir->n_nodes - 1]);
     memset(pl->grads, 0, c->m->n_params * sizeof(float));
     rt_plan_backward(pl, rows);
@@ -268,8 +286,9 @@ static RunConfig sweep_config(const TrainCtx *c, const RunConfig *base, size_t k
 static void train_print_header(const TrainCtx *c, const RunConfig *cfg)
 {
     FILE *out = c->s->opt.out;
-    fprintf(out, "train %s on %s: loss %s, ", c->m->ir->name, c->ds->name,
-            ir_loss_name(c->t->loss));
+    fprintf(out, "train %s on %s: loss ", c->m->ir->name, c->ds->name);
+    print_loss(out, &c->t->loss);
+    fputs(", ", out);
     print_optim(out, &cfg->optim);
     fprintf(out, ", %ld epochs, batch %zu, seed %llu", cfg->epochs, cfg->batch,
             (unsigned long long)c->seed);
@@ -329,6 +348,20 @@ static void train_json_optim(cJSON *step, const IrOptimizer *o)
     }
 }
 
+/* {"delta": 1} for huber: every argument of the loss by its nnc name
+ * ({} for a loss without any). */
+static void train_json_loss_args(cJSON *step, const IrLoss *l)
+{
+    cJSON *args = cJSON_AddObjectToObject(step, "loss_args");
+    if (!args)
+        return;
+    const LossInfo *info = &ir_losses[l->kind];
+    for (size_t i = 0; i < info->n_args; i++) {
+        HyperParam h = info->args[i].hp;
+        cJSON_AddNumberToObject(args, ir_hypers[h].name, l->hyper[h]);
+    }
+}
+
 /* The step's settings; its runs are added as they finish. */
 static void train_json_begin(TrainCtx *c, const RunConfig *cfg)
 {
@@ -337,7 +370,8 @@ static void train_json_begin(TrainCtx *c, const RunConfig *cfg)
         return;
     cJSON_AddStringToObject(j, "model", c->m->ir->name);
     cJSON_AddStringToObject(j, "dataset", c->ds->name);
-    cJSON_AddStringToObject(j, "loss", ir_loss_name(c->t->loss));
+    cJSON_AddStringToObject(j, "loss", ir_loss_name(c->t->loss.kind));
+    train_json_loss_args(j, &c->t->loss);
     train_json_optim(j, &cfg->optim);
     cJSON_AddNumberToObject(j, "epochs", (double)cfg->epochs);
     cJSON_AddNumberToObject(j, "batch", (double)cfg->batch);
@@ -426,7 +460,7 @@ static bool train_plot(TrainCtx *c, const RunConfig *cfg, const SweepRow *rows, 
             series[k] = (PlotSeries){label, r->epoch_log, r->loss_log, r->n_log};
         }
         snprintf(title, sizeof title, "%s on %s: training loss", c->m->ir->name, c->ds->name);
-        snprintf(y_label, sizeof y_label, "%s loss", ir_loss_name(c->t->loss));
+        snprintf(y_label, sizeof y_label, "%s loss", ir_loss_name(c->t->loss.kind));
         ok = plot_lines(d, path, title, "epoch", y_label, series, n);
         if (ok)
             rt_plot_written(c->s, c->json, path);

@@ -190,6 +190,8 @@ static Status run_add(Case *c, const OnnxNode *n, const OnnxTensor *A, const Onn
     return value_set(c, n->outputs[0], y) ? ST_OK : say(c, ST_FAIL, "too many values");
 }
 
+static const IrLoss cross_entropy = {LOSS_CROSS_ENTROPY, {0}};
+
 /* nnc's only log-softmax is inside the cross_entropy loss: with rows = 1 and
  * label j, rt_loss returns -(z_j - logsumexp(z)). One call per class. */
 static void log_softmax_rows(size_t rows, size_t cols, const float *x, float *y, float *grad)
@@ -198,7 +200,7 @@ static void log_softmax_rows(size_t rows, size_t cols, const float *x, float *y,
         for (size_t j = 0; j < cols; j++) {
             float label = (float)j;
             RtTargets t = {.y = &label, .labels = true};
-            y[r * cols + j] = (float)-rt_loss(LOSS_CROSS_ENTROPY, 1, cols, x + r * cols, t, grad);
+            y[r * cols + j] = (float)-rt_loss(&cross_entropy, 1, cols, x + r * cols, t, grad);
         }
     }
 }
@@ -278,12 +280,12 @@ static Status run_sce(Case *c, const OnnxNode *n, const OnnxTensor *x, const Onn
         loss = tensor_new(c, lab->ndim, lab->dims);
         for (size_t r = 0; loss && r < rows; r++) {
             RtTargets t = {.y = labels + r, .labels = true};
-            loss->f[r] = (float)rt_loss(LOSS_CROSS_ENTROPY, 1, classes, z + r * classes, t, grad);
+            loss->f[r] = (float)rt_loss(&cross_entropy, 1, classes, z + r * classes, t, grad);
         }
     } else {
         loss = tensor_new(c, 0, NULL);
         RtTargets t = {.y = labels, .labels = true};
-        double mean = rt_loss(LOSS_CROSS_ENTROPY, rows, classes, z, t, grad);
+        double mean = rt_loss(&cross_entropy, rows, classes, z, t, grad);
         if (loss)
             loss->f[0] = (float)(strcmp(reduction, "sum") ? mean : mean * (double)rows);
     }

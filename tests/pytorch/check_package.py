@@ -17,6 +17,9 @@
    normalisation give exactly nnc's rows.
 8. xor_rmsprop.nn: the package's torch.optim.RMSprop (momentum, centered)
    follows nnc run's loss per epoch.
+9. tests/torch/losses_fixed.nn: the packages of the losses with arguments
+   and of bce_logits build the torch loss with them, follow nnc run's loss
+   per epoch and score as nnc does (a logit is class 1 when > 0).
 
 usage: check_package.py NNC REPO_ROOT WORK_DIR"""
 import importlib
@@ -287,6 +290,34 @@ def rmsprop():
     same_curve(r.stdout, nnc_losses(nn_file), "xor_rmsprop.nn: RMSprop in PyTorch")
 
 
+LOSS_PACKAGES = {"logits_net": "nn.BCEWithLogitsLoss()",
+                 "huber_net": "nn.HuberLoss(delta=0.5)",
+                 "smooth_net": "nn.CrossEntropyLoss(label_smoothing=0.1)"}
+
+
+def losses():
+    nn_file = os.path.join(ROOT, "tests", "torch", "losses_fixed.nn")
+    doc = nnc_json(nn_file)
+    for model, made in LOSS_PACKAGES.items():
+        train = [s for s in doc["steps"] if s["step"] == "train" and s["model"] == model][0]
+        score = [s for s in evaluations(doc) if s["model"] == model][0]
+        out = os.path.join(WORK, model)
+        run([NNC, "emit", nn_file, "--target", "pytorch", "--model", model, "-o", out])
+        r = run([PY, os.path.join(out, "train.py"), "--save", os.path.join(WORK, model + ".safetensors")],
+                cwd=WORK)
+        check(f"return {made}" in open(os.path.join(out, "train.py")).read(),
+              f"losses_fixed.nn {model}: train.py builds {made}")
+        same_curve(r.stdout, train["runs"][0]["loss_per_epoch"], f"losses_fixed.nn {model}")
+        if "correct" in score:
+            verdict = f"accuracy {score['correct']}/{score['total']} "
+            same = verdict in r.stdout
+        else:
+            verdict = f"mse {score['mse']:.7g}"
+            got = re.search(r": mse (\S+)", r.stdout)
+            same = got is not None and abs(float(got.group(1)) - score["mse"]) <= 1e-5 * score["mse"]
+        check(same, f"losses_fixed.nn {model}: train.py scores {verdict.strip()} as nnc")
+
+
 def compile_all():
     count = 0
     for example in sorted(os.listdir(EXAMPLES)):
@@ -316,6 +347,7 @@ def main():
     fixed_weights()
     digits()
     rmsprop()
+    losses()
     if failures:
         print(f"tests/pytorch: {len(failures)} failed")
         return 1

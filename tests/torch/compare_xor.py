@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """Trains the networks of xor_fixed.nn (or another file like it:
-xor_rmsprop.nn, activations_fixed.nn) in PyTorch from the same starting
-weights and compares every epoch's loss with the numbers `nnc run` prints.
+xor_rmsprop.nn, activations_fixed.nn, losses_fixed.nn) in PyTorch from the
+same starting weights, with each train block's optimizer and loss (and
+their arguments), and compares every epoch's loss with the numbers `nnc
+run` prints.
 
-usage: NNC=path/to/nnc /usr/bin/python3 compare_xor.py [FILE.nn]
+usage: NNC=path/to/nnc [VERBOSE=1] /usr/bin/python3 compare_xor.py [FILE.nn]
        /usr/bin/python3 compare_xor.py --torch-only [FILE.nn]   (print torch's losses)
 
 Exit status 0 when every loss agrees to REL_TOL relative, 1 otherwise.
@@ -18,6 +20,7 @@ import sys
 import torch
 
 REL_TOL = float(os.environ.get("REL_TOL", "1e-4"))
+VERBOSE = os.environ.get("VERBOSE") == "1"  # one line per train block: its worst difference
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -33,9 +36,15 @@ def block_body(text, start):
 
 
 def arg_value(text):
-    """An optimizer argument: a number, true or false."""
+    """An optimizer or loss argument: a number, true or false."""
     text = text.strip()
     return {"true": True, "false": False}[text] if text in ("true", "false") else float(text)
+
+
+def call_args(text):
+    """{name: value} of named call arguments "lr = 0.1, momentum = 0.9"."""
+    return {k.strip(): arg_value(v) for k, v in
+            (kv.split("=") for kv in (text or "").split(",") if kv.strip())}
 
 
 def parse_nn(path):
@@ -61,10 +70,10 @@ def parse_nn(path):
     for m in re.finditer(r"\btrain\s+(\w+)\s+on\s+(\w+)", text):
         body = block_body(text, m.end())
         opt = re.search(r"optimizer\s*=\s*(\w+)\s*\(([^)]*)\)", body)
-        kwargs = {k.strip(): arg_value(v) for k, v in
-                  (kv.split("=") for kv in opt.group(2).split(",") if kv.strip())}
+        loss = re.search(r"loss\s*=\s*(\w+)(?:\s*\(([^)]*)\))?", body)
         epochs = int(re.search(r"epochs\s*=\s*(\d+)", body).group(1))
-        trains.append((m.group(1), m.group(2), opt.group(1), kwargs, epochs))
+        trains.append((m.group(1), m.group(2), opt.group(1), call_args(opt.group(2)),
+                       loss.group(1), call_args(loss.group(2)), epochs))
     return data, models, trains
 
 
@@ -74,7 +83,23 @@ ACTIVATIONS = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid,
                "hardswish": torch.nn.Hardswish, "hardsigmoid": torch.nn.Hardsigmoid}
 
 
-def torch_losses(layers, x, y, optim, kwargs, epochs):
+# nnc's losses as torch.nn modules; their arguments have torch's keywords.
+LOSSES = {"bce": torch.nn.BCELoss, "mse": torch.nn.MSELoss,
+          "cross_entropy": torch.nn.CrossEntropyLoss,
+          "bce_logits": torch.nn.BCEWithLogitsLoss, "l1": torch.nn.L1Loss,
+          "huber": torch.nn.HuberLoss}
+
+
+def loss_targets(loss, y, outputs):
+    """y as the torch loss wants it: class indices for cross_entropy on one
+    label per row, else float rows (as nnc reads them)."""
+    ys = torch.tensor(y, dtype=torch.float32).reshape(len(y), -1)
+    if loss == "cross_entropy" and ys.shape[1] == 1 and outputs > 1:
+        return ys[:, 0].long()
+    return ys
+
+
+def torch_losses(layers, x, y, optim, kwargs, loss, loss_args, epochs):
     mods = []
     in_units = len(x[0])
     for _name, units, act, w, b in layers:
@@ -86,7 +111,7 @@ def torch_losses(layers, x, y, optim, kwargs, epochs):
         in_units = units
     model = torch.nn.Sequential(*mods)
     xs = torch.tensor(x, dtype=torch.float32)
-    ys = torch.tensor(y, dtype=torch.float32).reshape(len(y), -1)
+    ys = loss_targets(loss, y, layers[-1][1])  # the output units
     if optim == "adam":
         betas = (kwargs.get("beta1", 0.9), kwargs.get("beta2", 0.999))
         opt = torch.optim.Adam(model.parameters(), lr=kwargs["lr"], betas=betas,
@@ -96,7 +121,7 @@ def torch_losses(layers, x, y, optim, kwargs, epochs):
     else:
         opt = torch.optim.SGD(model.parameters(), lr=kwargs["lr"],
                               momentum=kwargs.get("momentum", 0.0))
-    loss_fn = torch.nn.BCELoss()
+    loss_fn = LOSSES[loss](**loss_args)
     losses = []
     for _ in range(epochs):
         opt.zero_grad()
@@ -130,24 +155,29 @@ def main(argv):
     data, models, trains = parse_nn(path)
     ours = {} if torch_only else nnc_losses(os.environ.get("NNC", "nnc"), path)
     passed = failed = 0
-    for model, dataset, optim, kwargs, epochs in trains:
+    for model, dataset, optim, kwargs, loss, loss_args, epochs in trains:
         x, y = data[dataset]
-        want = torch_losses(models[model], x, y, optim, kwargs, epochs)
+        want = torch_losses(models[model], x, y, optim, kwargs, loss, loss_args, epochs)
         if torch_only:
             for e, l in enumerate(want, 1):
                 print("%s epoch %d loss %.9g" % (model, e, l))
             continue
         got = ours.get(model, {})
+        worst = 0.0
         for epoch, w in enumerate(want, 1):
             g = got.get(epoch)
             rel = abs(g - w) / max(abs(w), 1e-12) if g is not None else float("inf")
+            worst = max(worst, rel)
             if rel <= REL_TOL:
                 passed += 1
                 continue
             failed += 1
-            print("FAIL %s (%s %s) epoch %d: nnc %s, torch %.9g, relative difference %.3g > %g"
-                  % (model, optim, kwargs, epoch, "missing" if g is None else "%.9g" % g,
-                     w, rel, REL_TOL))
+            print("FAIL %s (%s %s, %s %s) epoch %d: nnc %s, torch %.9g, relative difference %.3g > %g"
+                  % (model, optim, kwargs, loss, loss_args, epoch,
+                     "missing" if g is None else "%.9g" % g, w, rel, REL_TOL))
+        if VERBOSE:
+            print("%s: %s%s, %s%s: %d epochs, worst relative difference %.2g"
+                  % (model, loss, loss_args or "", optim, kwargs, epochs, worst))
     if not torch_only:
         print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The PyTorch checks: training losses agree step by step (compare_xor.py, for
 # the optimizers -- SGD and Adam in xor_fixed.nn, RMSprop in xor_rmsprop.nn --
-# and for every activation),
+# for every activation, and for every loss and its arguments in
+# losses_fixed.nn),
 # and nnc's safetensors load into the lecture's XORNet (safetensors_xornet.py).
 # Skips (exit 0) when PyTorch is not installed for /usr/bin/python3.
 set -e
@@ -16,3 +17,4 @@ export NNC
 /usr/bin/python3 "$here/compare_xor.py" "$here/xor_fixed.nn"
 /usr/bin/python3 "$here/compare_xor.py" "$here/xor_rmsprop.nn"
 /usr/bin/python3 "$here/compare_xor.py" "$here/activations_fixed.nn"
+/usr/bin/python3 "$here/compare_xor.py" "$here/losses_fixed.nn"

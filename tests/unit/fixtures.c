@@ -62,7 +62,7 @@ static void fixture_program(Fixture *f, size_t n_nodes, size_t n_params, const c
     m->out_units = 1;
     m->n_params = n_params;
     IrTrain *t = &f->trains[0];
-    t->loss = LOSS_BCE;
+    t->loss = (IrLoss){LOSS_BCE, {0}};
     t->optimizer = (IrOptimizer){OPTIM_ADAM, {[HP_LR] = 0.1, [HP_BETA1] = 0.9, [HP_BETA2] = 0.999, [HP_EPS] = 1e-8}};
     t->epochs = 1000;
     t->batch = 4;

@@ -74,7 +74,7 @@ Test(props, unknown_repeated_mistyped)
 Test(props, required)
 {
     expect_diag(BASE "train net on xor { epochs = 1 }\n",
-                "t.nn:10:1: error: train block needs loss (bce, mse or cross_entropy)");
+                "t.nn:10:1: error: train block needs loss (bce, mse, cross_entropy, bce_logits, l1 or huber)");
     expect_diag(BASE "train net on xor { epochs = 1 }\n",
                 "t.nn:10:1: error: train block needs optimizer, e.g. optimizer = adam(lr = 0.01)");
     expect_diag(BASE "train net on xor { loss = bce optimizer = sgd(lr = 1) }\n",
@@ -477,7 +477,66 @@ Test(shapes, losses)
     expect_diag("dataset c { x = [0, 1] y = [0, 1] classes = 3 }\n" M10 "train M on c { loss = cross_entropy " OPT " }\n",
                 "t.nn:3:23: error: loss 'cross_entropy' needs one output unit per class, but dataset 'c' has 3 classes and model 'M' outputs 10");
     expect_diag(LABELS "train M on d { loss = hinge " OPT " }\n",
-                "t.nn:2:23: error: unknown loss 'hinge' (expected bce, mse or cross_entropy)");
+                "t.nn:2:23: error: unknown loss 'hinge' (expected bce, mse, cross_entropy, bce_logits, l1 or huber)");
+}
+
+/* A loss's arguments land in its IrLoss (defaults from its row), and a
+ * bce_logits training marks the model's output as a logit. */
+Test(lower, loss_arguments_and_logit_outputs)
+{
+    Run r;
+    IrProgram *p = expect_clean(&r, BASE "model raw { input 2 dense 1 }\n"
+                                         "train net on xor { loss = huber(delta = 0.5) " OPT " }\n"
+                                         "train net on xor { loss = huber " OPT " }\n"
+                                         "train raw on xor { loss = bce_logits " OPT " }\n");
+    cr_expect_eq(p->trains[0].loss.kind, LOSS_HUBER);
+    cr_expect_eq(p->trains[0].loss.hyper[HP_DELTA], 0.5);
+    cr_expect_eq(p->trains[1].loss.hyper[HP_DELTA], 1.0);
+    cr_expect_eq(p->trains[2].loss.kind, LOSS_BCE_LOGITS);
+    cr_expect(!p->models[0].logit_output && p->models[1].logit_output);
+    cr_expect_eq(ir_binary_threshold(&p->models[0]), 0.5f);
+    cr_expect_eq(ir_binary_threshold(&p->models[1]), 0.0f);
+    run_end(&r);
+    p = expect_clean(&r, "dataset d { x = [[0], [1]] y = [0, 1] }\n"
+                         "model m { input 1 dense 3 }\n"
+                         "dataset l { x = [[0], [1]] y = [2, 0] }\n"
+                         "train m on l { loss = cross_entropy(0.25) " OPT " }\n");
+    cr_expect_eq(p->trains[0].loss.hyper[HP_LABEL_SMOOTHING], 0.25);
+    run_end(&r);
+}
+
+/* tests/torch/losses_fixed.nn is where every loss is trained step by step
+ * against PyTorch (tests/torch/run.sh): it must train with every LossKind,
+ * and with every argument of each set away from its default somewhere. */
+Test(lower, every_loss_is_compared_with_torch)
+{
+    FILE *f = fopen("tests/torch/losses_fixed.nn", "rb");
+    cr_assert_not_null(f, "run from the repository root");
+    static char text[1 << 16];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    Run r;
+    IrProgram *p = run_compile(&r, text);
+    cr_assert_not_null(p, "%s", run_output(&r));
+    for (int k = 0; k < LOSS_COUNT; k++) {
+        const LossInfo *info = &ir_losses[k];
+        bool trained = false;
+        bool moved[LOSS_MAX_ARGS] = {false};
+        for (size_t t = 0; t < p->n_trains; t++) {
+            const IrLoss *l = &p->trains[t].loss;
+            if (l->kind != (LossKind)k)
+                continue;
+            trained = true;
+            for (size_t i = 0; i < info->n_args; i++)
+                moved[i] |= ir_loss_arg_differs(l, i);
+        }
+        cr_expect(trained, "losses_fixed.nn trains nothing with %s", info->name);
+        for (size_t i = 0; i < info->n_args; i++)
+            cr_expect(moved[i], "losses_fixed.nn never sets %s's %s", info->name,
+                      ir_hyper_name(info->args[i].hp));
+    }
+    run_end(&r);
 }
 
 Test(shapes, warnings)
@@ -502,14 +561,14 @@ Test(lower, train_defaults)
     IrProgram *p = expect_clean(&r, BASE "train net on xor { loss = bce optimizer = adam(lr = 0.1) epochs = 1000 }\n"
                                          "train net on xor { loss = mse optimizer = sgd(lr = 0.1) epochs = 5 batch = 2 seed = 9 log_every = 3 }\n");
     IrTrain *t = &p->trains[0];
-    cr_expect_eq(t->loss, LOSS_BCE);
+    cr_expect_eq(t->loss.kind, LOSS_BCE);
     cr_expect_eq(t->epochs, 1000);
     cr_expect_eq(t->batch, 4);
     cr_expect_eq(t->seed, 0);
     cr_expect_eq(t->log_every, 100);
     cr_expect_eq(t->n_sweep, 0);
     t = &p->trains[1];
-    cr_expect_eq(t->loss, LOSS_MSE);
+    cr_expect_eq(t->loss.kind, LOSS_MSE);
     cr_expect_eq(t->batch, 2);
     cr_expect_eq(t->seed, 9);
     cr_expect_eq(t->log_every, 3);

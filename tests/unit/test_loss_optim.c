@@ -1,5 +1,6 @@
-/* Losses: values against PyTorch (numbers printed by torch 1.13 for the
- * same inputs) and gradients against finite differences. Optimizers: every
+/* Losses: values and gradients against PyTorch (numbers printed by torch
+ * 1.13 for the same inputs) and gradients against finite differences, for
+ * every LossKind. Optimizers: every
  * row of the tables, and three steps of SGD, Adam and RMSprop against
  * torch.optim on the same gradients. */
 #include <criterion/criterion.h>
@@ -13,12 +14,29 @@
     cr_assert(fabs((double)(got) - (double)(want)) <= (tol) * fmax(1e-30, fabs((double)(want))), \
               "%s = %.9g, want %.9g", #got, (double)(got), (double)(want))
 
+/* Loss k with every argument at its default (the row's, torch's). */
+static IrLoss loss_defaults(LossKind k)
+{
+    IrLoss l = {k, {0}};
+    const LossInfo *info = &ir_losses[k];
+    for (size_t i = 0; i < info->n_args; i++)
+        l.hyper[info->args[i].hp] = info->args[i].def;
+    return l;
+}
+
+static double loss_of(LossKind k, size_t rows, size_t cols, const float *out, RtTargets t,
+                      float *grad)
+{
+    IrLoss l = loss_defaults(k);
+    return rt_loss(&l, rows, cols, out, t, grad);
+}
+
 Test(loss, bce_matches_torch_and_stays_finite_at_0_and_1)
 {
     /* torch: F.binary_cross_entropy([0.8, 0, 1, 0.3], [1, 1, 1, 0]) */
     const float p[4] = {0.8f, 0.0f, 1.0f, 0.3f}, y[4] = {1, 1, 1, 0};
     float g[4];
-    double l = rt_loss(LOSS_BCE, 4, 1, p, (RtTargets){y, false}, g);
+    double l = loss_of(LOSS_BCE, 4, 1, p, (RtTargets){y, false}, g);
     ASSERT_REL(l, 25.144954681396484, 1e-6);
     for (int i = 0; i < 4; i++)
         cr_assert(isfinite(g[i]));
@@ -28,7 +46,7 @@ Test(loss, mse_matches_torch)
 {
     const float o[4] = {1, 2, 3, 4}, y[4] = {0, 2.5f, 3, 1};
     float g[4];
-    ASSERT_REL(rt_loss(LOSS_MSE, 2, 2, o, (RtTargets){y, false}, g), 2.5625, 1e-7);
+    ASSERT_REL(loss_of(LOSS_MSE, 2, 2, o, (RtTargets){y, false}, g), 2.5625, 1e-7);
     ASSERT_REL(g[3], 2.0 * 3.0 / 4.0, 1e-7);
 }
 
@@ -37,34 +55,118 @@ Test(loss, cross_entropy_labels_and_probabilities_match_torch)
     const float z[6] = {1, 2, 3, 0.5f, -1, 0};
     const float labels[2] = {2, 0}, probs[6] = {0.1f, 0.2f, 0.7f, 1, 0, 0};
     float g[6];
-    ASSERT_REL(rt_loss(LOSS_CROSS_ENTROPY, 2, 3, z, (RtTargets){labels, true}, g),
+    ASSERT_REL(loss_of(LOSS_CROSS_ENTROPY, 2, 3, z, (RtTargets){labels, true}, g),
                0.5058683156967163, 1e-6);
-    ASSERT_REL(rt_loss(LOSS_CROSS_ENTROPY, 2, 3, z, (RtTargets){probs, false}, g),
+    ASSERT_REL(loss_of(LOSS_CROSS_ENTROPY, 2, 3, z, (RtTargets){probs, false}, g),
                0.7058682441711426, 1e-6);
     /* huge logits must not overflow */
     const float big[3] = {1000, 0, -1000};
-    double l = rt_loss(LOSS_CROSS_ENTROPY, 1, 3, big, (RtTargets){labels, true}, g);
+    double l = loss_of(LOSS_CROSS_ENTROPY, 1, 3, big, (RtTargets){labels, true}, g);
     ASSERT_REL(l, 2000.0, 1e-6);
 }
 
-/* Finite differences of the mean loss w.r.t. each output. */
-static void gradcheck_loss(LossKind k, size_t rows, size_t cols, float *out, RtTargets t)
+/* torch 1.13, for z and the targets above:
+ *     nn.CrossEntropyLoss(label_smoothing=s)(z, t); loss.backward()
+ * with class indices and with probabilities, s = 0.1 and s = 1. */
+Test(loss, cross_entropy_label_smoothing_matches_torch)
 {
+    const float z[6] = {1, 2, 3, 0.5f, -1, 0};
+    const float labels[2] = {2, 0}, probs[6] = {0.1f, 0.2f, 0.7f, 1, 0, 0};
+    const float want_g[6] = {0.02834862284362316f, 0.10569757968187332f, -0.13404616713523865f,
+                             -0.19339197874069214f, 0.04430914670228958f, 0.14908280968666077f};
+    float g[6];
+    IrLoss l = {LOSS_CROSS_ENTROPY, {[HP_LABEL_SMOOTHING] = 0.1}};
+    ASSERT_REL(rt_loss(&l, 2, 3, z, (RtTargets){labels, true}, g), 0.5892016291618347, 1e-6);
+    for (int i = 0; i < 6; i++)
+        ASSERT_REL(g[i], want_g[i], 1e-5);
+    ASSERT_REL(rt_loss(&l, 2, 3, z, (RtTargets){probs, false}, g), 0.7692016363143921, 1e-6);
+    ASSERT_REL(g[0], -0.016651377081871033, 1e-5);
+    l.hyper[HP_LABEL_SMOOTHING] = 1;
+    ASSERT_REL(rt_loss(&l, 2, 3, z, (RtTargets){labels, true}, g), 1.3392016887664795, 1e-6);
+    ASSERT_REL(rt_loss(&l, 2, 3, z, (RtTargets){probs, false}, g), 1.33920156955719, 1e-6);
+    ASSERT_REL(g[5], -0.0009171962738037109, 1e-4);
+}
+
+/* torch 1.13: nn.BCEWithLogitsLoss()(z, y), loss.backward(). Logits of
+ * +-200 and 50 would overflow a naive log(sigmoid(z)). */
+Test(loss, bce_logits_matches_torch_and_stays_finite)
+{
+    const float z[8] = {-200, -3, -0.5f, 0, 0.5f, 3, 50, 200}, y[8] = {1, 0, 1, 1, 0, 1, 0, 1};
+    const double want_g[8] = {-0.125, 0.005928234197199345, -0.07780741155147552, -0.0625,
+                              0.07780741900205612, -0.00592823326587677, 0.125, 0.0};
+    float g[8];
+    ASSERT_REL(loss_of(LOSS_BCE_LOGITS, 8, 1, z, (RtTargets){y, false}, g), 31.592308044433594,
+               1e-6);
+    for (int i = 0; i < 8; i++)
+        cr_expect(fabs(g[i] - want_g[i]) <= 1e-8, "grad[%d] = %.9g, want %.9g", i, (double)g[i],
+                  want_g[i]);
+    const float z2[4] = {0.3f, -1.2f, 2.5f, 0}, y2[4] = {1, 0, 0, 1};
+    ASSERT_REL(loss_of(LOSS_BCE_LOGITS, 4, 1, z2, (RtTargets){y2, false}, g), 1.022418737411499,
+               1e-6);
+    ASSERT_REL(g[2], 0.23103545606136322, 1e-6);
+}
+
+/* torch 1.13: nn.L1Loss() and nn.HuberLoss(delta=d) on out and y below,
+ * loss.backward(). The differences 1, 0, -0.5, 3, 0.25, 1.5 put one at 0
+ * (l1's gradient is sign(0) = 0) and one on each delta's boundary (1 and
+ * 3: torch's gradient takes the linear side, delta / n). */
+static const float reg_out[6] = {1, 2, 3, 4, 0.25f, -1}, reg_y[6] = {0, 2, 3.5f, 1, 0, -2.5f};
+
+static void expect_loss(IrLoss l, double want, const double want_g[6])
+{
+    float g[6];
+    ASSERT_REL(rt_loss(&l, 2, 3, reg_out, (RtTargets){reg_y, false}, g), want, 1e-6);
+    for (int i = 0; i < 6; i++)
+        cr_expect(fabs(g[i] - want_g[i]) <= 1e-7, "%s: grad[%d] = %.9g, want %.9g",
+                  ir_loss_name(l.kind), i, (double)g[i], want_g[i]);
+}
+
+Test(loss, l1_matches_torch_with_sign_0_at_0)
+{
+    const double sixth = 0.1666666716337204;
+    expect_loss(loss_defaults(LOSS_L1), 1.0416666269302368,
+                (const double[6]){sixth, 0, -sixth, sixth, sixth, sixth});
+}
+
+Test(loss, huber_matches_torch_on_both_sides_of_delta)
+{
+    const double sixth = 0.1666666716337204, twelfth = 0.0833333358168602,
+                 quarter_n = 0.0416666679084301;
+    IrLoss l = loss_defaults(LOSS_HUBER);
+    cr_assert_eq(l.hyper[HP_DELTA], 1.0, "torch's default delta");
+    expect_loss(l, 0.6927083134651184,
+                (const double[6]){sixth, 0, -twelfth, sixth, quarter_n, sixth});
+    l.hyper[HP_DELTA] = 0.5;
+    expect_loss(l, 0.421875, (const double[6]){twelfth, 0, -twelfth, twelfth, quarter_n, twelfth});
+    l.hyper[HP_DELTA] = 3;
+    expect_loss(l, 1.046875, (const double[6]){sixth, 0, -twelfth, 0.5, quarter_n, 0.25});
+}
+
+/* Finite differences of the mean loss w.r.t. each output. */
+static void gradcheck(const IrLoss *l, size_t rows, size_t cols, float *out, RtTargets t)
+{
+    LossKind k = l->kind;
     float g[32], scratch[32];
-    rt_loss(k, rows, cols, out, t, g);
+    rt_loss(l, rows, cols, out, t, g);
     const float eps = 1e-3f;
     for (size_t i = 0; i < rows * cols; i++) {
         float keep = out[i];
         out[i] = keep + eps;
-        double up = rt_loss(k, rows, cols, out, t, scratch);
+        double up = rt_loss(l, rows, cols, out, t, scratch);
         out[i] = keep - eps;
-        double down = rt_loss(k, rows, cols, out, t, scratch);
+        double down = rt_loss(l, rows, cols, out, t, scratch);
         out[i] = keep;
         double num = (up - down) / (2.0 * eps);
         double err = fabs(num - g[i]) / fmax(1e-2, fmax(fabs(num), fabs(g[i])));
-        cr_assert(err <= 1e-2, "loss %d d/dout[%zu]: finite difference %g, analytic %g",
-                  (int)k, i, num, g[i]);
+        cr_assert(err <= 1e-2, "loss %s d/dout[%zu]: finite difference %g, analytic %g",
+                  ir_loss_name(k), i, num, g[i]);
     }
+}
+
+static void gradcheck_loss(LossKind k, size_t rows, size_t cols, float *out, RtTargets t)
+{
+    IrLoss l = loss_defaults(k);
+    gradcheck(&l, rows, cols, out, t);
 }
 
 Test(loss, gradcheck_bce)
@@ -72,6 +174,13 @@ Test(loss, gradcheck_bce)
     float p[6] = {0.1f, 0.9f, 0.35f, 0.6f, 0.5f, 0.97f};
     const float y[6] = {0, 1, 1, 0, 1, 0};
     gradcheck_loss(LOSS_BCE, 3, 2, p, (RtTargets){y, false});
+}
+
+Test(loss, gradcheck_bce_logits)
+{
+    float z[6] = {-2.5f, 0.1f, 1.5f, -0.3f, 4, 0};
+    const float y[6] = {0, 1, 1, 0, 0, 1};
+    gradcheck_loss(LOSS_BCE_LOGITS, 3, 2, z, (RtTargets){y, false});
 }
 
 Test(loss, gradcheck_mse)
@@ -88,6 +197,14 @@ Test(loss, gradcheck_cross_entropy_labels)
     gradcheck_loss(LOSS_CROSS_ENTROPY, 2, 4, z, (RtTargets){labels, true});
 }
 
+Test(loss, gradcheck_cross_entropy_label_smoothing)
+{
+    float z[8] = {0.2f, -1, 2, 0.5f, 1.5f, 0.1f, -0.3f, 0.7f};
+    const float labels[2] = {2, 0};
+    IrLoss l = {LOSS_CROSS_ENTROPY, {[HP_LABEL_SMOOTHING] = 0.25}};
+    gradcheck(&l, 2, 4, z, (RtTargets){labels, true});
+}
+
 Test(loss, gradcheck_cross_entropy_one_hot)
 {
     float z[6] = {0.2f, -1, 2, 0.5f, 1.5f, 0.1f};
@@ -95,9 +212,38 @@ Test(loss, gradcheck_cross_entropy_one_hot)
     gradcheck_loss(LOSS_CROSS_ENTROPY, 2, 3, z, (RtTargets){y, false});
 }
 
-/* Every loss: a distinct name, a torch.nn module, and a gradient that
- * agrees with finite differences on probabilities with one-hot targets
- * (inputs every loss accepts). */
+/* A value of argument a inside its range but away from the default: the
+ * middle of a bounded range, a quarter of the default of an open one. */
+static double moved_arg(const OptimArg *a)
+{
+    IrRange r = ir_hypers[a->hp].range;
+    return isinf(r.hi) ? a->def / 4 : (r.lo + r.hi) / 2;
+}
+
+/* A loss's arguments are hyperparameters with a torch.nn keyword, no
+ * repeats, defaults in range, and nothing past n_args. */
+static void expect_loss_args_complete(const LossInfo *l)
+{
+    cr_assert_leq(l->n_args, LOSS_MAX_ARGS, "%s", l->name);
+    for (size_t i = 0; i < l->n_args; i++) {
+        const OptimArg *a = &l->args[i];
+        const HyperInfo *h = &ir_hypers[a->hp];
+        cr_assert(h->torch, "%s: %s has no torch keyword", l->name, h->name);
+        cr_assert(h->type == HYPER_NUMBER, "%s: %s", l->name, h->name);
+        for (size_t j = 0; j < i; j++)
+            cr_assert_neq(l->args[j].hp, a->hp, "%s: %s twice", l->name, h->name);
+        cr_assert(a->def >= h->range.lo && a->def <= h->range.hi, "%s: %s's default", l->name,
+                  h->name);
+    }
+    for (size_t i = l->n_args; i < LOSS_MAX_ARGS; i++)
+        cr_assert(l->args[i].hp == 0 && l->args[i].def == 0, "%s: n_args misses an argument",
+                  l->name);
+}
+
+/* Every loss: a distinct name, a torch.nn module, complete argument rows,
+ * and a gradient that agrees with finite differences on probabilities
+ * with one-hot targets (inputs every loss accepts), at the defaults and
+ * with each argument moved. */
 Test(loss, every_kind_has_a_name_a_torch_module_and_a_gradient)
 {
     for (int k = 0; k < LOSS_COUNT; k++) {
@@ -106,9 +252,16 @@ Test(loss, every_kind_has_a_name_a_torch_module_and_a_gradient)
         cr_assert_str_eq(ir_loss_name((LossKind)k), l->name);
         for (int j = 0; j < k; j++)
             cr_assert_str_neq(ir_losses[j].name, l->name);
-        float p[4] = {0.3f, 0.7f, 0.6f, 0.4f};
+        expect_loss_args_complete(l);
         const float y[4] = {0, 1, 1, 0};
-        gradcheck_loss((LossKind)k, 2, 2, p, (RtTargets){y, false});
+        float p[4] = {0.3f, 0.7f, 0.6f, 0.4f};
+        IrLoss at = loss_defaults((LossKind)k);
+        gradcheck(&at, 2, 2, p, (RtTargets){y, false});
+        for (size_t i = 0; i < l->n_args; i++) {
+            IrLoss moved = at;
+            moved.hyper[l->args[i].hp] = moved_arg(&l->args[i]);
+            gradcheck(&moved, 2, 2, p, (RtTargets){y, false});
+        }
     }
 }
 

@@ -160,7 +160,7 @@ Test(train, sweep_reports_table_and_keeps_best_run)
     f.trains[0].sweep = HP_LR;
     f.trains[0].sweep_values = lrs;
     f.trains[0].n_sweep = 3;
-    f.trains[0].loss = LOSS_MSE;
+    f.trains[0].loss = (IrLoss){LOSS_MSE, {0}};
     f.nodes[0][4].op = OP_IDENTITY; /* an unbounded output can diverge */
     f.trains[0].optimizer.kind = OPTIM_SGD;
     f.trains[0].optimizer.hyper[HP_MOMENTUM] = 0.9;
@@ -213,7 +213,7 @@ Test(train, divergence_is_reported_with_epoch_step_and_advice)
 {
     Fixture f;
     fixture_xornet(&f);
-    f.trains[0].loss = LOSS_MSE;
+    f.trains[0].loss = (IrLoss){LOSS_MSE, {0}};
     f.nodes[0][4].op = OP_IDENTITY;
     f.trains[0].optimizer = (IrOptimizer){OPTIM_SGD, {[HP_LR] = 1e6, [HP_MOMENTUM] = 0.9}};
     RtOptions opt = {0};
@@ -291,7 +291,7 @@ Test(train, classes_with_cross_entropy_print_confusion_matrix)
     f.nodes[0][2].in_units = f.nodes[0][2].units = 3;
     fixture_link(f.nodes[0], 3);
     f.models[0].out_units = 3;
-    f.trains[0].loss = LOSS_CROSS_ENTROPY;
+    f.trains[0].loss = (IrLoss){LOSS_CROSS_ENTROPY, {0}};
     f.trains[0].batch = 6;
     f.trains[0].epochs = 300;
     f.evals[0].show_node = 1;
@@ -313,7 +313,7 @@ Test(train, regression_reports_mean_squared_error)
     fixture_logreg(&f);
     f.datasets[0].y = y;
     f.nodes[0][2].op = OP_IDENTITY;
-    f.trains[0].loss = LOSS_MSE;
+    f.trains[0].loss = (IrLoss){LOSS_MSE, {0}};
     RtOptions opt = {0};
     bool ok;
     char *out = fixture_run(&f.prog, &opt, &ok);
