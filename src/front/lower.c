@@ -644,3 +644,15 @@ IrProgram *front_lower(Arena *a, Diag *d, const AstFile *file)
     lower_implicit_evals(&c);
     return d->errors > errors_before ? NULL : c.prog;
 }
+
+const PropSpec *lower_train_spec(size_t *n)
+{
+    *n = TP_COUNT;
+    return train_props;
+}
+
+const PropSpec *lower_eval_spec(size_t *n)
+{
+    *n = sizeof eval_props / sizeof *eval_props;
+    return eval_props;
+}
