@@ -3,7 +3,9 @@
 #   make run      train and evaluate examples/xor.nn
 #   make test     unit tests (Criterion), golden files, example outcomes,
 #                 plots/--json/terminal (tests/ui.sh), no bare yy* symbol
-#                 exported (tests/symbols.sh), PyTorch comparison,
+#                 exported (tests/symbols.sh), the language server's
+#                 sessions and its diagnostics = nnc check's (tests/lsp/),
+#                 PyTorch comparison,
 #                 the --target pytorch packages under torchrun (tests/pytorch)
 #                 --target onnx in onnx.checker and onnxruntime (tests/onnx/)
 #   make bless    regenerate golden files on purpose (review the diff!)
@@ -125,6 +127,7 @@ test: all $(BUILD)/unit-tests
 	NNC=$(abspath $(BUILD)/nnc) ./tests/ui.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/weights.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/symbols.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/lsp/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/torch/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/pytorch/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/onnx/run.sh
@@ -133,6 +136,7 @@ test: all $(BUILD)/unit-tests
 
 bless: all
 	NNC=$(abspath $(BUILD)/nnc) ./tests/golden/run.sh --bless
+	NNC=$(abspath $(BUILD)/nnc) ./tests/lsp/run.sh --bless
 
 # Sanitizer build in its own folder so it never mixes with the normal objects.
 test-asan:
@@ -142,6 +146,7 @@ test-asan:
 	ASAN_OPTIONS=detect_leaks=1 build-asan/unit-tests --jobs 2
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/golden/run.sh
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/examples.sh
+	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/lsp/run.sh
 
 # The fallback: a build without BLAS (its own folder) passes the unit tests
 # (gradient checks included) and the PyTorch agreement test.
@@ -155,6 +160,7 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-
 test-valgrind: all
 	NNC=$(abspath $(BUILD)/nnc) WRAP="$(VALGRIND)" ./tests/golden/run.sh
 	NNC=$(abspath $(BUILD)/nnc) WRAP="$(VALGRIND)" ./tests/examples.sh
+	NNC=$(abspath $(BUILD)/nnc) WRAP="$(VALGRIND)" ./tests/lsp/run.sh
 
 # cppcheck must report nothing. The one suppression: loss.c's log(sum_exp)
 # over cols >= 1 terms, the largest of which is exp(0) = 1, so sum_exp >= 1;
