@@ -124,6 +124,14 @@ static cJSON *server_capabilities(void)
     cJSON_AddNumberToObject(sync, "change", 1); /* Full: every change sends the whole text */
     cJSON_AddBoolToObject(caps, "hoverProvider", true);
     cJSON_AddBoolToObject(caps, "definitionProvider", true);
+    cJSON_AddBoolToObject(caps, "documentSymbolProvider", true);
+    cJSON *completion = cJSON_AddObjectToObject(caps, "completionProvider");
+    /* After ',' an activation, after '=' a value, after ':' a layer kind,
+     * after '.' a dataset's part. */
+    cJSON *triggers = cJSON_AddArrayToObject(completion, "triggerCharacters");
+    static const char *const chars[] = {",", "=", ":", "."};
+    for (size_t i = 0; i < 4; i++)
+        cJSON_AddItemToArray(triggers, cJSON_CreateString(chars[i]));
     return caps;
 }
 
@@ -201,6 +209,8 @@ static const Method methods[] = {
     {"shutdown", handle_shutdown, NULL},
     {"textDocument/hover", lsp_hover, NULL},
     {"textDocument/definition", lsp_definition, NULL},
+    {"textDocument/completion", lsp_completion, NULL},
+    {"textDocument/documentSymbol", lsp_document_symbol, NULL},
     {"initialized", NULL, ignore},
     {"textDocument/didOpen", NULL, did_open},
     {"textDocument/didChange", NULL, did_change},

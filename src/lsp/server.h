@@ -90,6 +90,17 @@ bool lsp_pos_to_loc(const LspLines *l, LspPos p, int *line, int *col);
 /* A Loc's start as a byte offset of the text (len when past the end). */
 size_t lsp_loc_offset(const LspLines *l, Loc loc);
 
+/* A rough token of .nn text, for scans of text that need not parse
+ * (completion, the ends of blocks): enough to tell comments, strings,
+ * names, numbers and punctuation apart. */
+typedef enum LspTokKind { TOK_NONE, TOK_IDENT, TOK_NUMBER, TOK_STRING, TOK_PUNCT } LspTokKind;
+/* The token at p (n bytes left): its length and kind (TOK_NONE for space
+ * and comments); *open when the n bytes end inside a comment or a string. */
+size_t lsp_token_len(const char *p, size_t n, LspTokKind *kind, bool *open);
+/* The offset just after the '}' that closes the '{' at or after from (the
+ * first one outside comments and strings), or len when none does. */
+size_t lsp_block_end(const char *text, size_t len, size_t from);
+
 /* "file:///a%20b/x.nn" -> "/a b/x.nn" (malloc'd); NULL for other schemes. */
 char *lsp_uri_to_path(const char *uri);
 /* path (relative to cwd when not absolute) as a file:// URI, with "." and

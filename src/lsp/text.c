@@ -181,6 +181,79 @@ size_t lsp_loc_offset(const LspLines *l, Loc loc)
     return off < l->len ? off : l->len;
 }
 
+/* ---- tokens ---------------------------------------------------------- */
+
+/* A comment or a string at p (n bytes left): both end at the line's end,
+ * so an unclosed one never swallows the file. *open when it reaches the
+ * end of the n bytes unclosed. */
+static size_t skip_len(const char *p, size_t n, LspTokKind *kind, bool *open)
+{
+    size_t i = 1;
+    if (p[0] == '#') {
+        while (i < n && p[i] != '\n')
+            i++;
+        *kind = TOK_NONE;
+        *open = i == n;
+        return i;
+    }
+    while (i < n && p[i] != '\n' && p[i] != '"')
+        i += p[i] == '\\' && i + 1 < n && p[i + 1] != '\n' ? 2 : 1;
+    *kind = TOK_STRING;
+    *open = i >= n;
+    return i < n && p[i] == '"' ? i + 1 : i;
+}
+
+static bool is_letter(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+size_t lsp_token_len(const char *p, size_t n, LspTokKind *kind, bool *open)
+{
+    size_t i = 1;
+    *open = false;
+    if (p[0] == '#' || p[0] == '"')
+        return skip_len(p, n, kind, open);
+    if (is_letter(p[0])) {
+        while (i < n && (is_letter(p[i]) || is_digit(p[i])))
+            i++;
+        *kind = TOK_IDENT;
+        return i;
+    }
+    bool number = is_digit(p[0]) || (p[0] == '-' && n > 1) || (p[0] == '.' && n > 1 && is_digit(p[1]));
+    if (number) { /* -1.5e-3: the exponent's sign follows an 'e' */
+        while (i < n && (is_digit(p[i]) || p[i] == '.' || p[i] == 'e' || p[i] == 'E' ||
+                         ((p[i] == '-' || p[i] == '+') && (p[i - 1] == 'e' || p[i - 1] == 'E'))))
+            i++;
+        *kind = TOK_NUMBER;
+        return i;
+    }
+    bool space = p[0] == ' ' || p[0] == '\t' || p[0] == '\n' || p[0] == '\r';
+    *kind = space ? TOK_NONE : TOK_PUNCT;
+    return 1;
+}
+
+size_t lsp_block_end(const char *text, size_t len, size_t from)
+{
+    int depth = 0;
+    for (size_t i = from; i < len;) {
+        LspTokKind kind;
+        bool open;
+        size_t n = lsp_token_len(text + i, len - i, &kind, &open);
+        if (kind == TOK_PUNCT && text[i] == '{')
+            depth++;
+        if (kind == TOK_PUNCT && text[i] == '}' && depth > 0 && --depth == 0)
+            return i + 1;
+        i += n;
+    }
+    return len;
+}
+
 /* ---- URIs -------------------------------------------------------------- */
 
 static int hex_value(char c)
