@@ -64,7 +64,9 @@ static void put_layer_params(FILE *f, const IrNode *nodes, size_t count)
     fprintf(f, "%s%s\n", tensors ? ")" : "", frozen ? ", frozen" : "");
 }
 
-static void hover_layer_nodes(FILE *f, const IrModel *m, size_t first, size_t count)
+/* title: the layer's name, or NULL for the node's (the lowering's). */
+static void hover_layer_nodes(FILE *f, const IrModel *m, size_t first, size_t count,
+                              const char *title, const char *note)
 {
     const IrNode *nodes = &m->nodes[first];
     if (nodes[0].op == OP_INPUT) {
@@ -73,7 +75,7 @@ static void hover_layer_nodes(FILE *f, const IrModel *m, size_t first, size_t co
         fputc('\n', f);
         return;
     }
-    fprintf(f, "%s: ", nodes[0].layer);
+    fprintf(f, "%s%s", title ? title : nodes[0].layer, title && !*title ? "" : ": ");
     put_layer_kind(f, nodes, count);
     fprintf(f, "  (layer of model %s)\ninput ", m->name);
     put_shape(f, &m->nodes[nodes[0].inputs[0]].shape);
@@ -81,6 +83,8 @@ static void hover_layer_nodes(FILE *f, const IrModel *m, size_t first, size_t co
     put_shape(f, &nodes[count - 1].shape);
     fputc('\n', f);
     put_layer_params(f, nodes, count);
+    if (note)
+        fputs(note, f);
 }
 
 /* A line of a model with errors: what was written, and why no shape. */
@@ -91,19 +95,49 @@ static void hover_layer_unchecked(FILE *f, const AstDecl *model, const AstLayer 
         fprintf(f, " %g", a->number);
     if (l->act)
         fprintf(f, ", %s", l->act);
-    fprintf(f, "\nno shape: model '%s' has errors\n", model->name);
+    fprintf(f, "\nno shape: model '%s' has errors up to this line\n", model->name);
 }
 
-static void hover_layer(FILE *f, LspDoc *d, const AstDecl *model, const AstLayer *l,
-                        const char *name, Arena *scratch)
+/* A line of a model with errors elsewhere: its shapes from the lines up to
+ * it. An unnamed line goes without the name the lowering would give it,
+ * which a later line's explicit name can change. */
+static void hover_line_upto(FILE *f, LspDoc *d, const AstDecl *model, const AstLayer *l,
+                            Arena *scratch)
+{
+    const IrModel *m = lsp_model_ir_upto(d, model, l, scratch);
+    size_t first = 0, count = 0;
+    lsp_line_nodes(m, l, &first, &count);
+    if (count == 0) {
+        hover_layer_unchecked(f, model, l);
+        return;
+    }
+    char note[256];
+    snprintf(note, sizeof note, "(model %s has errors after this line)\n", model->name);
+    hover_layer_nodes(f, m, first, count, l->name ? l->name : "", note);
+}
+
+/* A layer line under the cursor. */
+static void hover_line(FILE *f, LspDoc *d, const AstDecl *model, const AstLayer *l,
+                       Arena *scratch)
 {
     const IrModel *m = lsp_model_ir(d, model, scratch);
     size_t first = 0, count = 0;
-    lsp_layer_nodes(m, l ? lsp_layer_name(m, l) : name, &first, &count);
+    lsp_line_nodes(m, l, &first, &count);
     if (count > 0)
-        hover_layer_nodes(f, m, first, count);
-    else if (l)
-        hover_layer_unchecked(f, model, l);
+        hover_layer_nodes(f, m, first, count, NULL, NULL);
+    else
+        hover_line_upto(f, d, model, l, scratch);
+}
+
+/* A layer by its name (show = LAYER). */
+static void hover_named_layer(FILE *f, LspDoc *d, const AstDecl *model, const char *name,
+                              Arena *scratch)
+{
+    const IrModel *m = lsp_model_ir(d, model, scratch);
+    size_t first = 0, count = 0;
+    lsp_layer_nodes(m, name, &first, &count);
+    if (count > 0)
+        hover_layer_nodes(f, m, first, count, NULL, NULL);
     else if (m)
         fprintf(f, "model '%s' has no layer '%s'\n", model->name, name);
     else
@@ -168,12 +202,12 @@ static bool hover_text(FILE *f, LspDoc *d, const LspHit *h, Arena *scratch)
             hover_dataset(f, d, target, scratch);
         return target != NULL;
     case HIT_LAYER:
-        hover_layer(f, d, h->decl, h->layer, NULL, scratch);
+        hover_line(f, d, h->decl, h->layer, scratch);
         return true;
     case HIT_SHOW:
         target = lsp_find_decl(ast, DECL_MODEL, h->decl->name);
         if (target)
-            hover_layer(f, d, target, NULL, h->value->text, scratch);
+            hover_named_layer(f, d, target, h->value->text, scratch);
         return target != NULL;
     }
     return false;

@@ -81,19 +81,26 @@ const AstDecl *lsp_find_decl(const AstFile *f, AstDeclKind k, const char *name)
     return NULL;
 }
 
-/* Checks one declaration as if it were the whole file, silently. */
-static const IrProgram *lower_alone(const LspDoc *d, const AstDecl *decl, Arena *scratch)
+/* Checks a declaration (a copy in scratch) as if it were the whole file,
+ * silently. */
+static const IrProgram *lower_alone(const LspDoc *d, AstDecl *copy, Arena *scratch)
 {
-    AstDecl *copy = arena_alloc(scratch, sizeof *copy);
     AstFile *file = arena_alloc(scratch, sizeof *file);
-    if (!copy || !file)
+    if (!file)
         return NULL;
-    *copy = *decl;
     copy->next = NULL;
     *file = (AstFile){&d->src, copy, 1};
     Diag quiet;
     diag_init(&quiet, NULL);
     return front_lower(scratch, &quiet, file);
+}
+
+static AstDecl *copy_decl(const AstDecl *decl, Arena *scratch)
+{
+    AstDecl *copy = arena_alloc(scratch, sizeof *copy);
+    if (copy)
+        *copy = *decl;
+    return copy;
 }
 
 const IrModel *lsp_model_ir(const LspDoc *d, const AstDecl *model, Arena *scratch)
@@ -102,14 +109,38 @@ const IrModel *lsp_model_ir(const LspDoc *d, const AstDecl *model, Arena *scratc
     for (size_t i = 0; d->prog && i < d->prog->n_models; i++)
         if (strcmp(d->prog->models[i].name, model->name) == 0)
             return &d->prog->models[i];
-    const IrProgram *p = lower_alone(d, model, scratch);
+    AstDecl *copy = copy_decl(model, scratch);
+    const IrProgram *p = copy ? lower_alone(d, copy, scratch) : NULL;
+    return p && p->n_models == 1 ? &p->models[0] : NULL;
+}
+
+const IrModel *lsp_model_ir_upto(const LspDoc *d, const AstDecl *model, const AstLayer *last,
+                                 Arena *scratch)
+{
+    AstDecl *copy = copy_decl(model, scratch);
+    if (!copy)
+        return NULL;
+    AstLayer **tail = &copy->layers;
+    for (const AstLayer *l = model->layers; l; l = l->next) {
+        AstLayer *line = arena_alloc(scratch, sizeof *line);
+        if (!line)
+            return NULL;
+        *line = *l;
+        line->next = NULL;
+        *tail = line;
+        tail = &line->next;
+        if (l == last)
+            break;
+    }
+    const IrProgram *p = lower_alone(d, copy, scratch);
     return p && p->n_models == 1 ? &p->models[0] : NULL;
 }
 
 bool lsp_dataset_ir(const LspDoc *d, const AstDecl *data, Arena *scratch,
                     const IrDataset **whole, const IrDataset **train, const IrDataset **test)
 {
-    const IrProgram *p = d->prog ? d->prog : lower_alone(d, data, scratch);
+    AstDecl *copy = d->prog ? NULL : copy_decl(data, scratch);
+    const IrProgram *p = d->prog ? d->prog : copy ? lower_alone(d, copy, scratch) : NULL;
     *whole = *train = *test = NULL;
     for (size_t i = 0; p && i < p->n_datasets; i++) {
         const IrDataset *ds = &p->datasets[i];
@@ -133,6 +164,14 @@ void lsp_layer_nodes(const IrModel *m, const char *layer, size_t *first, size_t 
             *first = i;
         ++*count;
     }
+}
+
+void lsp_line_nodes(const IrModel *m, const AstLayer *l, size_t *first, size_t *count)
+{
+    *count = 0;
+    for (size_t i = 0; m && i < m->n_nodes && *count == 0; i++)
+        if (m->nodes[i].loc.line == l->loc.line && m->nodes[i].loc.col == l->loc.col)
+            lsp_layer_nodes(m, m->nodes[i].layer, first, count);
 }
 
 const char *lsp_layer_name(const IrModel *m, const AstLayer *l)

@@ -180,6 +180,11 @@ const AstDecl *lsp_find_decl(const AstFile *f, AstDeclKind k, const char *name);
  * errors, from lowering the declaration alone into scratch (NULL when the
  * model itself has errors). */
 const IrModel *lsp_model_ir(const LspDoc *d, const AstDecl *model, Arena *scratch);
+/* A model with errors checked only up to the line last (a model is a
+ * chain: what comes after cannot change the shapes up to there); NULL when
+ * those lines have errors too. */
+const IrModel *lsp_model_ir_upto(const LspDoc *d, const AstDecl *model, const AstLayer *last,
+                                 Arena *scratch);
 /* A dataset's IrDatasets: whole, and its train and test parts when split
  * (NULL otherwise); false when the dataset has errors. */
 bool lsp_dataset_ir(const LspDoc *d, const AstDecl *data, Arena *scratch,
@@ -187,6 +192,9 @@ bool lsp_dataset_ir(const LspDoc *d, const AstDecl *data, Arena *scratch,
 /* The nodes of layer `layer` (they are consecutive): *count of them from
  * *first, 0 when the model has none. */
 void lsp_layer_nodes(const IrModel *m, const char *layer, size_t *first, size_t *count);
+/* The nodes of an AST line, found by the Loc the lowering gives a line's
+ * first node. */
+void lsp_line_nodes(const IrModel *m, const AstLayer *l, size_t *first, size_t *count);
 /* The layer name of a line: its own, or the one the lowering gave it. */
 const char *lsp_layer_name(const IrModel *m, const AstLayer *l);
 
