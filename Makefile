@@ -4,7 +4,8 @@
 #   make test     unit tests (Criterion), golden files, example outcomes,
 #                 plots/--json/terminal (tests/ui.sh), no bare yy* symbol
 #                 exported (tests/symbols.sh), the language server's
-#                 sessions and its diagnostics = nnc check's (tests/lsp/),
+#                 sessions, its diagnostics = nnc check's, and Neovim
+#                 talking to it (tests/lsp/),
 #                 PyTorch comparison,
 #                 the --target pytorch packages under torchrun (tests/pytorch)
 #                 --target onnx in onnx.checker and onnxruntime (tests/onnx/)
@@ -128,6 +129,7 @@ test: all $(BUILD)/unit-tests
 	NNC=$(abspath $(BUILD)/nnc) ./tests/weights.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/symbols.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/lsp/run.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/lsp/nvim.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/torch/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/pytorch/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/onnx/run.sh
