@@ -175,7 +175,7 @@ lint:
 # libFuzzer harnesses (clang), built like test-asan in their own folder. Each
 # runs FUZZ_SECONDS on a copy of its committed seed corpus (new inputs go to
 # build-fuzz/corpus, so the tree stays clean); crashes land in build-fuzz/.
-FUZZERS      := front run csv safetensors
+FUZZERS      := front run lsp csv safetensors
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   ?=
 fuzz-build:
@@ -185,7 +185,7 @@ fuzz-build:
 
 fuzz: fuzz-build
 	@for f in $(FUZZERS); do \
-	  d=$$f; case $$f in front|run) d=nn;; esac; \
+	  d=$$f; case $$f in front|run|lsp) d=nn;; esac; \
 	  mkdir -p build-fuzz/corpus/$$f && cp tests/fuzz/corpus/$$f/* build-fuzz/corpus/$$f/ && \
 	  echo "fuzz $$f: $(FUZZ_SECONDS) s" && \
 	  (cd build-fuzz && nice ./fuzz-$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
@@ -194,7 +194,7 @@ fuzz: fuzz-build
 
 $(BUILD)/fuzz-%: tests/fuzz/fuzz_%.c $(OBJS)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $(filter-out %.h,$^) $(LDFLAGS) $(LDLIBS)
-$(BUILD)/fuzz-front $(BUILD)/fuzz-run: tests/fuzz/fuzz_nn.h
+$(BUILD)/fuzz-front $(BUILD)/fuzz-run $(BUILD)/fuzz-lsp: tests/fuzz/fuzz_nn.h
 
 # Benchmarks are tools, not tests: nothing here asserts a time.
 $(BUILD)/latency-interp: bench/latency_interp.c $(OBJS)
