@@ -317,9 +317,22 @@ static void dispatch(LspServer *s, const cJSON *msg)
         dispatch_notification(s, method->valuestring, params);
 }
 
+/* Only white space may follow the JSON value. */
+static bool only_space(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    return p >= end;
+}
+
 static void handle(LspServer *s, const char *body, size_t len)
 {
-    cJSON *msg = cJSON_ParseWithLength(body, len);
+    const char *end = NULL;
+    cJSON *msg = cJSON_ParseWithLengthOpts(body, len, &end, false);
+    if (msg && (!end || !only_space(end, body + len))) {
+        cJSON_Delete(msg);
+        msg = NULL;
+    }
     if (!msg) {
         reply_error(s, NULL, RPC_PARSE_ERROR, "invalid JSON");
         return;
