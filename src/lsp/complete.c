@@ -114,12 +114,12 @@ static void push_token(Scan *s, Tok t)
     b->n_tokens++;
 }
 
-/* Scans text[0..end): the blocks open at end, and the word being typed
- * there (an identifier that reaches end) into *partial. */
-static void scan_to(Scan *s, const char *text, size_t end, Tok *partial)
+/* Scans text[0..end): the blocks open at end. An identifier that reaches
+ * end is the word being typed; the client filters the candidates by it, so
+ * the context is what comes before it. */
+static void scan_to(Scan *s, const char *text, size_t end)
 {
     *s = (Scan){0};
-    *partial = (Tok){0};
     size_t i = 0;
     while (i < end) {
         LspTokKind kind;
@@ -128,9 +128,7 @@ static void scan_to(Scan *s, const char *text, size_t end, Tok *partial)
         Tok t = {kind, text + i, n};
         if (open)
             s->in_comment_or_string = true;
-        else if (i + n >= end && kind == TOK_IDENT)
-            *partial = t;
-        else if (kind != TOK_NONE)
+        else if (kind != TOK_NONE && !(i + n >= end && kind == TOK_IDENT))
             push_token(s, t);
         i += n;
     }
@@ -344,9 +342,8 @@ static void complete_model(cJSON *items, const Block *b)
 static cJSON *complete_at(LspDoc *d, size_t offset)
 {
     Scan s;
-    Tok partial;
     cJSON *items = cJSON_CreateArray();
-    scan_to(&s, d->text, offset, &partial);
+    scan_to(&s, d->text, offset);
     const Block *b = &s.blocks[s.depth];
     if (s.in_comment_or_string || b->nest > 0)
         return items;
