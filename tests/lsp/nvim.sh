@@ -37,11 +37,15 @@ train XORNet on xor {
 NN
 mkdir -p "$tmp/state" "$tmp/cache" "$tmp/data"
 cd "$tmp" || exit 2
-# Only our configuration: no user files, no plugins, no shada, no swap.
+# Only our configuration: no user files, no plugins, no shada, no swap. A
+# Lua error in the checks quits with status 2 rather than leaving Neovim
+# waiting (timeout is the last resort).
 XDG_CONFIG_HOME="$tmp/none" XDG_DATA_HOME="$tmp/data" XDG_STATE_HOME="$tmp/state" \
 XDG_CACHE_HOME="$tmp/cache" NNC="$nnc" \
     timeout 120 nvim --headless --clean -n -i NONE -u "$here/init.lua" xor.nn \
-    -c "luafile $here/nvim_check.lua" 2>"$tmp/log" </dev/null >/dev/null
+    -c "lua local ok, e = pcall(dofile, '$here/nvim_check.lua')
+        if not ok then io.stderr:write('FAIL ' .. tostring(e) .. '\\n'); vim.cmd('cquit 2') end" \
+    2>"$tmp/log" </dev/null >/dev/null
 rc=$?
 if [ "$rc" -ne 0 ]; then
     cat "$tmp/log"
