@@ -12,14 +12,27 @@ answers with the transcript. A transcript (tests/lsp/*.jsonrpc) is lines of
 
 The client's lines are sent at once; the server's answers follow them in the
 file. --bless rewrites the <-- lines from what the server does (review the
-diff). Runs the server in tests/lsp; NNC names it, WRAP may prefix it."""
+diff). Runs the server in tests/lsp; NNC names it, WRAP may prefix it.
+@HERE@ stands for the path of tests/lsp, in what is sent and in what comes
+back, so a session can name real files (tests/lsp/data/) and still read the
+same on every machine."""
 import json
 import os
 import sys
+from urllib.parse import quote
 
 from lsp_io import canonical, frame, run_server
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def here_in(text):
+    return text.replace("@HERE@", HERE)
+
+
+def here_out(text):
+    """The server's spelling of HERE (in its URIs, percent-encoded) back to @HERE@."""
+    return text.replace(quote(HERE), "@HERE@").replace(HERE, "@HERE@")
 
 
 def parse(path):
@@ -32,9 +45,9 @@ def parse(path):
                 continue
             keep.append(line)
             if line.startswith("-->raw "):
-                data += json.loads(line[7:]).encode("utf-8")
+                data += here_in(json.loads(line[7:])).encode("utf-8")
             elif line.startswith("--> "):
-                data += frame(line[4:].encode("utf-8"))
+                data += frame(here_in(line[4:]).encode("utf-8"))
             elif line and not line.startswith("#"):
                 raise SystemExit("%s:%d: not a transcript line: %s" % (path, n, line))
     while keep and keep[-1] == "":
@@ -49,7 +62,7 @@ def replay(path, bless):
     except ValueError as e:
         print("FAIL %s: %s" % (os.path.basename(path), e))
         return False
-    actual = [canonical(m) for m in msgs] + ["exit %d" % status]
+    actual = [here_out(canonical(m)) for m in msgs] + ["exit %d" % status]
     if bless:
         with open(path, "w", encoding="utf-8") as f:
             f.write("\n".join(keep + [""] + ["<-- " + a for a in actual]) + "\n")
