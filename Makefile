@@ -2,20 +2,25 @@
 #   make          build build/nnc
 #   make run      train and evaluate examples/xor.nn
 #   make test     unit tests (Criterion), golden files, example outcomes,
-#                 plots/--json/terminal (tests/ui.sh), no bare yy* symbol
+#                 plots/--json/terminal (tests/ui.sh), nnc fmt and the
+#                 examples' layout (tests/fmt.sh), the editor files
+#                 (tests/editors: TextMate grammar, Vim), make install and
+#                 uninstall (tests/install.sh), no bare yy* symbol
 #                 exported (tests/symbols.sh), the language server's
 #                 sessions, its diagnostics = nnc check's, and Neovim
-#                 talking to it (tests/lsp/),
-#                 PyTorch comparison,
+#                 talking to it (tests/lsp/), PyTorch comparison,
 #                 the --target pytorch packages under torchrun (tests/pytorch)
 #                 --target onnx in onnx.checker and onnxruntime (tests/onnx/)
 #   make bless    regenerate golden files on purpose (review the diff!)
 #   make test-asan  the same tests under AddressSanitizer + UBSan
 #   make test-portable  unit + PyTorch tests of a build without BLAS
 #   make bench    nnc vs PyTorch side by side; writes bench/RESULTS.md
-#   make BLAS=openblas|none   large products through cblas_sgemm or not
-#                 (default: openblas when <cblas.h> is installed)
+#   make BLAS=openblas|none   large products through OpenBLAS's cblas_sgemm,
+#                 loaded at run time when installed (default), or never;
+#                 the build links no BLAS either way (docs/setup.md)
 #   make fuzz FUZZ_SECONDS=N  each libFuzzer harness (tests/fuzz/) for N s
+#   make install PREFIX=/usr/local DESTDIR=  bin/nnc, the man page, bash
+#                 completion, the editor files under share/nnc; make uninstall
 
 CC      ?= cc
 BUILD   ?= build
@@ -37,12 +42,20 @@ WARN    += -Werror
 endif
 override CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -ffp-contract=off -fno-math-errno -Iinclude -I$(BUILD)/gen
 LDLIBS  += -lcjson -lprotobuf-c -lm
-# BLAS: products with m*n*k >= 32768 go to cblas_sgemm (src/runtime/gemm.h);
+# BLAS: products with m*n*k >= 32768 go to cblas_sgemm (src/runtime/gemm.c);
 # smaller ones, and every product of a BLAS=none build, use portable loops.
-BLAS    ?= $(shell printf '\043include <cblas.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo openblas || echo none)
+# Nothing is linked for it: gemm.c dlopens libopenblas.so.0 at the first such
+# product (Debian's libopenblas0; NNC_BLAS=off or NNC_BLAS=LIB at run time
+# choose), so the build needs no <cblas.h> or -lopenblas, a run that never
+# needs it does not pay for loading it, and a machine without OpenBLAS runs
+# the same program on the portable loops. dlopen is in libc (glibc >= 2.34;
+# older: LDLIBS=-ldl).
+BLAS    ?= openblas
+ifeq ($(filter openblas none,$(BLAS)),)
+$(error BLAS must be openblas or none, not '$(BLAS)')
+endif
 ifeq ($(BLAS),openblas)
 override CFLAGS += -DNNC_BLAS
-LDLIBS  += -lopenblas
 endif
 FLEX    ?= flex
 BISON   ?= bison
@@ -62,7 +75,7 @@ OBJS    := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS)) \
 MAIN    := $(BUILD)/obj/main.o
 UNITS   := $(wildcard tests/unit/*.c)
 
-.PHONY: all run test test-unit test-golden test-examples test-torch bless \
+.PHONY: install uninstall all run test test-unit test-golden test-examples test-torch bless \
         test-asan test-valgrind test-portable bench bench-latency lint fuzz fuzz-build deps clean
 
 all: deps $(BUILD)/nnc
@@ -126,6 +139,9 @@ test: all $(BUILD)/unit-tests
 	NNC=$(abspath $(BUILD)/nnc) ./tests/golden/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/examples.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/ui.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/fmt.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/editors/run.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/install.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/weights.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/symbols.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/lsp/run.sh
@@ -148,6 +164,7 @@ test-asan:
 	ASAN_OPTIONS=detect_leaks=1 build-asan/unit-tests --jobs 2
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/golden/run.sh
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/examples.sh
+	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/fmt.sh
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/lsp/run.sh
 
 # The fallback: a build without BLAS (its own folder) passes the unit tests
@@ -175,7 +192,7 @@ lint:
 # libFuzzer harnesses (clang), built like test-asan in their own folder. Each
 # runs FUZZ_SECONDS on a copy of its committed seed corpus (new inputs go to
 # build-fuzz/corpus, so the tree stays clean); crashes land in build-fuzz/.
-FUZZERS      := front run lsp csv safetensors
+FUZZERS      := front run lsp csv safetensors fmt
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   ?=
 fuzz-build:
@@ -185,7 +202,7 @@ fuzz-build:
 
 fuzz: fuzz-build
 	@for f in $(FUZZERS); do \
-	  d=$$f; case $$f in front|run|lsp) d=nn;; esac; \
+	  d=$$f; case $$f in front|run|lsp|fmt) d=nn;; esac; \
 	  mkdir -p build-fuzz/corpus/$$f && cp tests/fuzz/corpus/$$f/* build-fuzz/corpus/$$f/ && \
 	  echo "fuzz $$f: $(FUZZ_SECONDS) s" && \
 	  (cd build-fuzz && nice ./fuzz-$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
@@ -206,9 +223,44 @@ bench-latency: all $(BUILD)/latency-interp
 $(BUILD)/train-bench: bench/train_bench.c $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# The start-up floor bench (f) compares nnc with: same CFLAGS, no libraries.
+$(BUILD)/hello: bench/hello.c
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
+
 # Several minutes: nnc and PyTorch, one thread each; writes bench/RESULTS.md.
-bench: all $(BUILD)/latency-interp $(BUILD)/train-bench
+bench: all $(BUILD)/latency-interp $(BUILD)/train-bench $(BUILD)/hello
 	BUILD=$(BUILD) BLAS=$(BLAS) ./bench/run.sh
+
+# Installation: exactly INSTALLED (tests/install.sh checks the list), and
+# uninstall removes exactly those files and the share/nnc folders.
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+INSTALL  ?= install
+EDITOR_FILES := editors/vim/README.md editors/vim/ftdetect/nn.vim editors/vim/ftplugin/nn.vim \
+                editors/vim/syntax/nn.vim editors/vscode/README.md editors/vscode/package.json \
+                editors/vscode/language-configuration.json editors/vscode/extension.js \
+                editors/vscode/syntaxes/nn.tmLanguage.json
+INSTALLED := $(PREFIX)/bin/nnc $(PREFIX)/share/man/man1/nnc.1 \
+             $(PREFIX)/share/bash-completion/completions/nnc \
+             $(addprefix $(PREFIX)/share/nnc/,$(EDITOR_FILES))
+
+install: $(BUILD)/nnc
+	$(INSTALL) -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	$(INSTALL) -m 755 $(BUILD)/nnc $(DESTDIR)$(PREFIX)/bin/nnc
+	$(INSTALL) -m 644 docs/nnc.1 $(DESTDIR)$(PREFIX)/share/man/man1/nnc.1
+	$(INSTALL) -m 644 completions/nnc.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/nnc
+	@for f in $(EDITOR_FILES); do \
+	  echo "$(INSTALL) -D -m 644 $$f $(DESTDIR)$(PREFIX)/share/nnc/$$f"; \
+	  $(INSTALL) -D -m 644 $$f $(DESTDIR)$(PREFIX)/share/nnc/$$f || exit 1; \
+	done
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@for d in editors/vim/ftdetect editors/vim/ftplugin editors/vim/syntax editors/vim \
+	          editors/vscode/syntaxes editors/vscode editors; do \
+	  rmdir "$(DESTDIR)$(PREFIX)/share/nnc/$$d" 2>/dev/null || true; \
+	done; rmdir "$(DESTDIR)$(PREFIX)/share/nnc" 2>/dev/null || true
 
 clean:
 	rm -rf build build-asan build-portable build-fuzz

@@ -8,6 +8,9 @@
 #       samples/s and GFLOP/s (6 FLOP per multiply-accumulate per sample)
 #   (d) single-sample inference latency: emitted C, interpreter, PyTorch
 #   (e) peak resident memory of each process (/usr/bin/time -f %M)
+#   (f) start-up: `nnc run examples/xor.nn --quiet` as a whole process
+#       (hyperfine -N) against (a)'s PyTorch training loop alone, and beside
+#       `nnc check` and a C hello-world built with the same CFLAGS
 # Writes bench/RESULTS.md. A tool, not a test: nothing asserts a time.
 # usage: bench/run.sh [REPS [WIDE_REPS]]   (BUILD= the build folder)
 set -eu
@@ -36,14 +39,26 @@ timed() {
 med() { median <"$tmp/$1"; }
 
 $py -c 'import torch' 2>/dev/null || { echo "bench: PyTorch (python3-torch) is needed" >&2; exit 1; }
+command -v hyperfine >/dev/null 2>&1 || { echo "bench: hyperfine is needed (apt-get install hyperfine)" >&2; exit 1; }
 echo "bench: $reps repetitions ($wide_reps for the wide network), one thread each" >&2
 
-# (a) XOR
+# startup: whole processes, hyperfine -N (no shell), median of its runs
+# appended to $tmp/start_hello, start_check, start_run.
+startup() {
+    hyperfine -N --warmup 5 --runs 50 --export-csv "$tmp/h.csv" "$build/hello" \
+        "$build/nnc check examples/xor.nn" "$build/nnc run examples/xor.nn --quiet" >/dev/null 2>&1
+    awk -F, -v d="$tmp" 'NR == 2 {print $4 >>(d "/start_hello")}
+                         NR == 3 {print $4 >>(d "/start_check")}
+                         NR == 4 {print $4 >>(d "/start_run")}' "$tmp/h.csv"
+}
+
+# (a) XOR, and (f) start-up alternating with it
 for r in $(seq "$reps"); do
     timed xor_nnc "$tb" examples/xor.nn
     timed xor_torch $py bench/train_torch.py xor
+    startup
 done
-echo "bench: (a) xor done" >&2
+echo "bench: (a) xor and (f) start-up done" >&2
 
 # (b) digits: nnc dumps its split once, PyTorch trains and tests on it.
 "$tb" examples/digits.nn digits.test "$tmp/digits" >/dev/null
@@ -63,6 +78,8 @@ for r in $(seq "$wide_reps"); do
     timed wide_torch $py bench/train_torch.py wide $rows 1
 done
 echo "bench: (c) wide done" >&2
+grep -q '^portable' "$tmp/wide_nnc.blas" &&
+    echo "bench: (c) ran on the portable loops, not OpenBLAS: $(head -n 1 "$tmp/wide_nnc.blas")" >&2
 
 # (d) latency, with bench/latency.sh's pieces
 for net in xornet mlp64; do
@@ -91,24 +108,27 @@ sps() { awk -v s="$1" -v n="$rows" 'BEGIN {printf "%.0f", n / s}'; }
 gfl() { awk -v s="$1" -v n="$rows" -v m="$macs" 'BEGIN {printf "%.1f", 6 * m * n / s / 1e9}'; }
 us() { awk -v s="$1" 'BEGIN {printf "%.1f", s * 1e6}'; }
 ms() { awk -v s="$1" 'BEGIN {printf "%.1f", s * 1e3}'; }
+ms2() { awk -v s="$1" 'BEGIN {printf "%.2f", s * 1e3}'; }
 mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 kb() { maxof <"$tmp/$1.mem"; }
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 flags=$(awk -F': ' '/^flags/ {print $2; exit}' /proc/cpuinfo)
-blas=$(ldd "$tb" | awk '/blas/ {print $1; exit}')
+blas=$(head -n 1 "$tmp/wide_nnc.blas")
+t_hello=$(med start_hello); t_check=$(med start_check); t_run=$(med start_run)
 {
     echo "# nnc vs PyTorch: benchmark results"
     echo
     echo "Written by \`make bench\` (bench/run.sh) on $(date -u '+%Y-%m-%d %H:%M UTC'). One thread each"
     echo "(\`OPENBLAS_NUM_THREADS=1\`, \`torch.set_num_threads(1)\`), runs alternating nnc / PyTorch,"
     echo "medians of $reps runs ($wide_reps for the wide network). Times are training loops only"
-    echo "(no start-up, no data loading). Ratios are PyTorch / nnc: above 1x nnc is faster or smaller."
+    echo "(no start-up, no data loading; OpenBLAS is loaded before the clock starts), except (f):"
+    echo "whole processes. Ratios are PyTorch / nnc: above 1x nnc is faster or smaller."
     echo
     echo "## Machine"
     echo
     echo "- CPU: $cpu, $(getconf _NPROCESSORS_ONLN) cores; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- flags: $flags"
-    echo "- nnc: $(cc --version | head -n 1), CFLAGS as in the Makefile (-O3 -ffp-contract=off -fno-math-errno), BLAS=${BLAS:-?} (${blas:-none})"
+    echo "- nnc: $(cc --version | head -n 1), CFLAGS as in the Makefile (-O3 -ffp-contract=off -fno-math-errno), BLAS=${BLAS:-?}; (c) ran on ${blas:-?}"
     echo "- PyTorch $($py -c 'import torch; print(torch.__version__)') (Debian python3-torch), Python $($py -c 'import platform; print(platform.python_version())')"
     echo
     echo "## Results"
@@ -131,10 +151,14 @@ blas=$(ldd "$tb" | awk '/blas/ {print $1; exit}')
     echo "| (e) peak RSS, (c) wide (data: $(awk -v n=$rows 'BEGIN {printf "%.0f", n * 785 * 4 / 1048576}') MB) | $(mb "$(kb wide_nnc)") MB | $(mb "$(kb wide_torch)") MB | $(ratio "$(kb wide_torch)" "$(kb wide_nnc)") | >= 20x |"
     echo "| (e) peak RSS, (d) mlp64 latency: emitted C | $(mb "$(kb lat_mlp64_emit)") MB | $(mb "$(kb lat_mlp64_torch)") MB | $(ratio "$(kb lat_mlp64_torch)" "$(kb lat_mlp64_emit)") | >= 20x |"
     echo "| (e) peak RSS, (d) mlp64 latency: interpreter | $(mb "$(kb lat_mlp64_interp)") MB | $(mb "$(kb lat_mlp64_torch)") MB | $(ratio "$(kb lat_mlp64_torch)" "$(kb lat_mlp64_interp)") | |"
+    echo "| (f) whole process \`nnc run examples/xor.nn --quiet\` vs (a)'s PyTorch training loop alone | $(ms2 "$t_run") ms | $(ms2 "$xt") ms | $(ratio "$xt" "$t_run") | >= 100x |"
+    echo "| (f) whole process: C hello-world (same CFLAGS) / \`nnc check examples/xor.nn\` | $(ms2 "$t_hello") ms / $(ms2 "$t_check") ms | | | |"
+    echo "| (f) \`nnc run\` over hello-world + (a)'s nnc loop ($(ms2 "$t_hello") + $(ms2 "$xa") ms) | $(awk -v r="$t_run" -v h="$t_hello" -v l="$xa" 'BEGIN {printf "%.2fx", r / (h + l)}') | | | <= 1.5x |"
     echo
     echo "Raw runs (seconds; accuracy): XOR nnc $(tr '\n' ' ' <"$tmp/xor_nnc.train_s")/ torch $(tr '\n' ' ' <"$tmp/xor_torch.train_s");"
     echo "digits nnc $(tr '\n' ' ' <"$tmp/dig_nnc.train_s")/ torch $(tr '\n' ' ' <"$tmp/dig_torch.train_s");"
-    echo "wide nnc $(tr '\n' ' ' <"$tmp/wide_nnc.train_s")/ torch $(tr '\n' ' ' <"$tmp/wide_torch.train_s")."
+    echo "wide nnc $(tr '\n' ' ' <"$tmp/wide_nnc.train_s")/ torch $(tr '\n' ' ' <"$tmp/wide_torch.train_s");"
+    echo "start-up medians hello $(tr '\n' ' ' <"$tmp/start_hello")/ check $(tr '\n' ' ' <"$tmp/start_check")/ run $(tr '\n' ' ' <"$tmp/start_run")."
     echo
     echo "See docs/performance.md for the profile and what the numbers mean."
 } >"$out"

@@ -9,10 +9,14 @@
  *       With DUMP_PREFIX, writes every dataset as PREFIX.NAME.f32 (three
  *       uint64 rows, x_cols, y_cols, then x and y as float32) so that the
  *       PyTorch side trains and tests on exactly the same split.
+ *       Also `blas PATH`: which path large products took (rt_blas_describe).
  *   train-bench wide ROWS EPOCHS
  *       784-512-512-10 ReLU, cross_entropy, Adam lr 1e-3, batch 128, on
  *       ROWS synthetic rows (uniform pixels, labels from a fixed rule);
- *       prints `train_s S`. */
+ *       prints `train_s S` and `blas PATH`.
+ * OpenBLAS is loaded before the clock starts (nnc loads it at the first
+ * large product): loading a library is start-up, not training, as when it
+ * was linked; so peak RSS counts it for every workload, XOR too. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,10 +145,11 @@ static int run(const Source *src, const char *eval_name, const char *dump,
     RtSession *s = rt_session_new(p, &opt, &d);
     if (!s)
         return 1;
+    rt_blas_load();
     double t0 = now_s();
     if (!rt_session_train(s, &d))
         return 1;
-    printf("train_s %.9f\n", now_s() - t0);
+    printf("train_s %.9f\nblas %s\n", now_s() - t0, rt_blas_describe());
     for (size_t i = 0; eval_name && i < p->n_datasets; i++)
         if (strcmp(p->datasets[i].name, eval_name) == 0)
             printf("accuracy %.6f\n", accuracy(s, p, p->n_models - 1, &p->datasets[i], &d));

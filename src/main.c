@@ -2,6 +2,7 @@
  * codes. 0 = success, 1 = the user's input is wrong, 2 = the command line is
  * wrong, 3 = a valid program whose training diverged. Nothing below main.c
  * ever exits. */
+#define _XOPEN_SOURCE 700 /* realpath: fmt -w rewrites a symbolic link's target */
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -10,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "nnc/arena.h"
 #include "nnc/diag.h"
 #include "nnc/emit.h"
 #include "nnc/fileio.h"
+#include "nnc/fmt.h"
 #include "nnc/front.h"
 #include "nnc/ir.h"
 #include "nnc/lsp.h"
@@ -38,6 +41,8 @@ static const char usage_text[] =
     "                        last trained or evaluated model)\n"
     "      --plot DIR        write SVG plots (loss curves, decision regions)\n"
     "      --json            print one JSON document instead of the report\n"
+    "      --verbose         at the end, say on stderr which path the large\n"
+    "                        matrix products took (OpenBLAS or portable loops)\n"
     "  check FILE      report diagnostics only; exit 0 when clean\n"
     "  emit FILE       write the model as one standalone C99 file\n"
     "      -o OUT.c          output file (default: standard output)\n"
@@ -49,8 +54,11 @@ static const char usage_text[] =
     "      --header OUT.h    also write a header with the API\n"
     "      --main            add a main() reading comma-separated rows on stdin\n"
     "      --seed N, --epochs N  as for run, when emit trains first\n"
-    "  plot activations  draw sigmoid, tanh, relu, leaky_relu, step, identity\n"
+    "  plot activations  draw every activation (sigmoid, tanh, relu, gelu...)\n"
     "      -o OUT.svg        output file (required)\n"
+    "  fmt FILE...     print the files in the canonical layout (- reads stdin)\n"
+    "      -w                rewrite the files in place instead (when they change)\n"
+    "      --check           only name the files that are not formatted; exit 1 if any\n"
     "  dump ast FILE   print the syntax tree (stable, for golden tests)\n"
     "  dump ir FILE    print the checked IR graph with shapes\n"
     "  lsp             the Language Server Protocol on standard input and output\n"
@@ -70,7 +78,7 @@ typedef struct Cli {
     const char *file;
     RtOptions rt;
     const char *weights, *save, *model, *out, *prefix, *header, *target;
-    bool with_main;
+    bool with_main, verbose;
     bool stdio;     /* lsp --stdio: what editors' clients pass; stdio is the only transport */
 } Cli;
 
@@ -111,6 +119,7 @@ typedef struct Flag {
 static const Flag flags[] = {
     {"--quiet", "-q", F_BOOL, FOR_RUN, CLI_FIELD(rt.quiet)},
     {"--json", NULL, F_BOOL, FOR_RUN, CLI_FIELD(rt.json)},
+    {"--verbose", NULL, F_BOOL, FOR_RUN, CLI_FIELD(verbose)},
     {"--main", NULL, F_BOOL, FOR_EMIT, CLI_FIELD(with_main)},
     {"--seed", NULL, F_SEED, FOR_RUN | FOR_EMIT, 0},
     {"--epochs", NULL, F_EPOCHS, FOR_RUN | FOR_EMIT, 0},
@@ -529,6 +538,109 @@ static int execute(const Cli *cli)
     return rc;
 }
 
+/* ---- nnc fmt [-w | --check] FILE... ------------------------------------- */
+
+typedef struct FmtCli {
+    bool write, check;
+} FmtCli;
+
+static int fmt_parse_cli(int argc, char **argv, FmtCli *cli)
+{
+    int files = 0;
+    bool has_stdin = false;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-w") == 0)
+            cli->write = true;
+        else if (strcmp(a, "--check") == 0)
+            cli->check = true;
+        else if (a[0] == '-' && a[1] != '\0')
+            return usage_error("unknown option '%s' for this command", a);
+        else
+            files++;
+        if (strcmp(a, "-") == 0)
+            has_stdin = true;
+    }
+    if (cli->write && cli->check)
+        return usage_error("%s", "fmt takes -w or --check, not both");
+    if (files == 0)
+        return usage_error("%s", "fmt needs a FILE (- for standard input)");
+    if (cli->write && has_stdin)
+        return usage_error("%s", "fmt -w cannot rewrite standard input");
+    return EXIT_OK;
+}
+
+/* Replaces the file path points to (through symbolic links) atomically,
+ * keeping its permissions. */
+static bool fmt_rewrite(Diag *d, const char *path, const char *text, size_t len)
+{
+    char *real = realpath(path, NULL);
+    struct stat st;
+    if (!real || stat(real, &st) != 0) {
+        diag_error(d, loc_none(), "cannot write '%s': %s", path, strerror(errno));
+        free(real);
+        return false;
+    }
+    AtomicFile af;
+    bool ok = atomic_open(d, real, &af);
+    free(real);
+    if (!ok)
+        return false;
+    af.mode = (unsigned)(st.st_mode & 07777);
+    if (fwrite(text, 1, len, af.f) != len) {
+        atomic_abort(&af);
+        diag_error(d, loc_none(), "cannot write '%s'", path);
+        return false;
+    }
+    return atomic_commit(d, &af);
+}
+
+/* Formats one file ("-": standard input) as cli says. */
+static int fmt_one(const FmtCli *cli, const char *path, Diag *d)
+{
+    Source src;
+    bool read = strcmp(path, "-") == 0 ? source_read_stream(d, stdin, "<stdin>", &src)
+                                       : source_read(d, path, &src);
+    if (!read)
+        return EXIT_USER;
+    Arena arena;
+    arena_init(&arena);
+    size_t len;
+    char *text = fmt_text(&arena, d, &src, &len);
+    int rc = EXIT_USER;
+    if (text) {
+        bool changed = len != src.len || memcmp(text, src.text, len) != 0;
+        if (cli->check) {
+            if (changed)
+                printf("%s\n", src.path);
+            rc = changed ? EXIT_USER : EXIT_OK;
+        } else if (cli->write) {
+            rc = !changed || fmt_rewrite(d, path, text, len) ? EXIT_OK : EXIT_USER;
+        } else {
+            rc = fwrite(text, 1, len, stdout) == len ? EXIT_OK : EXIT_USER;
+        }
+    }
+    arena_free(&arena);
+    source_free(&src);
+    return rc;
+}
+
+static int fmt_command(int argc, char **argv)
+{
+    FmtCli cli = {0};
+    int rc = fmt_parse_cli(argc, argv, &cli);
+    if (rc != EXIT_OK)
+        return rc;
+    Diag d;
+    diag_init(&d, stderr);
+    for (int i = 2; i < argc; i++) {
+        bool is_flag = argv[i][0] == '-' && argv[i][1] != '\0';
+        if (!is_flag && fmt_one(&cli, argv[i], &d) != EXIT_OK)
+            rc = EXIT_USER;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -541,13 +653,21 @@ int main(int argc, char **argv)
         printf("nnc %s\n", NNC_VERSION);
         return EXIT_OK;
     }
-    Cli cli = {0};
-    cli.rt.out = stdout;
-    int rc = parse_cli(&cli, argc, argv);
-    if (rc != EXIT_OK)
-        return rc;
-    cli.rt.file = cli.file;
-    rc = execute(&cli);
+    int rc;
+    if (strcmp(argv[1], "fmt") == 0) {
+        rc = fmt_command(argc, argv);
+    } else {
+        Cli cli = {0};
+        cli.rt.out = stdout;
+        rc = parse_cli(&cli, argc, argv);
+        if (rc != EXIT_OK)
+            return rc;
+        cli.rt.file = cli.file;
+        rc = execute(&cli);
+        /* After the run: OpenBLAS is loaded only by the first large product. */
+        if (cli.verbose)
+            fprintf(stderr, "nnc: large products (m*n*k >= 32768): %s\n", rt_blas_describe());
+    }
     if (fflush(stdout) != 0 && rc == EXIT_OK) {
         fprintf(stderr, "nnc: error writing output: %s\n", strerror(errno));
         rc = EXIT_USER;

@@ -19,7 +19,7 @@ CASES = [
     ("handpicked_xor.nn", None), ("lr_sweep.nn", None),
     ("activations.nn", "sigmoid_curve"), ("activations.nn", "tanh_curve"),
     ("digits.nn", None),
-    ("../tests/golden/emit_gelu.nn", None),
+    ("../tests/golden/emit_gelu.nn", None), ("../tests/golden/emit_activations.nn", None),
 ]
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror", "-O2", "-ffp-contract=off"]
 REL_TOL = 1e-5

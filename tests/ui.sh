@@ -1,6 +1,7 @@
 #!/bin/sh
 # The friendly side of `nnc run`: --plot files, `nnc plot activations`,
-# --json, and a terminal-only progress bar that never leaks into pipes.
+# --verbose, --json, and a terminal-only progress bar that never leaks into
+# pipes.
 set -u
 nnc=${NNC:?set NNC to the nnc binary}
 cd "$(dirname "$0")/../examples" || exit 2
@@ -45,9 +46,29 @@ grep -qF "$tmp/file" "$tmp/err" && ok || bad "unwritable --plot dir: error does 
 
 # nnc plot activations
 "$nnc" plot activations -o "$tmp/act.svg" || bad "plot activations failed"
-svg_has "$tmp/act.svg" sigmoid tanh relu leaky_relu step identity
+svg_has "$tmp/act.svg" sigmoid tanh relu leaky_relu step identity gelu silu elu softplus hardswish hardsigmoid
 "$nnc" plot activations >/dev/null 2>&1
 [ $? -eq 2 ] && ok || bad "plot without -o must be a usage error (2)"
+
+# --verbose: one last stderr line naming the path of the large products.
+# XOR's products are all small, so OpenBLAS is never loaded; NNC_BLAS=off
+# keeps digits' large ones on the portable loops. (BLAS=none builds say so.)
+verbose_says() { # WANT NNC_BLAS FILE FLAGS...
+    want=$1 blas=$2
+    shift 2
+    got=$(NNC_BLAS=$blas "$nnc" run "$@" --quiet --verbose 2>&1 >/dev/null | tail -n 1)
+    case "$got" in
+    "nnc: large products (m*n*k >= 32768): portable loops ($want)" |\
+    "nnc: large products (m*n*k >= 32768): portable loops (built with BLAS=none)") ok ;;
+    *) bad "--verbose on $*: '$got', expected '$want'" ;;
+    esac
+}
+verbose_says "no product reached the BLAS threshold; libopenblas.so.0 not loaded" "" xor.nn
+verbose_says "NNC_BLAS=off" off digits.nn --epochs 1
+verbose_says "/nonexistent/libcblas.so: cannot open shared object file: No such file or directory" \
+    /nonexistent/libcblas.so digits.nn --epochs 1
+"$nnc" run xor.nn --quiet >/dev/null 2>"$tmp/err"
+[ -s "$tmp/err" ] && bad "without --verbose, run printed on stderr: $(head -2 "$tmp/err")" || ok
 
 # --json: one parseable document on stdout, nothing else
 json_check() { # FILE PYTHON-ASSERTIONS (d is the document)

@@ -2,7 +2,8 @@
 # Installs nnc's build dependencies with apt-get when they are missing, so
 # `make run` and `make test` work on a fresh Debian machine. With --test, also
 # what the test suite runs: clang (the emitted C is compiled with gcc and
-# clang), python3 (test scripts), xmllint (plots), script (the TTY check).
+# clang), python3 (test scripts), xmllint (plots), script (the TTY check),
+# mandoc (the man page's lint in tests/install.sh).
 # python3-torch is not installed here (it is large): the PyTorch checks skip
 # with a message without it; CI installs it.
 set -e
@@ -12,6 +13,7 @@ if [ "${1:-}" = "--test" ]; then
     command -v python3 >/dev/null 2>&1 || need="$need python3"
     command -v xmllint >/dev/null 2>&1 || need="$need libxml2-utils"
     command -v script  >/dev/null 2>&1 || need="$need bsdutils"
+    command -v mandoc  >/dev/null 2>&1 || need="$need mandoc"
 fi
 command -v flex  >/dev/null 2>&1 || need="$need flex"
 command -v bison >/dev/null 2>&1 || need="$need bison"
@@ -21,9 +23,11 @@ command -v bison >/dev/null 2>&1 || need="$need bison"
 # vendored third_party/onnx/onnx.proto at build time.
 command -v protoc-c >/dev/null 2>&1 || need="$need protobuf-c-compiler"
 [ -f /usr/include/protobuf-c/protobuf-c.h ] || need="$need libprotobuf-c-dev"
-# OpenBLAS backs large matrix products (make BLAS=openblas, the default when
-# <cblas.h> is found); the portable loops work without it.
-printf '#include <cblas.h>\n' | ${CC:-cc} -E -x c - >/dev/null 2>&1 || need="$need libopenblas-dev"
+# No BLAS: the build links none (nnc loads OpenBLAS at run time when a large
+# product comes, from Debian's libopenblas0, and runs the portable loops
+# without it), so nothing here can install a library the build does not
+# link. OpenBLAS is speed for wide networks, not a dependency: it is not
+# installed here (docs/setup.md).
 [ -z "$need" ] && exit 0
 echo "nnc: installing build dependencies:$need" >&2
 SUDO=""

@@ -61,6 +61,8 @@ static inline Loc loc_none(void) { Loc l = {0}; return l; }
 /* Reads a whole file into a Source allocated with malloc. Returns false and
  * reports (without location) when the file cannot be read. */
 bool source_read(Diag *d, const char *path, Source *out);
+/* The same from an open stream (standard input), the Source named name. */
+bool source_read_stream(Diag *d, FILE *f, const char *name, Source *out);
 void source_free(Source *s);
 
 /* The candidate nearest to name by edit distance, or NULL when none is close

@@ -13,6 +13,7 @@ typedef struct AtomicFile {
     FILE *f;
     char *path;     /* the target */
     char *tmp_path; /* where the data goes until commit */
+    unsigned mode;  /* permission bits of the committed file; 0: 0666 less the umask */
 } AtomicFile;
 
 /* Opens a temporary file beside path. Reports and returns false when the

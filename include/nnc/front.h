@@ -33,6 +33,10 @@ IrProgram *front_compile(Arena *a, Diag *d, const Source *src);
 /* Stable text form for golden tests (`nnc dump ast`). */
 void ast_dump(FILE *out, const AstFile *file);
 
+/* The same tree, locations aside: everything ast_dump prints, and whether
+ * an evaluate has a (maybe empty) block. */
+bool ast_equal(const AstFile *a, const AstFile *b);
+
 /* ---- What each block accepts, for tools (completion) ------------------- */
 
 typedef enum FrontBlock { FRONT_DATASET, FRONT_TRAIN, FRONT_EVALUATE, FRONT_PARAMS } FrontBlock;

@@ -24,6 +24,11 @@ typedef enum OpKind {
     OP_RELU,
     OP_LEAKY_RELU,
     OP_GELU,
+    OP_SILU,
+    OP_ELU,
+    OP_SOFTPLUS,
+    OP_HARDSWISH,
+    OP_HARDSIGMOID,
     OP_SOFTMAX,
     OP_IDENTITY,
 } OpKind;
@@ -39,7 +44,7 @@ typedef enum OpArg {
     OPARG_NONE,  /* relu */
     OPARG_UNITS, /* dense N: a positive integer */
     OPARG_PROB,  /* dropout P: 0 <= P < 1 */
-    OPARG_SLOPE, /* leaky_relu A: a number, default 0.01 */
+    OPARG_NUMBER, /* leaky_relu A (slope), elu A (alpha): any number */
 } OpArg;
 
 /* Shapes are per sample (the batch is the runtime's business): rank 1 for
@@ -74,6 +79,7 @@ typedef union IrOpConfig {
     struct { size_t units; } dense;
     struct { double p; } dropout;
     struct { double slope; } leaky_relu;
+    struct { double alpha; } elu;
 } IrOpConfig;
 
 struct IrNode;
@@ -191,29 +197,99 @@ bool ir_targets_are_labels(const IrDataset *ds, const IrModel *m);
 
 /* ---- Training and evaluation ------------------------------------------- */
 
-typedef enum LossKind { LOSS_BCE, LOSS_MSE, LOSS_CROSS_ENTROPY } LossKind;
-typedef enum OptimKind { OPTIM_SGD, OPTIM_ADAM } OptimKind;
+/* The train block's tables (src/ir/optim.c), each defined once: the
+ * checker, `dump ir`, the training log, --json and the PyTorch emitter read
+ * them; the runtime indexes its own tables by the same kinds. */
 
+typedef enum LossKind { LOSS_BCE, LOSS_MSE, LOSS_CROSS_ENTROPY } LossKind;
+/* One past the last kind, outside the enum like OP_COUNT: tables indexed by
+ * the kind have _COUNT rows (_Static_assert), switches list every kind. */
+#define LOSS_COUNT ((int)LOSS_CROSS_ENTROPY + 1)
+
+typedef struct LossInfo {
+    const char *name;       /* in .nn files, dump ir, the log and --json */
+    const char *torch;      /* the torch.nn module: "BCELoss" */
+    const char *torch_note; /* a comment after it in train.py, or NULL */
+} LossInfo;
+
+extern const LossInfo ir_losses[LOSS_COUNT];
+const char *ir_loss_name(LossKind k);
+
+/* Epochs, batch rows and log intervals: at most this many. */
+#define IR_MAX_COUNT 1e9
+
+/* A closed, open or half-open interval; integer: whole numbers only. */
+typedef struct IrRange {
+    double lo, hi;
+    bool lo_open, hi_open;
+    bool integer;
+} IrRange;
+
+/* Every hyperparameter a train block names, as an optimizer argument or in
+ * a sweep: the optimizers' (IrOptimizer.hyper), then epochs and batch, the
+ * train block's own. */
+typedef enum HyperParam {
+    HP_LR,
+    HP_MOMENTUM,
+    HP_BETA1,
+    HP_BETA2,
+    HP_EPS,
+    HP_ALPHA,
+    HP_CENTERED,
+    HP_EPOCHS,
+    HP_BATCH,
+} HyperParam;
+
+/* One past the last kind, outside the enum like OP_COUNT: tables indexed by
+ * the kind have _COUNT rows (_Static_assert), switches list every kind. */
+#define HP_COUNT ((int)HP_BATCH + 1)
+
+typedef enum HyperType { HYPER_NUMBER, HYPER_BOOL } HyperType;
+
+typedef struct HyperInfo {
+    const char *name;   /* the argument and sweep name: "beta1" */
+    IrRange range;      /* for the argument, the property and every sweep value */
+    bool sweepable;
+    /* The torch.optim keyword, or NULL (not an optimizer's). An optimizer's
+     * arguments in a row that share one form a tuple: betas=(beta1, beta2). */
+    const char *torch;
+    HyperType type;     /* HYPER_BOOL: true or false, stored as 1 or 0 */
+} HyperInfo;
+
+extern const HyperInfo ir_hypers[HP_COUNT];
+const char *ir_hyper_name(HyperParam h);
+
+typedef enum OptimKind { OPTIM_SGD, OPTIM_ADAM, OPTIM_RMSPROP } OptimKind;
+#define OPTIM_COUNT ((int)OPTIM_RMSPROP + 1)
+
+enum { OPTIM_MAX_ARGS = 6 };
+
+typedef struct OptimArg {
+    HyperParam hp;
+    double def;         /* the default (torch.optim's); NAN: required */
+} OptimArg;
+
+typedef struct OptimInfo {
+    const char *name;   /* in .nn files, dump ir, the log and --json: "adam" */
+    const char *torch;  /* the torch.optim class: "Adam" */
+    size_t n_args;
+    OptimArg args[OPTIM_MAX_ARGS]; /* in positional order */
+} OptimInfo;
+
+extern const OptimInfo ir_optims[OPTIM_COUNT];
+const char *ir_optim_name(OptimKind k);
+/* The position of hp among k's arguments, or -1 when k has none such. */
+int ir_optim_arg(OptimKind k, HyperParam hp);
+/* Whether argument i of info starts its torch keyword (opens) and whether
+ * it ends it (closes); an argument that does not do both is in a tuple. */
+void ir_optim_torch_group(const OptimInfo *info, size_t i, bool *opens, bool *closes);
+
+/* An optimizer and its arguments, indexed by HyperParam: the arguments of
+ * ir_optims[kind] are set (given or default), every other entry is 0. */
 typedef struct IrOptimizer {
     OptimKind kind;
-    double lr;
-    double momentum;    /* sgd; default 0 */
-    double beta1;       /* adam; defaults as torch.optim.Adam */
-    double beta2;
-    double eps;
+    double hyper[HP_COUNT];
 } IrOptimizer;
-
-/* A sweep runs one training per value, all from the same initial weights. */
-typedef enum SweepParam {
-    SWEEP_NONE,
-    SWEEP_LR,
-    SWEEP_MOMENTUM,
-    SWEEP_BETA1,
-    SWEEP_BETA2,
-    SWEEP_EPS,
-    SWEEP_EPOCHS,
-    SWEEP_BATCH,
-} SweepParam;
 
 typedef struct IrTrain {
     size_t model;       /* index into IrProgram.models */
@@ -224,9 +300,9 @@ typedef struct IrTrain {
     size_t batch;       /* rows per step; == dataset rows when not given */
     uint64_t seed;      /* 0 when not given */
     long log_every;     /* epochs between loss lines; default epochs/10 */
-    SweepParam sweep;
+    HyperParam sweep;   /* the swept hyperparameter, when n_sweep > 0 */
     const double *sweep_values;
-    size_t n_sweep;
+    size_t n_sweep;     /* 0: no sweep */
     Loc loc;
 } IrTrain;
 
@@ -261,8 +337,5 @@ typedef struct IrProgram {
 
 /* Stable text form for golden tests (`nnc dump ir`). */
 void ir_dump(FILE *out, const IrProgram *p);
-const char *ir_loss_name(LossKind k);
-const char *ir_optim_name(OptimKind k);
-const char *ir_sweep_name(SweepParam s);
 
 #endif

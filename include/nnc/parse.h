@@ -14,17 +14,42 @@
  * limit, so no later tree walk can overflow the C stack. */
 enum { PARSE_MAX_DEPTH = 64 };
 
+/* The kind of a recorded comment: no bison token is the character #. */
+enum { PARSE_COMMENT = '#' };
+
+/* One token as the scanner matched it, comments included: what a tool that
+ * rewrites the text (nnc fmt) needs between the tree's nodes. Recording is
+ * a side list; it never changes what the parser sees. */
+typedef struct ParseToken {
+    int kind;       /* a bison token (IDENT, NUMBER, '{', ...) or PARSE_COMMENT */
+    Loc loc;        /* line, col and byte length */
+    size_t offset;  /* of its first byte in src->text */
+} ParseToken;
+
+typedef struct ParseTokens {
+    ParseToken *items;  /* source order; the arena's once front_parse_tokens returns */
+    size_t n, cap;
+    bool comments_only; /* record only the comments */
+} ParseTokens;
+
 typedef struct ParseState {
     Arena *arena;
     Diag *diag;
     const Source *src;
     int line, col;      /* position of the next unread byte, 1-based */
+    size_t pos;         /* its offset in src->text */
+    size_t token_pos;   /* offset of the token being matched */
+    ParseTokens *tokens; /* when not NULL, every token and comment is appended */
     Loc last;           /* the last token returned: end of file points after it */
     int depth;          /* current '[' nesting, counted by the scanner */
     bool out_of_memory;
     AstFile *file;
     AstDecl **tail;     /* where the next declaration is linked */
 } ParseState;
+
+/* front_parse that also records every token and comment into tokens (its
+ * items then live in a, also when the parse fails). */
+AstFile *front_parse_tokens(Arena *a, Diag *d, const Source *src, ParseTokens *tokens);
 
 /* Node constructors for the grammar actions; NULL when memory runs out. */
 AstValue *ast_new_value(ParseState *ps, AstValueKind kind, Loc loc);

@@ -59,6 +59,16 @@ bool rt_weights_save(const RtSession *s, size_t model, const char *path, Diag *d
  * without parameters. */
 const float *rt_node_params(const RtSession *s, size_t model, size_t node);
 
+/* Large matrix products (m*n*k >= 32768) run on cblas_sgemm of OpenBLAS
+ * (libopenblas.so.0), loaded when the first one comes; without it, or with
+ * NNC_BLAS=off in the environment, on the portable loops (NNC_BLAS=LIB
+ * loads another library that has cblas_sgemm). rt_blas_load loads it now
+ * (a benchmark that times the training loop alone) and says whether large
+ * products will use it; rt_blas_describe names the path they took, for
+ * --verbose, without loading anything. */
+bool rt_blas_load(void);
+const char *rt_blas_describe(void);
+
 /* Inference outside a program's steps (benchmarks, embedding nnc): a
  * predictor plans its buffers once for up to max_rows rows per call. */
 typedef struct RtPredictor RtPredictor;

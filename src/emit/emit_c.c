@@ -216,6 +216,11 @@ static void emit_weight_arrays(Emitter *e)
         case OP_SIGMOID:
         case OP_TANH:
         case OP_GELU:
+        case OP_SILU:
+        case OP_ELU:
+        case OP_SOFTPLUS:
+        case OP_HARDSWISH:
+        case OP_HARDSIGMOID:
         case OP_RELU:
         case OP_LEAKY_RELU:
         case OP_SOFTMAX:
@@ -276,6 +281,16 @@ static void activation_expr(const IrNode *n, const char *v, char *buf, size_t si
         snprintf(buf, size, "%s = %s * 0.5f * (1.0f + erff(%s * (float)0.70710678118654752440));",
                  v, v, v);
         break;
+    case OP_SILU: snprintf(buf, size, "%s = %s / (1.0f + expf(-%s));", v, v, v); break;
+    case OP_ELU:
+        snprintf(buf, size, "%s = %s > 0.0f ? %s : (float)%.9g * expm1f(%s);", v, v, v,
+                 (double)(float)n->cfg.elu.alpha, v);
+        break;
+    case OP_SOFTPLUS:
+        snprintf(buf, size, "%s = %s > 20.0f ? %s : log1pf(expf(%s));", v, v, v, v);
+        break;
+    case OP_HARDSWISH: snprintf(buf, size, "%s = nnc_hardswish(%s);", v, v); break;
+    case OP_HARDSIGMOID: snprintf(buf, size, "%s = nnc_hardsigmoid(%s);", v, v); break;
     case OP_INPUT:
     case OP_DENSE:
     case OP_DROPOUT:
@@ -345,7 +360,12 @@ static void emit_node(Emitter *e, const IrNode *n, Buffers *b)
     case OP_TANH:
     case OP_RELU:
     case OP_LEAKY_RELU:
-    case OP_GELU: emit_elementwise(e, n, b->cur); break;
+    case OP_GELU:
+    case OP_SILU:
+    case OP_ELU:
+    case OP_SOFTPLUS:
+    case OP_HARDSWISH:
+    case OP_HARDSIGMOID: emit_elementwise(e, n, b->cur); break;
     case OP_INPUT: break; /* copied into a first */
     }
 }
@@ -415,6 +435,29 @@ static void emit_main(Emitter *e)
     put(e, "        putchar('\\n');\n    }\n    return 0;\n}\n");
 }
 
+/* The runtime's scalar functions that need more than an expression, as
+ * static functions, for the ops the model uses. */
+static void emit_helpers(Emitter *e)
+{
+    if (uses_op(e->m, OP_SIGMOID)) {
+        put(e, "\n/* Split at 0 so expf never overflows (the runtime's formula). */\n");
+        put(e, "static float nnc_sigmoid(float z)\n{\n");
+        put(e, "    if (z >= 0.0f)\n        return 1.0f / (1.0f + expf(-z));\n");
+        put(e, "    float t = expf(z);\n    return t / (1.0f + t);\n}\n");
+    }
+    if (uses_op(e->m, OP_HARDSWISH) || uses_op(e->m, OP_HARDSIGMOID)) {
+        put(e, "\n/* relu6(z + 3): hardswish and hardsigmoid (the runtime's formulas). */\n");
+        put(e, "static float nnc_relu6_shift(float z)\n{\n    float r = z + 3.0f;\n");
+        put(e, "    return r < 0.0f ? 0.0f : r > 6.0f ? 6.0f : r;\n}\n");
+    }
+    if (uses_op(e->m, OP_HARDSWISH))
+        put(e, "\nstatic float nnc_hardswish(float z)\n{\n"
+               "    return z * nnc_relu6_shift(z) / 6.0f;\n}\n");
+    if (uses_op(e->m, OP_HARDSIGMOID))
+        put(e, "\nstatic float nnc_hardsigmoid(float z)\n{\n"
+               "    return nnc_relu6_shift(z) / 6.0f;\n}\n");
+}
+
 static void emitter_init(Emitter *e, FILE *out, const IrModel *m, const EmitWeights *w,
                          const EmitOptions *o)
 {
@@ -454,12 +497,7 @@ bool emit_c(FILE *out, const IrModel *m, const EmitWeights *w, const EmitOptions
         put(&e, "\n");
         emit_prototypes(&e);
     }
-    if (uses_op(m, OP_SIGMOID)) {
-        put(&e, "\n/* Split at 0 so expf never overflows (the runtime's formula). */\n");
-        put(&e, "static float nnc_sigmoid(float z)\n{\n");
-        put(&e, "    if (z >= 0.0f)\n        return 1.0f / (1.0f + expf(-z));\n");
-        put(&e, "    float t = expf(z);\n    return t / (1.0f + t);\n}\n");
-    }
+    emit_helpers(&e);
     emit_weight_arrays(&e);
     emit_forward(&e);
     emit_predict(&e);

@@ -274,6 +274,21 @@ static bool write_gelu(OnnxWriter *wr, size_t i, const char *in, const char *out
            add_node(wr, "Mul", name, out_in, 2, out, NULL);
 }
 
+/* z * f(z) as two nodes, f one ONNX op: silu (Sigmoid), hardswish
+ * (HardSigmoid; HardSwish itself arrives in opset 14). */
+static bool write_gated(OnnxWriter *wr, size_t i, const char *op, const NodeAttr *attr,
+                        const char *in, const char *out)
+{
+    const char *name = wr->m->nodes[i].name;
+    const char *gate = arena_printf(wr->a, "%s.gate", name);
+    const char *gate_in[] = {in}, *mul_in[] = {in, gate};
+    return gate && add_node(wr, op, gate, gate_in, 1, gate, attr) &&
+           add_node(wr, "Mul", name, mul_in, 2, out, NULL);
+}
+
+/* relu6(z + 3) / 6 = HardSigmoid with alpha 1/6 (beta is its default 0.5). */
+static const NodeAttr hardsigmoid_alpha = {"alpha", true, 1.0 / 6.0};
+
 /* An activation that is one ONNX op: Relu, Sigmoid... */
 static bool write_unary(OnnxWriter *wr, size_t i, const char *op, const char *in,
                         const char *out, const NodeAttr *attr)
@@ -296,6 +311,13 @@ static bool write_node(OnnxWriter *wr, size_t i)
     case OP_SIGMOID: return write_unary(wr, i, "Sigmoid", in, out, NULL);
     case OP_TANH: return write_unary(wr, i, "Tanh", in, out, NULL);
     case OP_GELU: return write_gelu(wr, i, in, out);
+    case OP_SILU: return write_gated(wr, i, "Sigmoid", NULL, in, out);
+    case OP_HARDSWISH: return write_gated(wr, i, "HardSigmoid", &hardsigmoid_alpha, in, out);
+    case OP_HARDSIGMOID: return write_unary(wr, i, "HardSigmoid", in, out, &hardsigmoid_alpha);
+    case OP_ELU:
+        return write_unary(wr, i, "Elu", in, out, &(NodeAttr){"alpha", true, n->cfg.elu.alpha});
+    case OP_SOFTPLUS: /* log(e^z + 1); nnc's threshold at 20 differs by < 1 ulp */
+        return write_unary(wr, i, "Softplus", in, out, NULL);
     case OP_IDENTITY: return write_unary(wr, i, "Identity", in, out, NULL);
     case OP_LEAKY_RELU:
         return write_unary(wr, i, "LeakyRelu", in, out,

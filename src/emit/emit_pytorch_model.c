@@ -43,6 +43,11 @@ bool py_op_is_module(OpKind k)
     case OP_RELU:
     case OP_LEAKY_RELU:
     case OP_GELU:
+    case OP_SILU:
+    case OP_ELU:
+    case OP_SOFTPLUS:
+    case OP_HARDSWISH:
+    case OP_HARDSIGMOID:
     case OP_SOFTMAX:
     case OP_IDENTITY: return false;
     }
@@ -104,6 +109,11 @@ static void put_module(FILE *f, const IrNode *n)
     case OP_RELU:
     case OP_LEAKY_RELU:
     case OP_GELU:
+    case OP_SILU:
+    case OP_ELU:
+    case OP_SOFTPLUS:
+    case OP_HARDSWISH:
+    case OP_HARDSIGMOID:
     case OP_SOFTMAX:
     case OP_IDENTITY: break; /* functions in forward, not modules */
     }
@@ -186,6 +196,17 @@ static void put_apply(FILE *f, const IrNode *n, const IrNode *inner)
     case OP_SIGMOID: put_call(f, "torch.sigmoid", inner, ""); break;
     case OP_TANH: put_call(f, "torch.tanh", inner, ""); break;
     case OP_GELU: put_call(f, "nn.functional.gelu", inner, ""); break;
+    case OP_SILU: put_call(f, "nn.functional.silu", inner, ""); break;
+    case OP_SOFTPLUS: put_call(f, "nn.functional.softplus", inner, ""); break;
+    case OP_HARDSWISH: put_call(f, "nn.functional.hardswish", inner, ""); break;
+    case OP_HARDSIGMOID: put_call(f, "nn.functional.hardsigmoid", inner, ""); break;
+    case OP_ELU:
+        fputs("nn.functional.elu(", f);
+        put_arg(f, inner);
+        fputs(", ", f);
+        py_put_double(f, n->cfg.elu.alpha);
+        fputc(')', f);
+        break;
     case OP_RELU: put_call(f, "torch.relu", inner, ""); break;
     case OP_SOFTMAX: put_call(f, "torch.softmax", inner, ", dim=1"); break;
     case OP_LEAKY_RELU:

@@ -59,12 +59,12 @@ static void train_docstring(FILE *f, const PyPackage *k)
 
 static void put_sweep(FILE *f, const IrTrain *t)
 {
-    if (t->sweep == SWEEP_NONE || t->n_sweep == 0) {
+    if (t->n_sweep == 0) {
         fputs("SWEEP = None        # or (\"lr\", [0.01, 0.1]): one run per value, same initial "
               "weights\n", f);
         return;
     }
-    fprintf(f, "SWEEP = (\"%s\", [", ir_sweep_name(t->sweep));
+    fprintf(f, "SWEEP = (\"%s\", [", ir_hyper_name(t->sweep));
     for (size_t i = 0; i < t->n_sweep; i++) {
         if (i)
             fputs(", ", f);
@@ -119,34 +119,47 @@ static void put_eval_list(FILE *f, const PyPackage *k)
 
 static void put_loss(FILE *f, const IrTrain *t)
 {
-    static const char *const losses[] = {
-        [LOSS_BCE] = "nn.BCELoss()", [LOSS_MSE] = "nn.MSELoss()",
-        [LOSS_CROSS_ENTROPY] = "nn.CrossEntropyLoss()  # on logits: it applies softmax itself",
-    };
-    fprintf(f, "def make_loss():\n    return %s\n\n\n", losses[t->loss]);
+    const LossInfo *l = &ir_losses[t->loss];
+    fprintf(f, "def make_loss():\n    return nn.%s()", l->torch);
+    if (l->torch_note)
+        fprintf(f, "  # %s", l->torch_note);
+    fputs("\n\n\n", f);
+}
+
+/* The optimizer's arguments as torch.optim keywords, each given the
+ * make_optimizer parameter of its nnc name: "lr=lr, betas=(beta1, beta2)". */
+static void put_optimizer_call(FILE *f, const OptimInfo *info)
+{
+    fprintf(f, "torch.optim.%s(params", info->torch);
+    for (size_t i = 0; i < info->n_args; i++) {
+        const HyperInfo *h = &ir_hypers[info->args[i].hp];
+        bool opens, closes;
+        ir_optim_torch_group(info, i, &opens, &closes);
+        if (opens)
+            fprintf(f, ", %s=%s", h->torch, closes ? "" : "(");
+        else
+            fputs(", ", f);
+        fprintf(f, "%s%s", h->name, closes && !opens ? ")" : "");
+    }
+    fputc(')', f);
 }
 
 static void put_optimizer(FILE *f, const IrOptimizer *o)
 {
-    if (o->kind == OPTIM_SGD) {
-        fputs("def make_optimizer(params, lr=", f);
-        py_put_double(f, o->lr);
-        fputs(", momentum=", f);
-        py_put_double(f, o->momentum);
-        fputs("):\n    \"\"\"The train block's optimizer; a sweep passes its value by name.\"\"\"\n"
-              "    return torch.optim.SGD(params, lr=lr, momentum=momentum)\n\n\n", f);
-        return;
+    const OptimInfo *info = &ir_optims[o->kind];
+    fputs("def make_optimizer(params", f);
+    for (size_t i = 0; i < info->n_args; i++) {
+        HyperParam h = info->args[i].hp;
+        fprintf(f, ", %s=", ir_hypers[h].name);
+        if (ir_hypers[h].type == HYPER_BOOL)
+            fputs(o->hyper[h] != 0 ? "True" : "False", f);
+        else
+            py_put_double(f, o->hyper[h]);
     }
-    fputs("def make_optimizer(params, lr=", f);
-    py_put_double(f, o->lr);
-    fputs(", beta1=", f);
-    py_put_double(f, o->beta1);
-    fputs(", beta2=", f);
-    py_put_double(f, o->beta2);
-    fputs(", eps=", f);
-    py_put_double(f, o->eps);
     fputs("):\n    \"\"\"The train block's optimizer; a sweep passes its value by name.\"\"\"\n"
-          "    return torch.optim.Adam(params, lr=lr, betas=(beta1, beta2), eps=eps)\n\n\n", f);
+          "    return ", f);
+    put_optimizer_call(f, info);
+    fputs("\n\n\n", f);
 }
 
 /* How y becomes the loss's target. A single target column on a model with

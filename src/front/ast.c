@@ -242,3 +242,86 @@ void ast_dump(FILE *out, const AstFile *file)
     for (const AstDecl *d = file->decls; d; d = d->next)
         dump_decl(out, d);
 }
+
+/* ---- equality ------------------------------------------------------------ */
+
+static bool same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool value_equal(const AstValue *a, const AstValue *b);
+
+static bool values_equal(const AstValue *a, const AstValue *b)
+{
+    for (; a && b; a = a->next, b = b->next)
+        if (!value_equal(a, b))
+            return false;
+    return !a && !b;
+}
+
+static bool args_equal(const AstArg *a, const AstArg *b)
+{
+    for (; a && b; a = a->next, b = b->next)
+        if (!same_text(a->name, b->name) || !value_equal(a->value, b->value))
+            return false;
+    return !a && !b;
+}
+
+/* Numbers compare bit for bit: -0 and 0 print differently. */
+static bool value_equal(const AstValue *a, const AstValue *b)
+{
+    if (a->kind != b->kind || a->n != b->n)
+        return false;
+    switch (a->kind) {
+    case AST_NUMBER:
+        return a->is_integer == b->is_integer && memcmp(&a->number, &b->number, sizeof a->number) == 0;
+    case AST_STRING:
+    case AST_IDENT: return same_text(a->text, b->text);
+    case AST_BOOL: return a->boolean == b->boolean;
+    case AST_CALL: return same_text(a->text, b->text) && args_equal(a->args, b->args);
+    case AST_LIST: return values_equal(a->items, b->items);
+    }
+    return false;
+}
+
+static bool props_equal(const AstProp *a, const AstProp *b)
+{
+    for (; a && b; a = a->next, b = b->next)
+        if (!same_text(a->name, b->name) || a->sweep != b->sweep || !value_equal(a->value, b->value))
+            return false;
+    return !a && !b;
+}
+
+static bool layer_equal(const AstLayer *a, const AstLayer *b)
+{
+    return a->is_input == b->is_input && same_text(a->name, b->name) &&
+           same_text(a->kind, b->kind) && a->n_args == b->n_args && values_equal(a->args, b->args) &&
+           same_text(a->act, b->act) && a->n_act_args == b->n_act_args &&
+           values_equal(a->act_args, b->act_args) && a->has_block == b->has_block &&
+           props_equal(a->params, b->params);
+}
+
+static bool decl_equal(const AstDecl *a, const AstDecl *b)
+{
+    if (a->kind != b->kind || !same_text(a->name, b->name) || a->has_block != b->has_block ||
+        !same_text(a->on.name, b->on.name) || !same_text(a->on.part, b->on.part) ||
+        !props_equal(a->props, b->props))
+        return false;
+    const AstLayer *la = a->layers, *lb = b->layers;
+    for (; la && lb; la = la->next, lb = lb->next)
+        if (!layer_equal(la, lb))
+            return false;
+    return !la && !lb;
+}
+
+bool ast_equal(const AstFile *a, const AstFile *b)
+{
+    if (a->n_decls != b->n_decls)
+        return false;
+    const AstDecl *da = a->decls, *db = b->decls;
+    for (; da && db; da = da->next, db = db->next)
+        if (!decl_equal(da, db))
+            return false;
+    return !da && !db;
+}

@@ -24,11 +24,25 @@ static const char *prop_takes(PropType t)
     return "a value";
 }
 
+/* What a call property (optimizer = adam(...)) may call: the optimizers
+ * the checker knows, ir_optims' names. Filled again on each call with the
+ * same values (nnc runs on one thread). */
+static const char *const *callee_choices(void)
+{
+    static const char *names[OPTIM_COUNT + 1];
+    for (int k = 0; k < OPTIM_COUNT; k++)
+        names[k] = ir_optims[k].name;
+    names[OPTIM_COUNT] = NULL;
+    return names;
+}
+
 static size_t copy_spec(const PropSpec *spec, size_t n, FrontProp out[FRONT_MAX_PROPS])
 {
-    for (size_t i = 0; i < n; i++)
-        out[i] = (FrontProp){spec[i].name, prop_takes(spec[i].type), spec[i].choices,
+    for (size_t i = 0; i < n; i++) {
+        const char *const *choices = spec[i].type == PT_CALL ? callee_choices() : spec[i].choices;
+        out[i] = (FrontProp){spec[i].name, prop_takes(spec[i].type), choices,
                              spec[i].type == PT_BOOL};
+    }
     return n;
 }
 

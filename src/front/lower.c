@@ -118,87 +118,81 @@ static bool lower_check_duplicate(Lower *c, const AstDecl *d)
 
 /* ---- train ------------------------------------------------------------- */
 
-/* The valid range of each sweepable hyperparameter, used for the property,
- * the optimizer argument and every sweep value alike. */
-static const Range hyper_range[] = {
-    [SWEEP_LR] = {0, INFINITY, true, false, false},
-    [SWEEP_MOMENTUM] = {0, 1, false, true, false},
-    [SWEEP_BETA1] = {0, 1, false, true, false},
-    [SWEEP_BETA2] = {0, 1, false, true, false},
-    [SWEEP_EPS] = {0, INFINITY, true, false, false},
-    [SWEEP_EPOCHS] = {1, LOWER_MAX_COUNT, false, false, true},
-    [SWEEP_BATCH] = {1, LOWER_MAX_COUNT, false, false, true},
-};
 static const Range seed_range = {0, LOWER_MAX_SEED, false, false, true};
 static const Range log_every_range = {1, LOWER_MAX_COUNT, false, false, true};
 
 enum { TP_LOSS, TP_OPTIMIZER, TP_EPOCHS, TP_BATCH, TP_SEED, TP_LOG_EVERY, TP_COUNT };
 
-static const char *const loss_choices[] = {"bce", "mse", "cross_entropy", NULL};
-
+/* TP_LOSS's choices are ir_losses' names (train_spec fills them in). */
 static const PropSpec train_props[TP_COUNT] = {
-    [TP_LOSS] = {"loss", PT_IDENT, loss_choices, NULL},
+    [TP_LOSS] = {"loss", PT_IDENT, NULL, NULL},
     [TP_OPTIMIZER] = {"optimizer", PT_CALL, NULL, NULL},
-    [TP_EPOCHS] = {"epochs", PT_INT, NULL, &hyper_range[SWEEP_EPOCHS]},
-    [TP_BATCH] = {"batch", PT_INT, NULL, &hyper_range[SWEEP_BATCH]},
+    [TP_EPOCHS] = {"epochs", PT_INT, NULL, &ir_hypers[HP_EPOCHS].range},
+    [TP_BATCH] = {"batch", PT_INT, NULL, &ir_hypers[HP_BATCH].range},
     [TP_SEED] = {"seed", PT_INT, NULL, &seed_range},
     [TP_LOG_EVERY] = {"log_every", PT_INT, NULL, &log_every_range},
 };
 
-static const char *const sweep_names[] = {"lr", "momentum", "beta1", "beta2", "eps", "epochs",
-                                          "batch"};
-
-typedef struct OptimSpec {
-    const char *name;
-    OptimKind kind;
-    size_t n_args;
-    SweepParam args[4]; /* in positional order */
-} OptimSpec;
-
-static const OptimSpec optimizers[] = {
-    {"sgd", OPTIM_SGD, 2, {SWEEP_LR, SWEEP_MOMENTUM}},
-    {"adam", OPTIM_ADAM, 4, {SWEEP_LR, SWEEP_BETA1, SWEEP_BETA2, SWEEP_EPS}},
-};
-
-static double *optim_slot(IrOptimizer *o, SweepParam p)
+/* The optimizer called name; reports an unknown one at loc. */
+static bool optim_lookup(Lower *c, const char *name, Loc loc, OptimKind *out)
 {
-    switch (p) {
-    case SWEEP_LR: return &o->lr;
-    case SWEEP_MOMENTUM: return &o->momentum;
-    case SWEEP_BETA1: return &o->beta1;
-    case SWEEP_BETA2: return &o->beta2;
-    case SWEEP_EPS: return &o->eps;
-    case SWEEP_NONE:
-    case SWEEP_EPOCHS:
-    case SWEEP_BATCH: break; /* not optimizer arguments */
+    const char *names[OPTIM_COUNT + 1];
+    for (int k = 0; k < OPTIM_COUNT; k++)
+        names[k] = ir_optims[k].name;
+    names[OPTIM_COUNT] = NULL;
+    for (int k = 0; k < OPTIM_COUNT; k++) {
+        if (strcmp(names[k], name) == 0) {
+            *out = (OptimKind)k;
+            return true;
+        }
     }
-    return NULL;
+    const char *near = suggest_nearest(name, names, OPTIM_COUNT);
+    if (near)
+        diag_error(c->diag, loc, "unknown optimizer '%s'; did you mean '%s'?", name, near);
+    else
+        diag_error(c->diag, loc, "unknown optimizer '%s' (expected %s)", name,
+                   choices_text(c, names));
+    return false;
 }
 
-/* Which of spec's arguments `name` is; reports unknown names. */
-static bool optim_arg_index(Lower *c, const OptimSpec *spec, const AstArg *a, size_t *out)
+/* Which of the optimizer's arguments `name` is; reports unknown names. */
+static bool optim_arg_index(Lower *c, const OptimInfo *info, const AstArg *a, size_t *out)
 {
-    const char *names[4];
-    for (size_t i = 0; i < spec->n_args; i++) {
-        names[i] = ir_sweep_name(spec->args[i]);
+    const char *names[OPTIM_MAX_ARGS];
+    for (size_t i = 0; i < info->n_args; i++) {
+        names[i] = ir_hypers[info->args[i].hp].name;
         if (strcmp(names[i], a->name) == 0) {
             *out = i;
             return true;
         }
     }
-    const char *near = suggest_nearest(a->name, names, spec->n_args);
+    const char *near = suggest_nearest(a->name, names, info->n_args);
     if (near)
         diag_error(c->diag, a->loc, "unknown argument '%s' for %s; did you mean '%s'?", a->name,
-                   spec->name, near);
+                   info->name, near);
     else
-        diag_error(c->diag, a->loc, "unknown argument '%s' for %s", a->name, spec->name);
+        diag_error(c->diag, a->loc, "unknown argument '%s' for %s", a->name, info->name);
     return false;
 }
 
-/* Binds positional and named arguments to spec's parameters and checks
- * each value's range, in source order. */
-static bool optim_bind_args(Lower *c, const OptimSpec *spec, const AstValue *call,
-                            const AstArg *bound[4], IrOptimizer *o)
+/* Checks an argument's value against its hyperparameter's row. */
+static bool optim_arg_value(Lower *c, const AstValue *v, HyperParam h, double *out)
+{
+    const HyperInfo *hi = &ir_hypers[h];
+    if (hi->type == HYPER_NUMBER)
+        return value_in_range(c, v, hi->name, hi->range, out);
+    if (v->kind != AST_BOOL) {
+        value_type_error(c, v, hi->name, "true or false");
+        return false;
+    }
+    *out = v->boolean ? 1.0 : 0.0;
+    return true;
+}
+
+/* Binds positional and named arguments to the optimizer's parameters and
+ * checks each value, in source order. */
+static bool optim_bind_args(Lower *c, const OptimInfo *info, const AstValue *call,
+                            const AstArg *bound[OPTIM_MAX_ARGS], IrOptimizer *o)
 {
     bool ok = true, named = false;
     size_t pos = 0;
@@ -206,7 +200,7 @@ static bool optim_bind_args(Lower *c, const OptimSpec *spec, const AstValue *cal
         size_t i;
         if (a->name) {
             named = true;
-            if (!optim_arg_index(c, spec, a, &i)) {
+            if (!optim_arg_index(c, info, a, &i)) {
                 ok = false;
                 continue;
             }
@@ -214,53 +208,79 @@ static bool optim_bind_args(Lower *c, const OptimSpec *spec, const AstValue *cal
             diag_error(c->diag, a->loc, "positional argument after a named one");
             ok = false;
             continue;
-        } else if (pos >= spec->n_args) {
-            diag_error(c->diag, a->loc, "%s takes at most %zu arguments, got %zu", spec->name,
-                       spec->n_args, call->n);
+        } else if (pos >= info->n_args) {
+            diag_error(c->diag, a->loc, "%s takes at most %zu arguments, got %zu", info->name,
+                       info->n_args, call->n);
             ok = false;
             break;
         } else {
             i = pos++;
         }
+        HyperParam h = info->args[i].hp;
         if (bound[i]) {
-            diag_error(c->diag, a->loc, "argument '%s' is given twice",
-                       ir_sweep_name(spec->args[i]));
+            diag_error(c->diag, a->loc, "argument '%s' is given twice", ir_hypers[h].name);
             ok = false;
             continue;
         }
         bound[i] = a;
-        SweepParam p = spec->args[i];
-        ok &= value_in_range(c, a->value, ir_sweep_name(p), hyper_range[p], optim_slot(o, p));
+        ok &= optim_arg_value(c, a->value, h, &o->hyper[h]);
     }
     return ok;
 }
 
-/* optimizer = sgd(lr, momentum) | adam(lr, beta1, beta2, eps); positional
- * or named, defaults as torch.optim. */
+/* optimizer = NAME(args) with NAME a row of ir_optims; arguments by
+ * position or by name, defaults from the row (NAN: required). */
 static bool lower_optimizer(Lower *c, const AstValue *v, IrOptimizer *o)
 {
-    const OptimSpec *spec = NULL;
-    static const char *const names[] = {"sgd", "adam"};
-    for (size_t i = 0; i < 2; i++)
-        if (strcmp(optimizers[i].name, v->text) == 0)
-            spec = &optimizers[i];
-    if (!spec) {
-        const char *near = suggest_nearest(v->text, names, 2);
-        if (near)
-            diag_error(c->diag, v->loc, "unknown optimizer '%s'; did you mean '%s'?", v->text, near);
+    OptimKind k;
+    if (!optim_lookup(c, v->text, v->loc, &k))
+        return false;
+    const OptimInfo *info = &ir_optims[k];
+    *o = (IrOptimizer){k, {0}};
+    for (size_t i = 0; i < info->n_args; i++)
+        o->hyper[info->args[i].hp] = info->args[i].def;
+    const AstArg *bound[OPTIM_MAX_ARGS] = {0};
+    if (!optim_bind_args(c, info, v, bound, o))
+        return false;
+    for (size_t i = 0; i < info->n_args; i++) {
+        HyperParam h = info->args[i].hp;
+        if (bound[i] || !isnan(info->args[i].def))
+            continue;
+        if (h == HP_LR)
+            diag_error(c->diag, v->loc, "%s needs a learning rate, e.g. %s(lr = 0.01)",
+                       info->name, info->name);
         else
-            diag_error(c->diag, v->loc, "unknown optimizer '%s' (expected sgd or adam)", v->text);
+            diag_error(c->diag, v->loc, "%s needs argument '%s'", info->name, ir_hypers[h].name);
         return false;
     }
-    *o = (IrOptimizer){spec->kind, 0, 0, 0.9, 0.999, 1e-8};
-    const AstArg *bound[4] = {0};
-    bool ok = optim_bind_args(c, spec, v, bound, o);
-    if (!bound[0] && ok) {
-        diag_error(c->diag, v->loc, "%s needs a learning rate, e.g. %s(lr = 0.01)", spec->name,
-                   spec->name);
-        return false;
+    return true;
+}
+
+/* The sweepable hyperparameter called p's name; reports any other name. */
+static bool sweep_lookup(Lower *c, const AstProp *p, HyperParam *out)
+{
+    const char *names[HP_COUNT + 1];
+    size_t n = 0;
+    bool known = false;
+    for (int h = 0; h < HP_COUNT; h++) {
+        bool named = strcmp(ir_hypers[h].name, p->name) == 0;
+        if (named && ir_hypers[h].sweepable) {
+            *out = (HyperParam)h;
+            return true;
+        }
+        known |= named;
+        if (ir_hypers[h].sweepable)
+            names[n++] = ir_hypers[h].name;
     }
-    return ok;
+    names[n] = NULL;
+    /* a known name that cannot be swept gets no suggestion */
+    const char *near = known ? NULL : suggest_nearest(p->name, names, n);
+    if (near)
+        diag_error(c->diag, p->loc, "unknown sweep parameter '%s'; did you mean '%s'?", p->name,
+                   near);
+    else
+        diag_error(c->diag, p->loc, "cannot sweep '%s' (only %s)", p->name, choices_text(c, names));
+    return false;
 }
 
 /* `sweep NAME = [values]`: at most one per block, values range-checked. */
@@ -271,20 +291,9 @@ static bool lower_sweep(Lower *c, const AstProp *p, const AstProp *first, IrTrai
         diag_note(c->diag, first->loc, "the first sweep is here");
         return false;
     }
-    SweepParam s = SWEEP_NONE;
-    for (int i = SWEEP_LR; i <= SWEEP_BATCH; i++)
-        if (strcmp(ir_sweep_name((SweepParam)i), p->name) == 0)
-            s = (SweepParam)i;
-    if (s == SWEEP_NONE) {
-        const char *near = suggest_nearest(p->name, sweep_names, 7);
-        if (near)
-            diag_error(c->diag, p->loc, "unknown sweep parameter '%s'; did you mean '%s'?",
-                       p->name, near);
-        else
-            diag_error(c->diag, p->loc, "cannot sweep '%s' (only lr, momentum, beta1, beta2, eps, epochs or batch)",
-                       p->name);
+    HyperParam s;
+    if (!sweep_lookup(c, p, &s))
         return false;
-    }
     const AstValue *v = p->value;
     if (v->kind != AST_LIST) {
         value_type_error(c, v, "sweep values", "a list of numbers");
@@ -305,26 +314,104 @@ static bool lower_sweep(Lower *c, const AstProp *p, const AstProp *first, IrTrai
     bool ok = true;
     size_t i = 0;
     for (const AstValue *e = v->items; e; e = e->next)
-        ok &= value_in_range(c, e, p->name, hyper_range[s], &vals[i++]);
+        ok &= value_in_range(c, e, p->name, ir_hypers[s].range, &vals[i++]);
     t->sweep = s;
     t->sweep_values = vals;
     t->n_sweep = v->n;
     return ok;
 }
 
-/* A swept optimizer parameter must belong to the chosen optimizer. */
+/* A swept optimizer argument must be one of the chosen optimizer's. */
 static bool lower_sweep_fits(Lower *c, const IrTrain *t, const AstProp *sweep)
 {
-    bool sgd_only = t->sweep == SWEEP_MOMENTUM;
-    bool adam_only = t->sweep == SWEEP_BETA1 || t->sweep == SWEEP_BETA2 || t->sweep == SWEEP_EPS;
-    OptimKind k = t->optimizer.kind;
-    if ((sgd_only && k != OPTIM_SGD) || (adam_only && k != OPTIM_ADAM)) {
-        diag_error(c->diag, sweep->loc, "cannot sweep %s: the optimizer is %s", sweep->name,
-                   ir_optim_name(k));
+    HyperParam h = t->sweep;
+    bool own = h == HP_EPOCHS || h == HP_BATCH; /* the train block's, not an optimizer's */
+    if (own || ir_optim_arg(t->optimizer.kind, h) >= 0)
+        return true;
+    diag_error(c->diag, sweep->loc, "cannot sweep %s: the optimizer is %s", sweep->name,
+               ir_optim_name(t->optimizer.kind));
+    return false;
+}
+
+/* What a loss's check looks at. */
+typedef struct LossCheck {
+    Lower *c;
+    const IrModel *m;
+    const IrDataset *ds;
+    const char *loss;
+    size_t out;         /* the model's output units */
+    OpKind last;        /* the model's last op */
+    Loc at;
+} LossCheck;
+
+static bool check_bce(const LossCheck *k)
+{
+    if (k->out != 1) {
+        diag_error(k->c->diag, k->at, "loss '%s' needs 1 output unit, but model '%s' outputs %zu",
+                   k->loss, k->m->name, k->out);
         return false;
     }
+    if (k->ds->y_cols != 1) {
+        diag_error(k->c->diag, k->at, "loss '%s' needs 1 target per row, but dataset '%s' has %zu",
+                   k->loss, k->ds->name, k->ds->y_cols);
+        return false;
+    }
+    if (k->last != OP_SIGMOID)
+        diag_warning(k->c->diag, k->at, "loss 'bce' expects probabilities, but model '%s' does not end in sigmoid",
+                     k->m->name);
     return true;
 }
+
+static bool check_mse(const LossCheck *k)
+{
+    if (k->ds->y_cols == k->out)
+        return true;
+    diag_error(k->c->diag, k->at, "loss '%s' needs %zu target%s per row (model '%s' outputs %zu), but dataset '%s' has %zu",
+               k->loss, k->out, k->out == 1 ? "" : "s", k->m->name, k->out, k->ds->name,
+               k->ds->y_cols);
+    return false;
+}
+
+static bool check_cross_entropy(const LossCheck *k)
+{
+    const IrDataset *ds = k->ds;
+    size_t out = k->out;
+    if (out < 2) {
+        diag_error(k->c->diag, k->at, "loss '%s' needs at least 2 output units, but model '%s' outputs %zu",
+                   k->loss, k->m->name, out);
+        return false;
+    }
+    if (ds->classes > 0 && (size_t)ds->classes != out) {
+        diag_error(k->c->diag, k->at, "loss '%s' needs one output unit per class, but dataset '%s' has %d classes and model '%s' outputs %zu",
+                   k->loss, ds->name, ds->classes, k->m->name, out);
+        return false;
+    }
+    if (ds->y_cols != 1 && ds->y_cols != out) {
+        diag_error(k->c->diag, k->at, "loss '%s' needs 1 label or %zu one-hot values per row, but dataset '%s' has %zu",
+                   k->loss, out, ds->name, ds->y_cols);
+        return false;
+    }
+    for (size_t i = 0; ds->y_cols == 1 && i < ds->rows; i++) {
+        double y = ds->y[i];
+        if (floor(y) != y || y < 0 || y >= (double)out) {
+            diag_error(k->c->diag, k->at, "loss '%s' needs labels in 0..%zu, but row %zu of dataset '%s' has %.9g",
+                       k->loss, out - 1, i + 1, ds->name, y);
+            return false;
+        }
+    }
+    if (k->last == OP_SOFTMAX)
+        diag_warning(k->c->diag, k->at, "loss 'cross_entropy' applies softmax itself; the final softmax of model '%s' applies it twice",
+                     k->m->name);
+    return true;
+}
+
+/* What each loss needs of the model's outputs and the dataset's targets. */
+static bool (*const loss_checks[LOSS_COUNT])(const LossCheck *) = {
+    [LOSS_BCE] = check_bce,
+    [LOSS_MSE] = check_mse,
+    [LOSS_CROSS_ENTROPY] = check_cross_entropy,
+};
+_Static_assert(sizeof loss_checks / sizeof *loss_checks == LOSS_COUNT, "one check per LossKind");
 
 /* Output units and targets must suit the loss; warnings for the classic
  * slips (double softmax, bce on raw scores). */
@@ -332,68 +419,14 @@ static bool lower_check_loss(Lower *c, const IrTrain *t, const AstValue *loss_v)
 {
     const IrModel *m = &c->prog->models[t->model];
     const IrDataset *ds = &c->prog->datasets[t->dataset];
-    const char *loss = ir_loss_name(t->loss);
-    const IrNode *last = &m->nodes[m->n_nodes - 1];
-    size_t out = m->out_units;
-    Loc at = loss_v->loc;
+    LossCheck k = {c, m, ds, ir_loss_name(t->loss), m->out_units, m->nodes[m->n_nodes - 1].op,
+                   loss_v->loc};
     if (ds->y_cols == 0) {
-        diag_error(c->diag, at, "loss '%s' needs targets, but dataset '%s' has no y", loss,
+        diag_error(c->diag, k.at, "loss '%s' needs targets, but dataset '%s' has no y", k.loss,
                    ds->name);
         return false;
     }
-    switch (t->loss) {
-    case LOSS_BCE:
-        if (out != 1) {
-            diag_error(c->diag, at, "loss '%s' needs 1 output unit, but model '%s' outputs %zu",
-                       loss, m->name, out);
-            return false;
-        }
-        if (ds->y_cols != 1) {
-            diag_error(c->diag, at, "loss '%s' needs 1 target per row, but dataset '%s' has %zu",
-                       loss, ds->name, ds->y_cols);
-            return false;
-        }
-        if (last->op != OP_SIGMOID)
-            diag_warning(c->diag, at, "loss 'bce' expects probabilities, but model '%s' does not end in sigmoid",
-                         m->name);
-        return true;
-    case LOSS_MSE:
-        if (ds->y_cols != out) {
-            diag_error(c->diag, at, "loss '%s' needs %zu target%s per row (model '%s' outputs %zu), but dataset '%s' has %zu",
-                       loss, out, out == 1 ? "" : "s", m->name, out, ds->name, ds->y_cols);
-            return false;
-        }
-        return true;
-    case LOSS_CROSS_ENTROPY:
-        break;
-    }
-    if (out < 2) {
-        diag_error(c->diag, at, "loss '%s' needs at least 2 output units, but model '%s' outputs %zu",
-                   loss, m->name, out);
-        return false;
-    }
-    if (ds->classes > 0 && (size_t)ds->classes != out) {
-        diag_error(c->diag, at, "loss '%s' needs one output unit per class, but dataset '%s' has %d classes and model '%s' outputs %zu",
-                   loss, ds->name, ds->classes, m->name, out);
-        return false;
-    }
-    if (ds->y_cols != 1 && ds->y_cols != out) {
-        diag_error(c->diag, at, "loss '%s' needs 1 label or %zu one-hot values per row, but dataset '%s' has %zu",
-                   loss, out, ds->name, ds->y_cols);
-        return false;
-    }
-    for (size_t i = 0; ds->y_cols == 1 && i < ds->rows; i++) {
-        double y = ds->y[i];
-        if (floor(y) != y || y < 0 || y >= (double)out) {
-            diag_error(c->diag, at, "loss '%s' needs labels in 0..%zu, but row %zu of dataset '%s' has %.9g",
-                       loss, out - 1, i + 1, ds->name, y);
-            return false;
-        }
-    }
-    if (last->op == OP_SOFTMAX)
-        diag_warning(c->diag, at, "loss 'cross_entropy' applies softmax itself; the final softmax of model '%s' applies it twice",
-                     m->name);
-    return true;
+    return loss_checks[t->loss](&k);
 }
 
 static bool lower_check_inputs(Lower *c, size_t model, size_t dataset, Loc at)
@@ -445,7 +478,7 @@ static void lower_clamp_batch(Lower *c, IrTrain *t, const AstProp *batch, const 
                      rows, rows);
         t->batch = rows;
     }
-    if (t->sweep != SWEEP_BATCH)
+    if (t->n_sweep == 0 || t->sweep != HP_BATCH)
         return;
     double *vals = (double *)t->sweep_values;
     for (size_t i = 0; i < t->n_sweep; i++) {
@@ -457,21 +490,44 @@ static void lower_clamp_batch(Lower *c, IrTrain *t, const AstProp *batch, const 
     }
 }
 
+/* train_props with the loss names of ir_losses (NULL-terminated in losses). */
+static void train_spec(PropSpec spec[TP_COUNT], const char *losses[LOSS_COUNT + 1])
+{
+    for (int k = 0; k < LOSS_COUNT; k++)
+        losses[k] = ir_losses[k].name;
+    losses[LOSS_COUNT] = NULL;
+    memcpy(spec, train_props, sizeof train_props);
+    spec[TP_LOSS].choices = losses;
+}
+
+static LossKind loss_kind(const char *name)
+{
+    int k = 0;
+    while (k < LOSS_COUNT - 1 && strcmp(ir_losses[k].name, name) != 0)
+        k++;
+    return (LossKind)k; /* the name was checked against the choices */
+}
+
 /* Everything in a train block that does not depend on model or data. */
 static bool lower_train_props(Lower *c, const AstDecl *d, IrTrain *t, const AstProp **slots,
                               const AstProp **sweep)
 {
+    PropSpec spec[TP_COUNT];
+    const char *losses[LOSS_COUNT + 1];
+    train_spec(spec, losses);
     static const char *const required[] = {
-        [TP_LOSS] = "loss (bce, mse or cross_entropy)",
+        [TP_LOSS] = NULL, /* "loss (bce, mse or cross_entropy)": from ir_losses */
         [TP_OPTIMIZER] = "optimizer, e.g. optimizer = adam(lr = 0.01)",
         [TP_EPOCHS] = "epochs, e.g. epochs = 100",
     };
     bool ok = true;
     for (int i = TP_LOSS; i <= TP_EPOCHS; i++) {
-        if (!props_find(d->props, train_props[i].name)) {
-            diag_error(c->diag, d->loc, "train block needs %s", required[i]);
-            ok = false;
-        }
+        if (props_find(d->props, spec[i].name))
+            continue;
+        const char *what = required[i] ? required[i]
+                                       : arena_printf(c->arena, "loss (%s)", choices_text(c, losses));
+        diag_error(c->diag, d->loc, "train block needs %s", what ? what : "loss");
+        ok = false;
     }
     /* One pass in source order, so the diagnostics come out in that order. */
     const AstProp *seen[PROPS_MAX] = {0};
@@ -485,16 +541,13 @@ static bool lower_train_props(Lower *c, const AstDecl *d, IrTrain *t, const AstP
             ok &= lower_sweep(c, p, *sweep, t);
             continue;
         }
-        int i = props_take(c, p, train_props, TP_COUNT, "train block", slots, seen);
+        int i = props_take(c, p, spec, TP_COUNT, "train block", slots, seen);
         ok &= i >= 0;
         if (i == TP_OPTIMIZER)
             ok &= lower_optimizer(c, p->value, &t->optimizer);
     }
-    if (slots[TP_LOSS]) {
-        const char *l = slots[TP_LOSS]->value->text;
-        t->loss = strcmp(l, "bce") == 0 ? LOSS_BCE : strcmp(l, "mse") == 0 ? LOSS_MSE
-                                                                            : LOSS_CROSS_ENTROPY;
-    }
+    if (slots[TP_LOSS])
+        t->loss = loss_kind(slots[TP_LOSS]->value->text);
     if (slots[TP_EPOCHS])
         t->epochs = (long)slots[TP_EPOCHS]->value->number;
     if (slots[TP_BATCH])
@@ -647,8 +700,13 @@ IrProgram *front_lower(Arena *a, Diag *d, const AstFile *file)
 
 const PropSpec *lower_train_spec(size_t *n)
 {
+    /* train_spec's table, loss choices included, kept for the caller: the
+     * same values on every call (nnc runs on one thread). */
+    static PropSpec spec[TP_COUNT];
+    static const char *losses[LOSS_COUNT + 1];
+    train_spec(spec, losses);
     *n = TP_COUNT;
-    return train_props;
+    return spec;
 }
 
 const PropSpec *lower_eval_spec(size_t *n)

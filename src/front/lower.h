@@ -15,7 +15,7 @@
  * product below fits in size_t and every float buffer in memory. */
 #define LOWER_MAX_UNITS ((size_t)1 << 24)
 #define LOWER_MAX_PARAMS ((size_t)1 << 28)
-#define LOWER_MAX_COUNT 1e9 /* epochs, log_every */
+#define LOWER_MAX_COUNT IR_MAX_COUNT /* epochs, log_every */
 #define LOWER_MAX_SEED 9007199254740992.0 /* 2^53: exact in a double */
 /* Runs of one sweep: each keeps a loss history of up to 1.6 MB and a row of
  * the table; a thousand is already more than a table can show. */
@@ -62,12 +62,8 @@ typedef enum PropType {
     PT_COLUMN,      /* target = last | first | integer index */
 } PropType;
 
-/* A numeric range with the message form it implies. */
-typedef struct Range {
-    double lo, hi;
-    bool lo_open, hi_open;
-    bool integer;
-} Range;
+/* A numeric range with the message form it implies (nnc/ir.h). */
+typedef IrRange Range;
 
 enum { PROPS_MAX = 16 }; /* properties in one block's table */
 

@@ -134,7 +134,7 @@ static bool model_op_args(ModelBuild *b, OpKind k, Loc kind_loc, const AstValue 
     if (op->arg == OPARG_PROB)
         return value_in_range(b->c, args, "dropout probability", (Range){0, 1, false, true, false},
                               arg);
-    *arg = args->number; /* OPARG_SLOPE: any number */
+    *arg = args->number; /* OPARG_NUMBER: any number */
     return true;
 }
 
@@ -177,11 +177,16 @@ static void model_config(IrNode *n, double arg)
         break;
     case OP_DROPOUT: n->cfg.dropout.p = arg; break;
     case OP_LEAKY_RELU: n->cfg.leaky_relu.slope = arg; break;
+    case OP_ELU: n->cfg.elu.alpha = arg; break;
     case OP_INPUT:
     case OP_STEP:
     case OP_SIGMOID:
     case OP_TANH:
     case OP_GELU:
+    case OP_SILU:
+    case OP_SOFTPLUS:
+    case OP_HARDSWISH:
+    case OP_HARDSIGMOID:
     case OP_RELU:
     case OP_SOFTMAX:
     case OP_IDENTITY: break;

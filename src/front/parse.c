@@ -10,7 +10,7 @@
 
 /* Runs the scanner and parser; *rc is yyparse's result (-1 when they did
  * not run). The file holds every declaration that was complete. */
-static AstFile *parse_run(Arena *a, Diag *d, const Source *src, int *rc)
+static AstFile *parse_run(Arena *a, Diag *d, const Source *src, ParseTokens *tokens, int *rc)
 {
     *rc = -1;
     if (src->len > INT_MAX) {
@@ -24,7 +24,7 @@ static AstFile *parse_run(Arena *a, Diag *d, const Source *src, int *rc)
     }
     file->src = src;
     ParseState ps = {.arena = a, .diag = d, .src = src, .line = 1, .col = 1,
-                     .file = file, .tail = &file->decls};
+                     .file = file, .tail = &file->decls, .tokens = tokens};
     yyscan_t scanner;
     if (nnc_yylex_init_extra(&ps, &scanner) != 0) {
         diag_error(d, loc_none(), "out of memory");
@@ -41,8 +41,18 @@ static AstFile *parse_run(Arena *a, Diag *d, const Source *src, int *rc)
 
 AstFile *front_parse(Arena *a, Diag *d, const Source *src)
 {
+    return front_parse_tokens(a, d, src, NULL);
+}
+
+AstFile *front_parse_tokens(Arena *a, Diag *d, const Source *src, ParseTokens *tokens)
+{
     int errors_before = d->errors, rc;
-    AstFile *file = parse_run(a, d, src, &rc);
+    AstFile *file = parse_run(a, d, src, tokens, &rc);
+    if (tokens && !arena_adopt(a, tokens->items)) {
+        *tokens = (ParseTokens){0};
+        diag_error(d, loc_none(), "out of memory");
+        return NULL;
+    }
     /* rc == 2 (memory exhausted) was already reported through yyerror. */
     if (!file || rc != 0 || d->errors > errors_before)
         return NULL;
@@ -52,7 +62,7 @@ AstFile *front_parse(Arena *a, Diag *d, const Source *src)
 AstFile *front_parse_tolerant(Arena *a, Diag *d, const Source *src)
 {
     int rc;
-    return parse_run(a, d, src, &rc);
+    return parse_run(a, d, src, NULL, &rc);
 }
 
 IrProgram *front_compile(Arena *a, Diag *d, const Source *src)

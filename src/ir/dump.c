@@ -6,40 +6,6 @@
 
 enum { DUMP_ROWS = 8 };
 
-const char *ir_loss_name(LossKind k)
-{
-    switch (k) {
-    case LOSS_BCE: return "bce";
-    case LOSS_MSE: return "mse";
-    case LOSS_CROSS_ENTROPY: return "cross_entropy";
-    }
-    return "?";
-}
-
-const char *ir_optim_name(OptimKind k)
-{
-    switch (k) {
-    case OPTIM_SGD: return "sgd";
-    case OPTIM_ADAM: return "adam";
-    }
-    return "?";
-}
-
-const char *ir_sweep_name(SweepParam s)
-{
-    switch (s) {
-    case SWEEP_NONE: return "none";
-    case SWEEP_LR: return "lr";
-    case SWEEP_MOMENTUM: return "momentum";
-    case SWEEP_BETA1: return "beta1";
-    case SWEEP_BETA2: return "beta2";
-    case SWEEP_EPS: return "eps";
-    case SWEEP_EPOCHS: return "epochs";
-    case SWEEP_BATCH: return "batch";
-    }
-    return "?";
-}
-
 static void dump_floats(FILE *out, const float *v, size_t n)
 {
     fputc('[', out);
@@ -128,12 +94,17 @@ static void dump_config(FILE *out, const IrNode *n)
     switch (n->op) {
     case OP_DROPOUT: fprintf(out, " p %.9g", n->cfg.dropout.p); break;
     case OP_LEAKY_RELU: fprintf(out, " slope %.9g", n->cfg.leaky_relu.slope); break;
+    case OP_ELU: fprintf(out, " alpha %.9g", n->cfg.elu.alpha); break;
     case OP_DENSE: /* its units are its shape */
     case OP_INPUT:
     case OP_STEP:
     case OP_SIGMOID:
     case OP_TANH:
     case OP_GELU:
+    case OP_SILU:
+    case OP_SOFTPLUS:
+    case OP_HARDSWISH:
+    case OP_HARDSIGMOID:
     case OP_RELU:
     case OP_SOFTMAX:
     case OP_IDENTITY: break;
@@ -163,16 +134,20 @@ static void dump_train(FILE *out, size_t i, const IrProgram *p, const IrTrain *t
             p->datasets[t->dataset].name, t->loc.line, t->loc.col);
     fprintf(out, "  loss %s\n", ir_loss_name(t->loss));
     const IrOptimizer *o = &t->optimizer;
-    if (o->kind == OPTIM_SGD)
-        fprintf(out, "  optimizer sgd lr %.9g momentum %.9g\n", o->lr, o->momentum);
-    else
-        fprintf(out, "  optimizer adam lr %.9g beta1 %.9g beta2 %.9g eps %.9g\n", o->lr, o->beta1,
-                o->beta2, o->eps);
-    fprintf(out, "  epochs %ld, batch %zu, seed %llu, log_every %ld\n", t->epochs, t->batch,
+    const OptimInfo *info = &ir_optims[o->kind];
+    fprintf(out, "  optimizer %s", info->name);
+    for (size_t k = 0; k < info->n_args; k++) {
+        HyperParam h = info->args[k].hp;
+        if (ir_hypers[h].type == HYPER_BOOL)
+            fprintf(out, " %s %s", ir_hypers[h].name, o->hyper[h] != 0 ? "true" : "false");
+        else
+            fprintf(out, " %s %.9g", ir_hypers[h].name, o->hyper[h]);
+    }
+    fprintf(out, "\n  epochs %ld, batch %zu, seed %llu, log_every %ld\n", t->epochs, t->batch,
             (unsigned long long)t->seed, t->log_every);
-    if (t->sweep == SWEEP_NONE)
+    if (t->n_sweep == 0)
         return;
-    fprintf(out, "  sweep %s [", ir_sweep_name(t->sweep));
+    fprintf(out, "  sweep %s [", ir_hyper_name(t->sweep));
     for (size_t k = 0; k < t->n_sweep; k++)
         fprintf(out, "%s%.9g", k ? ", " : "", t->sweep_values[k]);
     fputs("]\n", out);

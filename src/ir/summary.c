@@ -1,7 +1,27 @@
 /* A model as PyTorch's print(model) shows it, with its parameter count:
  * printed by `nnc run` before a model's first step and shown by the
  * language server on hover, so both say the same. */
+#include <math.h>
+#include <stdlib.h>
+
 #include "nnc/ir.h"
+
+/* A double as Python's repr writes a float: the shortest digits that read
+ * back the same, with ".0" on integers (1.0, 0.5, 0.001). */
+static void put_py_float(FILE *out, double v)
+{
+    if (v == floor(v) && fabs(v) < 1e16) {
+        fprintf(out, "%.1f", v);
+        return;
+    }
+    char buf[32];
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    fputs(buf, out);
+}
 
 /* The arguments inside torch's repr of the node's module. */
 static void summarize_args(FILE *out, const IrNode *n)
@@ -14,6 +34,14 @@ static void summarize_args(FILE *out, const IrNode *n)
     case OP_LEAKY_RELU: fprintf(out, "negative_slope=%g", n->cfg.leaky_relu.slope); break;
     case OP_SOFTMAX: fputs("dim=1", out); break;
     case OP_GELU: fputs("approximate='none'", out); break;
+    case OP_ELU:
+        fputs("alpha=", out);
+        put_py_float(out, n->cfg.elu.alpha);
+        break;
+    case OP_SOFTPLUS: fputs("beta=1, threshold=20", out); break;
+    case OP_SILU:
+    case OP_HARDSWISH:
+    case OP_HARDSIGMOID:
     case OP_INPUT:
     case OP_STEP:
     case OP_SIGMOID:

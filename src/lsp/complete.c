@@ -3,8 +3,11 @@
  * so a small scan of the text up to the cursor finds both (braces, lists,
  * comments and strings are all it needs to know). The candidates come from
  * the tables the checker uses: layer kinds and activations from ir_ops,
- * properties and their choices from front_block_props, sweep parameters
- * from ir_sweep_name, declared names from the tolerant parse. */
+ * properties and their choices from front_block_props,
+ * optimizers, their arguments and what a sweep can vary from the train
+ * block's tables (ir_optims, ir_hypers), declared names from the tolerant
+ * parse. */
+#include <math.h>
 #include <string.h>
 
 #include "nnc/front.h"
@@ -30,6 +33,7 @@ typedef struct Block {
     Tok keyword, name;      /* FRAME_TOP: the declaration being written */
     Tok layer_kind;         /* FRAME_MODEL: the kind of the line, for its '{' */
     char owner[NAME_MAX_LEN]; /* evaluate/train: the model; params: the layer kind */
+    char callee[NAME_MAX_LEN]; /* the call open at nest 1: optimizer = adam( */
 } Block;
 
 typedef struct Scan {
@@ -87,11 +91,18 @@ static void push_token(Scan *s, Tok t)
         open_block(s);
         return;
     }
-    if (tok_punct(t, '}') && b->nest == 0) {
+    /* No list or call holds a '}': one left open before it is abandoned. */
+    if (tok_punct(t, '}')) {
+        b->nest = 0;
         if (s->depth > 0)
             s->depth--;
         b = &s->blocks[s->depth];
         t = (Tok){TOK_PUNCT, "}", 1};
+    }
+    if (tok_punct(t, '(') && b->nest == 0) {
+        b->callee[0] = '\0';
+        if (b->last[0].kind == TOK_IDENT)
+            tok_copy(b->callee, b->last[0]);
     }
     b->nest += tok_punct(t, '[') || tok_punct(t, '(');
     if ((tok_punct(t, ']') || tok_punct(t, ')')) && b->nest > 0)
@@ -201,8 +212,22 @@ static void add_props(cJSON *items, const Block *b)
 
 static void add_sweeps(cJSON *items)
 {
-    for (int p = SWEEP_LR; p <= SWEEP_BATCH; p++)
-        add_item(items, ir_sweep_name((SweepParam)p), KIND_PROPERTY, "swept hyperparameter");
+    for (int h = 0; h < HP_COUNT; h++)
+        if (ir_hypers[h].sweepable)
+            add_item(items, ir_hypers[h].name, KIND_PROPERTY, "swept hyperparameter");
+}
+
+/* An optimizer's arguments, inside its call: optimizer = adam(|). */
+static void add_optimizer_args(cJSON *items, const char *optimizer)
+{
+    for (int k = 0; k < OPTIM_COUNT; k++) {
+        const OptimInfo *info = &ir_optims[k];
+        if (strcmp(info->name, optimizer) != 0)
+            continue;
+        for (size_t i = 0; i < info->n_args; i++)
+            add_item(items, ir_hypers[info->args[i].hp].name, KIND_PROPERTY,
+                     isnan(info->args[i].def) ? "required" : "optional");
+    }
 }
 
 /* The layers `show =` may name: those of the evaluated model. */
@@ -339,13 +364,35 @@ static void complete_model(cJSON *items, const Block *b)
     add_ops(items, false);
 }
 
+/* Inside optimizer = NAME(...): its arguments, or a boolean's values. */
+static void complete_call(cJSON *items, const Block *b)
+{
+    Tok last = b->last[0], prev = b->last[1];
+    if (tok_punct(last, '(') || tok_punct(last, ',')) {
+        add_optimizer_args(items, b->callee);
+        return;
+    }
+    for (int h = 0; h < HP_COUNT && tok_punct(last, '='); h++) {
+        if (tok_is(prev, ir_hypers[h].name) && ir_hypers[h].type == HYPER_BOOL) {
+            add_item(items, "true", KIND_VALUE, NULL);
+            add_item(items, "false", KIND_VALUE, NULL);
+        }
+    }
+}
+
 static cJSON *complete_at(LspDoc *d, size_t offset)
 {
     Scan s;
     cJSON *items = cJSON_CreateArray();
     scan_to(&s, d->text, offset);
     const Block *b = &s.blocks[s.depth];
-    if (s.in_comment_or_string || b->nest > 0)
+    if (s.in_comment_or_string)
+        return items;
+    if (b->nest == 1 && b->callee[0] && b->frame == FRAME_TRAIN) {
+        complete_call(items, b);
+        return items;
+    }
+    if (b->nest > 0)
         return items;
     switch (b->frame) {
     case FRAME_TOP: complete_top(items, d, b); break;

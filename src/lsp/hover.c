@@ -26,6 +26,11 @@ static void put_layer_kind(FILE *f, const IrNode *nodes, size_t count)
         case OP_DENSE: fprintf(f, " %zu", n->cfg.dense.units); break;
         case OP_DROPOUT: fprintf(f, " %g", n->cfg.dropout.p); break;
         case OP_LEAKY_RELU: fprintf(f, " %g", n->cfg.leaky_relu.slope); break;
+        case OP_ELU: fprintf(f, " %g", n->cfg.elu.alpha); break;
+        case OP_SILU:
+        case OP_SOFTPLUS:
+        case OP_HARDSWISH:
+        case OP_HARDSIGMOID:
         case OP_STEP:
         case OP_SIGMOID:
         case OP_TANH:

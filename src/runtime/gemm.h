@@ -1,7 +1,8 @@
 /* The one matrix product of the runtime. Every dense forward and backward
- * goes through rt_gemm, whose shape matches BLAS's sgemm (row-major); a
- * build with a BLAS (NNC_BLAS) sends large products to cblas_sgemm, and the
- * portable loops stay compiled and tested as rt_gemm_portable. */
+ * goes through rt_gemm, whose shape matches BLAS's sgemm (row-major); it
+ * sends large products to cblas_sgemm of an OpenBLAS loaded at run time
+ * when there is one (rt_blas_load, include/nnc/runtime.h), and the portable
+ * loops stay compiled and tested as rt_gemm_portable. */
 #ifndef NNC_RT_GEMM_H
 #define NNC_RT_GEMM_H
 
@@ -18,7 +19,7 @@ void rt_gemm(bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
              float alpha, const float *a, size_t lda, const float *b,
              size_t ldb, float beta, float *c, size_t ldc);
 
-/* Products with m*n*k at or above this go to BLAS when the build has one
+/* Products with m*n*k at or above this go to BLAS when one is loaded
  * (only training calls rt_gemm for forward passes: evaluation uses
  * rt_gemm_portable, the emitted C's order; see op_dense_forward).
  * 32768 = 32^3: every product of the lecture's networks and the golden
@@ -31,8 +32,5 @@ void rt_gemm_portable(bool trans_a, bool trans_b, size_t m, size_t n,
                       size_t k, float alpha, const float *a, size_t lda,
                       const float *b, size_t ldb, float beta, float *c,
                       size_t ldc);
-
-/* true when rt_gemm can call a BLAS (the build defined NNC_BLAS). */
-bool rt_gemm_has_blas(void);
 
 #endif

@@ -93,16 +93,17 @@ static double loss_cross_entropy(size_t rows, size_t cols, const float *out,
     return sum / (double)rows;
 }
 
+typedef double LossFn(size_t rows, size_t cols, const float *out, RtTargets t, float *grad);
+
+static LossFn *const rt_losses[LOSS_COUNT] = {
+    [LOSS_BCE] = loss_bce,
+    [LOSS_MSE] = loss_mse,
+    [LOSS_CROSS_ENTROPY] = loss_cross_entropy,
+};
+_Static_assert(sizeof rt_losses / sizeof *rt_losses == LOSS_COUNT, "one function per LossKind");
+
 double rt_loss(LossKind k, size_t rows, size_t cols, const float *out,
                RtTargets t, float *grad)
 {
-    switch (k) {
-    case LOSS_BCE:
-        return loss_bce(rows, cols, out, t, grad);
-    case LOSS_MSE:
-        return loss_mse(rows, cols, out, t, grad);
-    case LOSS_CROSS_ENTROPY:
-        return loss_cross_entropy(rows, cols, out, t, grad);
-    }
-    return NAN;
+    return rt_losses[k](rows, cols, out, t, grad);
 }

@@ -20,6 +20,14 @@ static size_t op_count(const RtOpArgs *a)
     return a->rows * a->out;
 }
 
+/* The first gradient to reach a value writes its dx, later ones (a value
+ * read by several nodes) add to it: no buffer needs zeroing first. The test
+ * is the same for the whole loop, which the compiler unswitches. */
+static inline void grad_put(float *dx, size_t i, float g, bool add)
+{
+    dx[i] = add ? dx[i] + g : g;
+}
+
 /* ---- input: its output is the gathered batch itself ------------------- */
 
 static void op_input_forward(RtOpArgs *a)
@@ -51,7 +59,7 @@ static void op_dense_forward(RtOpArgs *a)
          1.0f, a->y, a->out);
 }
 
-/* dW += dY^T X, db += column sums of dY, dX += dY W. */
+/* dW += dY^T X, db += column sums of dY, dX (+)= dY W. */
 static void op_dense_backward(RtOpArgs *a)
 {
     if (a->grad[0])
@@ -66,7 +74,7 @@ static void op_dense_backward(RtOpArgs *a)
     }
     if (a->dx)
         rt_gemm(false, false, a->rows, a->in, a->out, 1.0f, a->dy, a->out,
-                a->param[0], a->in, 1.0f, a->dx, a->in);
+                a->param[0], a->in, a->dx_add ? 1.0f : 0.0f, a->dx, a->in);
 }
 
 /* ---- dropout: inverted dropout, like nn.Dropout ------------------------ */
@@ -102,8 +110,9 @@ static void op_dropout_backward(RtOpArgs *a)
     size_t n = op_count(a);
     const float *dy = a->dy, *mask = a->scratch;
     float *dx = a->dx;
+    bool add = a->dx_add;
     for (size_t i = 0; i < n; i++)
-        dx[i] += dy[i] * mask[i];
+        grad_put(dx, i, dy[i] * mask[i], add);
 }
 
 /* ---- step: the perceptron's threshold ---------------------------------- */
@@ -121,9 +130,13 @@ static void op_step_forward(RtOpArgs *a)
 }
 
 /* The derivative of a step is 0 everywhere except at 0, where it does not
- * exist; we pass 0 back (add nothing), so layers below a step do not learn
- * by gradient descent (the perceptron learning rule is a different
- * algorithm). */
+ * exist; we pass 0 back, so layers below a step do not learn by gradient
+ * descent (the perceptron learning rule is a different algorithm). */
+static void op_step_backward(RtOpArgs *a)
+{
+    if (a->dx && !a->dx_add)
+        memset(a->dx, 0, op_count(a) * sizeof(float));
+}
 
 /* ---- sigmoid ----------------------------------------------------------- */
 
@@ -150,8 +163,9 @@ static void op_sigmoid_backward(RtOpArgs *a)
     size_t n = op_count(a);
     const float *y = a->y, *dy = a->dy;
     float *dx = a->dx;
+    bool add = a->dx_add;
     for (size_t i = 0; i < n; i++)
-        dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+        grad_put(dx, i, dy[i] * y[i] * (1.0f - y[i]), add);
 }
 
 /* ---- tanh -------------------------------------------------------------- */
@@ -175,8 +189,9 @@ static void op_tanh_backward(RtOpArgs *a)
     size_t n = op_count(a);
     const float *y = a->y, *dy = a->dy;
     float *dx = a->dx;
+    bool add = a->dx_add;
     for (size_t i = 0; i < n; i++)
-        dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+        grad_put(dx, i, dy[i] * (1.0f - y[i] * y[i]), add);
 }
 
 /* ---- relu and leaky_relu ----------------------------------------------- */
@@ -214,9 +229,10 @@ static void op_relu_backward(RtOpArgs *a)
     size_t n = op_count(a);
     const float *x = a->x, *dy = a->dy;
     float *dx = a->dx;
+    bool add = a->dx_add;
     for (size_t i = 0; i < n; i++) {
         float g = dy[i]; /* loaded on both paths: the loop if-converts */
-        dx[i] += x[i] > 0.0f ? g : 0.0f;
+        grad_put(dx, i, x[i] > 0.0f ? g : 0.0f, add);
     }
 }
 
@@ -239,9 +255,10 @@ static void op_leaky_relu_backward(RtOpArgs *a)
     size_t n = op_count(a);
     const float *x = a->x, *dy = a->dy;
     float *dx = a->dx;
+    bool add = a->dx_add;
     for (size_t i = 0; i < n; i++) {
         float g = dy[i], scaled = g * slope;
-        dx[i] += x[i] > 0.0f ? g : scaled;
+        grad_put(dx, i, x[i] > 0.0f ? g : scaled, add);
     }
 }
 
@@ -277,12 +294,171 @@ static void op_gelu_backward(RtOpArgs *a)
     size_t n = op_count(a);
     const float *x = a->x, *dy = a->dy;
     float *dx = a->dx;
+    bool add = a->dx_add;
     for (size_t i = 0; i < n; i++) {
         float z = x[i];
         float cdf = 0.5f * (1.0f + erff(z * (float)GELU_INV_SQRT2));
         float pdf = inv_sqrt_2pi * expf(z * z * -0.5f);
-        dx[i] += dy[i] * (cdf + z * pdf);
+        grad_put(dx, i, dy[i] * (cdf + z * pdf), add);
     }
+}
+
+/* ---- silu, elu, softplus, hardswish, hardsigmoid ------------------------ */
+
+/* nn.SiLU: z * sigmoid(z), computed as torch's CPU kernel does, z / (1 + e^-z). */
+float rt_act_silu(float z)
+{
+    return z / (1.0f + expf(-z));
+}
+
+static void op_silu_forward(RtOpArgs *a)
+{
+    size_t n = op_count(a);
+    const float *x = a->x;
+    float *y = a->y;
+    for (size_t i = 0; i < n; i++)
+        y[i] = rt_act_silu(x[i]);
+}
+
+/* torch: dy * s * (1 + z (1 - s)), s = sigmoid(z). */
+static void op_silu_backward(RtOpArgs *a)
+{
+    if (!a->dx)
+        return;
+    size_t n = op_count(a);
+    const float *x = a->x, *dy = a->dy;
+    float *dx = a->dx;
+    bool add = a->dx_add;
+    for (size_t i = 0; i < n; i++) {
+        float s = 1.0f / (1.0f + expf(-x[i]));
+        grad_put(dx, i, dy[i] * s * (1.0f + x[i] * (1.0f - s)), add);
+    }
+}
+
+/* nn.ELU(alpha): z for z > 0, alpha (e^z - 1) otherwise (expm1, as torch). */
+float rt_act_elu(float z, float alpha)
+{
+    return z > 0.0f ? z : alpha * expm1f(z);
+}
+
+static void op_elu_forward(RtOpArgs *a)
+{
+    float alpha = (float)a->cfg->elu.alpha;
+    size_t n = op_count(a);
+    const float *x = a->x;
+    float *y = a->y;
+    for (size_t i = 0; i < n; i++)
+        y[i] = rt_act_elu(x[i], alpha);
+}
+
+/* d/dz alpha (e^z - 1) = alpha e^z for z <= 0, as torch's elu_backward. */
+static void op_elu_backward(RtOpArgs *a)
+{
+    if (!a->dx)
+        return;
+    float alpha = (float)a->cfg->elu.alpha;
+    size_t n = op_count(a);
+    const float *x = a->x, *dy = a->dy;
+    float *dx = a->dx;
+    bool add = a->dx_add;
+    for (size_t i = 0; i < n; i++)
+        grad_put(dx, i, x[i] > 0.0f ? dy[i] : dy[i] * alpha * expf(x[i]), add);
+}
+
+/* nn.Softplus() (beta 1, threshold 20): log(1 + e^z), and z itself above
+ * the threshold, where the two agree in float and e^z would overflow. */
+enum { SOFTPLUS_THRESHOLD = 20 };
+
+float rt_act_softplus(float z)
+{
+    return z > (float)SOFTPLUS_THRESHOLD ? z : log1pf(expf(z));
+}
+
+static void op_softplus_forward(RtOpArgs *a)
+{
+    size_t n = op_count(a);
+    const float *x = a->x;
+    float *y = a->y;
+    for (size_t i = 0; i < n; i++)
+        y[i] = rt_act_softplus(x[i]);
+}
+
+/* torch: z > threshold ? dy : dy * e^z / (e^z + 1). */
+static void op_softplus_backward(RtOpArgs *a)
+{
+    if (!a->dx)
+        return;
+    size_t n = op_count(a);
+    const float *x = a->x, *dy = a->dy;
+    float *dx = a->dx;
+    bool add = a->dx_add;
+    for (size_t i = 0; i < n; i++) {
+        float e = expf(x[i]);
+        grad_put(dx, i, x[i] > (float)SOFTPLUS_THRESHOLD ? dy[i] : dy[i] * e / (e + 1.0f), add);
+    }
+}
+
+/* nn.Hardswish: z * relu6(z + 3) / 6. */
+float rt_act_hardswish(float z)
+{
+    float r = z + 3.0f;
+    r = r < 0.0f ? 0.0f : r > 6.0f ? 6.0f : r;
+    return z * r / 6.0f;
+}
+
+static void op_hardswish_forward(RtOpArgs *a)
+{
+    size_t n = op_count(a);
+    const float *x = a->x;
+    float *y = a->y;
+    for (size_t i = 0; i < n; i++)
+        y[i] = rt_act_hardswish(x[i]);
+}
+
+/* torch: 0 below -3, dy (z / 3 + 0.5) up to 3, dy above. */
+static void op_hardswish_backward(RtOpArgs *a)
+{
+    if (!a->dx)
+        return;
+    size_t n = op_count(a);
+    const float *x = a->x, *dy = a->dy;
+    float *dx = a->dx;
+    bool add = a->dx_add;
+    for (size_t i = 0; i < n; i++) {
+        float z = x[i];
+        float g = z < -3.0f ? 0.0f : z <= 3.0f ? dy[i] * (z / 3.0f + 0.5f) : dy[i];
+        grad_put(dx, i, g, add);
+    }
+}
+
+/* nn.Hardsigmoid: relu6(z + 3) / 6. */
+float rt_act_hardsigmoid(float z)
+{
+    float r = z + 3.0f;
+    r = r < 0.0f ? 0.0f : r > 6.0f ? 6.0f : r;
+    return r / 6.0f;
+}
+
+static void op_hardsigmoid_forward(RtOpArgs *a)
+{
+    size_t n = op_count(a);
+    const float *x = a->x;
+    float *y = a->y;
+    for (size_t i = 0; i < n; i++)
+        y[i] = rt_act_hardsigmoid(x[i]);
+}
+
+/* torch: dy / 6 strictly inside (-3, 3), 0 outside. */
+static void op_hardsigmoid_backward(RtOpArgs *a)
+{
+    if (!a->dx)
+        return;
+    size_t n = op_count(a);
+    const float *x = a->x, *dy = a->dy;
+    float *dx = a->dx;
+    bool add = a->dx_add;
+    for (size_t i = 0; i < n; i++)
+        grad_put(dx, i, x[i] > -3.0f && x[i] < 3.0f ? dy[i] / 6.0f : 0.0f, add);
 }
 
 /* ---- softmax over each row --------------------------------------------- */
@@ -316,11 +492,12 @@ static void op_softmax_backward(RtOpArgs *a)
         const float *y = a->y + r * a->out;
         const float *dy = a->dy + r * a->out;
         float *dx = a->dx + r * a->out;
+        bool add = a->dx_add;
         float dot = 0.0f;
         for (size_t j = 0; j < a->out; j++)
             dot += dy[j] * y[j];
         for (size_t j = 0; j < a->out; j++)
-            dx[j] += y[j] * (dy[j] - dot);
+            grad_put(dx, j, y[j] * (dy[j] - dot), add);
     }
 }
 
@@ -344,8 +521,9 @@ static void op_identity_backward(RtOpArgs *a)
     size_t n = op_count(a);
     const float *dy = a->dy;
     float *dx = a->dx;
+    bool add = a->dx_add;
     for (size_t i = 0; i < n; i++)
-        dx[i] += dy[i];
+        grad_put(dx, i, dy[i], add);
 }
 
 /* ---- the table --------------------------------------------------------- */
@@ -356,12 +534,17 @@ static const RtOp rt_op_table[] = {
     {OP_INPUT, op_input_forward, op_none_backward, NULL},
     {OP_DENSE, op_dense_forward, op_dense_backward, NULL},
     {OP_DROPOUT, op_dropout_forward, op_dropout_backward, op_dropout_scratch},
-    {OP_STEP, op_step_forward, op_none_backward, NULL},
+    {OP_STEP, op_step_forward, op_step_backward, NULL},
     {OP_SIGMOID, op_sigmoid_forward, op_sigmoid_backward, NULL},
     {OP_TANH, op_tanh_forward, op_tanh_backward, NULL},
     {OP_RELU, op_relu_forward, op_relu_backward, NULL},
     {OP_LEAKY_RELU, op_leaky_relu_forward, op_leaky_relu_backward, NULL},
     {OP_GELU, op_gelu_forward, op_gelu_backward, NULL},
+    {OP_SILU, op_silu_forward, op_silu_backward, NULL},
+    {OP_ELU, op_elu_forward, op_elu_backward, NULL},
+    {OP_SOFTPLUS, op_softplus_forward, op_softplus_backward, NULL},
+    {OP_HARDSWISH, op_hardswish_forward, op_hardswish_backward, NULL},
+    {OP_HARDSIGMOID, op_hardsigmoid_forward, op_hardsigmoid_backward, NULL},
     {OP_SOFTMAX, op_softmax_forward, op_softmax_backward, NULL},
     {OP_IDENTITY, op_identity_forward, op_identity_backward, NULL},
 };

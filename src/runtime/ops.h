@@ -15,8 +15,9 @@
 /* Everything an op reads or writes for one batch. Matrices are row-major
  * [rows][in] (x, dx) and [rows][out] (y, dy, scratch). Buffers belong to the
  * caller and are planned once per graph (src/runtime/plan.c); ops never
- * allocate. Backward adds into dx and the parameter gradients: a value read
- * by two nodes gets both gradients, and the caller zeroes them once. */
+ * allocate. Backward adds into the parameter gradients (zeroed once per
+ * step) and writes dx, or adds to it when dx_add: a value read by two nodes
+ * gets both gradients. */
 typedef struct RtOpArgs {
     size_t rows, in, out;
     const IrOpConfig *cfg; /* the node's own configuration (p, slope, units) */
@@ -28,7 +29,8 @@ typedef struct RtOpArgs {
     const float *param[IR_MAX_PARAMS];
     float *grad[IR_MAX_PARAMS];
     const float *dy;     /* gradient of the loss w.r.t. y */
-    float *dx;           /* gradient w.r.t. x, accumulated; NULL = not needed */
+    float *dx;           /* gradient w.r.t. x; NULL = not needed */
+    bool dx_add;         /* add to dx (another node's gradient is there already) */
     float *scratch;      /* training only: rt_op_scratch floats per row */
     RtRng *rng;          /* dropout: the session's generator */
 } RtOpArgs;
@@ -42,12 +44,17 @@ float rt_act_tanh(float z);
 float rt_act_relu(float z);
 float rt_act_leaky_relu(float z, float slope);
 float rt_act_gelu(float z);
+float rt_act_silu(float z);
+float rt_act_elu(float z, float alpha);
+float rt_act_softplus(float z);
+float rt_act_hardswish(float z);
+float rt_act_hardsigmoid(float z);
 float rt_act_identity(float z);
 
 /* Computes a->y from a->x (and params). */
 void rt_op_forward(OpKind k, RtOpArgs *a);
-/* Adds the gradients of a->dy into a->grad[] and a->dx; needs the x, y (and
- * scratch) of the forward pass that preceded it. */
+/* Adds the gradients of a->dy into a->grad[] and writes (or, with dx_add,
+ * adds) a->dx; needs the x, y (and scratch) of the forward pass before. */
 void rt_op_backward(OpKind k, RtOpArgs *a);
 /* Floats per batch row the op keeps between a training forward and its
  * backward (dropout's mask); 0 for most ops. plan.c allocates them. */

@@ -1,22 +1,25 @@
-/* SGD with momentum and Adam, written to round like PyTorch's CPU
+/* SGD with momentum, Adam and RMSprop, written to round like PyTorch's CPU
  * single-tensor implementations: scalars derived from the step count are
- * computed in double (as Python does), element arithmetic in float32. */
+ * computed in double (as Python does), element arithmetic in float32.
+ * Adding an optimizer: its row in ir_optims (src/ir/optim.c), its step
+ * function here and its row in rt_optims. */
 #include <math.h>
 
 #include "optim.h"
 
 /* torch: buf = g (first step) else buf = momentum * buf + g; p -= lr * buf.
  * Without momentum PyTorch keeps no buffer: p -= lr * g. */
-void rt_sgd_step(const IrOptimizer *o, long step, size_t n, float *p,
-                 const float *g, float *buf)
+static void sgd_step(const IrOptimizer *o, long step, size_t n, float *p, const float *g,
+                     float *const *state)
 {
-    float lr = (float)o->lr;
-    if (o->momentum == 0.0) {
+    float lr = (float)o->hyper[HP_LR];
+    if (o->hyper[HP_MOMENTUM] == 0.0) {
         for (size_t i = 0; i < n; i++)
             p[i] -= lr * g[i];
         return;
     }
-    float mu = (float)o->momentum;
+    float mu = (float)o->hyper[HP_MOMENTUM];
+    float *buf = state[0];
     for (size_t i = 0; i < n; i++) {
         buf[i] = step == 1 ? g[i] : mu * buf[i] + g[i];
         p[i] -= lr * buf[i];
@@ -28,7 +31,7 @@ void rt_sgd_step(const IrOptimizer *o, long step, size_t n, float *p,
  * v = b2 v + (1 - b2) g^2; step_size = lr / (1 - b1^t);
  * denom = sqrt(v) / sqrt(1 - b2^t) + eps; p -= step_size * m / denom. */
 /* The bias corrections 1 - beta^t of the last call. A training step calls
- * rt_adam_step once per dense layer with the same betas and step: pow is
+ * the step once per dense layer with the same betas and step: pow is
  * the costliest part of a small network's step, so it runs once per step.
  * The memo returns exactly what pow returned (a pure function's result). */
 typedef struct AdamCorrections {
@@ -39,15 +42,15 @@ typedef struct AdamCorrections {
 
 static _Thread_local AdamCorrections adam_memo = {0.0, 0.0, 0, 0.0, 0.0};
 
-static void adam_corrections(const IrOptimizer *o, long step, double *bc1, double *bc2)
+static void adam_corrections(double beta1, double beta2, long step, double *bc1, double *bc2)
 {
     AdamCorrections *c = &adam_memo;
-    if (c->step != step || c->beta1 != o->beta1 || c->beta2 != o->beta2) {
-        c->beta1 = o->beta1;
-        c->beta2 = o->beta2;
+    if (c->step != step || c->beta1 != beta1 || c->beta2 != beta2) {
+        c->beta1 = beta1;
+        c->beta2 = beta2;
         c->step = step;
-        c->bc1 = 1.0 - pow(o->beta1, (double)step);
-        c->bc2 = 1.0 - pow(o->beta2, (double)step);
+        c->bc1 = 1.0 - pow(beta1, (double)step);
+        c->bc2 = 1.0 - pow(beta2, (double)step);
     }
     *bc1 = c->bc1;
     *bc2 = c->bc2;
@@ -64,20 +67,84 @@ static void adam_corrections(const IrOptimizer *o, long step, double *bc1, doubl
 #endif
 
 OPTIM_CLONES
-void rt_adam_step(const IrOptimizer *o, long step, size_t n, float *p,
-                  const float *g, float *m, float *v)
+static void adam_step(const IrOptimizer *o, long step, size_t n, float *p, const float *g,
+                      float *const *state)
 {
+    double beta1 = o->hyper[HP_BETA1], beta2 = o->hyper[HP_BETA2];
     double bc1, bc2;
-    adam_corrections(o, step, &bc1, &bc2);
-    float step_size = (float)(o->lr / bc1);
+    adam_corrections(beta1, beta2, step, &bc1, &bc2);
+    float step_size = (float)(o->hyper[HP_LR] / bc1);
     float bc2_sqrt = (float)sqrt(bc2);
-    float w1 = (float)(1.0 - o->beta1);
-    float b2 = (float)o->beta2, w2 = (float)(1.0 - o->beta2);
-    float eps = (float)o->eps;
+    float w1 = (float)(1.0 - beta1);
+    float b2 = (float)beta2, w2 = (float)(1.0 - beta2);
+    float eps = (float)o->hyper[HP_EPS];
+    float *m = state[0], *v = state[1];
     for (size_t i = 0; i < n; i++) {
         m[i] = m[i] + w1 * (g[i] - m[i]);
         v[i] = v[i] * b2 + w2 * g[i] * g[i];
         float denom = sqrtf(v[i]) / bc2_sqrt + eps;
         p[i] += (-step_size * m[i]) / denom; /* torch.addcdiv's order */
     }
+}
+
+/* torch.lerp(a, b, w) as its CPU kernel rounds: from the nearer end. */
+static inline float lerp_torch(float a, float b, float w)
+{
+    return fabsf(w) < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
+}
+
+/* torch.optim.RMSprop's single-tensor step, in its order:
+ *   square_avg.mul_(alpha).addcmul_(g, g, value=1 - alpha)
+ *   centered: grad_avg.lerp_(g, 1 - alpha);
+ *             avg = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()
+ *   else:     avg = square_avg.sqrt()
+ *   avg.add_(eps)
+ *   momentum > 0: buf.mul_(momentum).addcdiv_(g, avg); p.add_(buf, alpha=-lr)
+ *   else:         p.addcdiv_(g, avg, value=-lr)
+ * addcmul and addcdiv compute self + value * t1 op t2 from the left. All
+ * three buffers start at zero (torch zero-initialises the momentum buffer
+ * here, unlike SGD's). There are no step-dependent corrections. */
+static void rmsprop_step(const IrOptimizer *o, long step, size_t n, float *p, const float *g,
+                         float *const *state)
+{
+    (void)step;
+    float alpha = (float)o->hyper[HP_ALPHA], w = (float)(1.0 - o->hyper[HP_ALPHA]);
+    float eps = (float)o->hyper[HP_EPS], neg_lr = (float)-o->hyper[HP_LR];
+    float mu = (float)o->hyper[HP_MOMENTUM];
+    bool centered = o->hyper[HP_CENTERED] != 0, momentum = o->hyper[HP_MOMENTUM] > 0;
+    float *sq = state[0], *avg_g = state[1], *buf = state[2];
+    for (size_t i = 0; i < n; i++) {
+        sq[i] = sq[i] * alpha + w * g[i] * g[i];
+        float avg;
+        if (centered) {
+            avg_g[i] = lerp_torch(avg_g[i], g[i], w);
+            avg = sqrtf(sq[i] + -1.0f * avg_g[i] * avg_g[i]);
+        } else {
+            avg = sqrtf(sq[i]);
+        }
+        avg = avg + eps;
+        if (momentum) {
+            buf[i] = buf[i] * mu + 1.0f * g[i] / avg;
+            p[i] = p[i] + neg_lr * buf[i];
+        } else {
+            p[i] = p[i] + neg_lr * g[i] / avg;
+        }
+    }
+}
+
+const RtOptim rt_optims[OPTIM_COUNT] = {
+    [OPTIM_SGD] = {1, sgd_step},         /* momentum buffer */
+    [OPTIM_ADAM] = {2, adam_step},       /* exp_avg, exp_avg_sq */
+    [OPTIM_RMSPROP] = {3, rmsprop_step}, /* square_avg, grad_avg, momentum buffer */
+};
+_Static_assert(sizeof rt_optims / sizeof *rt_optims == OPTIM_COUNT, "one row per OptimKind");
+
+void rt_optim_step(const IrOptimizer *o, long step, float *const *state, size_t off, size_t n,
+                   float *p, const float *g)
+{
+    const RtOptim *r = &rt_optims[o->kind];
+    float *run[RT_OPTIM_MAX_STATE] = {0};
+    for (size_t i = 0; i < r->n_state; i++)
+        run[i] = state[i] + off;
+    r->step(o, step, n, p, g, run);
 }

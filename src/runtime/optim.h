@@ -1,22 +1,34 @@
-/* Optimizers with PyTorch's exact update formulas (torch.optim.SGD and
- * torch.optim.Adam, default flags: no weight decay, no nesterov, no
- * dampening, no amsgrad). Each call updates one contiguous run of
- * parameters; the caller skips frozen ones. */
+/* The runtime's optimizer table, indexed by OptimKind like ir_optims: how
+ * many state buffers each keeps and its step function, each with PyTorch's
+ * exact update formula (torch.optim.SGD, Adam and RMSprop with default
+ * flags: no weight decay, no nesterov, no dampening, no amsgrad). */
 #ifndef NNC_RT_OPTIM_H
 #define NNC_RT_OPTIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "nnc/ir.h"
 
-/* buf is the momentum buffer (n floats); step is 1 for the first update,
- * where PyTorch sets buf = g instead of decaying a zero buffer. */
-void rt_sgd_step(const IrOptimizer *o, long step, size_t n, float *p,
-                 const float *g, float *buf);
+enum { RT_OPTIM_MAX_STATE = 3 }; /* the most state buffers of any optimizer */
 
-/* m and v are Adam's moment estimates (n floats each, zero before step 1);
- * step counts updates from 1. */
-void rt_adam_step(const IrOptimizer *o, long step, size_t n, float *p,
-                  const float *g, float *m, float *v);
+/* Updates one contiguous run of n parameters p from their gradients g;
+ * state[0 .. n_state) are the optimizer's buffers for the same run (n
+ * floats each, zero before step 1); step counts updates from 1. */
+typedef void RtOptimStep(const IrOptimizer *o, long step, size_t n, float *p, const float *g,
+                         float *const *state);
+
+typedef struct RtOptim {
+    size_t n_state;
+    RtOptimStep *step;
+} RtOptim;
+
+extern const RtOptim rt_optims[OPTIM_COUNT];
+
+/* One step of o on the run of n parameters starting at offset off of the
+ * arrays the state buffers (rt_optims[o->kind].n_state, like all the
+ * parameters; the plan holds them) cover. */
+void rt_optim_step(const IrOptimizer *o, long step, float *const *state, size_t off, size_t n,
+                   float *p, const float *g);
 
 #endif

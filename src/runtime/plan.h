@@ -9,6 +9,7 @@
 
 #include "nnc/diag.h"
 #include "nnc/ir.h"
+#include "optim.h"
 #include "rng.h"
 
 /* One parameter tensor of a model, as its node's op declares it. */
@@ -50,8 +51,11 @@ typedef struct RtPlan {
     float **y;            /* per node [max_rows][units]; y[0] unused */
     float **dy;           /* per node, gradients (training plans only) */
     float **scratch;      /* per node, its op's scratch (training plans only) */
+    bool *has_grad;       /* per node: a gradient reached dy[i] in this backward */
+    struct RtOpArgs *args; /* per node: its op's arguments but the batch's (plan.c) */
     float *grads;         /* like RtModel.params */
-    float *state1, *state2; /* optimizer state, like params */
+    float *state[RT_OPTIM_MAX_STATE]; /* the optimizer's n_state buffers, like params */
+    size_t n_state;
     size_t *order;        /* row order of the dataset, shuffled per epoch */
     float *bx, *by;       /* gathered mini-batch inputs and targets */
     void *block;          /* the one allocation every buffer above lives in */
@@ -60,21 +64,23 @@ typedef struct RtPlan {
 /* Size of a matrix, or 0 with *ok = false on overflow. */
 size_t rt_size_mul(size_t a, size_t b, bool *ok);
 
-/* The bytes rt_plan_init allocates for these arguments (computed by the
+/* optim below: a training plan's optimizer (the plan holds gradients and
+ * its state buffers); NULL for an evaluation plan.
+ * The bytes rt_plan_init allocates for these arguments (computed by the
  * same layout pass); false when the size overflows. */
-bool rt_plan_bytes(const RtModel *m, size_t max_rows, const IrDataset *ds, bool training,
-                   size_t *bytes);
+bool rt_plan_bytes(const RtModel *m, size_t max_rows, const IrDataset *ds,
+                   const IrOptimizer *optim, size_t *bytes);
 
 /* Checks, before rt_plan_init, that a plan of max_rows rows for m (and the
  * parameters) fits in mem_limit_bytes(), so a too-large batch or layer gets a
  * diagnostic at loc instead of the kernel's OOM killer mid-run. */
-bool rt_plan_fits(const RtModel *m, size_t max_rows, const IrDataset *ds, bool training,
-                  Loc loc, Diag *d);
+bool rt_plan_fits(const RtModel *m, size_t max_rows, const IrDataset *ds,
+                  const IrOptimizer *optim, Loc loc, Diag *d);
 
 /* Allocates a plan; ds (may be NULL) sizes the gather buffers and the row
  * order for training. Reports out of memory through d. */
 bool rt_plan_init(RtPlan *pl, RtModel *m, size_t max_rows,
-                  const IrDataset *ds, bool training, Diag *d);
+                  const IrDataset *ds, const IrOptimizer *optim, Diag *d);
 void rt_plan_free(RtPlan *pl);
 /* Runs every node on rows rows of x; returns the last node's output. */
 const float *rt_plan_forward(RtPlan *pl, const float *x, size_t rows,

@@ -230,14 +230,55 @@ static double act_leaky_relu(double z)
 {
     return rt_act_leaky_relu((float)z, (float)ir_ops[OP_LEAKY_RELU].arg_default);
 }
+static double act_gelu(double z) { return rt_act_gelu((float)z); }
+static double act_silu(double z) { return rt_act_silu((float)z); }
+static double act_elu(double z) { return rt_act_elu((float)z, (float)ir_ops[OP_ELU].arg_default); }
+static double act_softplus(double z) { return rt_act_softplus((float)z); }
+static double act_hardswish(double z) { return rt_act_hardswish((float)z); }
+static double act_hardsigmoid(double z) { return rt_act_hardsigmoid((float)z); }
 
+/* The scalar function of an elementwise activation, NULL for the kinds that
+ * are not one (a new activation must say which it is). */
+static double (*act_function(OpKind k))(double)
+{
+    switch (k) {
+    case OP_SIGMOID: return act_sigmoid;
+    case OP_TANH: return act_tanh;
+    case OP_RELU: return act_relu;
+    case OP_LEAKY_RELU: return act_leaky_relu;
+    case OP_STEP: return act_step;
+    case OP_IDENTITY: return act_identity;
+    case OP_GELU: return act_gelu;
+    case OP_SILU: return act_silu;
+    case OP_ELU: return act_elu;
+    case OP_SOFTPLUS: return act_softplus;
+    case OP_HARDSWISH: return act_hardswish;
+    case OP_HARDSIGMOID: return act_hardsigmoid;
+    case OP_INPUT:
+    case OP_DENSE:
+    case OP_DROPOUT:
+    case OP_SOFTMAX: return NULL; /* not a function of one value */
+    }
+    return NULL;
+}
+
+/* Every elementwise activation, in the lecture's order first. */
 bool rt_plot_activations(const char *path, Diag *d)
 {
-    static const PlotFunction fns[] = {
-        {"sigmoid", act_sigmoid}, {"tanh", act_tanh},         {"relu", act_relu},
-        {"leaky_relu", act_leaky_relu}, {"step", act_step}, {"identity", act_identity},
-    };
-    return plot_functions(d, path, "Activation functions", fns, sizeof fns / sizeof fns[0]);
+    static const OpKind lecture[] = {OP_SIGMOID, OP_TANH, OP_RELU, OP_LEAKY_RELU, OP_STEP,
+                                     OP_IDENTITY};
+    PlotFunction fns[OP_COUNT];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof lecture / sizeof *lecture; i++)
+        fns[n++] = (PlotFunction){ir_ops[lecture[i]].name, act_function(lecture[i])};
+    for (int k = 0; k < OP_COUNT; k++) {
+        bool listed = false;
+        for (size_t i = 0; i < sizeof lecture / sizeof *lecture; i++)
+            listed = listed || (int)lecture[i] == k;
+        if (!listed && act_function((OpKind)k))
+            fns[n++] = (PlotFunction){ir_ops[k].name, act_function((OpKind)k)};
+    }
+    return plot_functions(d, path, "Activation functions", fns, n);
 }
 
 /* ---- print(model) ------------------------------------------------------ */

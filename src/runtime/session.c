@@ -2,10 +2,11 @@
  * or from parameter blocks, and the loop over the program's steps.
  *
  * Initialisation draw order (one generator per model, seeded with the
- * model's run seed on stream RT_STREAM_INIT, see rng.h): for each dense node
- * in model order, every weight row-major ([units][in]), then every bias;
- * each value is bound * (2u - 1) with u = rt_rng_uniform, bound =
- * 1/sqrt(in). Values given in a parameter block are copied and draw
+ * model's run seed on stream RT_STREAM_INIT, see rng.h): for each node in
+ * model order, each parameter tensor its op declares, in order, row-major
+ * (dense: every weight [units][in], then every bias); each value is
+ * bound * (2u - 1) with u = rt_rng_uniform, bound = 1/sqrt(fan_in) (the
+ * tensor's IrInit). Values given in a parameter block are copied and draw
  * nothing. The run seed is --seed when given, else the seed of the model's
  * first train step, else 0 (a model that is only evaluated). */
 #include <math.h>

@@ -51,34 +51,28 @@ typedef struct TrainCtx {
     cJSON *json;        /* --json: this step's object, else NULL */
 } TrainCtx;
 
-static const char *loss_name(LossKind k)
-{
-    switch (k) {
-    case LOSS_BCE: return "bce";
-    case LOSS_MSE: return "mse";
-    case LOSS_CROSS_ENTROPY: return "cross_entropy";
-    }
-    return "?";
-}
-
-static const char *sweep_name(SweepParam p)
-{
-    static const char *const names[] = {
-        [SWEEP_NONE] = "none", [SWEEP_LR] = "lr", [SWEEP_MOMENTUM] = "momentum",
-        [SWEEP_BETA1] = "beta1", [SWEEP_BETA2] = "beta2", [SWEEP_EPS] = "eps",
-        [SWEEP_EPOCHS] = "epochs", [SWEEP_BATCH] = "batch",
-    };
-    return (size_t)p < sizeof names / sizeof names[0] ? names[p] : "?";
-}
-
-/* Like torch's repr of the optimizer's settings. */
+/* "adam(lr=0.1, betas=(0.9, 0.999), eps=1e-08)": the optimizer's name with
+ * its arguments written as torch.optim's keywords (a tuple where a row of
+ * arguments shares one) and values (True, False). */
 static void print_optim(FILE *out, const IrOptimizer *o)
 {
-    if (o->kind == OPTIM_SGD)
-        fprintf(out, "sgd(lr=%g, momentum=%g)", o->lr, o->momentum);
-    else
-        fprintf(out, "adam(lr=%g, betas=(%g, %g), eps=%g)", o->lr, o->beta1,
-                o->beta2, o->eps);
+    const OptimInfo *info = &ir_optims[o->kind];
+    fprintf(out, "%s(", info->name);
+    for (size_t i = 0; i < info->n_args; i++) {
+        HyperParam h = info->args[i].hp;
+        bool opens, closes;
+        ir_optim_torch_group(info, i, &opens, &closes);
+        if (opens)
+            fprintf(out, "%s%s=%s", i ? ", " : "", ir_hypers[h].torch, closes ? "" : "(");
+        else
+            fputs(", ", out);
+        if (ir_hypers[h].type == HYPER_BOOL)
+            fputs(o->hyper[h] != 0 ? "True" : "False", out);
+        else
+            fprintf(out, "%g", o->hyper[h]);
+        fputs(closes && !opens ? ")" : "", out);
+    }
+    fputc(')', out);
 }
 
 /* ---- one step, one epoch, one run -------------------------------------- */
@@ -95,11 +89,7 @@ static void train_update(TrainCtx *c, const RunConfig *cfg, long step)
         size_t off = np->offset, count = np->size;
         float *p = c->m->params + off;
         const float *g = pl->grads + off;
-        if (cfg->optim.kind == OPTIM_SGD)
-            rt_sgd_step(&cfg->optim, step, count, p, g, pl->state1 + off);
-        else
-            rt_adam_step(&cfg->optim, step, count, p, g, pl->state1 + off,
-                         pl->state2 + off);
+        rt_optim_step(&cfg->optim, step, pl->state, off, count, p, g);
     }
 }
 
@@ -192,9 +182,8 @@ static RunResult train_one(TrainCtx *c, const RunConfig *cfg, bool log, size_t r
     RtPlan *pl = &c->plan;
     double *loss_log = c->loss_log + run * (c->hist_cap + 1);
     double *epoch_log = c->epoch_log + run * (c->hist_cap + 1);
-    size_t np = c->m->n_params;
-    memset(pl->state1, 0, np * sizeof(float));
-    memset(pl->state2, 0, np * sizeof(float));
+    for (size_t k = 0; k < pl->n_state; k++)
+        memset(pl->state[k], 0, c->m->n_params * sizeof(float));
     for (size_t i = 0; i < c->ds->rows; i++)
         pl->order[i] = i;
     rt_rng_seed(&c->rng, c->seed, RT_STREAM_TRAIN);
@@ -264,21 +253,14 @@ static RunConfig sweep_config(const TrainCtx *c, const RunConfig *base, size_t k
 {
     RunConfig cfg = *base;
     double v = c->t->sweep_values[k];
-    switch (c->t->sweep) {
-    case SWEEP_LR: cfg.optim.lr = v; break;
-    case SWEEP_MOMENTUM: cfg.optim.momentum = v; break;
-    case SWEEP_BETA1: cfg.optim.beta1 = v; break;
-    case SWEEP_BETA2: cfg.optim.beta2 = v; break;
-    case SWEEP_EPS: cfg.optim.eps = v; break;
-    case SWEEP_EPOCHS:
+    if (c->t->sweep == HP_EPOCHS) {
         cfg.epochs = (long)v;
         if (cfg.log_every > cfg.epochs)
             cfg.log_every = cfg.epochs / 10 > 0 ? cfg.epochs / 10 : 1;
-        break;
-    case SWEEP_BATCH:
+    } else if (c->t->sweep == HP_BATCH) {
         cfg.batch = v < 1.0 || (size_t)v > c->ds->rows ? c->ds->rows : (size_t)v;
-        break;
-    case SWEEP_NONE: break;
+    } else {
+        cfg.optim.hyper[c->t->sweep] = v;
     }
     return cfg;
 }
@@ -287,12 +269,12 @@ static void train_print_header(const TrainCtx *c, const RunConfig *cfg)
 {
     FILE *out = c->s->opt.out;
     fprintf(out, "train %s on %s: loss %s, ", c->m->ir->name, c->ds->name,
-            loss_name(c->t->loss));
+            ir_loss_name(c->t->loss));
     print_optim(out, &cfg->optim);
     fprintf(out, ", %ld epochs, batch %zu, seed %llu", cfg->epochs, cfg->batch,
             (unsigned long long)c->seed);
-    if (c->t->sweep != SWEEP_NONE) {
-        fprintf(out, ", sweep %s = [", sweep_name(c->t->sweep));
+    if (c->t->n_sweep > 0) {
+        fprintf(out, ", sweep %s = [", ir_hyper_name(c->t->sweep));
         for (size_t k = 0; k < c->t->n_sweep; k++)
             fprintf(out, "%s%g", k ? ", " : "", c->t->sweep_values[k]);
         fputc(']', out);
@@ -319,7 +301,7 @@ static void train_report_divergence(const TrainCtx *c, const RunConfig *cfg,
                "training %s diverged at epoch %ld, step %ld: %s; "
                "try a smaller learning rate than lr = %g",
                c->m->ir->name, r->diverged_at, r->diverged_step,
-               divergence_what(r, what, sizeof what), cfg->optim.lr);
+               divergence_what(r, what, sizeof what), cfg->optim.hyper[HP_LR]);
 }
 
 /* ---- --json and --plot -------------------------------------------------- */
@@ -329,20 +311,22 @@ typedef struct SweepRow {
     RtScore score;
 } SweepRow;
 
+/* {"kind": "adam", "lr": 0.1, "beta1": 0.9, ...}: the arguments by their
+ * nnc names, in the optimizer's order. */
 static void train_json_optim(cJSON *step, const IrOptimizer *o)
 {
     cJSON *opt = cJSON_AddObjectToObject(step, "optimizer");
     if (!opt)
         return;
-    cJSON_AddStringToObject(opt, "kind", o->kind == OPTIM_SGD ? "sgd" : "adam");
-    cJSON_AddNumberToObject(opt, "lr", o->lr);
-    if (o->kind == OPTIM_SGD) {
-        cJSON_AddNumberToObject(opt, "momentum", o->momentum);
-        return;
+    const OptimInfo *info = &ir_optims[o->kind];
+    cJSON_AddStringToObject(opt, "kind", info->name);
+    for (size_t i = 0; i < info->n_args; i++) {
+        HyperParam h = info->args[i].hp;
+        if (ir_hypers[h].type == HYPER_BOOL)
+            cJSON_AddBoolToObject(opt, ir_hypers[h].name, o->hyper[h] != 0);
+        else
+            cJSON_AddNumberToObject(opt, ir_hypers[h].name, o->hyper[h]);
     }
-    cJSON_AddNumberToObject(opt, "beta1", o->beta1);
-    cJSON_AddNumberToObject(opt, "beta2", o->beta2);
-    cJSON_AddNumberToObject(opt, "eps", o->eps);
 }
 
 /* The step's settings; its runs are added as they finish. */
@@ -353,15 +337,15 @@ static void train_json_begin(TrainCtx *c, const RunConfig *cfg)
         return;
     cJSON_AddStringToObject(j, "model", c->m->ir->name);
     cJSON_AddStringToObject(j, "dataset", c->ds->name);
-    cJSON_AddStringToObject(j, "loss", loss_name(c->t->loss));
+    cJSON_AddStringToObject(j, "loss", ir_loss_name(c->t->loss));
     train_json_optim(j, &cfg->optim);
     cJSON_AddNumberToObject(j, "epochs", (double)cfg->epochs);
     cJSON_AddNumberToObject(j, "batch", (double)cfg->batch);
     cJSON_AddNumberToObject(j, "seed", (double)c->seed);
-    if (c->t->sweep != SWEEP_NONE) {
+    if (c->t->n_sweep > 0) {
         cJSON *sw = cJSON_AddObjectToObject(j, "sweep");
         if (sw) {
-            cJSON_AddStringToObject(sw, "param", sweep_name(c->t->sweep));
+            cJSON_AddStringToObject(sw, "param", ir_hyper_name(c->t->sweep));
             cJSON_AddItemToObject(sw, "values",
                                   rt_json_double_array(c->t->sweep_values, c->t->n_sweep));
         }
@@ -378,7 +362,7 @@ static void train_json_run(TrainCtx *c, const RunConfig *cfg, size_t k, const Sw
         return;
     }
     const RunResult *r = &row->result;
-    if (c->t->sweep != SWEEP_NONE)
+    if (c->t->n_sweep > 0)
         cJSON_AddNumberToObject(run, "sweep_value", c->t->sweep_values[k]);
     cJSON_AddNumberToObject(run, "epochs", (double)cfg->epochs);
     cJSON_AddNumberToObject(run, "loss_stride", (double)r->stride);
@@ -392,7 +376,7 @@ static void train_json_run(TrainCtx *c, const RunConfig *cfg, size_t k, const Sw
         cJSON_AddNullToObject(run, "diverged_epoch");
         cJSON_AddNullToObject(run, "diverged_step");
     }
-    if (c->t->sweep == SWEEP_NONE || r->diverged_at)
+    if (c->t->n_sweep == 0 || r->diverged_at)
         return;
     if (row->score.kind == RT_EVAL_REGRESSION)
         cJSON_AddNumberToObject(run, "train_mse", row->score.mse);
@@ -434,15 +418,15 @@ static bool train_plot(TrainCtx *c, const RunConfig *cfg, const SweepRow *rows, 
     } else {
         for (size_t k = 0; k < n; k++) {
             char *label = labels + k * LABEL;
-            if (c->t->sweep != SWEEP_NONE)
-                snprintf(label, LABEL, "%s = %g", sweep_name(c->t->sweep), c->t->sweep_values[k]);
+            if (c->t->n_sweep > 0)
+                snprintf(label, LABEL, "%s = %g", ir_hyper_name(c->t->sweep), c->t->sweep_values[k]);
             else
-                snprintf(label, LABEL, "lr = %g", cfg->optim.lr);
+                snprintf(label, LABEL, "lr = %g", cfg->optim.hyper[HP_LR]);
             const RunResult *r = &rows[k].result;
             series[k] = (PlotSeries){label, r->epoch_log, r->loss_log, r->n_log};
         }
         snprintf(title, sizeof title, "%s on %s: training loss", c->m->ir->name, c->ds->name);
-        snprintf(y_label, sizeof y_label, "%s loss", loss_name(c->t->loss));
+        snprintf(y_label, sizeof y_label, "%s loss", ir_loss_name(c->t->loss));
         ok = plot_lines(d, path, title, "epoch", y_label, series, n);
         if (ok)
             rt_plot_written(c->s, c->json, path);
@@ -502,7 +486,7 @@ static void sweep_print_row(const TrainCtx *c, size_t k, const SweepRow *row)
 static void sweep_print_table(const TrainCtx *c, const SweepRow *rows)
 {
     FILE *out = c->s->opt.out;
-    const char *name = sweep_name(c->t->sweep);
+    const char *name = ir_hyper_name(c->t->sweep);
     if (!c->s->opt.quiet)
         fputc('\n', out);
     fprintf(out, "sweep %s: %zu runs from the same initial weights\n", name, c->t->n_sweep);
@@ -530,7 +514,7 @@ static void sweep_run(TrainCtx *c, const RunConfig *base, const float *initial,
     memcpy(c->m->params, initial, c->m->n_params * sizeof(float));
     if (!quiet)
         fprintf(out, "run %zu/%zu: %s = %g\n", k + 1, c->t->n_sweep,
-                sweep_name(c->t->sweep), c->t->sweep_values[k]);
+                ir_hyper_name(c->t->sweep), c->t->sweep_values[k]);
     row->result = train_one(c, &cfg, !quiet, k);
     if (!quiet)
         train_print_sparkline(c, &row->result);
@@ -575,12 +559,12 @@ static bool train_sweep(TrainCtx *c, const RunConfig *base, float *initial,
         memcpy(c->m->params, initial, np * sizeof(float));
         c->s->diverged = true;
         diag_error(d, c->t->loc, "every run of the sweep over %s diverged; "
-                   "try smaller learning rates", sweep_name(c->t->sweep));
+                   "try smaller learning rates", ir_hyper_name(c->t->sweep));
         return false;
     }
     memcpy(c->m->params, best, np * sizeof(float));
     fprintf(out, "%s keeps the weights of the run with %s = %g (lowest final loss)\n\n",
-            c->m->ir->name, sweep_name(c->t->sweep), c->t->sweep_values[best_k]);
+            c->m->ir->name, ir_hyper_name(c->t->sweep), c->t->sweep_values[best_k]);
     return true;
 }
 
@@ -588,7 +572,7 @@ static bool train_sweep(TrainCtx *c, const RunConfig *base, float *initial,
 static size_t train_max_batch(const TrainCtx *c, const RunConfig *base)
 {
     size_t max = base->batch;
-    if (c->t->sweep != SWEEP_BATCH)
+    if (c->t->n_sweep == 0 || c->t->sweep != HP_BATCH)
         return max;
     for (size_t k = 0; k < c->t->n_sweep; k++) {
         RunConfig cfg = sweep_config(c, base, k);
@@ -599,7 +583,7 @@ static size_t train_max_batch(const TrainCtx *c, const RunConfig *base)
 
 static size_t train_n_runs(const TrainCtx *c)
 {
-    return c->t->sweep != SWEEP_NONE && c->t->n_sweep > 0 ? c->t->n_sweep : 1;
+    return c->t->n_sweep > 0 ? c->t->n_sweep : 1;
 }
 
 /* The loss log of every run, allocated before the first epoch: the
@@ -607,7 +591,7 @@ static size_t train_n_runs(const TrainCtx *c)
 static bool train_plan_history(TrainCtx *c, const RunConfig *base, Diag *d)
 {
     long max = base->epochs;
-    for (size_t k = 0; c->t->sweep == SWEEP_EPOCHS && k < c->t->n_sweep; k++) {
+    for (size_t k = 0; c->t->sweep == HP_EPOCHS && k < c->t->n_sweep; k++) {
         RunConfig cfg = sweep_config(c, base, k);
         max = cfg.epochs > max ? cfg.epochs : max;
     }
@@ -664,11 +648,10 @@ bool rt_train_run(RtSession *s, const IrTrain *t, Diag *d)
     c.json = rt_json_step(s, "train");
     train_json_begin(&c, &base);
     bool ok = train_plan_history(&c, &base, d) &&
-              rt_plan_fits(c.m, train_max_batch(&c, &base), c.ds, true, t->loc, d) &&
-              rt_plan_init(&c.plan, c.m, train_max_batch(&c, &base), c.ds, true, d);
+              rt_plan_fits(c.m, train_max_batch(&c, &base), c.ds, &t->optimizer, t->loc, d) &&
+              rt_plan_init(&c.plan, c.m, train_max_batch(&c, &base), c.ds, &t->optimizer, d);
     if (ok)
-        ok = t->sweep != SWEEP_NONE && t->n_sweep > 0 ? train_sweep_planned(&c, &base, d)
-                                                       : train_single(&c, &base, d);
+        ok = t->n_sweep > 0 ? train_sweep_planned(&c, &base, d) : train_single(&c, &base, d);
     if (c.plan.model)
         rt_plan_free(&c.plan);
     free(c.loss_log);

@@ -156,6 +156,14 @@ bool source_read(Diag *d, const char *path, Source *out)
         diag_error(d, loc_none(), "cannot open '%s': %s", path, strerror(errno));
         return false;
     }
+    bool ok = source_read_stream(d, f, path, out);
+    fclose(f);
+    return ok;
+}
+
+bool source_read_stream(Diag *d, FILE *f, const char *name, Source *out)
+{
+    memset(out, 0, sizeof *out);
     size_t cap = 4096, len = 0;
     char *buf = malloc(cap);
     while (buf) {
@@ -171,15 +179,13 @@ bool source_read(Diag *d, const char *path, Source *out)
         buf = bigger;
         cap *= 2;
     }
-    bool failed = !buf || ferror(f);
-    fclose(f);
-    if (failed) {
+    if (!buf || ferror(f)) {
         free(buf);
-        diag_error(d, loc_none(), "cannot read '%s'", path);
+        diag_error(d, loc_none(), "cannot read '%s'", name);
         return false;
     }
     buf[len] = '\0';
-    out->path = path;
+    out->path = name;
     out->text = buf;
     out->len = len;
     return true;

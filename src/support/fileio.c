@@ -56,7 +56,7 @@ static mode_t usual_mode(void)
 bool atomic_commit(Diag *d, AtomicFile *af)
 {
     bool ok = fflush(af->f) == 0 && !ferror(af->f) &&
-              fchmod(fileno(af->f), usual_mode()) == 0 && fsync(fileno(af->f)) == 0;
+              fchmod(fileno(af->f), af->mode ? (mode_t)af->mode : usual_mode()) == 0 && fsync(fileno(af->f)) == 0;
     int err = errno;
     if (fclose(af->f) != 0 && ok) {
         ok = false;

@@ -63,7 +63,7 @@ static double program_work(const IrProgram *p)
     for (size_t i = 0; i < p->n_trains; i++) {
         const IrTrain *t = &p->trains[i];
         double epochs = t->n_sweep ? (double)t->n_sweep : 1.0; /* 1 epoch per run */
-        if (t->sweep == SWEEP_EPOCHS) { /* its values win over the 1-epoch cut */
+        if (t->n_sweep && t->sweep == HP_EPOCHS) { /* its values win over the 1-epoch cut */
             epochs = 0;
             for (size_t k = 0; k < t->n_sweep; k++)
                 epochs += t->sweep_values[k];

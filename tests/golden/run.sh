@@ -10,6 +10,8 @@
 #                         model.py, train.py and data.py = NAME.model.py,
 #                         NAME.train.py, NAME.data.py (data.py's DATA_ROOT
 #                         line, an absolute path, is left out)
+#   for fmt_* cases, whatever check says: `nnc fmt NAME.nn` = NAME.fmt
+#                         (stdout, stderr, then "[exit N]" when N is not 0)
 # Files are compared byte for byte. `--bless` rewrites the expected files
 # (review the diff before committing). Runs from tests/golden so paths in
 # diagnostics are stable. NNC names the binary; WRAP may prefix it (valgrind).
@@ -41,9 +43,19 @@ compare() {
     return 0
 }
 
+# check_fmt NAME: `nnc fmt NAME.nn` against NAME.fmt (fmt_* cases)
+check_fmt() {
+    ${WRAP:-} "$nnc" fmt "$1.nn" >"$tmp/fmt" 2>"$tmp/err"
+    rc=$?
+    cat "$tmp/err" >>"$tmp/fmt"
+    [ "$rc" -eq 0 ] || echo "[exit $rc]" >>"$tmp/fmt"
+    compare "$1" fmt "$tmp/fmt"
+}
+
 # check_case NAME: runs every applicable comparison for NAME.nn
 check_case() {
     name=$1
+    case $name in fmt_*) check_fmt "$name" || return 1;; esac
     ${WRAP:-} "$nnc" check "$name.nn" >"$tmp/out" 2>"$tmp/err"
     rc=$?
     if [ "$rc" -ne 0 ]; then

@@ -27,14 +27,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ALL_OPS = os.path.relpath(os.path.join(HERE, "all_ops.nn"))
 # Beyond the C emitter's cases: the other activation curves, and all_ops.nn.
 EXTRA = [("activations.nn", "relu_curve"), ("activations.nn", "step_curve")]
-OWN = [(ALL_OPS, "every_op"), (ALL_OPS, "steps"), (ALL_OPS, "smooth")]
+OWN = [(ALL_OPS, "every_op"), (ALL_OPS, "steps"), (ALL_OPS, "smooth"), (ALL_OPS, "gated")]
 TOL = 1e-5
 # IR kind (as `nnc dump ir` prints it) -> the ONNX ops written for it.
 ONNX_OPS = {
     "dense": ["Gemm"], "relu": ["Relu"], "sigmoid": ["Sigmoid"], "tanh": ["Tanh"],
     "softmax": ["Softmax"], "leaky_relu": ["LeakyRelu"], "identity": ["Identity"],
     "dropout": ["Dropout"], "step": ["Greater", "Cast"],
-    "gelu": ["Mul", "Erf", "Add", "Mul", "Mul"],
+    "gelu": ["Mul", "Erf", "Add", "Mul", "Mul"], "silu": ["Sigmoid", "Mul"],
+    "elu": ["Elu"], "softplus": ["Softplus"], "hardswish": ["HardSigmoid", "Mul"],
+    "hardsigmoid": ["HardSigmoid"],
 }
 
 

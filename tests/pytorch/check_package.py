@@ -15,6 +15,8 @@
 6. Every generated file of every example compiles (py_compile).
 7. data_cases.nn: CSV corner cases, scale, split, minmax and standard
    normalisation give exactly nnc's rows.
+8. xor_rmsprop.nn: the package's torch.optim.RMSprop (momentum, centered)
+   follows nnc run's loss per epoch.
 
 usage: check_package.py NNC REPO_ROOT WORK_DIR"""
 import importlib
@@ -273,6 +275,18 @@ def data_cases():
     readers_agree(data, os.path.join(EXAMPLES, "data", "digits.csv"), "digits.csv", True)
 
 
+def rmsprop():
+    nn_file = os.path.join(HERE, "xor_rmsprop.nn")
+    out = os.path.join(WORK, "rmsprop")
+    run([NNC, "emit", nn_file, "--target", "pytorch", "-o", out])
+    r = run([PY, os.path.join(out, "train.py"), "--save", os.path.join(WORK, "rmsprop.safetensors")],
+            cwd=WORK)
+    check("torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=eps, momentum=momentum, "
+          "centered=centered)" in open(os.path.join(out, "train.py")).read(),
+          "xor_rmsprop.nn: train.py builds torch.optim.RMSprop with every argument")
+    same_curve(r.stdout, nnc_losses(nn_file), "xor_rmsprop.nn: RMSprop in PyTorch")
+
+
 def compile_all():
     count = 0
     for example in sorted(os.listdir(EXAMPLES)):
@@ -301,6 +315,7 @@ def main():
     nnc_weights_in_module()
     fixed_weights()
     digits()
+    rmsprop()
     if failures:
         print(f"tests/pytorch: {len(failures)} failed")
         return 1

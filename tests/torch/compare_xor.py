@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Trains the networks of xor_fixed.nn in PyTorch from the same starting
+"""Trains the networks of xor_fixed.nn (or another file like it:
+xor_rmsprop.nn, activations_fixed.nn) in PyTorch from the same starting
 weights and compares every epoch's loss with the numbers `nnc run` prints.
 
 usage: NNC=path/to/nnc /usr/bin/python3 compare_xor.py [FILE.nn]
@@ -31,6 +32,12 @@ def block_body(text, start):
     raise ValueError("unbalanced braces")
 
 
+def arg_value(text):
+    """An optimizer argument: a number, true or false."""
+    text = text.strip()
+    return {"true": True, "false": False}[text] if text in ("true", "false") else float(text)
+
+
 def parse_nn(path):
     """Just enough of the .nn language for this test: data, models, trains."""
     text = re.sub(r"#[^\n]*", "", open(path).read())
@@ -54,7 +61,7 @@ def parse_nn(path):
     for m in re.finditer(r"\btrain\s+(\w+)\s+on\s+(\w+)", text):
         body = block_body(text, m.end())
         opt = re.search(r"optimizer\s*=\s*(\w+)\s*\(([^)]*)\)", body)
-        kwargs = {k.strip(): float(v) for k, v in
+        kwargs = {k.strip(): arg_value(v) for k, v in
                   (kv.split("=") for kv in opt.group(2).split(",") if kv.strip())}
         epochs = int(re.search(r"epochs\s*=\s*(\d+)", body).group(1))
         trains.append((m.group(1), m.group(2), opt.group(1), kwargs, epochs))
@@ -62,7 +69,9 @@ def parse_nn(path):
 
 
 ACTIVATIONS = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid,
-               "tanh": torch.nn.Tanh, "identity": torch.nn.Identity, "gelu": torch.nn.GELU}
+               "tanh": torch.nn.Tanh, "identity": torch.nn.Identity, "gelu": torch.nn.GELU,
+               "silu": torch.nn.SiLU, "elu": torch.nn.ELU, "softplus": torch.nn.Softplus,
+               "hardswish": torch.nn.Hardswish, "hardsigmoid": torch.nn.Hardsigmoid}
 
 
 def torch_losses(layers, x, y, optim, kwargs, epochs):
@@ -82,6 +91,8 @@ def torch_losses(layers, x, y, optim, kwargs, epochs):
         betas = (kwargs.get("beta1", 0.9), kwargs.get("beta2", 0.999))
         opt = torch.optim.Adam(model.parameters(), lr=kwargs["lr"], betas=betas,
                                eps=kwargs.get("eps", 1e-8))
+    elif optim == "rmsprop":  # every argument by its torch name, torch's defaults
+        opt = torch.optim.RMSprop(model.parameters(), **kwargs)
     else:
         opt = torch.optim.SGD(model.parameters(), lr=kwargs["lr"],
                               momentum=kwargs.get("momentum", 0.0))

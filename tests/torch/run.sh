@@ -1,5 +1,7 @@
 #!/bin/sh
-# The PyTorch checks: training losses agree step by step (compare_xor.py),
+# The PyTorch checks: training losses agree step by step (compare_xor.py, for
+# the optimizers -- SGD and Adam in xor_fixed.nn, RMSprop in xor_rmsprop.nn --
+# and for every activation),
 # and nnc's safetensors load into the lecture's XORNet (safetensors_xornet.py).
 # Skips (exit 0) when PyTorch is not installed for /usr/bin/python3.
 set -e
@@ -12,3 +14,5 @@ fi
 export NNC
 /usr/bin/python3 "$here/safetensors_xornet.py" "$NNC" "$here/../../examples"
 /usr/bin/python3 "$here/compare_xor.py" "$here/xor_fixed.nn"
+/usr/bin/python3 "$here/compare_xor.py" "$here/xor_rmsprop.nn"
+/usr/bin/python3 "$here/compare_xor.py" "$here/activations_fixed.nn"

@@ -63,7 +63,7 @@ static void fixture_program(Fixture *f, size_t n_nodes, size_t n_params, const c
     m->n_params = n_params;
     IrTrain *t = &f->trains[0];
     t->loss = LOSS_BCE;
-    t->optimizer = (IrOptimizer){OPTIM_ADAM, 0.1, 0.0, 0.9, 0.999, 1e-8};
+    t->optimizer = (IrOptimizer){OPTIM_ADAM, {[HP_LR] = 0.1, [HP_BETA1] = 0.9, [HP_BETA2] = 0.999, [HP_EPS] = 1e-8}};
     t->epochs = 1000;
     t->batch = 4;
     t->log_every = 200;
@@ -129,7 +129,7 @@ void fixture_xor_fixed(Fixture *f)
         f->steps[m] = (IrStep){STEP_TRAIN, (size_t)m};
         f->steps[2 + m] = (IrStep){STEP_EVAL, (size_t)m};
     }
-    f->trains[1].optimizer = (IrOptimizer){OPTIM_SGD, 0.1, 0.9, 0, 0, 0};
+    f->trains[1].optimizer = (IrOptimizer){OPTIM_SGD, {[HP_LR] = 0.1, [HP_MOMENTUM] = 0.9}};
     f->prog.n_models = 2;
     f->prog.n_trains = 2;
     f->prog.n_evals = 2;

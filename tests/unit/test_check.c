@@ -138,15 +138,73 @@ Test(optimizer, defaults_and_positional)
                                          "train net on xor { loss = bce optimizer = sgd(0.2, 0.7) epochs = 25 }\n");
     IrOptimizer o = p->trains[0].optimizer;
     cr_expect_eq(o.kind, OPTIM_ADAM);
-    cr_expect_eq(o.lr, 0.5);
-    cr_expect_eq(o.beta1, 0.9);
-    cr_expect_eq(o.beta2, 0.999);
-    cr_expect_eq(o.eps, 1e-8);
+    cr_expect_eq(o.hyper[HP_LR], 0.5);
+    cr_expect_eq(o.hyper[HP_BETA1], 0.9);
+    cr_expect_eq(o.hyper[HP_BETA2], 0.999);
+    cr_expect_eq(o.hyper[HP_EPS], 1e-8);
     o = p->trains[1].optimizer;
     cr_expect_eq(o.kind, OPTIM_SGD);
-    cr_expect_eq(o.lr, 0.2);
-    cr_expect_eq(o.momentum, 0.7);
+    cr_expect_eq(o.hyper[HP_LR], 0.2);
+    cr_expect_eq(o.hyper[HP_MOMENTUM], 0.7);
     run_end(&r);
+}
+
+/* "optimizer = NAME(a1 = v1, ...)" with every argument of k at its default
+ * (lr = 0.1 where it has none), named or by position. */
+static void optim_call(char *buf, size_t size, OptimKind k, bool named)
+{
+    const OptimInfo *info = &ir_optims[k];
+    size_t len = (size_t)snprintf(buf, size, "optimizer = %s(", info->name);
+    for (size_t i = 0; i < info->n_args && len < size; i++) {
+        const HyperInfo *h = &ir_hypers[info->args[i].hp];
+        double v = isnan(info->args[i].def) ? 0.1 : info->args[i].def;
+        char value[32];
+        if (h->type == HYPER_BOOL)
+            snprintf(value, sizeof value, "%s", v != 0 ? "true" : "false");
+        else
+            snprintf(value, sizeof value, "%.17g", v);
+        len += (size_t)snprintf(buf + len, size - len, "%s%s%s%s", i ? ", " : "",
+                                named ? h->name : "", named ? " = " : "", value);
+    }
+    if (len < size)
+        snprintf(buf + len, size - len, ")");
+}
+
+/* Every optimizer of the table takes all its arguments by name and by
+ * position, knows its own argument names, and asks for lr when required. */
+Test(optimizer, every_optimizer_takes_its_arguments)
+{
+    for (int k = 0; k < OPTIM_COUNT; k++) {
+        const OptimInfo *info = &ir_optims[k];
+        for (int named = 0; named <= 1; named++) {
+            char call[512], src[1024];
+            optim_call(call, sizeof call, (OptimKind)k, named);
+            snprintf(src, sizeof src, BASE "train net on xor { loss = bce %s epochs = 1 }\n", call);
+            Run r;
+            IrProgram *p = expect_clean(&r, src);
+            const IrOptimizer *o = &p->trains[0].optimizer;
+            cr_expect_eq(o->kind, (OptimKind)k, "%s", call);
+            for (size_t i = 0; i < info->n_args; i++) {
+                double want = isnan(info->args[i].def) ? 0.1 : info->args[i].def;
+                cr_expect_eq(o->hyper[info->args[i].hp], want, "%s", call);
+            }
+            run_end(&r);
+        }
+        char src[512], want[256];
+        snprintf(src, sizeof src, BASE "train net on xor { loss = bce optimizer = %s(lrr = 1) epochs = 1 }\n",
+                 info->name);
+        /* the name starts at column 43, its arguments after the '(' */
+        snprintf(want, sizeof want, "t.nn:10:%zu: error: unknown argument 'lrr' for %s; did you mean 'lr'?",
+                 43 + strlen(info->name) + 1, info->name);
+        expect_diag(src, want);
+        if (!isnan(info->args[0].def))
+            continue;
+        snprintf(src, sizeof src, BASE "train net on xor { loss = bce optimizer = %s epochs = 1 }\n",
+                 info->name);
+        snprintf(want, sizeof want, "t.nn:10:43: error: %s needs a learning rate, e.g. %s(lr = 0.01)",
+                 info->name, info->name);
+        expect_diag(src, want);
+    }
 }
 
 Test(sweep, checks)
@@ -169,7 +227,7 @@ Test(sweep, lowered)
 {
     Run r;
     IrProgram *p = expect_clean(&r, BASE "train net on xor { " TRAIN_OK " sweep lr = [0.01, 0.1, 1.0] }\n");
-    cr_expect_eq(p->trains[0].sweep, SWEEP_LR);
+    cr_expect_eq(p->trains[0].sweep, HP_LR);
     cr_assert_eq(p->trains[0].n_sweep, 3);
     cr_expect_eq(p->trains[0].sweep_values[2], 1.0);
     run_end(&r);
@@ -449,7 +507,7 @@ Test(lower, train_defaults)
     cr_expect_eq(t->batch, 4);
     cr_expect_eq(t->seed, 0);
     cr_expect_eq(t->log_every, 100);
-    cr_expect_eq(t->sweep, SWEEP_NONE);
+    cr_expect_eq(t->n_sweep, 0);
     t = &p->trains[1];
     cr_expect_eq(t->loss, LOSS_MSE);
     cr_expect_eq(t->batch, 2);

@@ -17,7 +17,7 @@ static const char *layer_line(OpKind k, char *buf, size_t size)
     switch (op->arg) {
     case OPARG_UNITS: snprintf(buf, size, "l: %s 2", op->name); break;
     case OPARG_PROB: snprintf(buf, size, "l: %s 0.5", op->name); break;
-    case OPARG_SLOPE: snprintf(buf, size, "l: %s 0.2", op->name); break;
+    case OPARG_NUMBER: snprintf(buf, size, "l: %s 0.2", op->name); break;
     case OPARG_NONE: snprintf(buf, size, "l: %s", op->name); break;
     }
     return k == OP_INPUT ? NULL : buf;

@@ -1,6 +1,7 @@
 /* rt_gemm and rt_gemm_portable against a naive triple loop (both paths in
- * every build: the BLAS one above the size threshold when the build has a
- * BLAS); the RNG's determinism and pinned first values. */
+ * every build: the BLAS one above the size threshold when OpenBLAS loads);
+ * the fallback when it does not; the RNG's determinism and pinned first
+ * values. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "../../src/runtime/gemm.h"
 #include "../../src/runtime/rng.h"
+#include "nnc/runtime.h"
 
 /* Reference: C = alpha op(A) op(B) + beta C in double. */
 static void naive_gemm(bool ta, bool tb, size_t m, size_t n, size_t k, float alpha,
@@ -132,13 +134,57 @@ Test(gemm, beta_zero_ignores_nan_in_c_large)
         cr_assert_float_eq(c[i], 20.0f, 0);
 }
 
-/* Which path the build has, so a test log says what was tested. */
+/* Which path large products take, so that a test log says what was tested:
+ * before the first large product nothing is loaded; after it, OpenBLAS when
+ * this machine has it, else the portable loops with the reason. */
 Test(gemm, reports_its_blas)
 {
+    cr_assert_not_null(strstr(rt_blas_describe(), "portable loops ("));
+    bool loaded = rt_blas_load();
+    cr_log_info("large products: %s", rt_blas_describe());
 #ifdef NNC_BLAS
-    cr_assert(rt_gemm_has_blas());
+    cr_assert_eq(loaded, strstr(rt_blas_describe(), "portable loops") == NULL);
 #else
-    cr_assert_not(rt_gemm_has_blas());
+    cr_assert_not(loaded);
+    cr_assert_str_eq(rt_blas_describe(), "portable loops (built with BLAS=none)");
+#endif
+}
+
+/* NNC_BLAS=off and a library that is not there both fall back to the
+ * portable loops (bit-identical to rt_gemm_portable above the threshold)
+ * and say why. Criterion runs each test in its own process, so the
+ * environment is read afresh. */
+static void check_fallback(const char *env, const char *why)
+{
+    setenv("NNC_BLAS", env, 1);
+    cr_assert_not(rt_blas_load());
+    cr_assert_not_null(strstr(rt_blas_describe(), why), "%s", rt_blas_describe());
+    enum { M = 40, N = 40, K = 40 };
+    static float a[M * K], b[K * N], c1[M * N], c2[M * N];
+    for (size_t i = 0; i < M * K; i++)
+        a[i] = (float)i * 0.01f;
+    for (size_t i = 0; i < K * N; i++)
+        b[i] = 1.0f / (float)(i + 1);
+    rt_gemm(false, true, M, N, K, 1.0f, a, K, b, K, 0.0f, c1, N);
+    rt_gemm_portable(false, true, M, N, K, 1.0f, a, K, b, K, 0.0f, c2, N);
+    cr_assert_arr_eq(c1, c2, sizeof c1);
+}
+
+Test(gemm, nnc_blas_off_falls_back)
+{
+#ifdef NNC_BLAS
+    check_fallback("off", "NNC_BLAS=off");
+#else
+    check_fallback("off", "BLAS=none");
+#endif
+}
+
+Test(gemm, missing_library_falls_back)
+{
+#ifdef NNC_BLAS
+    check_fallback("/nonexistent/libcblas.so", "/nonexistent/libcblas.so");
+#else
+    check_fallback("/nonexistent/libcblas.so", "BLAS=none");
 #endif
 }
 

@@ -1,6 +1,7 @@
 /* Losses: values against PyTorch (numbers printed by torch 1.13 for the
- * same inputs) and gradients against finite differences. Optimizers: three
- * steps of Adam and SGD against torch.optim on the same gradients. */
+ * same inputs) and gradients against finite differences. Optimizers: every
+ * row of the tables, and three steps of SGD, Adam and RMSprop against
+ * torch.optim on the same gradients. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
@@ -94,19 +95,93 @@ Test(loss, gradcheck_cross_entropy_one_hot)
     gradcheck_loss(LOSS_CROSS_ENTROPY, 2, 3, z, (RtTargets){y, false});
 }
 
+/* Every loss: a distinct name, a torch.nn module, and a gradient that
+ * agrees with finite differences on probabilities with one-hot targets
+ * (inputs every loss accepts). */
+Test(loss, every_kind_has_a_name_a_torch_module_and_a_gradient)
+{
+    for (int k = 0; k < LOSS_COUNT; k++) {
+        const LossInfo *l = &ir_losses[k];
+        cr_assert(l->name && l->torch, "loss %d has no name or torch module", k);
+        cr_assert_str_eq(ir_loss_name((LossKind)k), l->name);
+        for (int j = 0; j < k; j++)
+            cr_assert_str_neq(ir_losses[j].name, l->name);
+        float p[4] = {0.3f, 0.7f, 0.6f, 0.4f};
+        const float y[4] = {0, 1, 1, 0};
+        gradcheck_loss((LossKind)k, 2, 2, p, (RtTargets){y, false});
+    }
+}
+
 /* ---- optimizers: three steps on the same gradients as torch.optim -------- */
 
 static const float grads[3][3] = {{0.5f, -1e-9f, 2.0f}, {-0.2f, -1e-9f, 1.0f}, {0.3f, 1e-9f, -3.0f}};
 
+/* Three steps of o through its rt_optims row, from fresh (zero) state. */
 static void run_steps(const IrOptimizer *o, float p[3])
 {
-    float m[3] = {0}, v[3] = {0};
+    float bufs[RT_OPTIM_MAX_STATE][3] = {{0}};
+    float *state[RT_OPTIM_MAX_STATE];
+    for (size_t i = 0; i < RT_OPTIM_MAX_STATE; i++)
+        state[i] = bufs[i];
     p[0] = 1.0f, p[1] = 0.25f, p[2] = -0.5f;
-    for (long t = 1; t <= 3; t++) {
-        if (o->kind == OPTIM_ADAM)
-            rt_adam_step(o, t, 3, p, grads[t - 1], m, v);
-        else
-            rt_sgd_step(o, t, 3, p, grads[t - 1], m);
+    for (long t = 1; t <= 3; t++)
+        rt_optims[o->kind].step(o, t, 3, p, grads[t - 1], state);
+}
+
+/* An optimizer with every argument at its default, lr where required. */
+static IrOptimizer optim_defaults(OptimKind k, double lr)
+{
+    IrOptimizer o = {k, {0}};
+    const OptimInfo *info = &ir_optims[k];
+    for (size_t i = 0; i < info->n_args; i++)
+        o.hyper[info->args[i].hp] = isnan(info->args[i].def) ? lr : info->args[i].def;
+    return o;
+}
+
+/* The two tables agree and every row is complete: a name, a torch class,
+ * arguments that are optimizer hyperparameters (a torch keyword, no
+ * repeats, defaults in range), lr first, and state that fits the buffers. */
+Test(optim, every_row_is_complete)
+{
+    for (int k = 0; k < OPTIM_COUNT; k++) {
+        const OptimInfo *info = &ir_optims[k];
+        cr_assert(info->name && info->torch, "optimizer %d", k);
+        cr_assert_str_eq(ir_optim_name((OptimKind)k), info->name);
+        cr_assert(info->n_args >= 1 && info->n_args <= OPTIM_MAX_ARGS, "%s", info->name);
+        cr_assert_eq(info->args[0].hp, HP_LR, "%s: lr comes first", info->name);
+        for (size_t i = 0; i < info->n_args; i++) {
+            const OptimArg *a = &info->args[i];
+            const HyperInfo *h = &ir_hypers[a->hp];
+            cr_assert(h->torch, "%s: %s is not an optimizer's", info->name, h->name);
+            cr_assert_eq(ir_optim_arg((OptimKind)k, a->hp), (int)i, "%s: %s twice", info->name,
+                         h->name);
+            IrRange r = h->range;
+            cr_assert(isnan(a->def) || (a->def >= r.lo && a->def <= r.hi), "%s: %s default",
+                      info->name, h->name);
+        }
+        for (size_t i = info->n_args; i < OPTIM_MAX_ARGS; i++)
+            cr_assert(info->args[i].hp == 0 && info->args[i].def == 0,
+                      "%s: n_args misses an argument", info->name);
+        cr_assert(rt_optims[k].step, "%s", info->name);
+        cr_assert_leq(rt_optims[k].n_state, RT_OPTIM_MAX_STATE, "%s", info->name);
+    }
+}
+
+/* Every optimizer at its defaults moves each parameter against its
+ * gradient on the first step, and leaves a zero-gradient one alone. */
+Test(optim, every_first_step_goes_downhill)
+{
+    for (int k = 0; k < OPTIM_COUNT; k++) {
+        IrOptimizer o = optim_defaults((OptimKind)k, 0.01);
+        float bufs[RT_OPTIM_MAX_STATE][3] = {{0}};
+        float *state[RT_OPTIM_MAX_STATE];
+        for (size_t i = 0; i < RT_OPTIM_MAX_STATE; i++)
+            state[i] = bufs[i];
+        float p[3] = {1, 1, 1};
+        const float g[3] = {0.5f, -2.0f, 0.0f};
+        rt_optims[k].step(&o, 1, 3, p, g, state);
+        cr_expect(p[0] < 1 && p[1] > 1 && p[2] == 1, "%s: %g %g %g", ir_optim_name((OptimKind)k),
+                  p[0], p[1], p[2]);
     }
 }
 
@@ -115,12 +190,12 @@ static void run_steps(const IrOptimizer *o, float p[3])
 Test(optim, adam_matches_torch)
 {
     float p[3];
-    IrOptimizer o = {OPTIM_ADAM, 0.1, 0, 0.9, 0.999, 1e-8};
+    IrOptimizer o = {OPTIM_ADAM, {[HP_LR] = 0.1, [HP_BETA1] = 0.9, [HP_BETA2] = 0.999, [HP_EPS] = 1e-8}};
     run_steps(&o, p);
     ASSERT_REL(p[0], 0.8109954595565796, 1e-6);
     ASSERT_REL(p[1], 0.270563542842865, 1e-6);
     ASSERT_REL(p[2], -0.6850202679634094, 1e-6);
-    IrOptimizer o2 = {OPTIM_ADAM, 0.01, 0, 0.8, 0.99, 1e-6};
+    IrOptimizer o2 = {OPTIM_ADAM, {[HP_LR] = 0.01, [HP_BETA1] = 0.8, [HP_BETA2] = 0.99, [HP_EPS] = 1e-6}};
     run_steps(&o2, p);
     ASSERT_REL(p[0], 0.9817684888839722, 1e-6);
     ASSERT_REL(p[1], 0.250021755695343, 1e-6);
@@ -130,13 +205,54 @@ Test(optim, adam_matches_torch)
 Test(optim, sgd_momentum_matches_torch)
 {
     float p[3];
-    IrOptimizer o = {OPTIM_SGD, 0.1, 0.9, 0, 0, 0};
+    IrOptimizer o = {OPTIM_SGD, {[HP_LR] = 0.1, [HP_MOMENTUM] = 0.9}};
     run_steps(&o, p);
     ASSERT_REL(p[0], 0.8725000023841858, 1e-6);
     ASSERT_REL(p[1], 0.25, 1e-6);
     ASSERT_REL(p[2], -0.9319999814033508, 1e-6);
-    IrOptimizer plain = {OPTIM_SGD, 0.1, 0.0, 0, 0, 0};
+    IrOptimizer plain = {OPTIM_SGD, {[HP_LR] = 0.1}};
     run_steps(&plain, p);
     ASSERT_REL(p[0], 0.9399999380111694, 1e-6);
     ASSERT_REL(p[2], -0.5, 1e-6);
+}
+
+/* torch.optim.RMSprop(foreach=False) on run_steps' parameters and
+ * gradients, printed by /usr/bin/python3 with torch 1.13:
+ *     p = torch.tensor([1.0, 0.25, -0.5], requires_grad=True)
+ *     opt = torch.optim.RMSprop([p], foreach=False, **kw)
+ *     for g in grads: p.grad = torch.tensor(g); opt.step()
+ * The 1e-9 gradient checks where eps sits (after the square root); alpha
+ * 0.3 takes torch.lerp's other branch (weight >= 0.5). torch 1.13 updates
+ * grad_avg as mul_(alpha).add_(g, alpha=1-alpha), later versions with
+ * lerp_ (as here); the two differ in the last bit at most. */
+static void expect_rmsprop(IrOptimizer o, const double want[3])
+{
+    float p[3];
+    run_steps(&o, p);
+    for (int i = 0; i < 3; i++)
+        ASSERT_REL(p[i], want[i], 1e-6);
+}
+
+Test(optim, rmsprop_matches_torch)
+{
+    const IrOptimizer defaults = optim_defaults(OPTIM_RMSPROP, NAN);
+    cr_assert_eq(defaults.hyper[HP_LR], 0.01, "torch's default lr");
+    expect_rmsprop(defaults, (const double[3]){0.8882859349250793, 0.25099313259124756,
+                                               -0.5644651055335999});
+    IrOptimizer o = defaults;
+    o.hyper[HP_MOMENTUM] = 0.9;
+    expect_rmsprop(o, (const double[3]){0.7508561015129089, 0.2535736858844757,
+                                        -0.7758762240409851});
+    o = defaults;
+    o.hyper[HP_CENTERED] = 1;
+    expect_rmsprop(o, (const double[3]){0.8876078128814697, 0.2509932816028595,
+                                        -0.565376341342926});
+    o = (IrOptimizer){OPTIM_RMSPROP, {[HP_LR] = 0.1, [HP_ALPHA] = 0.9, [HP_EPS] = 1e-6,
+                                      [HP_MOMENTUM] = 0.5, [HP_CENTERED] = 1}};
+    expect_rmsprop(o, (const double[3]){0.430236279964447, 0.25022491812705994,
+                                        -1.0642119646072388});
+    o = (IrOptimizer){OPTIM_RMSPROP, {[HP_LR] = 0.05, [HP_ALPHA] = 0.3, [HP_EPS] = 1e-8,
+                                      [HP_CENTERED] = 1}};
+    expect_rmsprop(o, (const double[3]){0.8574738502502441, 0.25505009293556213,
+                                        -0.6241587400436401});
 }

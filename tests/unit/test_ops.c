@@ -34,10 +34,15 @@ static bool case_config(IrNode *n, OpKind op)
     case OP_DENSE: n->cfg.dense.units = OUT; break;
     case OP_DROPOUT: n->cfg.dropout.p = 0.5; break; /* a fixed mask: see objective */
     case OP_LEAKY_RELU: n->cfg.leaky_relu.slope = 0.3; break;
+    case OP_ELU: n->cfg.elu.alpha = 1.5; break;
     case OP_STEP: /* FD away from the kink is 0, as its backward */
     case OP_SIGMOID:
     case OP_TANH:
     case OP_GELU:
+    case OP_SILU:
+    case OP_SOFTPLUS:
+    case OP_HARDSWISH:
+    case OP_HARDSIGMOID:
     case OP_RELU:
     case OP_SOFTMAX:
     case OP_IDENTITY: break;
@@ -135,8 +140,8 @@ static void check_op(OpKind op)
     }
 }
 
-/* Backward adds into dx and the gradients: twice is twice the gradient (a
- * value read by two nodes gets both). */
+/* With dx_add, backward adds into dx: twice is twice the gradient (a value
+ * read by two nodes gets both). */
 static void check_accumulates(OpKind op)
 {
     static Case c;
@@ -149,6 +154,7 @@ static void check_accumulates(OpKind op)
     rt_op_backward(op, &a);
     static float once[MAXN];
     memcpy(once, c.dx, sizeof once);
+    a.dx_add = true; /* a second reader's gradient arrives */
     rt_op_backward(op, &a);
     for (size_t i = 0; i < ROWS * c.in; i++)
         cr_assert_float_eq(c.dx[i], 2.0f * once[i], 1e-5f * fmaxf(1.0f, fabsf(once[i])),
@@ -227,12 +233,46 @@ Test(ops, forward_activations)
     forward1(OP_GELU, 0, x, y, 4); /* x Phi(x), computed in double */
     ASSERT_NEAR(y[0], -0.04550026389635842); ASSERT_NEAR(y[1], -0.15426876936299344);
     ASSERT_NEAR(y[2], 0.0); ASSERT_NEAR(y[3], 1.399789198096713);
+    /* The rest computed in double from PyTorch's definitions. */
+    static const struct { OpKind op; double arg, want[4]; } more[] = {
+        {OP_SILU, 0, {-0.2384058440442351, -0.1887703343990727, 0.0, 1.2263617142904655}},
+        {OP_ELU, 1.0, {-0.8646647167633873, -0.3934693402873666, 0.0, 1.5}},
+        {OP_SOFTPLUS, 0, {0.1269280110429725, 0.4740769841801067, 0.6931471805599453,
+                          1.7014132779827524}},
+        {OP_HARDSWISH, 0, {-0.3333333333333333, -0.20833333333333334, 0.0, 1.125}},
+        {OP_HARDSIGMOID, 0, {0.16666666666666666, 0.4166666666666667, 0.5, 0.75}},
+    };
+    for (size_t k = 0; k < sizeof more / sizeof *more; k++) {
+        IrOpConfig cfg = {.elu = {more[k].arg}};
+        RtOpArgs a = {.rows = 1, .in = 4, .out = 4, .cfg = &cfg, .x = x, .y = y};
+        rt_op_forward(more[k].op, &a);
+        for (int i = 0; i < 4; i++)
+            cr_assert(fabs((double)y[i] - more[k].want[i]) <= 1e-6 * fmax(1.0, fabs(more[k].want[i])),
+                      "%s(%g) = %.9g, want %.9g", ir_ops[more[k].op].name, (double)x[i],
+                      (double)y[i], more[k].want[i]);
+    }
     forward1(OP_IDENTITY, 0, x, y, 4);
     cr_assert(memcmp(x, y, sizeof y) == 0);
     forward1(OP_SOFTMAX, 0, x, y, 4);
     /* softmax([-2, -0.5, 0, 1.5]) */
     ASSERT_NEAR(y[0], 0.021745655489); ASSERT_NEAR(y[1], 0.097457266533);
     ASSERT_NEAR(y[2], 0.160679868317); ASSERT_NEAR(y[3], 0.720117209661);
+}
+
+/* Softplus above its threshold is z itself (torch's threshold 20), and
+ * never overflows; elu's and silu's exponentials neither. */
+Test(ops, softplus_elu_silu_stay_finite_at_extremes)
+{
+    const float x[3] = {-1000.0f, 25.0f, 1000.0f};
+    float y[3];
+    forward1(OP_SOFTPLUS, 0, x, y, 3);
+    cr_assert(y[0] == 0.0f && y[1] == 25.0f && y[2] == 1000.0f);
+    IrOpConfig cfg = {.elu = {1.0}};
+    RtOpArgs a = {.rows = 1, .in = 3, .out = 3, .cfg = &cfg, .x = x, .y = y};
+    rt_op_forward(OP_ELU, &a);
+    cr_assert(y[0] == -1.0f && y[2] == 1000.0f);
+    rt_op_forward(OP_SILU, &a);
+    cr_assert(y[0] == -0.0f && y[2] == 1000.0f);
 }
 
 Test(ops, sigmoid_and_softmax_stay_finite_at_extremes)
@@ -281,14 +321,18 @@ Test(ops, dropout_training_and_evaluation)
     cr_assert(memcmp(x, y, sizeof y) == 0);
 }
 
-Test(ops, step_backward_adds_nothing_and_frozen_dense_skips_params)
+Test(ops, step_backward_is_zero_and_frozen_dense_skips_params)
 {
     float x[2] = {0.5f, -0.5f}, y[2], dy[2] = {1, 1}, dx[2] = {9, 9};
     RtOpArgs a = {0};
     a.rows = 1, a.in = 2, a.out = 2, a.x = x, a.y = y, a.dy = dy, a.dx = dx;
     rt_op_forward(OP_STEP, &a);
     rt_op_backward(OP_STEP, &a);
-    cr_assert(dx[0] == 9 && dx[1] == 9);
+    cr_assert(dx[0] == 0 && dx[1] == 0); /* written: the first gradient to reach x */
+    dx[0] = dx[1] = 9;
+    a.dx_add = true;
+    rt_op_backward(OP_STEP, &a);
+    cr_assert(dx[0] == 9 && dx[1] == 9); /* added: nothing */
     /* dense with no gradients and dx = NULL must not touch anything */
     float w[2] = {1, 1}, b[1] = {0}, out[1], dout[1] = {1};
     RtOpArgs d = {0};

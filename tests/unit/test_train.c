@@ -157,13 +157,13 @@ Test(train, sweep_reports_table_and_keeps_best_run)
     static const double lrs[3] = {0.001, 0.1, 1e6};
     Fixture f;
     fixture_xornet(&f);
-    f.trains[0].sweep = SWEEP_LR;
+    f.trains[0].sweep = HP_LR;
     f.trains[0].sweep_values = lrs;
     f.trains[0].n_sweep = 3;
     f.trains[0].loss = LOSS_MSE;
     f.nodes[0][4].op = OP_IDENTITY; /* an unbounded output can diverge */
     f.trains[0].optimizer.kind = OPTIM_SGD;
-    f.trains[0].optimizer.momentum = 0.9;
+    f.trains[0].optimizer.hyper[HP_MOMENTUM] = 0.9;
     f.trains[0].epochs = 200;
     RtOptions opt = {0};
     bool ok;
@@ -175,6 +175,37 @@ Test(train, sweep_reports_table_and_keeps_best_run)
     free(out);
 }
 
+/* Every optimizer of the table trains XORNet: the loss goes down, and the
+ * header names it with its arguments as torch.optim's keywords. */
+Test(train, every_optimizer_trains_and_names_itself)
+{
+    for (int k = 0; k < OPTIM_COUNT; k++) {
+        const OptimInfo *info = &ir_optims[k];
+        Fixture f;
+        fixture_xornet(&f);
+        IrOptimizer *o = &f.trains[0].optimizer;
+        *o = (IrOptimizer){(OptimKind)k, {0}};
+        for (size_t i = 0; i < info->n_args; i++)
+            o->hyper[info->args[i].hp] = isnan(info->args[i].def) ? 0.05 : info->args[i].def;
+        o->hyper[HP_LR] = 0.05;
+        f.trains[0].epochs = 200;
+        f.trains[0].log_every = 199;
+        RtOptions opt = {0};
+        bool ok;
+        char *out = fixture_run(&f.prog, &opt, &ok);
+        cr_assert(ok, "%s: %s", info->name, out);
+        char head[64];
+        snprintf(head, sizeof head, "loss bce, %s(lr=0.05", info->name);
+        cr_expect(strstr(out, head), "%s", out);
+        const char *first = strstr(out, "epoch   1/200  loss ");
+        const char *last = strstr(out, "epoch 200/200  loss ");
+        cr_assert(first && last, "%s", out);
+        double l1 = strtod(first + 20, NULL), l200 = strtod(last + 20, NULL);
+        cr_expect(l200 < l1, "%s: loss %g -> %g", info->name, l1, l200);
+        free(out);
+    }
+}
+
 /* A parameter that becomes infinite stops training even while the loss
  * printed for the epoch is still finite; the message names epoch and step
  * and suggests a smaller learning rate. */
@@ -184,7 +215,7 @@ Test(train, divergence_is_reported_with_epoch_step_and_advice)
     fixture_xornet(&f);
     f.trains[0].loss = LOSS_MSE;
     f.nodes[0][4].op = OP_IDENTITY;
-    f.trains[0].optimizer = (IrOptimizer){OPTIM_SGD, 1e6, 0.9, 0, 0, 0};
+    f.trains[0].optimizer = (IrOptimizer){OPTIM_SGD, {[HP_LR] = 1e6, [HP_MOMENTUM] = 0.9}};
     RtOptions opt = {0};
     bool ok;
     char *out = fixture_run(&f.prog, &opt, &ok);
