@@ -125,6 +125,7 @@ static cJSON *server_capabilities(void)
     cJSON_AddBoolToObject(caps, "hoverProvider", true);
     cJSON_AddBoolToObject(caps, "definitionProvider", true);
     cJSON_AddBoolToObject(caps, "documentSymbolProvider", true);
+    cJSON_AddBoolToObject(caps, "documentFormattingProvider", true);
     cJSON *completion = cJSON_AddObjectToObject(caps, "completionProvider");
     /* After ',' an activation, after '=' a value, after ':' a layer kind,
      * after '.' a dataset's part. */
@@ -211,6 +212,7 @@ static const Method methods[] = {
     {"textDocument/definition", lsp_definition, NULL},
     {"textDocument/completion", lsp_completion, NULL},
     {"textDocument/documentSymbol", lsp_document_symbol, NULL},
+    {"textDocument/formatting", lsp_formatting, NULL},
     {"initialized", NULL, ignore},
     {"textDocument/didOpen", NULL, did_open},
     {"textDocument/didChange", NULL, did_change},

@@ -1,7 +1,8 @@
 /* Internal to the language server (src/lsp/): the framing (rpc.c), text
  * positions and URIs (text.c), the open documents and their diagnostics
  * (docs.c), what lies under the cursor (query.c), and one file per feature
- * (hover.c, definition.c, complete.c, symbols.c); server.c dispatches. */
+ * (hover.c, definition.c, complete.c, symbols.c, format.c); server.c
+ * dispatches. */
 #ifndef NNC_LSP_SERVER_H
 #define NNC_LSP_SERVER_H
 
@@ -26,6 +27,7 @@ enum {
     RPC_INVALID_PARAMS = -32602,
     RPC_INTERNAL_ERROR = -32603,
     RPC_SERVER_NOT_INITIALIZED = -32002,
+    RPC_REQUEST_FAILED = -32803, /* the protocol's: a valid request that could not be done */
 };
 
 /* Bodies above this are refused (and skipped): no .nn file comes near. */
@@ -204,7 +206,7 @@ const char *lsp_layer_name(const IrModel *m, const AstLayer *l);
  * NULL with *code and *why set for an error response. */
 typedef cJSON *LspRequestFn(LspServer *s, const cJSON *params, int *code, const char **why);
 
-LspRequestFn lsp_hover, lsp_definition, lsp_completion, lsp_document_symbol;
+LspRequestFn lsp_hover, lsp_definition, lsp_completion, lsp_document_symbol, lsp_formatting;
 
 /* The document and position a request names (textDocument, position);
  * false with *why when params are malformed. *doc is NULL for a document

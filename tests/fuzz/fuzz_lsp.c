@@ -1,9 +1,10 @@
 /* libFuzzer harness for the language server: the input is a document's
  * text (as fuzz_nn.h names and filters it); one session opens it, asks for
  * hover, definition and completion at the start, middle and end of each of
- * its first lines and just past them, for its symbols, changes it to its
- * first half and asks again, then shuts down. Whatever the text, the server
- * must answer every request and leave nothing behind (ASan, UBSan). */
+ * its first lines and just past them, for its symbols and its formatting,
+ * changes it to its first half and asks again, then shuts down. Whatever
+ * the text, the server must answer every request and leave nothing behind
+ * (ASan, UBSan). */
 #include <cjson/cJSON.h>
 
 #include "nnc/lsp.h"
@@ -72,9 +73,13 @@ static void ask_all(FILE *f, int *id, const char *text)
             break;
         p += n + 1;
     }
-    cJSON *m = request((*id)++, "textDocument/documentSymbol");
-    doc_params(m);
-    put(f, m);
+    static const char *const whole[] = {"textDocument/documentSymbol",
+                                        "textDocument/formatting"};
+    for (size_t i = 0; i < 2; i++) {
+        cJSON *m = request((*id)++, whole[i]);
+        doc_params(m);
+        put(f, m);
+    }
 }
 
 static void session(FILE *f, char *text, size_t size)

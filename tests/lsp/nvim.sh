@@ -2,7 +2,7 @@
 # The language server in a real editor: Neovim, headless, with the minimal
 # configuration tests/lsp/init.lua, opens a .nn file and nvim_check.lua
 # checks the diagnostics (line and column, also after non-ASCII text),
-# hover and go to definition as the editor sees them. Skips when nvim is
+# hover, go to definition and formatting as the editor sees them. Skips when nvim is
 # missing, unless CI is set. NNC names the binary.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,7 +32,7 @@ model XORNet {
 train XORNet on xor {
     loss = bce
     optimizer = adam(lr = 0.1)
-    epochs = 10
+  epochs=10     # not in the canonical layout: formatting fixes it
 }
 NN
 mkdir -p "$tmp/state" "$tmp/cache" "$tmp/data"

@@ -77,4 +77,15 @@ check(landed and cur[2] == decl_col + 6,
       string.format('go to definition lands on the declaration %d:%d (got %d:%d)',
                     decl_line, decl_col + 6, cur[1], cur[2]))
 
+-- Formatting gives the buffer exactly what `nnc fmt` prints for the file.
+local want = vim.fn.system({os.getenv('NNC'), 'fmt', vim.api.nvim_buf_get_name(buf)})
+if vim.lsp.buf.format then
+  vim.lsp.buf.format({bufnr = buf, timeout_ms = 10000})
+else
+  vim.lsp.buf.formatting_sync(nil, 10000)
+end
+local got = table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), '\n') .. '\n'
+check(got == want and not want:find('  epochs=10', 1, true),
+      'formatting gives nnc fmt\'s text' .. (got == want and '' or (':\n' .. got)))
+
 vim.cmd(failures == 0 and 'qall!' or 'cquit 1')
