@@ -62,7 +62,7 @@ static const char usage_text[] =
     "  dump ast FILE   print the syntax tree (stable, for golden tests)\n"
     "  dump ir FILE    print the checked IR graph with shapes\n"
     "  lsp             the Language Server Protocol on standard input and output\n"
-    "                  (for editors; --stdio is accepted and changes nothing)\n"
+    "      --stdio           accepted for editors' clients; changes nothing\n"
     "\n"
     "  nnc --help | --version\n"
     "\n"
