@@ -6,7 +6,9 @@
 #                 examples' layout (tests/fmt.sh), the editor files
 #                 (tests/editors: TextMate grammar, Vim), make install and
 #                 uninstall (tests/install.sh), no bare yy* symbol
-#                 exported (tests/symbols.sh), PyTorch comparison,
+#                 exported (tests/symbols.sh), the language server's
+#                 sessions, its diagnostics = nnc check's, and Neovim
+#                 talking to it (tests/lsp/), PyTorch comparison,
 #                 the --target pytorch packages under torchrun (tests/pytorch)
 #                 --target onnx in onnx.checker and onnxruntime (tests/onnx/)
 #   make bless    regenerate golden files on purpose (review the diff!)
@@ -142,6 +144,8 @@ test: all $(BUILD)/unit-tests
 	NNC=$(abspath $(BUILD)/nnc) ./tests/install.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/weights.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/symbols.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/lsp/run.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/lsp/nvim.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/torch/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/pytorch/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/onnx/run.sh
@@ -150,6 +154,7 @@ test: all $(BUILD)/unit-tests
 
 bless: all
 	NNC=$(abspath $(BUILD)/nnc) ./tests/golden/run.sh --bless
+	NNC=$(abspath $(BUILD)/nnc) ./tests/lsp/run.sh --bless
 
 # Sanitizer build in its own folder so it never mixes with the normal objects.
 test-asan:
@@ -160,6 +165,7 @@ test-asan:
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/golden/run.sh
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/examples.sh
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/fmt.sh
+	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/lsp/run.sh
 
 # The fallback: a build without BLAS (its own folder) passes the unit tests
 # (gradient checks included) and the PyTorch agreement test.
@@ -173,6 +179,7 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-
 test-valgrind: all
 	NNC=$(abspath $(BUILD)/nnc) WRAP="$(VALGRIND)" ./tests/golden/run.sh
 	NNC=$(abspath $(BUILD)/nnc) WRAP="$(VALGRIND)" ./tests/examples.sh
+	NNC=$(abspath $(BUILD)/nnc) WRAP="$(VALGRIND)" ./tests/lsp/run.sh
 
 # cppcheck must report nothing. The one suppression: loss.c's log(sum_exp)
 # over cols >= 1 terms, the largest of which is exp(0) = 1, so sum_exp >= 1;
@@ -185,7 +192,7 @@ lint:
 # libFuzzer harnesses (clang), built like test-asan in their own folder. Each
 # runs FUZZ_SECONDS on a copy of its committed seed corpus (new inputs go to
 # build-fuzz/corpus, so the tree stays clean); crashes land in build-fuzz/.
-FUZZERS      := front run csv safetensors fmt
+FUZZERS      := front run lsp csv safetensors fmt
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   ?=
 fuzz-build:
@@ -195,7 +202,7 @@ fuzz-build:
 
 fuzz: fuzz-build
 	@for f in $(FUZZERS); do \
-	  d=$$f; case $$f in front|run|fmt) d=nn;; esac; \
+	  d=$$f; case $$f in front|run|lsp|fmt) d=nn;; esac; \
 	  mkdir -p build-fuzz/corpus/$$f && cp tests/fuzz/corpus/$$f/* build-fuzz/corpus/$$f/ && \
 	  echo "fuzz $$f: $(FUZZ_SECONDS) s" && \
 	  (cd build-fuzz && nice ./fuzz-$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
@@ -204,7 +211,7 @@ fuzz: fuzz-build
 
 $(BUILD)/fuzz-%: tests/fuzz/fuzz_%.c $(OBJS)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $(filter-out %.h,$^) $(LDFLAGS) $(LDLIBS)
-$(BUILD)/fuzz-front $(BUILD)/fuzz-run: tests/fuzz/fuzz_nn.h
+$(BUILD)/fuzz-front $(BUILD)/fuzz-run $(BUILD)/fuzz-lsp: tests/fuzz/fuzz_nn.h
 
 # Benchmarks are tools, not tests: nothing here asserts a time.
 $(BUILD)/latency-interp: bench/latency_interp.c $(OBJS)

@@ -15,7 +15,7 @@ _nnc()
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
     local cmd=${COMP_WORDS[1]} flags
     if [ "$COMP_CWORD" -eq 1 ]; then
-        COMPREPLY=($(compgen -W "run check emit fmt plot dump --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "run check emit fmt plot dump lsp --help --version" -- "$cur"))
         return
     fi
     case $prev in
@@ -30,6 +30,7 @@ _nnc()
         check) flags="" ;;
         emit) flags="-o --output --target --weights --model --prefix --header --main --seed --epochs" ;;
         fmt) flags="-w --check -" ;;
+        lsp) COMPREPLY=($(compgen -W "--stdio" -- "$cur")); return ;;
         dump)
             if [ "$COMP_CWORD" -eq 2 ]; then
                 COMPREPLY=($(compgen -W "ast ir" -- "$cur"))

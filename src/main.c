@@ -20,6 +20,7 @@
 #include "nnc/fmt.h"
 #include "nnc/front.h"
 #include "nnc/ir.h"
+#include "nnc/lsp.h"
 #include "nnc/runtime.h"
 #include "nnc/version.h"
 
@@ -60,13 +61,17 @@ static const char usage_text[] =
     "      --check           only name the files that are not formatted; exit 1 if any\n"
     "  dump ast FILE   print the syntax tree (stable, for golden tests)\n"
     "  dump ir FILE    print the checked IR graph with shapes\n"
+    "  lsp             the Language Server Protocol on standard input and output\n"
+    "      --stdio           accepted for editors' clients; changes nothing\n"
     "\n"
     "  nnc --help | --version\n"
     "\n"
     "exit status: 0 success, 1 error in the input, 2 bad command line,\n"
     "             3 training diverged (NaN or infinite loss or weights)\n";
 
-typedef enum Command { CMD_RUN, CMD_CHECK, CMD_EMIT, CMD_DUMP_AST, CMD_DUMP_IR, CMD_PLOT } Command;
+typedef enum Command {
+    CMD_RUN, CMD_CHECK, CMD_EMIT, CMD_DUMP_AST, CMD_DUMP_IR, CMD_PLOT, CMD_LSP
+} Command;
 
 typedef struct Cli {
     Command command;
@@ -74,6 +79,7 @@ typedef struct Cli {
     RtOptions rt;
     const char *weights, *save, *model, *out, *prefix, *header, *target;
     bool with_main, verbose;
+    bool stdio;     /* lsp --stdio: what editors' clients pass; stdio is the only transport */
 } Cli;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -100,7 +106,7 @@ static bool parse_count(const char *s, unsigned long long max, unsigned long lon
 
 /* The flags: which commands take each, and where its value goes. */
 typedef enum FlagKind { F_BOOL, F_STRING, F_SEED, F_EPOCHS } FlagKind;
-enum { FOR_RUN = 1, FOR_EMIT = 2, FOR_PLOT = 4 };
+enum { FOR_RUN = 1, FOR_EMIT = 2, FOR_PLOT = 4, FOR_LSP = 8 };
 
 typedef struct Flag {
     const char *name, *alias;
@@ -125,11 +131,13 @@ static const Flag flags[] = {
     {"--prefix", NULL, F_STRING, FOR_EMIT, CLI_FIELD(prefix)},
     {"--header", NULL, F_STRING, FOR_EMIT, CLI_FIELD(header)},
     {"--target", NULL, F_STRING, FOR_EMIT, CLI_FIELD(target)},
+    {"--stdio", NULL, F_BOOL, FOR_LSP, CLI_FIELD(stdio)},
 };
 
 static const Flag *find_flag(const char *arg, Command cmd)
 {
-    int mask = cmd == CMD_RUN ? FOR_RUN : cmd == CMD_EMIT ? FOR_EMIT : cmd == CMD_PLOT ? FOR_PLOT : 0;
+    int mask = cmd == CMD_RUN ? FOR_RUN : cmd == CMD_EMIT ? FOR_EMIT : cmd == CMD_PLOT ? FOR_PLOT
+             : cmd == CMD_LSP ? FOR_LSP : 0;
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) {
         const Flag *f = &flags[i];
         bool named = strcmp(arg, f->name) == 0 || (f->alias && strcmp(arg, f->alias) == 0);
@@ -178,7 +186,7 @@ static int parse_flag(Cli *cli, int argc, char **argv, int *i)
 static int parse_command(Cli *cli, int argc, char **argv, int *first)
 {
     static const struct { const char *name; Command cmd; } commands[] = {
-        {"run", CMD_RUN}, {"check", CMD_CHECK}, {"emit", CMD_EMIT}};
+        {"run", CMD_RUN}, {"check", CMD_CHECK}, {"emit", CMD_EMIT}, {"lsp", CMD_LSP}};
     *first = 2;
     if (strcmp(argv[1], "dump") == 0) {
         if (argc < 3 || (strcmp(argv[2], "ast") && strcmp(argv[2], "ir")))
@@ -214,11 +222,12 @@ static int parse_cli(Cli *cli, int argc, char **argv)
         else
             cli->file = argv[i];
     }
-    if (rc == EXIT_OK && cli->command == CMD_PLOT && cli->file)
+    bool no_file = cli->command == CMD_PLOT || cli->command == CMD_LSP;
+    if (rc == EXIT_OK && no_file && cli->file)
         rc = usage_error("unexpected argument '%s'", cli->file);
     else if (rc == EXIT_OK && cli->command == CMD_PLOT && !cli->out)
         rc = usage_error("%s", "plot needs -o FILE.svg");
-    else if (rc == EXIT_OK && cli->command != CMD_PLOT && !cli->file)
+    else if (rc == EXIT_OK && !no_file && !cli->file)
         rc = usage_error("%s needs a FILE", argv[1]);
     return rc;
 }
@@ -498,6 +507,8 @@ static int execute(const Cli *cli)
     diag_init(&d, stderr);
     if (cli->command == CMD_PLOT)
         return rt_plot_activations(cli->out, &d) ? EXIT_OK : EXIT_USER;
+    if (cli->command == CMD_LSP)
+        return lsp_serve(stdin, stdout);
     Source src;
     if (!source_read(&d, cli->file, &src))
         return EXIT_USER;

@@ -27,14 +27,28 @@ typedef struct Loc {
     int len;
 } Loc;
 
+typedef enum DiagSeverity { DIAG_ERROR, DIAG_WARNING, DIAG_NOTE } DiagSeverity;
+
+/* Receives every diagnostic as data, besides (or, with out == NULL, instead
+ * of) the text on out: the language server publishes them from here, so the
+ * CLI and the server share one source of truth. msg is the message exactly
+ * as printed after "error: "; it and loc.src (a CSV file's text, say) are
+ * valid only during the call, so a sink copies what it keeps. */
+typedef void (*DiagSink)(void *ctx, DiagSeverity severity, Loc loc, const char *msg);
+
 typedef struct Diag {
     FILE *out;     /* stderr in the CLI, a memstream in tests */
     int errors;
     int warnings;
     bool color;    /* bold/red when writing to a terminal and NO_COLOR unset */
+    DiagSink sink; /* NULL unless diag_set_sink */
+    void *sink_ctx;
 } Diag;
 
 void diag_init(Diag *d, FILE *out);
+void diag_set_sink(Diag *d, DiagSink sink, void *ctx);
+/* "error", "warning", "note": the word after the location. */
+const char *diag_severity_name(DiagSeverity s);
 void diag_error(Diag *d, Loc loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void diag_warning(Diag *d, Loc loc, const char *fmt, ...)

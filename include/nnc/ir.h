@@ -155,6 +155,11 @@ size_t ir_node_params(const IrNode *n, IrParam out[IR_MAX_PARAMS]);
  * overflows a size_t. The one place a parameter count is computed. */
 bool ir_node_param_count(const IrNode *n, size_t *count);
 
+/* The model as PyTorch's print(model) shows it, one line per node after
+ * the input, then "Total params: N (M trainable)" (frozen nodes do not
+ * train). `nnc run` prints it; the language server shows it on hover. */
+void ir_model_summary(FILE *out, const IrModel *m);
+
 /* ---- Datasets ---------------------------------------------------------- */
 
 /* How a declared dataset is built, for emitters that rebuild it elsewhere

@@ -815,3 +815,20 @@ IrProgram *front_lower(Arena *a, Diag *d, const AstFile *file)
     lower_implicit_evals(&c);
     return d->errors > errors_before ? NULL : c.prog;
 }
+
+const PropSpec *lower_train_spec(size_t *n)
+{
+    /* train_spec's table, loss choices included, kept for the caller: the
+     * same values on every call (nnc runs on one thread). */
+    static PropSpec spec[TP_COUNT];
+    static const char *losses[LOSS_COUNT + 1];
+    train_spec(spec, losses);
+    *n = TP_COUNT;
+    return spec;
+}
+
+const PropSpec *lower_eval_spec(size_t *n)
+{
+    *n = sizeof eval_props / sizeof *eval_props;
+    return eval_props;
+}

@@ -111,6 +111,17 @@ const char *matrix_shape(Lower *c, const Matrix *m);
 /* The Loc of element (row, col) of a list value read by value_matrix. */
 Loc matrix_elem_loc(const AstValue *v, size_t row, size_t col);
 
+/* The property tables of the blocks, for front_block_props (blocks.c):
+ * the dataset's (lower_data.c), train's and evaluate's (lower.c). */
+const PropSpec *lower_dataset_spec(size_t *n);
+const PropSpec *lower_train_spec(size_t *n);
+const PropSpec *lower_eval_spec(size_t *n);
+/* A parameter block's table for node n: one list per tensor its op
+ * declares (into ps, as ir_node_params), then `frozen`. Returns the number
+ * of tensors; the table has one more row. */
+size_t lower_param_spec(const IrNode *n, IrParam ps[IR_MAX_PARAMS],
+                        PropSpec spec[IR_MAX_PARAMS + 1]);
+
 /* ---- stages ------------------------------------------------------------ */
 
 void lower_dataset(Lower *c, const AstDecl *d, DataSym *sym);

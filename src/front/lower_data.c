@@ -390,3 +390,9 @@ void lower_dataset(Lower *c, const AstDecl *d, DataSym *sym)
         return;
     sym->ok = true;
 }
+
+const PropSpec *lower_dataset_spec(size_t *n)
+{
+    *n = DP_COUNT;
+    return dataset_props;
+}

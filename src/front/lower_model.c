@@ -240,14 +240,21 @@ static void model_param_value(ModelBuild *b, IrNode *n, const AstProp *prop, con
 
 /* A line's `{ ... }`: a value for any of the tensors its op declares
  * (dense: weight [units][in], bias [units]) and `frozen`. */
-static void model_params(ModelBuild *b, const AstLayer *l, IrNode *n)
+size_t lower_param_spec(const IrNode *n, IrParam ps[IR_MAX_PARAMS],
+                        PropSpec spec[IR_MAX_PARAMS + 1])
 {
-    IrParam ps[IR_MAX_PARAMS];
     size_t np = ir_node_params(n, ps);
-    PropSpec spec[IR_MAX_PARAMS + 1];
     for (size_t k = 0; k < np; k++)
         spec[k] = (PropSpec){ps[k].suffix, PT_LIST, NULL, NULL};
     spec[np] = (PropSpec){"frozen", PT_BOOL, NULL, NULL};
+    return np;
+}
+
+static void model_params(ModelBuild *b, const AstLayer *l, IrNode *n)
+{
+    IrParam ps[IR_MAX_PARAMS];
+    PropSpec spec[IR_MAX_PARAMS + 1];
+    size_t np = lower_param_spec(n, ps, spec);
     const AstProp *slots[IR_MAX_PARAMS + 1];
     if (!props_collect(b->c, l->params, spec, np + 1, "parameter block", slots))
         b->ok = false;

@@ -8,14 +8,11 @@
 #include "nn.tab.h"
 #include "lex.yy.h"
 
-AstFile *front_parse(Arena *a, Diag *d, const Source *src)
+/* Runs the scanner and parser; *rc is yyparse's result (-1 when they did
+ * not run). The file holds every declaration that was complete. */
+static AstFile *parse_run(Arena *a, Diag *d, const Source *src, ParseTokens *tokens, int *rc)
 {
-    return front_parse_tokens(a, d, src, NULL);
-}
-
-AstFile *front_parse_tokens(Arena *a, Diag *d, const Source *src, ParseTokens *tokens)
-{
-    int errors_before = d->errors;
+    *rc = -1;
     if (src->len > INT_MAX) {
         diag_error(d, (Loc){src, 0, 0, 0}, "file too large (more than %d bytes)", INT_MAX);
         return NULL;
@@ -36,18 +33,36 @@ AstFile *front_parse_tokens(Arena *a, Diag *d, const Source *src, ParseTokens *t
     YY_BUFFER_STATE buf = nnc_yy_scan_bytes(src->text, (int)src->len, scanner);
     /* flex never sets the line of a scanned buffer (flex #60); ours is ps. */
     nnc_yyset_lineno(1, scanner);
-    int rc = nnc_yyparse(scanner);
+    *rc = nnc_yyparse(scanner);
     nnc_yy_delete_buffer(buf, scanner);
     nnc_yylex_destroy(scanner);
+    return file;
+}
+
+AstFile *front_parse(Arena *a, Diag *d, const Source *src)
+{
+    return front_parse_tokens(a, d, src, NULL);
+}
+
+AstFile *front_parse_tokens(Arena *a, Diag *d, const Source *src, ParseTokens *tokens)
+{
+    int errors_before = d->errors, rc;
+    AstFile *file = parse_run(a, d, src, tokens, &rc);
     if (tokens && !arena_adopt(a, tokens->items)) {
         *tokens = (ParseTokens){0};
         diag_error(d, loc_none(), "out of memory");
         return NULL;
     }
     /* rc == 2 (memory exhausted) was already reported through yyerror. */
-    if (rc != 0 || d->errors > errors_before)
+    if (!file || rc != 0 || d->errors > errors_before)
         return NULL;
     return file;
+}
+
+AstFile *front_parse_tolerant(Arena *a, Diag *d, const Source *src)
+{
+    int rc;
+    return parse_run(a, d, src, NULL, &rc);
 }
 
 IrProgram *front_compile(Arena *a, Diag *d, const Source *src)

@@ -15,6 +15,24 @@ void diag_init(Diag *d, FILE *out)
     d->warnings = 0;
     const char *no_color = getenv("NO_COLOR");
     d->color = out && isatty(fileno(out)) && !(no_color && *no_color);
+    d->sink = NULL;
+    d->sink_ctx = NULL;
+}
+
+void diag_set_sink(Diag *d, DiagSink sink, void *ctx)
+{
+    d->sink = sink;
+    d->sink_ctx = ctx;
+}
+
+const char *diag_severity_name(DiagSeverity s)
+{
+    switch (s) {
+    case DIAG_ERROR: return "error";
+    case DIAG_WARNING: return "warning";
+    case DIAG_NOTE: break;
+    }
+    return "note";
 }
 
 static const char *sgr(const Diag *d, const char *code) { return d->color ? code : ""; }
@@ -65,9 +83,30 @@ static void print_excerpt(Diag *d, Loc loc)
     fprintf(d->out, "%s\n", sgr(d, "\033[0m"));
 }
 
-static void report(Diag *d, Loc loc, const char *kind, const char *color,
-                   const char *fmt, va_list ap)
+/* The colour of each severity's word. */
+static const char *severity_color(DiagSeverity s)
 {
+    switch (s) {
+    case DIAG_ERROR: return "\033[1;31m";
+    case DIAG_WARNING: return "\033[1;35m";
+    case DIAG_NOTE: break;
+    }
+    return "\033[1;36m";
+}
+
+/* Formats the message once, so that the sink and the text on out carry the
+ * same words. */
+static void report(Diag *d, Loc loc, DiagSeverity sev, const char *fmt, va_list ap)
+{
+    if (!d->out && !d->sink)
+        return;
+    /* A message quoting a megabyte-long token is cut too. */
+    char msg[1024 + 3];
+    int len = vsnprintf(msg, 1024, fmt, ap);
+    if (len >= 1024)
+        memcpy(msg + 1023, "...", 4);
+    if (d->sink)
+        d->sink(d->sink_ctx, sev, loc, msg);
     if (!d->out)
         return;
     fputs(sgr(d, "\033[1m"), d->out);
@@ -77,11 +116,9 @@ static void report(Diag *d, Loc loc, const char *kind, const char *color,
         fprintf(d->out, "%s: ", loc.src->path);
     else
         fputs("nnc: ", d->out);
-    fprintf(d->out, "%s%s:%s%s ", sgr(d, color), kind, sgr(d, "\033[0m"), sgr(d, "\033[1m"));
-    /* A message quoting a megabyte-long token is cut too. */
-    char msg[1024];
-    int len = vsnprintf(msg, sizeof msg, fmt, ap);
-    fprintf(d->out, "%s%s%s\n", msg, len >= (int)sizeof msg ? "..." : "", sgr(d, "\033[0m"));
+    fprintf(d->out, "%s%s:%s%s ", sgr(d, severity_color(sev)), diag_severity_name(sev),
+            sgr(d, "\033[0m"), sgr(d, "\033[1m"));
+    fprintf(d->out, "%s%s\n", msg, sgr(d, "\033[0m"));
     print_excerpt(d, loc);
 }
 
@@ -89,7 +126,7 @@ void diag_error(Diag *d, Loc loc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    report(d, loc, "error", "\033[1;31m", fmt, ap);
+    report(d, loc, DIAG_ERROR, fmt, ap);
     va_end(ap);
     d->errors++;
 }
@@ -98,7 +135,7 @@ void diag_warning(Diag *d, Loc loc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    report(d, loc, "warning", "\033[1;35m", fmt, ap);
+    report(d, loc, DIAG_WARNING, fmt, ap);
     va_end(ap);
     d->warnings++;
 }
@@ -107,7 +144,7 @@ void diag_note(Diag *d, Loc loc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    report(d, loc, "note", "\033[1;36m", fmt, ap);
+    report(d, loc, DIAG_NOTE, fmt, ap);
     va_end(ap);
 }
 
