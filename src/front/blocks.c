@@ -18,13 +18,13 @@ static const char *prop_takes(PropType t)
     case PT_IDENT: return "a name";
     case PT_NAME: return "a layer name";
     case PT_LIST: return "a list";
-    case PT_CALL: return "a call like adam(lr = 0.01)";
+    case PT_CALL: return "a name or a call like adam(lr = 0.01)";
     case PT_COLUMN: return "last, first or a column index";
     }
     return "a value";
 }
 
-/* What a call property (optimizer = adam(...)) may call: the optimizers
+/* What the optimizer property (optimizer = adam(...)) may call: the optimizers
  * the checker knows, ir_optims' names. Filled again on each call with the
  * same values (nnc runs on one thread). */
 static const char *const *callee_choices(void)
@@ -39,7 +39,10 @@ static const char *const *callee_choices(void)
 static size_t copy_spec(const PropSpec *spec, size_t n, FrontProp out[FRONT_MAX_PROPS])
 {
     for (size_t i = 0; i < n; i++) {
-        const char *const *choices = spec[i].type == PT_CALL ? callee_choices() : spec[i].choices;
+        /* A call property names its callees (loss's), else it calls an
+         * optimizer. */
+        const char *const *choices = spec[i].choices ? spec[i].choices
+                                     : spec[i].type == PT_CALL ? callee_choices() : NULL;
         out[i] = (FrontProp){spec[i].name, prop_takes(spec[i].type), choices,
                              spec[i].type == PT_BOOL};
     }

@@ -48,7 +48,7 @@ const WORDS = {
   'support.function.activation.nn': ['step', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'gelu',
                                      'silu', 'elu', 'softplus', 'hardswish', 'hardsigmoid',
                                      'softmax', 'identity'],
-  'support.constant.loss.nn': ['bce', 'mse', 'cross_entropy'],
+  'support.constant.loss.nn': ['bce', 'mse', 'cross_entropy', 'bce_logits', 'l1', 'huber'],
   'support.function.optimizer.nn': ['sgd', 'adam', 'rmsprop'],
   'support.constant.nn': ['last', 'first', 'minmax', 'standard'],
 };

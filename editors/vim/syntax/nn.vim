@@ -16,7 +16,7 @@ syn keyword nnKeyword     on input sweep
 syn keyword nnBoolean     true false
 syn keyword nnLayer       dense dropout
 syn keyword nnActivation  step sigmoid tanh relu leaky_relu gelu silu elu softplus hardswish hardsigmoid softmax identity
-syn keyword nnLoss        bce mse cross_entropy
+syn keyword nnLoss        bce mse cross_entropy bce_logits l1 huber
 syn keyword nnOptimizer   sgd adam rmsprop
 syn keyword nnConstant    last first minmax standard
 
