@@ -1,0 +1,53 @@
+/* Convolution over a batch, batch first: x [rows][in_c][in_h][in_w] to
+ * y [rows][out_c][out_h][out_w], like torch.nn.functional.conv1d/conv2d
+ * (zero padding, stride, dilation, groups). A 1-D op is the 2-D one with
+ * in_h = out_h = k_h = 1. Products go through rt_gemm (im2col per sample),
+ * and the kernels never allocate: the caller gives rt_conv_workspace
+ * floats. RtWindow also describes pooling windows (pool.h). */
+#ifndef NNC_RT_CONV_H
+#define NNC_RT_CONV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct RtWindow {
+    size_t in_c, in_h, in_w;    /* input per sample [in_c][in_h][in_w]; a 1-D op has in_h = 1 */
+    size_t out_c, out_h, out_w; /* output per sample */
+    size_t k_h, k_w;            /* kernel; 1-D: k_h = 1 */
+    size_t stride_h, stride_w, pad_h, pad_w, dil_h, dil_w; /* 1-D: 1, 0, 1 in h */
+    size_t groups;              /* conv only; pooling has out_c == in_c, groups ignored */
+} RtWindow;
+
+/* Floats of workspace rt_conv_forward/backward need (for im2col and its
+ * gradient): 2 * in_c*k_h*k_w * out_h*out_w, or 0 for a 1x1 convolution
+ * with stride 1 and no padding (x is its own im2col; work is not touched). */
+size_t rt_conv_workspace(const RtWindow *w);
+
+/* y[rows][out_c][out_h][out_w] = conv(x) + bias (bias may be NULL), weight [out_c][in_c/groups][k_h][k_w]
+ * exactly like torch.nn.functional.conv2d (zero padding, dilation, groups).
+ * exact = true: every product through rt_gemm_portable (fixed order; used by evaluation so results are
+ * reproducible and match generated C later); false: rt_gemm (BLAS for large products). */
+void rt_conv_forward(const RtWindow *w, size_t rows, const float *x, const float *weight,
+                     const float *bias, float *y, float *work, bool exact);
+
+/* Adds dL/dweight into dw and dL/dbias into db (either may be NULL = frozen), and writes dx
+ * (dx_add false) or adds to it (dx_add true); dx may be NULL (not needed). dy is [rows][out_c][out_h][out_w].
+ * Products through rt_gemm (training). */
+void rt_conv_backward(const RtWindow *w, size_t rows, const float *x, const float *weight,
+                      const float *dy, float *dw, float *db, float *dx, bool dx_add, float *work);
+
+/* Shared by conv.c and pool.c: the outputs o in [*lo, *hi) of one axis
+ * whose input index o*stride + tap - pad lies in [0, n) (tap = kernel
+ * index * dilation). Everything else reads padding. Unsigned throughout:
+ * the index is only formed for o >= lo, where it is >= 0. */
+static inline void rt_window_span(size_t tap, size_t pad, size_t stride, size_t n,
+                                  size_t out, size_t *lo, size_t *hi)
+{
+    size_t l = tap >= pad ? 0 : (pad - tap + stride - 1) / stride;
+    size_t h = n + pad > tap ? (n + pad - tap + stride - 1) / stride : 0;
+    h = h < out ? h : out;
+    *lo = l < h ? l : h;
+    *hi = h;
+}
+
+#endif
