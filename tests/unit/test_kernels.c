@@ -335,3 +335,369 @@ Test(kernels, conv_workspace_size)
     RtWindow p = conv_window(&conv_cases[6]);
     cr_assert_eq(rt_conv_workspace(&p), 0);
 }
+
+/* ---- pooling ------------------------------------------------------------ */
+
+typedef struct PoolCase {
+    const char *name;
+    size_t c, in_h, in_w, k_h, k_w, sh, sw, ph, pw, dh, dw;
+} PoolCase;
+
+static RtWindow pool_window(const PoolCase *p)
+{
+    ConvCase c = {p->name, p->c, p->in_h, p->in_w, p->c, p->k_h, p->k_w, p->sh, p->sw,
+                  p->ph, p->pw, p->dh, p->dw, 1, false};
+    return conv_window(&c);
+}
+
+static const PoolCase pool_cases[] = {
+    {"3x3 stride 2 pad 1", 3, 7, 8, 3, 3, 2, 2, 1, 1, 1, 1},
+    {"2x3 stride (1,2) pad (1,1)", 2, 5, 9, 2, 3, 1, 2, 1, 1, 1, 1},
+    {"2x2 stride 2", 2, 6, 7, 2, 2, 2, 2, 0, 0, 1, 1},
+    {"3x3 stride 1 pad 1 dil 2", 2, 5, 6, 3, 3, 1, 1, 1, 1, 2, 2},
+    {"3x2 stride (3,1) pad (1,1) dil (1,2)", 2, 8, 6, 3, 2, 3, 1, 1, 1, 1, 2},
+    {"1d k3 stride 2 pad 1", 4, 1, 10, 1, 3, 1, 2, 0, 1, 1, 1},
+    {"1d k4 stride 3 pad 2", 3, 1, 11, 1, 4, 1, 3, 0, 2, 1, 1},
+};
+#define POOL_CASES (sizeof pool_cases / sizeof pool_cases[0])
+enum { POOL_ROWS = 3 };
+
+/* Values on a grid of 1/4 between -1 and 1 (so windows have ties), or all
+ * negative (so a padding read as 0 would win). */
+static float *pool_input(RtRng *r, size_t n, bool negative)
+{
+    float *x = frand(r, n);
+    for (size_t i = 0; i < n; i++)
+        x[i] = negative ? -1.0f - fabsf(x[i]) : roundf(x[i] * 4.0f) / 4.0f;
+    return x;
+}
+
+/* The in-plane indices of window (oh, ow)'s in-bounds values, in scan
+ * order (kernel row, then column); returns their count. */
+static size_t ref_window(const RtWindow *w, size_t oh, size_t ow, size_t *idx)
+{
+    size_t n = 0;
+    for (size_t ki = 0; ki < w->k_h; ki++)
+        for (size_t kj = 0; kj < w->k_w; kj++) {
+            size_t ih, iw;
+            if (tap_at(w, oh, ow, ki, kj, &ih, &iw))
+                idx[n++] = ih * w->in_w + iw;
+        }
+    return n;
+}
+
+/* First maximum in scan order; a NaN takes over; -inf windows pick their
+ * first value. */
+static size_t ref_argmax(const float *plane, const size_t *idx, size_t n)
+{
+    size_t best = idx[0];
+    double m = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        if (plane[idx[i]] > m || isnan(plane[idx[i]])) {
+            m = plane[idx[i]];
+            best = idx[i];
+        }
+    return best;
+}
+
+/* y and dx (gradient of sum(dy * y)) of max (is_max) or average pooling. */
+static void ref_pool(const RtWindow *w, size_t rows, const float *x, const float *dy, bool is_max,
+                     double *y, double *dx)
+{
+    size_t in = w->in_h * w->in_w, out = w->out_h * w->out_w, idx[64];
+    memset(dx, 0, win_in(w, rows) * sizeof *dx);
+    cr_assert_leq(w->k_h * w->k_w, 64);
+    for (size_t p = 0; p < rows * w->in_c; p++)
+        for (size_t oh = 0; oh < w->out_h; oh++)
+            for (size_t ow = 0; ow < w->out_w; ow++) {
+                const float *plane = x + p * in;
+                size_t n = ref_window(w, oh, ow, idx), o = p * out + oh * w->out_w + ow;
+                cr_assert_gt(n, 0);
+                if (is_max) {
+                    size_t a = ref_argmax(plane, idx, n);
+                    y[o] = plane[a];
+                    dx[p * in + a] += dy[o];
+                    continue;
+                }
+                double sum = 0.0, div = (double)(w->k_h * w->k_w);
+                for (size_t i = 0; i < n; i++) {
+                    sum += plane[idx[i]];
+                    dx[p * in + idx[i]] += dy[o] / div;
+                }
+                y[o] = sum / div;
+            }
+}
+
+static void check_pool_case(const PoolCase *pc, bool is_max, bool negative, RtRng *rng)
+{
+    RtWindow w = pool_window(pc);
+    size_t nx = win_in(&w, POOL_ROWS), ny = win_out(&w, POOL_ROWS);
+    float *x = pool_input(rng, nx, negative), *dy = frand(rng, ny), *y = ffill(ny, NAN);
+    float *dx0 = frand(rng, nx), *dx = malloc(nx * sizeof *dx);
+    double *yref = dzeros(ny), *dxref = dzeros(nx);
+    char name[160];
+    snprintf(name, sizeof name, "%s %s%s", is_max ? "max" : "avg", pc->name, negative ? " negative" : "");
+    ref_pool(&w, POOL_ROWS, x, dy, is_max, yref, dxref);
+    if (is_max)
+        rt_maxpool_forward(&w, POOL_ROWS, x, y);
+    else
+        rt_avgpool_forward(&w, POOL_ROWS, x, y);
+    /* max is a choice, exact; the average is a short sum and one division */
+    expect_close("pool y", name, y, NULL, yref, ny, is_max ? 0.0 : 1e-6);
+    for (int add = 0; add < 2; add++) {
+        for (size_t i = 0; i < nx; i++)
+            dx[i] = add ? dx0[i] : NAN;
+        if (is_max)
+            rt_maxpool_backward(&w, POOL_ROWS, x, dy, dx, add);
+        else
+            rt_avgpool_backward(&w, POOL_ROWS, dy, dx, add);
+        expect_close(add ? "pool dx (added)" : "pool dx (written)", name, dx, add ? dx0 : NULL,
+                     dxref, nx, 1e-6); /* overlapping windows sum several dy */
+    }
+    free(x), free(dy), free(y), free(dx0), free(dx), free(yref), free(dxref);
+}
+
+Test(kernels, maxpool_forward_backward)
+{
+    RtRng rng;
+    rt_rng_seed(&rng, 5, 0);
+    for (size_t i = 0; i < POOL_CASES; i++) {
+        check_pool_case(&pool_cases[i], true, false, &rng);
+        check_pool_case(&pool_cases[i], true, true, &rng);
+    }
+}
+
+Test(kernels, avgpool_forward_backward)
+{
+    RtRng rng;
+    rt_rng_seed(&rng, 6, 0);
+    for (size_t i = 0; i < POOL_CASES; i++) {
+        check_pool_case(&pool_cases[i], false, false, &rng);
+        check_pool_case(&pool_cases[i], false, true, &rng);
+    }
+}
+
+/* Ties go to the first in scan order; a NaN wins its window; a window of
+ * -inf routes its gradient to its first in-bounds value (PyTorch's rules). */
+Test(kernels, maxpool_ties_nan_and_minus_inf)
+{
+    PoolCase pc = {"2x2 stride 2", 1, 2, 4, 2, 2, 2, 2, 0, 0, 1, 1};
+    RtWindow w = pool_window(&pc);
+    float x[8] = {1, 3, -INFINITY, -INFINITY, 3, 2, -INFINITY, -INFINITY}, y[2], dx[8];
+    float dy[2] = {1, 1};
+    rt_maxpool_forward(&w, 1, x, y);
+    cr_assert_float_eq(y[0], 3.0f, 0);
+    cr_assert(isinf(y[1]) && y[1] < 0);
+    rt_maxpool_backward(&w, 1, x, dy, dx, false);
+    float want[8] = {0, 1, 1, 0, 0, 0, 0, 0};
+    cr_assert_arr_eq(dx, want, sizeof want);
+    x[5] = NAN;
+    rt_maxpool_forward(&w, 1, x, y);
+    cr_assert(isnan(y[0]));
+    rt_maxpool_backward(&w, 1, x, dy, dx, false);
+    cr_assert_float_eq(dx[5], 1.0f, 0);
+    cr_assert_float_eq(dx[1], 0.0f, 0);
+}
+
+Test(kernels, global_pools)
+{
+    RtRng rng;
+    rt_rng_seed(&rng, 7, 0);
+    static const size_t shapes[][3] = {{3, 4, 10}, {2, 3, 1}, {1, 5, 37}};
+    for (size_t s = 0; s < 3; s++) {
+        size_t rows = shapes[s][0], c = shapes[s][1], sp = shapes[s][2], nx = rows * c * sp, ny = rows * c;
+        float *x = pool_input(&rng, nx, false), *dy = frand(&rng, ny), *y = ffill(ny, NAN);
+        float *dx0 = frand(&rng, nx), *dx = malloc(nx * sizeof *dx);
+        double *ymax = dzeros(ny), *yavg = dzeros(ny), *gmax = dzeros(nx), *gavg = dzeros(nx);
+        for (size_t p = 0; p < ny; p++) {
+            size_t a = p * sp;
+            double sum = 0.0;
+            for (size_t i = 0; i < sp; i++) {
+                sum += x[p * sp + i];
+                a = x[p * sp + i] > x[a] ? p * sp + i : a;
+                gavg[p * sp + i] = dy[p] / (double)sp;
+            }
+            ymax[p] = x[a];
+            gmax[a] = dy[p];
+            yavg[p] = sum / (double)sp;
+        }
+        rt_global_maxpool_forward(rows, c, sp, x, y);
+        expect_close("global max y", "", y, NULL, ymax, ny, 0.0);
+        rt_global_avgpool_forward(rows, c, sp, x, y);
+        expect_close("global avg y", "", y, NULL, yavg, ny, 1e-6);
+        for (int add = 0; add < 2; add++) {
+            for (size_t i = 0; i < nx; i++)
+                dx[i] = add ? dx0[i] : NAN;
+            rt_global_maxpool_backward(rows, c, sp, x, dy, dx, add);
+            expect_close("global max dx", add ? "added" : "written", dx, add ? dx0 : NULL, gmax, nx, 1e-7);
+            for (size_t i = 0; i < nx; i++)
+                dx[i] = add ? dx0[i] : NAN;
+            rt_global_avgpool_backward(rows, c, sp, dy, dx, add);
+            expect_close("global avg dx", add ? "added" : "written", dx, add ? dx0 : NULL, gavg, nx, 1e-6);
+        }
+        free(x), free(dy), free(y), free(dx0), free(dx), free(ymax), free(yavg), free(gmax), free(gavg);
+    }
+}
+
+/* ---- batchnorm ---------------------------------------------------------- */
+
+typedef struct BnCase {
+    const char *name;
+    size_t rows, c, spatial;
+    float offset; /* added to x: a large mean next to a unit spread */
+} BnCase;
+
+static const BnCase bn_cases[] = {
+    {"2d 4x3x5", 4, 3, 5, 0.0f},
+    {"1d on [N,C] 6x4", 6, 4, 1, 0.0f},
+    {"2d 2x2x9, mean 10", 2, 2, 9, 10.0f},
+    {"1d 2x3 (n = 2)", 2, 3, 1, 0.0f},
+};
+#define BN_CASES (sizeof bn_cases / sizeof bn_cases[0])
+
+/* Training forward in double: y, mean/invstd, the running statistics. */
+static void ref_bn_train(const RtBatchnorm *bn, size_t rows, const double *x, const double *wt,
+                         const double *b, double *y, double *saved, double *rm, double *rv)
+{
+    size_t c = bn->c, sp = bn->spatial;
+    double n = (double)(rows * sp);
+    for (size_t ch = 0; ch < c; ch++) {
+        double sum = 0.0, sq = 0.0;
+        for (size_t r = 0; r < rows; r++)
+            for (size_t s = 0; s < sp; s++)
+                sum += x[(r * c + ch) * sp + s];
+        double mean = sum / n;
+        for (size_t r = 0; r < rows; r++)
+            for (size_t s = 0; s < sp; s++)
+                sq += pow(x[(r * c + ch) * sp + s] - mean, 2);
+        double invstd = 1.0 / sqrt(sq / n + bn->eps);
+        for (size_t r = 0; r < rows; r++)
+            for (size_t s = 0; s < sp; s++) {
+                size_t i = (r * c + ch) * sp + s;
+                y[i] = (x[i] - mean) * invstd * wt[ch] + b[ch];
+            }
+        if (saved)
+            saved[ch] = mean, saved[c + ch] = invstd;
+        if (rm)
+            rm[ch] = (1.0 - bn->momentum) * rm[ch] + bn->momentum * mean;
+        if (rv)
+            rv[ch] = (1.0 - bn->momentum) * rv[ch] + bn->momentum * sq / (n - 1.0);
+    }
+}
+
+Test(kernels, batchnorm_train_forward)
+{
+    RtRng rng;
+    rt_rng_seed(&rng, 8, 0);
+    for (size_t k = 0; k < BN_CASES; k++) {
+        const BnCase *bc = &bn_cases[k];
+        RtBatchnorm bn = {bc->c, bc->spatial, 0.1f, 1e-5f};
+        size_t n = bc->rows * bc->c * bc->spatial, c = bc->c;
+        float *x = frand(&rng, n), *wt = frand(&rng, c), *b = frand(&rng, c);
+        float *rm = frand(&rng, c), *rv = frand(&rng, c), *y = ffill(n, NAN), *saved = ffill(2 * c, NAN);
+        for (size_t i = 0; i < n; i++)
+            x[i] += bc->offset;
+        for (size_t i = 0; i < c; i++)
+            rv[i] = fabsf(rv[i]) + 0.5f;
+        double *xd = dcopy(x, n), *wd = dcopy(wt, c), *bd = dcopy(b, c), *rmd = dcopy(rm, c), *rvd = dcopy(rv, c);
+        double *yref = dzeros(n), *sref = dzeros(2 * c);
+        ref_bn_train(&bn, bc->rows, xd, wd, bd, yref, sref, rmd, rvd);
+        rt_batchnorm_train_forward(&bn, bc->rows, x, wt, b, rm, rv, y, saved);
+        expect_close("bn y", bc->name, y, NULL, yref, n, 1e-6);
+        expect_close("bn mean", bc->name, saved, NULL, sref, c, 1e-6);
+        expect_close("bn invstd", bc->name, saved + c, NULL, sref + c, c, 1e-6);
+        expect_close("bn running mean", bc->name, rm, NULL, rmd, c, 1e-6);
+        expect_close("bn running var (unbiased)", bc->name, rv, NULL, rvd, c, 1e-6);
+        /* without affine parameters or running statistics */
+        double *ones = dzeros(c), *zeros = dzeros(c);
+        for (size_t i = 0; i < c; i++)
+            ones[i] = 1.0;
+        ref_bn_train(&bn, bc->rows, xd, ones, zeros, yref, NULL, NULL, NULL);
+        rt_batchnorm_train_forward(&bn, bc->rows, x, NULL, NULL, NULL, NULL, y, saved);
+        expect_close("bn y (no affine)", bc->name, y, NULL, yref, n, 1e-6);
+        free(x), free(wt), free(b), free(rm), free(rv), free(y), free(saved), free(xd), free(wd);
+        free(bd), free(rmd), free(rvd), free(yref), free(sref), free(ones), free(zeros);
+    }
+}
+
+Test(kernels, batchnorm_eval_forward)
+{
+    RtRng rng;
+    rt_rng_seed(&rng, 9, 0);
+    RtBatchnorm bn = {3, 4, 0.1f, 1e-3f};
+    size_t rows = 2, n = rows * 3 * 4;
+    float *x = frand(&rng, n), *wt = frand(&rng, 3), *b = frand(&rng, 3), *rm = frand(&rng, 3);
+    float *rv = frand(&rng, 3), *y = ffill(n, NAN);
+    for (size_t i = 0; i < 3; i++)
+        rv[i] = fabsf(rv[i]) + 0.1f;
+    double *yref = dzeros(n);
+    for (size_t i = 0; i < n; i++) {
+        size_t ch = (i / 4) % 3;
+        yref[i] = ((double)x[i] - rm[ch]) / sqrt((double)rv[ch] + (double)bn.eps) * wt[ch] + b[ch];
+    }
+    rt_batchnorm_eval_forward(&bn, rows, x, wt, b, rm, rv, y);
+    expect_close("bn eval y", "", y, NULL, yref, n, 1e-6);
+    free(x), free(wt), free(b), free(rm), free(rv), free(y), free(yref);
+}
+
+/* L = sum(r * y) of the double training forward. */
+static double bn_loss(const RtBatchnorm *bn, size_t rows, const double *x, const double *wt,
+                      const double *b, const double *r, double *y)
+{
+    size_t n = rows * bn->c * bn->spatial;
+    ref_bn_train(bn, rows, x, wt, b, y, NULL, NULL, NULL);
+    double l = 0.0;
+    for (size_t i = 0; i < n; i++)
+        l += r[i] * y[i];
+    return l;
+}
+
+/* The kernel's gradients against central differences of the double
+ * training forward (h = 1e-4: truncation ~1e-9, far under the tolerance). */
+Test(kernels, batchnorm_backward_is_finite_differences)
+{
+    RtRng rng;
+    rt_rng_seed(&rng, 10, 0);
+    for (size_t k = 0; k < BN_CASES; k++) {
+        const BnCase *bc = &bn_cases[k];
+        RtBatchnorm bn = {bc->c, bc->spatial, 0.1f, 1e-5f};
+        size_t n = bc->rows * bc->c * bc->spatial, c = bc->c;
+        float *x = frand(&rng, n), *wt = frand(&rng, c), *b = frand(&rng, c), *dy = frand(&rng, n);
+        float *y = malloc(n * sizeof *y), *saved = malloc(2 * c * sizeof *saved);
+        for (size_t i = 0; i < n; i++)
+            x[i] += bc->offset;
+        double *xd = dcopy(x, n), *wd = dcopy(wt, c), *bd = dcopy(b, c), *rd = dcopy(dy, n), *yd = dzeros(n);
+        double *gx = dzeros(n), *gw = dzeros(c), *gb = dzeros(c);
+        double *params[3] = {xd, wd, bd}, *grads[3] = {gx, gw, gb};
+        size_t counts[3] = {n, c, c};
+        const double h = 1e-4;
+        for (size_t p = 0; p < 3; p++)
+            for (size_t i = 0; i < counts[p]; i++) {
+                double v = params[p][i];
+                params[p][i] = v + h;
+                double lp = bn_loss(&bn, bc->rows, xd, wd, bd, rd, yd);
+                params[p][i] = v - h;
+                double lm = bn_loss(&bn, bc->rows, xd, wd, bd, rd, yd);
+                params[p][i] = v;
+                grads[p][i] = (lp - lm) / (2 * h);
+            }
+        rt_batchnorm_train_forward(&bn, bc->rows, x, wt, b, NULL, NULL, y, saved);
+        float *dw0 = frand(&rng, c), *db0 = frand(&rng, c), *dx0 = frand(&rng, n);
+        float *dw = malloc(c * sizeof *dw), *db = malloc(c * sizeof *db), *dx = malloc(n * sizeof *dx);
+        memcpy(dw, dw0, c * sizeof *dw), memcpy(db, db0, c * sizeof *db), memcpy(dx, dx0, n * sizeof *dx);
+        rt_batchnorm_backward(&bn, bc->rows, x, wt, saved, dy, dw, db, dx, true);
+        expect_close("bn dweight (added)", bc->name, dw, dw0, gw, c, 1e-5);
+        expect_close("bn dbias (added)", bc->name, db, db0, gb, c, 1e-5);
+        expect_close("bn dx (added)", bc->name, dx, dx0, gx, n, 1e-5);
+        for (size_t i = 0; i < n; i++)
+            dx[i] = NAN;
+        rt_batchnorm_backward(&bn, bc->rows, x, wt, saved, dy, NULL, NULL, dx, false);
+        expect_close("bn dx (written)", bc->name, dx, NULL, gx, n, 1e-5);
+        memset(dw, 0, c * sizeof *dw);
+        rt_batchnorm_backward(&bn, bc->rows, x, wt, saved, dy, dw, NULL, NULL, false);
+        expect_close("bn dweight (no dx)", bc->name, dw, NULL, gw, c, 1e-5);
+        free(x), free(wt), free(b), free(dy), free(y), free(saved), free(xd), free(wd), free(bd);
+        free(rd), free(yd), free(gx), free(gw), free(gb), free(dw0), free(db0), free(dx0);
+        free(dw), free(db), free(dx);
+    }
+}
