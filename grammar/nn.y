@@ -51,6 +51,7 @@ typedef void *yyscan_t;
     struct { AstArg *head, *tail; size_t n; } args;
     struct { AstProp *head, *tail; } props;
     struct { AstLayer *head, *tail; } layers;
+    struct { const char *name; Loc loc; AstArg *args; size_t n; bool call; } callee;
 }
 
 %code {
@@ -86,16 +87,20 @@ static void parse_link_decl(ParseState *ps, AstDecl *d)
 %token <value> STRING "string"
 %token DATASET "dataset" MODEL "model" TRAIN "train" EVALUATE "evaluate"
 %token ON "on" INPUT "input" SWEEP "sweep" TRUE "true" FALSE "false"
+/* Declared before ']' and ')' so "expecting ',' or ']'" lists it first. */
+%token ','
 
-%type <value> value
-%type <values> list items numbers
-%type <args> args arglist
+
+%type <value> value input_shape
+%type <values> list items
+%type <args> args arglist numbers
 %type <arg> arg
 %type <prop> prop item
 %type <props> props train_items
 %type <layer> layer kind
 %type <layers> layers
 %type <ref> ref
+%type <callee> callee
 
 %%
 
@@ -200,14 +205,15 @@ layers
     ;
 
 layer
-    : INPUT NUMBER
+    : INPUT input_shape
         {
             $$ = ast_new_layer(PS());
             NEED($$);
             $$->is_input = true;
             $$->kind = "input";
             $$->kind_loc = @1;
-            $$->args = $2;
+            $$->args = ast_new_arg(PS(), NULL, @2, $2);
+            NEED($$->args);
             $$->n_args = 1;
             $$->loc = @1;
         }
@@ -221,18 +227,39 @@ layer
     | kind
     ;
 
-kind
+/* `input 64` or `input [1, 8, 8]`. */
+input_shape
+    : NUMBER
+    | '[' list ']'
+        {
+            $$ = ast_new_value(PS(), AST_LIST, @1);
+            NEED($$);
+            $$->items = $2.head;
+            $$->n = $2.n;
+        }
+    ;
+
+/* `dense 4` or `conv2d(16, kernel = 3)`: a kind and its arguments. */
+callee
     : IDENT numbers
+        { $$.name = $1; $$.loc = @1; $$.args = $2.head; $$.n = $2.n; $$.call = false; }
+    | IDENT '(' args ')'
+        { $$.name = $1; $$.loc = @1; $$.args = $3.head; $$.n = $3.n; $$.call = true; }
+    ;
+
+kind
+    : callee
         {
             $$ = ast_new_layer(PS());
             NEED($$);
-            $$->kind = $1;
-            $$->kind_loc = @1;
-            $$->args = $2.head;
-            $$->n_args = $2.n;
-            $$->loc = @1;
+            $$->kind = $1.name;
+            $$->kind_loc = $1.loc;
+            $$->args = $1.args;
+            $$->n_args = $1.n;
+            $$->call = $1.call;
+            $$->loc = $1.loc;
         }
-    | kind ',' IDENT numbers
+    | kind ',' callee
         {
             $$ = $1;
             if ($$->act) {
@@ -240,10 +267,11 @@ kind
             } else if ($$->has_block) {
                 diag_error(PS()->diag, @2, "the activation must come before the parameter block");
             } else {
-                $$->act = $3;
-                $$->act_loc = @3;
-                $$->act_args = $4.head;
-                $$->n_act_args = $4.n;
+                $$->act = $3.name;
+                $$->act_loc = $3.loc;
+                $$->act_args = $3.args;
+                $$->n_act_args = $3.n;
+                $$->act_call = $3.call;
             }
         }
     | kind '{' props '}'
@@ -263,9 +291,11 @@ numbers
     : %empty                { $$.head = $$.tail = NULL; $$.n = 0; }
     | numbers NUMBER
         {
+            AstArg *a = ast_new_arg(PS(), NULL, @2, $2);
+            NEED(a);
             $$ = $1;
-            if ($$.tail) $$.tail->next = $2; else $$.head = $2;
-            $$.tail = $2;
+            if ($$.tail) $$.tail->next = a; else $$.head = a;
+            $$.tail = a;
             $$.n++;
         }
     ;
@@ -276,6 +306,8 @@ value
     | TRUE                  { $$ = ast_new_value(PS(), AST_BOOL, @1); NEED($$); $$->boolean = true; }
     | FALSE                 { $$ = ast_new_value(PS(), AST_BOOL, @1); NEED($$); }
     | IDENT                 { $$ = ast_new_value(PS(), AST_IDENT, @1); NEED($$); $$->text = $1; }
+    /* `from = input`: the keyword names the input layer as a value. */
+    | INPUT                 { $$ = ast_new_value(PS(), AST_IDENT, @1); NEED($$); $$->text = "input"; }
     | IDENT '(' args ')'
         {
             $$ = ast_new_value(PS(), AST_CALL, @1);
@@ -353,12 +385,13 @@ static bool parse_expects(const yysymbol_kind_t *syms, int n, yysymbol_kind_t sy
     return false;
 }
 
-/* A value can start with six different tokens; listing them all would bury
+/* A value can start with seven different tokens; listing them all would bury
  * the point, so they are summed up as "a value". */
 static bool parse_starts_value(yysymbol_kind_t sym)
 {
     return sym == YYSYMBOL_NUMBER || sym == YYSYMBOL_STRING || sym == YYSYMBOL_TRUE ||
-           sym == YYSYMBOL_FALSE || sym == YYSYMBOL_IDENT || parse_is_open_bracket(sym);
+           sym == YYSYMBOL_FALSE || sym == YYSYMBOL_IDENT || sym == YYSYMBOL_INPUT ||
+           parse_is_open_bracket(sym);
 }
 
 /* "syntax error, unexpected number, expecting identifier" at the token.

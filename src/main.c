@@ -484,6 +484,13 @@ static int emit_program(Arena *a, const IrProgram *prog, const Cli *cli, Diag *d
     if (!cli->model && prog->n_models > 1)
         fprintf(stderr, "nnc: emitting model '%s' (the file has %zu models; choose one with "
                 "--model)\n", prog->models[model].name, prog->n_models);
+    const IrNode *bad = emit_first_unsupported(&prog->models[model]);
+    if (bad) {
+        fprintf(stderr, "nnc: emit: %s '%s' is not supported by --target %s yet; `nnc run` "
+                "trains and evaluates it\n", ir_ops[bad->op].name, bad->layer,
+                cli->target ? cli->target : "c");
+        return EXIT_USER;
+    }
     if (target == TARGET_PYTORCH)
         return emit_pytorch_package(a, prog, cli, model, d);
     if (!probe_outputs(cli, d))

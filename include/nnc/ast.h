@@ -53,19 +53,25 @@ typedef struct AstProp {
     struct AstProp *next;
 } AstProp;
 
-/* One line of a model: `input 2`, or `[name:] kind args [, act args] [{...}]`. */
+/* One line of a model: `input 2` / `input [1, 8, 8]`, or
+ * `[name:] kind args [, act args] [{...}]`, where kind and act are written
+ * `dense 4` (numbers after the kind) or as a call, `conv2d(16, kernel = 3)`.
+ * Both forms give the same argument list; what the arguments mean is the
+ * op table's business (lower_model.c). */
 typedef struct AstLayer {
     bool is_input;
     const char *name;   /* NULL when the line has no `name:` */
     Loc name_loc;
     const char *kind;   /* "dense", "relu", ...; "input" for the input line */
     Loc kind_loc;
-    AstValue *args;     /* numbers after the kind, linked by next */
+    AstArg *args;       /* input: one positional number or list */
     size_t n_args;
+    bool call;          /* the kind was written as a call: `dense(4)` */
     const char *act;    /* activation after ',' or NULL */
     Loc act_loc;
-    AstValue *act_args;
+    AstArg *act_args;
     size_t n_act_args;
+    bool act_call;
     bool has_block;     /* a `{ ... }` parameter block was written */
     Loc block_loc;      /* its '{' */
     AstProp *params;
@@ -101,6 +107,11 @@ struct AstFile {
     size_t n_decls;
 };
 typedef struct AstFile AstFile;
+
+/* A layer's arguments as written, for short displays: " 4" for `dense 4`,
+ * "(16, kernel = 3)" for a call; nested values are summed up as "[...]"
+ * or "f(...)". Returns buf. */
+const char *ast_args_text(const AstArg *args, bool call, char *buf, size_t size);
 
 /* Name of a value kind for messages: "number", "string", "list", ... */
 const char *ast_value_kind_name(AstValueKind k);

@@ -31,6 +31,18 @@ typedef enum OpKind {
     OP_HARDSIGMOID,
     OP_SOFTMAX,
     OP_IDENTITY,
+    OP_CONV1D,
+    OP_CONV2D,
+    OP_MAXPOOL1D,
+    OP_MAXPOOL2D,
+    OP_AVGPOOL1D,
+    OP_AVGPOOL2D,
+    OP_GLOBAL_AVGPOOL,
+    OP_GLOBAL_MAXPOOL,
+    OP_FLATTEN,
+    OP_BATCHNORM,
+    OP_ADD,
+    OP_CONCAT,
 } OpKind;
 
 /* One past the last kind, outside the enum so that a switch over OpKind
@@ -38,19 +50,47 @@ typedef enum OpKind {
  * (checked with _Static_assert), and every switch over it lists every kind
  * (-Wswitch-enum, an error in every build): a new op does not build until
  * every stage handles it. */
-#define OP_COUNT ((int)OP_IDENTITY + 1)
+#define OP_COUNT ((int)OP_CONCAT + 1)
 
-typedef enum OpArg {
-    OPARG_NONE,  /* relu */
-    OPARG_UNITS, /* dense N: a positive integer */
-    OPARG_PROB,  /* dropout P: 0 <= P < 1 */
-    OPARG_NUMBER, /* leaky_relu A (slope), elu A (alpha): any number */
-} OpArg;
+/* What one argument of a layer call accepts. The binder (lower_model.c)
+ * checks every argument against its row and reports "WHAT must be ...". */
+typedef enum OpArgType {
+    ARG_COUNT,  /* a positive integer: units, channels, kernel, stride */
+    ARG_SIZE,   /* a non-negative integer: padding */
+    ARG_PROB,   /* 0 <= p < 1: dropout */
+    ARG_NUMBER, /* any number: a slope */
+    ARG_POSITIVE, /* a number > 0: eps */
+    ARG_FRACTION, /* 0 <= x <= 1: batchnorm's momentum */
+    ARG_BOOL,   /* true or false: bias */
+} OpArgType;
+
+/* One argument of a layer kind: `conv2d(16, kernel = 3)` binds 16 to the
+ * first row by position and 3 to the row named "kernel". */
+typedef struct OpArgSpec {
+    const char *name;   /* the keyword: "kernel" */
+    const char *what;   /* for messages: "kernel size" */
+    OpArgType type;
+    bool pair;          /* a 2-D op's window argument: N or [h, w] */
+    bool required;
+    double def;         /* when not given (and def_from < 0) */
+    int def_from;       /* when not given: the value of this argument (stride = kernel); -1 */
+} OpArgSpec;
+
+/* A bound argument: v[0] = h, v[1] = w for a pair (both the same when one
+ * number is written), v[0] for everything else. */
+typedef struct OpArgValue {
+    double v[2];
+    bool given;
+} OpArgValue;
+
+enum { OP_MAX_ARGS = 7 };
 
 /* Shapes are per sample (the batch is the runtime's business): rank 1 for
  * features ([N]), 2 for sequences ([C, L]), 3 for images ([C, H, W]).
  * Parameter tensors use up to IR_MAX_RANK dimensions. */
-enum { IR_MAX_RANK = 4, IR_MAX_PARAMS = 4 };
+enum { IR_MAX_RANK = 4, IR_MAX_PARAMS = 5 };
+/* Layers one node may read (add and concat name them). */
+enum { IR_MAX_INPUTS = 64 };
 
 typedef struct IrShape {
     size_t rank;
@@ -62,7 +102,15 @@ typedef enum IrInit {
     /* U(-1/sqrt(fan_in), 1/sqrt(fan_in)): nn.Linear's weight and bias
      * (kaiming_uniform with a = sqrt(5) reduces to that bound). */
     INIT_UNIFORM_FAN_IN,
+    INIT_ZEROS,   /* nn.BatchNorm's bias, running_mean, num_batches_tracked */
+    INIT_ONES,    /* nn.BatchNorm's weight, running_var */
 } IrInit;
+
+/* A trained tensor gets gradients and optimizer steps; a buffer (batchnorm's
+ * running statistics) is saved and loaded with the weights but only the op
+ * itself changes it, as register_buffer in PyTorch. A node's trained
+ * tensors come first, then its buffers. */
+typedef enum IrParamRole { PARAM_TRAINED, PARAM_BUFFER } IrParamRole;
 
 /* One parameter tensor of a node, as its op declares it. The runtime lays
  * the tensors of a node out back to back in declaration order. */
@@ -72,7 +120,15 @@ typedef struct IrParam {
     size_t fan_in;
     IrInit init;
     const char *layout;  /* names of the dimensions for messages: "out, in" */
+    IrParamRole role;
 } IrParam;
+
+/* A sliding window, [0] along the height and [1] along the width; a 1-D op
+ * uses [1] only ([0] is kernel 1, stride 1, padding 0, dilation 1), so one
+ * kernel serves both. */
+typedef struct IrWindow {
+    size_t kernel[2], stride[2], padding[2], dilation[2];
+} IrWindow;
 
 /* The configuration of one node, by op kind: what RtOpArgs points to. */
 typedef union IrOpConfig {
@@ -80,7 +136,18 @@ typedef union IrOpConfig {
     struct { double p; } dropout;
     struct { double slope; } leaky_relu;
     struct { double alpha; } elu;
+    struct { size_t channels, groups; IrWindow win; bool bias; } conv;
+    struct { IrWindow win; } pool;
+    struct { double momentum, eps; } batchnorm;
 } IrOpConfig;
+
+/* Why a node's shape cannot be inferred: the message, and what it is about
+ * (the line's kind, or one of its inputs) so the caret lands there. */
+enum { IR_AT_KIND = -1, IR_AT_INPUT = 0 };
+typedef struct IrShapeError {
+    int at;             /* IR_AT_KIND, or IR_AT_INPUT + k for input k */
+    char msg[256];
+} IrShapeError;
 
 struct IrNode;
 
@@ -88,11 +155,21 @@ typedef struct OpInfo {
     OpKind kind;            /* the row's own kind (a unit test checks the order) */
     const char *name;       /* keyword in .nn files: "dense", "relu" */
     const char *torch_name; /* for the summary: "Linear", "ReLU" */
-    OpArg arg;
-    bool arg_optional;      /* leaky_relu's slope may be omitted */
-    double arg_default;
-    bool activation;        /* may follow ", " on a dense line */
+    const char *example;    /* how a call looks, for "needs ..." messages */
+    const OpArgSpec *args;  /* in positional order */
+    size_t n_args;
+    bool activation;        /* may follow ", " on a layer line */
     bool elementwise;       /* output shape == input shape */
+    /* Its positional arguments name the layers it reads (add, concat);
+     * other kinds read the line above, or `from = NAME`. */
+    bool named_inputs;
+    /* Stores the bound arguments (ir_ops[k].args' order) in n->cfg. NULL:
+     * nothing to store. */
+    void (*configure)(struct IrNode *n, const OpArgValue *args);
+    /* n->shape from the input shapes (n->cfg set); false with *err when the
+     * inputs do not fit. NULL: the shape of input 0 (elementwise). */
+    bool (*infer)(struct IrNode *n, const IrShape *const *in, const char *const *in_names,
+                  size_t n_in, IrShapeError *err);
     /* The node's parameter tensors, in layout order, into out; returns how
      * many (at most IR_MAX_PARAMS). NULL for ops without parameters. */
     size_t (*params)(const struct IrNode *n, IrParam out[IR_MAX_PARAMS]);
@@ -101,6 +178,12 @@ typedef struct OpInfo {
 extern const OpInfo ir_ops[OP_COUNT];
 /* Looks an op up by its .nn name; returns false when there is none. */
 bool ir_op_lookup(const char *name, OpKind *out);
+/* Sets n->shape and n->units from the input shapes by n's op; false with
+ * *err when they do not fit or a size overflows. */
+bool ir_infer_shape(struct IrNode *n, const IrShape *const *in, const char *const *in_names,
+                    size_t n_in, IrShapeError *err);
+/* "[16, 8, 8]" into buf. */
+const char *ir_shape_text(const IrShape *s, char *buf, size_t size);
 
 /* ---- Models ------------------------------------------------------------ */
 
@@ -116,6 +199,7 @@ typedef struct IrNode {
     const size_t *inputs; /* indices of the nodes read, all < this node's */
     size_t n_inputs;    /* 0 for OP_INPUT */
     IrShape shape;      /* of one sample's output */
+    IrShape in_shape;   /* of inputs[0]'s output (rank 0 for OP_INPUT) */
     size_t units;       /* the output's size: the product of shape */
     size_t in_units;    /* the size of inputs[0]'s output (0 for OP_INPUT) */
     IrOpConfig cfg;
@@ -154,6 +238,11 @@ size_t ir_node_params(const IrNode *n, IrParam out[IR_MAX_PARAMS]);
 /* The total size of n's parameter tensors into *count; false when it
  * overflows a size_t. The one place a parameter count is computed. */
 bool ir_node_param_count(const IrNode *n, size_t *count);
+/* The model summary's count (PyTorch's sum(p.numel() for p in
+ * parameters())): trained tensors only, not buffers. */
+size_t ir_node_trained_count(const IrNode *n);
+/* How many of n's tensors have the role (trained ones first, then buffers). */
+size_t ir_node_role_count(const IrNode *n, IrParamRole role);
 
 /* The model as PyTorch's print(model) shows it, one line per node after
  * the input, then "Total params: N (M trainable)" (frozen nodes do not

@@ -326,6 +326,7 @@ static bool write_node(OnnxWriter *wr, size_t i)
         /* opset 13's Softmax normalises along one axis: the units. */
         return write_unary(wr, i, "Softmax", in, out, &(NodeAttr){"axis", false, -1});
     case OP_INPUT: return true; /* the graph's input */
+    EMIT_NOT_YET_CASES: return false; /* refused before (emit_first_unsupported) */
     }
     return false;
 }

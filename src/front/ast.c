@@ -182,17 +182,46 @@ static void dump_props(FILE *out, const AstProp *p, int level)
     }
 }
 
-static void dump_numbers(FILE *out, const AstValue *v)
+/* ` 4` for `dense 4`; ` (2)` for a call, whose arguments follow on
+ * their own lines (dump_call_args). */
+static void dump_layer_args(FILE *out, const AstArg *args, size_t n, bool call)
 {
-    for (; v; v = v->next)
-        fprintf(out, " %.9g", v->number);
+    if (call) {
+        fprintf(out, " (%zu)", n);
+        return;
+    }
+    for (const AstArg *a = args; a; a = a->next)
+        fprintf(out, " %.9g", a->value->number);
+}
+
+static void dump_call_args(FILE *out, const char *what, const AstArg *args, int level)
+{
+    for (const AstArg *a = args; a; a = a->next) {
+        dump_indent(out, level);
+        if (a->name) {
+            fprintf(out, "%s arg %s", what, a->name);
+            dump_at(out, a->loc);
+            fputs(" = ", out);
+        } else {
+            fprintf(out, "%s arg = ", what);
+        }
+        dump_value_rest(out, a->value, level);
+    }
 }
 
 static void dump_layer(FILE *out, const AstLayer *l, int level)
 {
     dump_indent(out, level);
     if (l->is_input) {
-        fprintf(out, "input %.9g", l->args->number);
+        const AstValue *v = l->args->value;
+        if (v->kind == AST_NUMBER) {
+            fprintf(out, "input %.9g", v->number);
+        } else {
+            fputs("input [", out);
+            for (const AstValue *it = v->items; it; it = it->next)
+                fprintf(out, "%s%.9g", it == v->items ? "" : ", ", it->number);
+            fputc(']', out);
+        }
         dump_at(out, l->loc);
         fputc('\n', out);
         return;
@@ -200,12 +229,16 @@ static void dump_layer(FILE *out, const AstLayer *l, int level)
     fprintf(out, "layer %s", l->name ? l->name : "-");
     dump_at(out, l->loc);
     fprintf(out, " kind %s", l->kind);
-    dump_numbers(out, l->args);
+    dump_layer_args(out, l->args, l->n_args, l->call);
     if (l->act) {
         fprintf(out, ", %s", l->act);
-        dump_numbers(out, l->act_args);
+        dump_layer_args(out, l->act_args, l->n_act_args, l->act_call);
     }
     fputc('\n', out);
+    if (l->call)
+        dump_call_args(out, l->kind, l->args, level + 1);
+    if (l->act_call)
+        dump_call_args(out, l->act, l->act_args, level + 1);
     if (l->has_block) {
         dump_indent(out, level + 1);
         fputs("params", out);
@@ -296,9 +329,9 @@ static bool props_equal(const AstProp *a, const AstProp *b)
 static bool layer_equal(const AstLayer *a, const AstLayer *b)
 {
     return a->is_input == b->is_input && same_text(a->name, b->name) &&
-           same_text(a->kind, b->kind) && a->n_args == b->n_args && values_equal(a->args, b->args) &&
-           same_text(a->act, b->act) && a->n_act_args == b->n_act_args &&
-           values_equal(a->act_args, b->act_args) && a->has_block == b->has_block &&
+           same_text(a->kind, b->kind) && a->call == b->call && args_equal(a->args, b->args) &&
+           same_text(a->act, b->act) && a->act_call == b->act_call &&
+           args_equal(a->act_args, b->act_args) && a->has_block == b->has_block &&
            props_equal(a->params, b->params);
 }
 
@@ -324,4 +357,40 @@ bool ast_equal(const AstFile *a, const AstFile *b)
         if (!decl_equal(da, db))
             return false;
     return !da && !db;
+}
+
+static size_t args_put(char *buf, size_t size, size_t len, const char *fmt, const char *text,
+                       double number)
+{
+    if (len >= size)
+        return len;
+    int n = text ? snprintf(buf + len, size - len, fmt, text) : snprintf(buf + len, size - len, fmt, number);
+    return n > 0 ? len + (size_t)n : len;
+}
+
+const char *ast_args_text(const AstArg *args, bool call, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    if (call)
+        len = args_put(buf, size, len, "%s", "(", 0);
+    for (const AstArg *a = args; a; a = a->next) {
+        const AstValue *v = a->value;
+        len = args_put(buf, size, len, "%s", call ? (a == args ? "" : ", ") : " ", 0);
+        if (a->name) {
+            len = args_put(buf, size, len, "%s", a->name, 0);
+            len = args_put(buf, size, len, "%s", " = ", 0);
+        }
+        switch (v->kind) {
+        case AST_NUMBER: len = args_put(buf, size, len, "%g", NULL, v->number); break;
+        case AST_STRING: len = args_put(buf, size, len, "\"%s\"", v->text, 0); break;
+        case AST_BOOL: len = args_put(buf, size, len, "%s", v->boolean ? "true" : "false", 0); break;
+        case AST_IDENT: len = args_put(buf, size, len, "%s", v->text, 0); break;
+        case AST_CALL: len = args_put(buf, size, len, "%s(...)", v->text, 0); break;
+        case AST_LIST: len = args_put(buf, size, len, "%s", "[...]", 0); break;
+        }
+    }
+    if (call)
+        args_put(buf, size, len, "%s", ")", 0);
+    return buf;
 }

@@ -520,7 +520,7 @@ static void fmt_value(Fmt *f, const AstValue *v, size_t indent, size_t trail)
     case AST_NUMBER: fmt_word(f, NUMBER); return;
     case AST_STRING: fmt_word(f, STRING); return;
     case AST_BOOL: fmt_word(f, v->boolean ? TRUE : FALSE); return;
-    case AST_IDENT: fmt_word(f, IDENT); return;
+    case AST_IDENT: fmt_word(f, fmt_next_is(f, INPUT) ? INPUT : IDENT); return; /* `from = input` */
     case AST_CALL: fmt_call(f, v, indent, trail); return;
     case AST_LIST: fmt_list(f, v, indent, trail); return;
     }
@@ -556,12 +556,27 @@ static void fmt_numbers(Fmt *f, size_t n)
     }
 }
 
-/* `input N`, or `[name: ]kind args[, act args][ {...}]` on one line. */
+/* A kind and its arguments: `dense 4`, or a call laid out like an
+ * optimizer's (fmt_call reads only the arguments of the value). */
+static void fmt_callee(Fmt *f, const AstArg *args, size_t n, bool call, size_t indent)
+{
+    if (!call) {
+        fmt_word(f, IDENT);
+        fmt_numbers(f, n);
+        return;
+    }
+    AstValue v = {.kind = AST_CALL, .args = (AstArg *)args, .n = n};
+    fmt_call(f, &v, indent, 0);
+}
+
+/* `input N` / `input [C, H, W]`, or `[name: ]kind args[, act args][ {...}]`
+ * on one line. */
 static void fmt_layer(Fmt *f, const AstLayer *l, size_t indent)
 {
     if (l->is_input) {
         fmt_word(f, INPUT);
-        fmt_numbers(f, 1);
+        fmt_str(f, " ");
+        fmt_value(f, l->args->value, indent, 0);
         return;
     }
     if (l->name) {
@@ -569,13 +584,11 @@ static void fmt_layer(Fmt *f, const AstLayer *l, size_t indent)
         fmt_word(f, ':');
         fmt_str(f, " ");
     }
-    fmt_word(f, IDENT);
-    fmt_numbers(f, l->n_args);
+    fmt_callee(f, l->args, l->n_args, l->call, indent);
     if (l->act) {
         fmt_word(f, ',');
         fmt_str(f, " ");
-        fmt_word(f, IDENT);
-        fmt_numbers(f, l->n_act_args);
+        fmt_callee(f, l->act_args, l->n_act_args, l->act_call, indent);
     }
     if (l->has_block)
         fmt_block(f, &(FmtBlock){.props = l->params, .row = ROW_LAYER}, indent);

@@ -535,8 +535,32 @@ static bool lower_check_inputs(Lower *c, size_t model, size_t dataset, Loc at)
     const IrDataset *ds = &c->prog->datasets[dataset];
     if (ds->x_cols == m->in_units)
         return true;
-    diag_error(c->diag, at, "dataset '%s' has %zu feature%s per row but model '%s' takes input %zu",
-               ds->name, ds->x_cols, ds->x_cols == 1 ? "" : "s", m->name, m->in_units);
+    const IrShape *in = &m->nodes[0].shape;
+    if (in->rank == 1) {
+        diag_error(c->diag, at, "dataset '%s' has %zu feature%s per row but model '%s' takes "
+                   "input %zu", ds->name, ds->x_cols, ds->x_cols == 1 ? "" : "s", m->name,
+                   m->in_units);
+    } else {
+        char buf[96];
+        diag_error(c->diag, at, "dataset '%s' has %zu feature%s per row but model '%s' takes "
+                   "%s = %zu", ds->name, ds->x_cols, ds->x_cols == 1 ? "" : "s", m->name,
+                   ir_shape_text(in, buf, sizeof buf), m->in_units);
+    }
+    return false;
+}
+
+/* Losses and scores compare a vector of outputs with the targets: a model
+ * that is trained or evaluated must end in one ([N], not [C, H, W]). */
+static bool lower_check_output(Lower *c, size_t model, Loc at)
+{
+    const IrModel *m = &c->prog->models[model];
+    const IrNode *last = &m->nodes[m->n_nodes - 1];
+    if (last->shape.rank == 1)
+        return true;
+    char buf[96];
+    diag_error(c->diag, at, "model '%s' ends in '%s' of shape %s, but training and evaluation "
+               "need a vector of outputs; end it with 'flatten' or 'global_avgpool' and a "
+               "'dense' layer", m->name, last->layer, ir_shape_text(&last->shape, buf, sizeof buf));
     return false;
 }
 
@@ -565,6 +589,43 @@ static bool lower_check_targets(Lower *c, size_t model, size_t dataset, Loc at)
     diag_error(c->diag, at, "dataset '%s' has %zu targets per row but model '%s' outputs %zu",
                ds->name, ds->y_cols, m->name, out);
     return false;
+}
+
+/* Batch statistics need two values per channel at least (PyTorch raises
+ * "Expected more than 1 value per channel when training"): a batchnorm
+ * over features [C] cannot train on a batch, or a last batch, of 1 row. */
+static bool lower_batch_fits_norm(Lower *c, const IrTrain *t, size_t batch, Loc at)
+{
+    const IrModel *m = &c->prog->models[t->model];
+    size_t rows = c->prog->datasets[t->dataset].rows;
+    for (size_t i = 1; i < m->n_nodes; i++) {
+        const IrNode *n = &m->nodes[i];
+        if (n->op != OP_BATCHNORM || n->units / n->shape.dim[0] > 1)
+            continue;
+        size_t last = rows % batch ? rows % batch : batch;
+        if (batch > 1 && last > 1)
+            continue;
+        if (batch == 1)
+            diag_error(c->diag, at, "batchnorm '%s' needs more than one value per channel, but "
+                       "a batch of 1 row gives one; use batch >= 2", n->layer);
+        else
+            diag_error(c->diag, at, "batchnorm '%s' needs more than one value per channel, but "
+                       "the last batch of each epoch has 1 row (%zu rows in batches of %zu); "
+                       "choose another batch size", n->layer, rows, batch);
+        return false;
+    }
+    return true;
+}
+
+static bool lower_check_batchnorm(Lower *c, const IrTrain *t, Loc at)
+{
+    if (t->n_sweep > 0 && t->sweep == HP_BATCH) {
+        for (size_t i = 0; i < t->n_sweep; i++)
+            if (!lower_batch_fits_norm(c, t, (size_t)t->sweep_values[i], at))
+                return false;
+        return true;
+    }
+    return lower_batch_fits_norm(c, t, t->batch, at);
 }
 
 /* batch (and swept batches) larger than the dataset shrink to it. */
@@ -695,7 +756,8 @@ void lower_train(Lower *c, const AstDecl *d)
     t->model = ms->index;
     t->dataset = dataset;
     ok &= lower_check_inputs(c, t->model, t->dataset, d->on.loc);
-    if (slots[TP_LOSS])
+    ok = ok && lower_check_output(c, t->model, d->name_loc);
+    if (ok && slots[TP_LOSS])
         ok &= lower_check_loss(c, t, slots[TP_LOSS]->value);
     if (!ok)
         return;
@@ -704,6 +766,8 @@ void lower_train(Lower *c, const AstDecl *d)
     if (!slots[TP_LOG_EVERY])
         t->log_every = t->epochs / 10 > 1 ? t->epochs / 10 : 1;
     lower_clamp_batch(c, t, slots[TP_BATCH], sweep);
+    if (!lower_check_batchnorm(c, t, slots[TP_BATCH] ? slots[TP_BATCH]->loc : d->loc))
+        return;
     if (ir_losses[t->loss.kind].binary_logits)
         p->models[t->model].logit_output = true;
     ms->trained = true;
@@ -730,6 +794,7 @@ void lower_evaluate(Lower *c, const AstDecl *d)
     long show_node = show ? lower_find_layer(c, &p->models[ms->index], show->value) : -1;
     if (!ok || !have_data || (show && show_node < 0) ||
         !lower_check_inputs(c, ms->index, dataset, d->on.loc) ||
+        !lower_check_output(c, ms->index, d->name_loc) ||
         !lower_check_targets(c, ms->index, dataset, d->on.loc))
         return;
     p->evals[p->n_evals] = (IrEval){ms->index, dataset, show_node, false, d->loc};

@@ -1,22 +1,40 @@
-/* Models: layer lines -> a chain of IrNodes with inferred widths. Kinds and
- * activations are looked up in the op table (ir_ops), so a new op needs no
- * change here. Naming: `name:` lines keep their name, unnamed lines become
- * KIND1, KIND2... per kind (skipping names the user took), and a trailing
- * activation is the node LAYER.ACT of layer LAYER. */
+/* Models: layer lines -> a graph of IrNodes with inferred shapes. Kinds,
+ * activations and their arguments are looked up in the op table (ir_ops):
+ * one generic binder matches a line's arguments, positional or by keyword,
+ * to its kind's rows, and ir_infer_shape applies the kind's shape rule, so
+ * a new op needs no change here. A line reads the line above, or `from =
+ * NAME`, or (add, concat) the layers it names; names refer to lines above,
+ * so the nodes come out in a topological order. Naming: `name:` lines keep
+ * their name, unnamed lines become KIND1, KIND2... per kind (skipping names
+ * the user took), and a trailing activation is the node LAYER.ACT of layer
+ * LAYER. */
 #include <math.h>
 #include <string.h>
 
 #include "lower.h"
 
+#define MODEL_MAX_INPUTS IR_MAX_INPUTS
+
 typedef struct ModelBuild {
     Lower *c;
     const AstDecl *d;
     IrModel *m;
-    size_t units;   /* width of the last node */
-    bool shapes;    /* units is known: shape checks make sense */
+    const AstLayer **lines;
+    const char **names;  /* per line: its layer name */
+    long *line_node;     /* per line: its last node, or -1 when the line failed */
+    size_t n_lines;
     bool ok;
 } ModelBuild;
 
+/* A line's arguments bound to its kind's rows, and the inputs it reads. */
+typedef struct Binding {
+    OpArgValue values[OP_MAX_ARGS];
+    size_t inputs[MODEL_MAX_INPUTS];
+    Loc input_locs[MODEL_MAX_INPUTS];
+    size_t n_inputs;
+    bool inputs_known;   /* false: an input line failed, skip shape checks */
+    bool from_given;
+} Binding;
 static bool model_name_taken(const AstLayer *layers, const char *name)
 {
     for (const AstLayer *l = layers; l; l = l->next)
@@ -93,106 +111,279 @@ static bool model_width(ModelBuild *b, const AstValue *v, const char *what, cons
         return false;
     }
     if (x > (double)LOWER_MAX_UNITS) {
-        diag_error(b->c->diag, v->loc, "%s %s is too large (at most %zu %s)", what,
-                   number_text(b->c, x), LOWER_MAX_UNITS, unit);
+        diag_error(b->c->diag, v->loc, "%s %s is too large (at most %zu%s%s)", what,
+                   number_text(b->c, x), LOWER_MAX_UNITS, *unit ? " " : "", unit);
         return false;
     }
     *out = (size_t)x;
     return true;
 }
 
-/* Checks a kind's arguments against ir_ops[k].arg; *arg gets the value. */
-static bool model_op_args(ModelBuild *b, OpKind k, Loc kind_loc, const AstValue *args,
-                          size_t n_args, double *arg)
+/* ---- binding a call's arguments ---------------------------------------- */
+
+static void bind_unknown_arg(ModelBuild *b, const OpInfo *op, const AstArg *a)
 {
-    const OpInfo *op = &ir_ops[k];
-    *arg = op->arg_default;
-    if (op->arg == OPARG_NONE && n_args > 0) {
-        diag_error(b->c->diag, args->loc, "'%s' takes no argument", op->name);
-        return false;
-    }
-    if (n_args > 1) {
-        diag_error(b->c->diag, args->next->loc, "'%s' takes one argument, got %zu", op->name,
-                   n_args);
-        return false;
-    }
-    if (n_args == 0 && op->arg != OPARG_NONE && !op->arg_optional) {
-        diag_error(b->c->diag, kind_loc, "'%s' needs %s", op->name,
-                   op->arg == OPARG_UNITS ? "a number of units, e.g. 'dense 4'"
-                                          : "a probability, e.g. 'dropout 0.5'");
-        return false;
-    }
-    if (n_args == 0)
-        return true;
-    if (op->arg == OPARG_UNITS) {
-        size_t units;
-        if (!model_width(b, args, "dense units", "units", &units))
+    const char *names[OP_MAX_ARGS + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < op->n_args; i++)
+        names[n++] = op->args[i].name;
+    if (!op->named_inputs)
+        names[n++] = "from";
+    const char *near = suggest_nearest(a->name, names, n);
+    if (near)
+        diag_error(b->c->diag, a->loc, "'%s' has no argument '%s'; did you mean '%s'?", op->name,
+                   a->name, near);
+    else
+        diag_error(b->c->diag, a->loc, "'%s' has no argument '%s'", op->name, a->name);
+}
+
+/* One number of an argument against its row's type. */
+static bool bind_number(ModelBuild *b, const OpArgSpec *spec, const AstValue *v, double *out)
+{
+    static const Range ranges[] = {
+        [ARG_SIZE] = {0, (double)LOWER_MAX_UNITS, false, false, true},
+        [ARG_PROB] = {0, 1, false, true, false},
+        [ARG_NUMBER] = {-INFINITY, INFINITY, false, false, false},
+        [ARG_POSITIVE] = {0, INFINITY, true, false, false},
+        [ARG_FRACTION] = {0, 1, false, false, false},
+    };
+    switch (spec->type) {
+    case ARG_COUNT: {
+        if (v->kind != AST_NUMBER) {
+            value_type_error(b->c, v, spec->what, "a positive integer");
             return false;
-        *arg = (double)units;
+        }
+        size_t n;
+        /* "dense units 1e11 is too large (at most 16777216 units)" */
+        const char *unit = strcmp(spec->name, "units") == 0 ? "units" : "";
+        if (!model_width(b, v, spec->what, unit, &n))
+            return false;
+        *out = (double)n;
         return true;
     }
-    if (op->arg == OPARG_PROB)
-        return value_in_range(b->c, args, "dropout probability", (Range){0, 1, false, true, false},
-                              arg);
-    *arg = args->number; /* OPARG_NUMBER: any number */
+    case ARG_BOOL:
+        if (v->kind != AST_BOOL) {
+            value_type_error(b->c, v, spec->what, "true or false");
+            return false;
+        }
+        *out = v->boolean ? 1 : 0;
+        return true;
+    case ARG_SIZE:
+    case ARG_PROB:
+    case ARG_NUMBER:
+    case ARG_POSITIVE:
+    case ARG_FRACTION: return value_in_range(b->c, v, spec->what, ranges[spec->type], out);
+    }
+    return false;
+}
+
+/* An argument's value: one number, or [h, w] where the row allows a pair. */
+static bool bind_value(ModelBuild *b, const OpInfo *op, const OpArgSpec *spec, const AstValue *v,
+                       OpArgValue *out)
+{
+    out->given = true;
+    if (v->kind == AST_LIST && spec->pair) {
+        if (v->n != 2) {
+            diag_error(b->c->diag, v->loc, "%s of '%s' is a number or [height, width], got %zu "
+                       "values", spec->what, op->name, v->n);
+            return false;
+        }
+        return bind_number(b, spec, v->items, &out->v[0]) &&
+               bind_number(b, spec, v->items->next, &out->v[1]);
+    }
+    if (v->kind == AST_LIST) {
+        diag_error(b->c->diag, v->loc, "%s of '%s' is one number, not a list", spec->what, op->name);
+        return false;
+    }
+    if (!bind_number(b, spec, v, &out->v[0]))
+        return false;
+    out->v[1] = out->v[0];
     return true;
 }
 
-/* Appends a node of kind k reading the last node (the model is a chain of
- * lines; the graph IR allows more), shaped like its input until the line
- * says otherwise. */
-static IrNode *model_push(ModelBuild *b, OpKind k, const char *name, const char *layer, Loc loc)
+/* Index of the line named name, or -1. */
+static long line_named(const ModelBuild *b, const char *name)
 {
-    IrNode *n = &b->m->nodes[b->m->n_nodes];
-    n->op = k;
-    n->name = name;
-    n->layer = layer;
-    n->loc = loc;
-    if (b->m->n_nodes > 0) {
-        size_t *in = arena_array(b->c->arena, 1, sizeof *in);
-        if (!in) {
-            diag_error(b->c->diag, loc, "out of memory");
-            b->ok = b->shapes = false;
-            return n;
+    for (size_t i = 0; i < b->n_lines; i++)
+        if (strcmp(b->names[i], name) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* A layer a line reads, by name: an earlier line, never this one or a
+ * later one (that keeps every model acyclic). Adds its node to bd. */
+static bool bind_input(ModelBuild *b, size_t line, const AstValue *v, Binding *bd)
+{
+    if (v->kind != AST_IDENT) {
+        value_type_error(b->c, v, "a layer to read", "the name of a layer above");
+        return false;
+    }
+    long at = line_named(b, v->text);
+    if (at == (long)line) {
+        diag_error(b->c->diag, v->loc, "layer '%s' cannot read itself", v->text);
+        return false;
+    }
+    if (at > (long)line) {
+        diag_error(b->c->diag, v->loc,
+                   "'%s' is a later layer; a layer can read only the layers above it", v->text);
+        diag_note(b->c->diag, b->lines[at]->loc, "'%s' is declared here", v->text);
+        return false;
+    }
+    if (at < 0) {
+        const char *near = suggest_nearest(v->text, b->names, line);
+        if (near)
+            diag_error(b->c->diag, v->loc, "unknown layer '%s' in model '%s'; did you mean '%s'?",
+                       v->text, b->d->name, near);
+        else
+            diag_error(b->c->diag, v->loc, "unknown layer '%s' in model '%s'", v->text,
+                       b->d->name);
+        return false;
+    }
+    if (bd->n_inputs == MODEL_MAX_INPUTS) {
+        diag_error(b->c->diag, v->loc, "a layer may read at most %d layers", MODEL_MAX_INPUTS);
+        return false;
+    }
+    if (b->line_node[at] < 0)
+        bd->inputs_known = false;
+    else
+        bd->inputs[bd->n_inputs] = (size_t)b->line_node[at];
+    bd->input_locs[bd->n_inputs++] = v->loc;
+    return true;
+}
+
+/* Matches args to op's rows: positional ones in order (or, for add and
+ * concat, as the layers read), then by keyword; `from = NAME` for any
+ * other kind. Reports every bad argument; false if there was one. */
+static bool bind_args(ModelBuild *b, const OpInfo *op, const AstArg *args, size_t line,
+                      bool activation, Binding *bd)
+{
+    bool ok = true;
+    size_t pos = 0, n_positional = 0;
+    for (const AstArg *a = args; a; a = a->next)
+        n_positional += !a->name;
+    for (const AstArg *a = args; a; a = a->next) {
+        if (!a->name && op->named_inputs) {
+            ok = bind_input(b, line, a->value, bd) && ok;
+            continue;
         }
-        *in = b->m->n_nodes - 1;
-        n->inputs = in;
-        n->n_inputs = 1;
-        n->in_units = b->units;
+        if (a->name && strcmp(a->name, "from") == 0 && !op->named_inputs && !activation) {
+            if (bd->from_given) {
+                diag_error(b->c->diag, a->loc, "'from' is given twice");
+                ok = false;
+                continue;
+            }
+            bd->from_given = true;
+            ok = bind_input(b, line, a->value, bd) && ok;
+            continue;
+        }
+        long slot = -1;
+        if (!a->name) {
+            if (pos >= op->n_args) {
+                if (op->n_args == 0)
+                    diag_error(b->c->diag, a->loc, "'%s' takes no argument", op->name);
+                else if (op->n_args == 1)
+                    diag_error(b->c->diag, a->loc, "'%s' takes one argument, got %zu", op->name,
+                               n_positional);
+                else
+                    diag_error(b->c->diag, a->loc, "'%s' takes at most %zu arguments by "
+                               "position, got %zu", op->name, op->n_args, n_positional);
+                ok = false;
+                continue;
+            }
+            slot = (long)pos++;
+        } else {
+            for (size_t i = 0; i < op->n_args && slot < 0; i++)
+                if (strcmp(op->args[i].name, a->name) == 0)
+                    slot = (long)i;
+            if (slot < 0) {
+                bind_unknown_arg(b, op, a);
+                ok = false;
+                continue;
+            }
+        }
+        if (bd->values[slot].given) {
+            diag_error(b->c->diag, a->loc, "'%s' of '%s' is given twice", op->args[slot].name,
+                       op->name);
+            ok = false;
+            continue;
+        }
+        ok = bind_value(b, op, &op->args[slot], a->value, &bd->values[slot]) && ok;
     }
-    n->shape = ir_shape_1d(b->units);
-    n->units = b->units;
-    b->m->n_nodes++;
-    return n;
+    return ok;
 }
 
-/* What a kind's one argument means, stored in its own configuration. */
-static void model_config(IrNode *n, double arg)
+/* Required arguments present, defaults for the rest (stride = kernel). */
+static bool bind_defaults(ModelBuild *b, const OpInfo *op, Loc loc, Binding *bd)
 {
-    switch (n->op) {
-    case OP_DENSE:
-        n->cfg.dense.units = (size_t)arg;
-        n->shape = ir_shape_1d(n->cfg.dense.units);
-        n->units = n->cfg.dense.units;
-        break;
-    case OP_DROPOUT: n->cfg.dropout.p = arg; break;
-    case OP_LEAKY_RELU: n->cfg.leaky_relu.slope = arg; break;
-    case OP_ELU: n->cfg.elu.alpha = arg; break;
-    case OP_INPUT:
-    case OP_STEP:
-    case OP_SIGMOID:
-    case OP_TANH:
-    case OP_GELU:
-    case OP_SILU:
-    case OP_SOFTPLUS:
-    case OP_HARDSWISH:
-    case OP_HARDSIGMOID:
-    case OP_RELU:
-    case OP_SOFTMAX:
-    case OP_IDENTITY: break;
+    bool ok = true;
+    for (size_t i = 0; i < op->n_args; i++) {
+        const OpArgSpec *spec = &op->args[i];
+        OpArgValue *v = &bd->values[i];
+        if (v->given)
+            continue;
+        if (spec->required) {
+            diag_error(b->c->diag, loc, "'%s' needs its '%s' argument (%s), e.g. '%s'", op->name,
+                       spec->name, spec->what, op->example);
+            ok = false;
+        } else if (spec->def_from >= 0) {
+            *v = bd->values[spec->def_from];
+            v->given = false;
+        } else {
+            v->v[0] = v->v[1] = spec->def;
+        }
     }
+    if (op->named_inputs && bd->n_inputs < 2 && ok) {
+        diag_error(b->c->diag, loc, "'%s' needs at least two layers, e.g. '%s'", op->name,
+                   op->example);
+        ok = false;
+    }
+    return ok;
 }
 
+/* ---- nodes ---------------------------------------------------------------- */
+
+/* Appends a node of kind k reading bd's inputs, its shape inferred from
+ * theirs; -1 (reported) when they do not fit. */
+static long model_push(ModelBuild *b, OpKind k, const char *name, const char *layer, Loc loc,
+                       const Binding *bd)
+{
+    IrModel *m = b->m;
+    IrNode *n = &m->nodes[m->n_nodes];
+    *n = (IrNode){.op = k, .name = name, .layer = layer, .loc = loc};
+    size_t *in = arena_array(b->c->arena, bd->n_inputs, sizeof *in);
+    if (!in) {
+        diag_error(b->c->diag, loc, "out of memory");
+        return -1;
+    }
+    memcpy(in, bd->inputs, bd->n_inputs * sizeof *in);
+    n->inputs = in;
+    n->n_inputs = bd->n_inputs;
+    n->in_shape = m->nodes[in[0]].shape;
+    n->in_units = m->nodes[in[0]].units;
+    if (ir_ops[k].configure)
+        ir_ops[k].configure(n, bd->values);
+    const IrShape *shapes[MODEL_MAX_INPUTS];
+    const char *names[MODEL_MAX_INPUTS];
+    for (size_t i = 0; i < bd->n_inputs; i++) {
+        shapes[i] = &m->nodes[in[i]].shape;
+        names[i] = m->nodes[in[i]].layer;
+    }
+    IrShapeError err;
+    if (!ir_infer_shape(n, shapes, names, bd->n_inputs, &err)) {
+        Loc at = err.at >= IR_AT_INPUT && (size_t)err.at < bd->n_inputs &&
+                         bd->input_locs[err.at].line ? bd->input_locs[err.at] : loc;
+        diag_error(b->c->diag, at, "%s", err.msg);
+        return -1;
+    }
+    if (n->units > LOWER_MAX_UNITS) {
+        char buf[96];
+        diag_error(b->c->diag, loc, "the output %s of '%s' has %zu values, more than the %zu a "
+                   "layer may have", ir_shape_text(&n->shape, buf, sizeof buf), name, n->units,
+                   LOWER_MAX_UNITS);
+        return -1;
+    }
+    return (long)m->n_nodes++;
+}
 /* "[4, 2]" for a shape. */
 static const char *param_shape_text(Lower *c, const IrShape *sh)
 {
@@ -225,7 +416,7 @@ static void model_param_value(ModelBuild *b, IrNode *n, const AstProp *prop, con
         b->ok = false;
         return;
     }
-    if (b->shapes && !param_shape_matches(&v, &p->shape)) {
+    if (!param_shape_matches(&v, &p->shape)) {
         const char *expected = param_shape_text(b->c, &p->shape);
         if (p->layout)
             diag_error(b->c->diag, prop->value->loc, "%s of '%s' has shape %s, expected %s (%s)",
@@ -265,79 +456,129 @@ static void model_params(ModelBuild *b, const AstLayer *l, IrNode *n)
             model_param_value(b, n, slots[k], &ps[k], k);
 }
 
+
 /* Adds the node's parameter tensors to the model's count. */
-static void model_count_params(ModelBuild *b, const AstLayer *l, const IrNode *n)
+static bool model_count_params(ModelBuild *b, Loc loc, const IrNode *n)
 {
     size_t count, total;
     if (!ir_node_param_count(n, &count) ||
         __builtin_add_overflow(b->m->n_params, count, &total) || total > LOWER_MAX_PARAMS) {
-        diag_error(b->c->diag, l->args->loc,
-                   "model '%s' would have more than %zu parameters", b->d->name,
-                   LOWER_MAX_PARAMS);
-        b->ok = false;
-        b->shapes = false;
-        return;
+        diag_error(b->c->diag, loc, "model '%s' would have more than %zu parameters",
+                   b->d->name, LOWER_MAX_PARAMS);
+        return false;
     }
     b->m->n_params = total;
+    return true;
 }
 
-/* The optional `, act args` of a line: its own node LAYER.ACT. */
-static void model_activation(ModelBuild *b, const AstLayer *l, const char *layer)
+static bool model_lookup(ModelBuild *b, const char *kind, Loc loc, bool activation, OpKind *k)
+{
+    if (!ir_op_lookup(kind, k) || *k == OP_INPUT) {
+        model_unknown_op(b, kind, loc, activation);
+        return false;
+    }
+    if (activation && !ir_ops[*k].activation) {
+        diag_error(b->c->diag, loc, "'%s' is not an activation; only an activation can follow ','",
+                   kind);
+        b->ok = false;
+        return false;
+    }
+    return true;
+}
+
+/* The optional `, act args` of a line: its own node LAYER.ACT reading the
+ * line's node; the line's last node is then the activation. */
+static void model_activation(ModelBuild *b, const AstLayer *l, size_t line)
 {
     OpKind k;
-    if (!ir_op_lookup(l->act, &k) || k == OP_INPUT) {
-        model_unknown_op(b, l->act, l->act_loc, true);
+    if (!model_lookup(b, l->act, l->act_loc, true, &k))
         return;
-    }
-    if (!ir_ops[k].activation) {
-        diag_error(b->c->diag, l->act_loc,
-                   "'%s' is not an activation; only an activation can follow ','", l->act);
+    Binding bd = {.inputs_known = true};
+    if (!bind_args(b, &ir_ops[k], l->act_args, line, true, &bd) ||
+        !bind_defaults(b, &ir_ops[k], l->act_loc, &bd)) {
         b->ok = false;
+        b->line_node[line] = -1;
         return;
     }
-    double arg;
-    if (!model_op_args(b, k, l->act_loc, l->act_args, l->n_act_args, &arg)) {
-        b->ok = false;
+    if (b->line_node[line] < 0)
         return;
-    }
+    bd.inputs[0] = (size_t)b->line_node[line];
+    bd.n_inputs = 1;
+    const char *layer = b->names[line];
     const char *name = arena_printf(b->c->arena, "%s.%s", layer, l->act);
-    IrNode *n = model_push(b, k, name ? name : l->act, layer, l->act_loc);
-    model_config(n, arg);
+    b->line_node[line] = model_push(b, k, name ? name : l->act, layer, l->act_loc, &bd);
+    if (b->line_node[line] < 0)
+        b->ok = false;
 }
 
-static void model_line(ModelBuild *b, const AstLayer *l, const char *name)
+static void model_line(ModelBuild *b, const AstLayer *l, size_t line)
 {
+    b->line_node[line] = -1;
     OpKind k;
-    if (!ir_op_lookup(l->kind, &k)) {
-        model_unknown_op(b, l->kind, l->kind_loc, false);
-        b->shapes = false;
+    if (!model_lookup(b, l->kind, l->kind_loc, false, &k))
         return;
+    const OpInfo *op = &ir_ops[k];
+    Binding bd = {.inputs_known = true};
+    bool ok = bind_args(b, op, l->args, line, false, &bd) && bind_defaults(b, op, l->kind_loc, &bd);
+    if (!bd.from_given && !op->named_inputs) { /* the line above */
+        bd.inputs_known = b->line_node[line - 1] >= 0;
+        bd.inputs[0] = bd.inputs_known ? (size_t)b->line_node[line - 1] : 0;
+        bd.input_locs[0] = (Loc){0};
+        bd.n_inputs = 1;
     }
-    double arg;
-    if (!model_op_args(b, k, l->kind_loc, l->args, l->n_args, &arg)) {
+    if (l->has_block && !op->params) { /* the line's shape still counts */
+        diag_error(b->c->diag, l->block_loc,
+                   "only layers with parameters take a parameter block; '%s' has none", l->kind);
         b->ok = false;
-        if (k == OP_DENSE)
-            b->shapes = false; /* the width after this line is unknown */
     }
-    IrNode *n = model_push(b, k, name, name, l->loc);
-    if (k != OP_DENSE || b->shapes)
-        model_config(n, arg);
-    if (ir_ops[k].params && b->shapes)
-        model_count_params(b, l, n);
-    b->units = n->units;
-    if (l->has_block && !ir_ops[k].params) {
-        diag_error(b->c->diag, l->block_loc, "only dense layers take a parameter block; '%s' has no parameters",
-                   l->kind);
+    if (ok && bd.inputs_known) {
+        long at = model_push(b, k, b->names[line], b->names[line], l->loc, &bd);
+        IrNode *n = at >= 0 ? &b->m->nodes[at] : NULL;
+        Loc count_at = l->args ? l->args->value->loc : l->kind_loc;
+        if (n && op->params && !model_count_params(b, count_at, n))
+            at = -1;
+        else if (n && l->has_block && op->params)
+            model_params(b, l, n);
+        b->line_node[line] = at;
+        ok = at >= 0;
+    }
+    if (!ok)
         b->ok = false;
-    } else if (l->has_block) {
-        model_params(b, l, n);
-    }
     if (l->act)
-        model_activation(b, l, name);
+        model_activation(b, l, line);
 }
 
-/* The first line must be `input N`, and no other line may be. */
-static bool model_input(ModelBuild *b, size_t n_lines)
+/* `input N` or `input [C, L]` / `input [C, H, W]`: the shape of a sample. */
+static bool model_input_shape(ModelBuild *b, const AstValue *v, IrShape *out)
+{
+    size_t dims = 0;
+    if (v->kind == AST_NUMBER)
+        return model_width(b, v, "input size", "features", &out->dim[0]) && (out->rank = 1);
+    if (v->n < 1 || v->n > 3) {
+        diag_error(b->c->diag, v->loc, "an input shape has 1 to 3 sizes ([N], [C, L] or "
+                   "[C, H, W]), got %zu", v->n);
+        return false;
+    }
+    size_t total = 1;
+    for (const AstValue *it = v->items; it; it = it->next, dims++) {
+        if (it->kind != AST_NUMBER) {
+            value_type_error(b->c, it, "input size", "a positive integer");
+            return false;
+        }
+        if (!model_width(b, it, "input size", "features", &out->dim[dims]))
+            return false;
+        if (__builtin_mul_overflow(total, out->dim[dims], &total) || total > LOWER_MAX_UNITS) {
+            diag_error(b->c->diag, v->loc, "input shape has more than %zu values per sample",
+                       LOWER_MAX_UNITS);
+            return false;
+        }
+    }
+    out->rank = dims;
+    return true;
+}
+
+/* The first line must be `input ...`, and no other line may be. */
+static bool model_input(ModelBuild *b)
 {
     const AstLayer *first = b->d->layers;
     if (!first) {
@@ -355,11 +596,18 @@ static bool model_input(ModelBuild *b, size_t n_lines)
         diag_error(b->c->diag, first->loc, "model '%s' must start with 'input N'", b->d->name);
         return false;
     }
-    if (n_lines == 1) {
+    if (b->n_lines == 1) {
         diag_error(b->c->diag, b->d->name_loc, "model '%s' has no layers after 'input'", b->d->name);
         b->ok = false;
     }
-    return model_width(b, first->args, "input size", "features", &b->units);
+    IrShape shape = {0};
+    if (!model_input_shape(b, first->args->value, &shape))
+        return false;
+    IrNode *n = &b->m->nodes[b->m->n_nodes++];
+    *n = (IrNode){.op = OP_INPUT, .name = "input", .layer = "input", .shape = shape,
+                  .units = ir_shape_size(&shape), .loc = first->loc};
+    b->line_node[0] = 0;
+    return true;
 }
 
 void lower_model(Lower *c, const AstDecl *d, ModelSym *sym)
@@ -374,26 +622,30 @@ void lower_model(Lower *c, const AstDecl *d, ModelSym *sym)
     size_t n_lines = 0;
     for (const AstLayer *l = d->layers; l; l = l->next)
         n_lines++;
+    ModelBuild b = {c, d, m, NULL, NULL, NULL, n_lines, true};
     m->nodes = arena_array(c->arena, 2 * n_lines + 1, sizeof *m->nodes);
-    ModelBuild b = {c, d, m, 0, true, true};
-    const char **names = model_names(&b, n_lines);
-    if (!m->nodes || !names) {
+    b.lines = arena_array(c->arena, n_lines + 1, sizeof *b.lines);
+    b.line_node = arena_array(c->arena, n_lines + 1, sizeof *b.line_node);
+    b.names = model_names(&b, n_lines);
+    if (!m->nodes || !b.lines || !b.line_node || !b.names) {
         diag_error(c->diag, d->name_loc, "out of memory");
         return;
     }
-    if (!model_input(&b, n_lines)) {
-        b.ok = false;
-        b.shapes = false;
+    size_t i = 0;
+    for (const AstLayer *l = d->layers; l; l = l->next, i++) {
+        b.lines[i] = l;
+        b.line_node[i] = -1;
     }
-    if (b.shapes)
-        model_push(&b, OP_INPUT, "input", "input", d->layers->loc);
-    m->in_units = b.units;
-    size_t i = 1;
-    for (const AstLayer *l = d->layers ? d->layers->next : NULL; l; l = l->next, i++)
-        if (!l->is_input)
-            model_line(&b, l, names[i]);
-    m->out_units = b.units;
-    sym->ok = b.ok && b.shapes;
+    bool input_ok = model_input(&b);
+    b.ok = b.ok && input_ok;
+    for (i = 1; i < n_lines; i++)
+        if (!b.lines[i]->is_input)
+            model_line(&b, b.lines[i], i);
+    if (input_ok) {
+        m->in_units = m->nodes[0].units;
+        m->out_units = m->nodes[m->n_nodes - 1].units;
+    }
+    sym->ok = b.ok && input_ok && n_lines > 1 && b.line_node[n_lines - 1] >= 0;
 }
 
 long lower_find_layer(Lower *c, const IrModel *m, const AstValue *v)

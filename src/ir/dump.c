@@ -88,6 +88,24 @@ static void dump_inputs(FILE *out, const IrModel *m, const IrNode *n)
     }
 }
 
+/* " kernel 3" (1-D) or " kernel [3, 3]" (2-D) for one window field. */
+static void dump_window_field(FILE *out, const char *name, const size_t v[2], bool two_d)
+{
+    if (two_d)
+        fprintf(out, " %s [%zu, %zu]", name, v[0], v[1]);
+    else
+        fprintf(out, " %s %zu", name, v[1]);
+}
+
+static void dump_window(FILE *out, const IrWindow *w, bool two_d, bool dilation)
+{
+    dump_window_field(out, "kernel", w->kernel, two_d);
+    dump_window_field(out, "stride", w->stride, two_d);
+    dump_window_field(out, "padding", w->padding, two_d);
+    if (dilation)
+        dump_window_field(out, "dilation", w->dilation, two_d);
+}
+
 /* The op's own configuration, as written in the .nn file. */
 static void dump_config(FILE *out, const IrNode *n)
 {
@@ -95,6 +113,24 @@ static void dump_config(FILE *out, const IrNode *n)
     case OP_DROPOUT: fprintf(out, " p %.9g", n->cfg.dropout.p); break;
     case OP_LEAKY_RELU: fprintf(out, " slope %.9g", n->cfg.leaky_relu.slope); break;
     case OP_ELU: fprintf(out, " alpha %.9g", n->cfg.elu.alpha); break;
+    case OP_CONV1D:
+    case OP_CONV2D:
+        fprintf(out, " channels %zu", n->cfg.conv.channels);
+        dump_window(out, &n->cfg.conv.win, n->op == OP_CONV2D, true);
+        fprintf(out, " groups %zu bias %s", n->cfg.conv.groups, n->cfg.conv.bias ? "true" : "false");
+        break;
+    case OP_MAXPOOL1D:
+    case OP_AVGPOOL1D: dump_window(out, &n->cfg.pool.win, false, false); break;
+    case OP_MAXPOOL2D:
+    case OP_AVGPOOL2D: dump_window(out, &n->cfg.pool.win, true, false); break;
+    case OP_BATCHNORM:
+        fprintf(out, " momentum %.9g eps %.9g", n->cfg.batchnorm.momentum, n->cfg.batchnorm.eps);
+        break;
+    case OP_GLOBAL_AVGPOOL:
+    case OP_GLOBAL_MAXPOOL:
+    case OP_FLATTEN:
+    case OP_ADD:
+    case OP_CONCAT:
     case OP_DENSE: /* its units are its shape */
     case OP_INPUT:
     case OP_STEP:

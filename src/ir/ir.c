@@ -48,3 +48,21 @@ float ir_binary_threshold(const IrModel *m)
 {
     return m->logit_output ? 0.0f : 0.5f;
 }
+
+size_t ir_node_role_count(const IrNode *n, IrParamRole role)
+{
+    IrParam ps[IR_MAX_PARAMS];
+    size_t np = ir_node_params(n, ps), count = 0;
+    for (size_t k = 0; k < np; k++)
+        count += ps[k].role == role;
+    return count;
+}
+
+size_t ir_node_trained_count(const IrNode *n)
+{
+    IrParam ps[IR_MAX_PARAMS];
+    size_t np = ir_node_params(n, ps), count = 0;
+    for (size_t k = 0; k < np && ps[k].role == PARAM_TRAINED; k++)
+        count += ir_shape_size(&ps[k].shape);
+    return count;
+}

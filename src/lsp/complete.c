@@ -355,7 +355,7 @@ static void complete_model(cJSON *items, const Block *b)
         char word[NAME_MAX_LEN];
         tok_copy(word, last);
         needs_number = tok_is(last, "input") || (ir_op_lookup(word, &k) &&
-                       ir_ops[k].arg != OPARG_NONE && !ir_ops[k].arg_optional);
+                       ir_ops[k].n_args > 0 && ir_ops[k].args[0].required);
     }
     if (needs_number)
         return;

@@ -22,7 +22,14 @@ static void put_layer_kind(FILE *f, const IrNode *nodes, size_t count)
         const IrNode *n = &nodes[i];
         fprintf(f, "%s%s", i ? ", " : "", ir_ops[n->op].name);
         switch (n->op) {
-        case OP_INPUT: fprintf(f, " %zu", n->units); break;
+        case OP_INPUT: {
+            char buf[96];
+            if (n->shape.rank == 1)
+                fprintf(f, " %zu", n->units);
+            else
+                fprintf(f, " %s", ir_shape_text(&n->shape, buf, sizeof buf));
+            break;
+        }
         case OP_DENSE: fprintf(f, " %zu", n->cfg.dense.units); break;
         case OP_DROPOUT: fprintf(f, " %g", n->cfg.dropout.p); break;
         case OP_LEAKY_RELU: fprintf(f, " %g", n->cfg.leaky_relu.slope); break;
@@ -38,6 +45,18 @@ static void put_layer_kind(FILE *f, const IrNode *nodes, size_t count)
         case OP_GELU:
         case OP_SOFTMAX:
         case OP_IDENTITY: break;
+        case OP_CONV1D:
+        case OP_CONV2D: fprintf(f, "(%zu)", n->cfg.conv.channels); break;
+        case OP_MAXPOOL1D:
+        case OP_MAXPOOL2D:
+        case OP_AVGPOOL1D:
+        case OP_AVGPOOL2D:
+        case OP_GLOBAL_AVGPOOL:
+        case OP_GLOBAL_MAXPOOL:
+        case OP_FLATTEN:
+        case OP_BATCHNORM:
+        case OP_ADD:
+        case OP_CONCAT: break;
         }
     }
 }
@@ -96,8 +115,8 @@ static void hover_layer_nodes(FILE *f, const IrModel *m, size_t first, size_t co
 static void hover_layer_unchecked(FILE *f, const AstDecl *model, const AstLayer *l)
 {
     fprintf(f, "%s%s%s", l->name ? l->name : "", l->name ? ": " : "", l->kind);
-    for (const AstValue *a = l->args; a; a = a->next)
-        fprintf(f, " %g", a->number);
+    char args[256];
+    fputs(ast_args_text(l->args, l->call, args, sizeof args), f);
     if (l->act)
         fprintf(f, ", %s", l->act);
     fprintf(f, "\nno shape: model '%s' has errors up to this line\n", model->name);

@@ -33,10 +33,10 @@ static size_t layer_end(const LspDoc *d, const AstLayer *layer)
 {
     const LspLines *l = &d->lines;
     size_t end = max_end(l, loc_end(l, layer->kind_loc), layer->act_loc);
-    for (const AstValue *a = layer->args; a; a = a->next)
-        end = max_end(l, end, a->loc);
-    for (const AstValue *a = layer->act_args; a; a = a->next)
-        end = max_end(l, end, a->loc);
+    for (const AstArg *a = layer->args; a; a = a->next)
+        end = max_end(l, end, a->value->loc);
+    for (const AstArg *a = layer->act_args; a; a = a->next)
+        end = max_end(l, end, a->value->loc);
     return layer->has_block ? lsp_block_end(d->text, d->len, lsp_loc_offset(l, layer->block_loc))
                             : end;
 }
@@ -66,8 +66,9 @@ static void layer_detail(char *buf, size_t size, const IrModel *m, const AstLaye
     size_t first = 0, count = 0, len = 0;
     lsp_layer_nodes(m, name, &first, &count);
     len += (size_t)snprintf(buf, size, "%s", l->kind);
-    for (const AstValue *a = l->args; a && len < size; a = a->next)
-        len += (size_t)snprintf(buf + len, size - len, " %g", a->number);
+    char args[256];
+    len += (size_t)snprintf(buf + len, size - len, "%s", ast_args_text(l->args, l->call, args,
+                                                                       sizeof args));
     if (l->act && len < size)
         len += (size_t)snprintf(buf + len, size - len, ", %s", l->act);
     if (count == 0 || len >= size)

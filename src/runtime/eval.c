@@ -609,8 +609,8 @@ bool rt_eval_run(RtSession *s, const IrEval *ev, Diag *d)
     bool ok = t && (!tl.classes || tl.confusion) && (!plot || extras.labels);
     if (!ok)
         diag_error(d, ev->loc, "out of memory");
-    if (ok && rt_plan_fits(m, chunk, NULL, NULL, ev->loc, d) &&
-        rt_plan_init(&pl, m, chunk, NULL, NULL, d)) {
+    if (ok && rt_plan_fits(m, chunk, NULL, NULL, show, ev->loc, d) &&
+        rt_plan_init(&pl, m, chunk, NULL, NULL, show, d)) {
         FILE *out = s->opt.out;
         fprintf(out, "evaluate %s on %s\n", m->ir->name, ds->name);
         Layout l = table_layout(t, &e, show);

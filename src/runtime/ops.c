@@ -6,13 +6,16 @@
 
 #include "gemm.h"
 #include "ops.h"
+#include "ops_layers.h"
 
 typedef struct RtOp {
     OpKind kind;
     void (*forward)(RtOpArgs *a);
     void (*backward)(RtOpArgs *a);
-    /* floats per row kept for backward; NULL = none */
-    size_t (*scratch)(const IrNode *n);
+    /* floats kept for backward on rows rows; NULL = none */
+    size_t (*scratch)(const IrNode *n, size_t rows);
+    /* floats of temporary workspace per call; NULL = none */
+    size_t (*workspace)(const IrNode *n);
 } RtOp;
 
 static size_t op_count(const RtOpArgs *a)
@@ -98,9 +101,9 @@ static void op_dropout_forward(RtOpArgs *a)
     }
 }
 
-static size_t op_dropout_scratch(const IrNode *n)
+static size_t op_dropout_scratch(const IrNode *n, size_t rows)
 {
-    return n->units;
+    return n->units * rows;
 }
 
 static void op_dropout_backward(RtOpArgs *a)
@@ -531,22 +534,35 @@ static void op_identity_backward(RtOpArgs *a)
 /* Rows in OpKind order, each naming its kind (rt_op_table_complete checks
  * the order; the build checks the count). */
 static const RtOp rt_op_table[] = {
-    {OP_INPUT, op_input_forward, op_none_backward, NULL},
-    {OP_DENSE, op_dense_forward, op_dense_backward, NULL},
-    {OP_DROPOUT, op_dropout_forward, op_dropout_backward, op_dropout_scratch},
-    {OP_STEP, op_step_forward, op_step_backward, NULL},
-    {OP_SIGMOID, op_sigmoid_forward, op_sigmoid_backward, NULL},
-    {OP_TANH, op_tanh_forward, op_tanh_backward, NULL},
-    {OP_RELU, op_relu_forward, op_relu_backward, NULL},
-    {OP_LEAKY_RELU, op_leaky_relu_forward, op_leaky_relu_backward, NULL},
-    {OP_GELU, op_gelu_forward, op_gelu_backward, NULL},
-    {OP_SILU, op_silu_forward, op_silu_backward, NULL},
-    {OP_ELU, op_elu_forward, op_elu_backward, NULL},
-    {OP_SOFTPLUS, op_softplus_forward, op_softplus_backward, NULL},
-    {OP_HARDSWISH, op_hardswish_forward, op_hardswish_backward, NULL},
-    {OP_HARDSIGMOID, op_hardsigmoid_forward, op_hardsigmoid_backward, NULL},
-    {OP_SOFTMAX, op_softmax_forward, op_softmax_backward, NULL},
-    {OP_IDENTITY, op_identity_forward, op_identity_backward, NULL},
+    {OP_INPUT, op_input_forward, op_none_backward, NULL, NULL},
+    {OP_DENSE, op_dense_forward, op_dense_backward, NULL, NULL},
+    {OP_DROPOUT, op_dropout_forward, op_dropout_backward, op_dropout_scratch, NULL},
+    {OP_STEP, op_step_forward, op_step_backward, NULL, NULL},
+    {OP_SIGMOID, op_sigmoid_forward, op_sigmoid_backward, NULL, NULL},
+    {OP_TANH, op_tanh_forward, op_tanh_backward, NULL, NULL},
+    {OP_RELU, op_relu_forward, op_relu_backward, NULL, NULL},
+    {OP_LEAKY_RELU, op_leaky_relu_forward, op_leaky_relu_backward, NULL, NULL},
+    {OP_GELU, op_gelu_forward, op_gelu_backward, NULL, NULL},
+    {OP_SILU, op_silu_forward, op_silu_backward, NULL, NULL},
+    {OP_ELU, op_elu_forward, op_elu_backward, NULL, NULL},
+    {OP_SOFTPLUS, op_softplus_forward, op_softplus_backward, NULL, NULL},
+    {OP_HARDSWISH, op_hardswish_forward, op_hardswish_backward, NULL, NULL},
+    {OP_HARDSIGMOID, op_hardsigmoid_forward, op_hardsigmoid_backward, NULL, NULL},
+    {OP_SOFTMAX, op_softmax_forward, op_softmax_backward, NULL, NULL},
+    {OP_IDENTITY, op_identity_forward, op_identity_backward, NULL, NULL},
+    {OP_CONV1D, rt_conv_op_forward, rt_conv_op_backward, NULL, rt_conv_op_workspace},
+    {OP_CONV2D, rt_conv_op_forward, rt_conv_op_backward, NULL, rt_conv_op_workspace},
+    {OP_MAXPOOL1D, rt_maxpool_op_forward, rt_maxpool_op_backward, NULL, NULL},
+    {OP_MAXPOOL2D, rt_maxpool_op_forward, rt_maxpool_op_backward, NULL, NULL},
+    {OP_AVGPOOL1D, rt_avgpool_op_forward, rt_avgpool_op_backward, NULL, NULL},
+    {OP_AVGPOOL2D, rt_avgpool_op_forward, rt_avgpool_op_backward, NULL, NULL},
+    {OP_GLOBAL_AVGPOOL, rt_global_avgpool_op_forward, rt_global_avgpool_op_backward, NULL, NULL},
+    {OP_GLOBAL_MAXPOOL, rt_global_maxpool_op_forward, rt_global_maxpool_op_backward, NULL, NULL},
+    {OP_FLATTEN, op_identity_forward, op_identity_backward, NULL, NULL}, /* same layout */
+    {OP_BATCHNORM, rt_batchnorm_op_forward, rt_batchnorm_op_backward, rt_batchnorm_op_scratch,
+     NULL},
+    {OP_ADD, rt_add_op_forward, rt_add_op_backward, NULL, NULL},
+    {OP_CONCAT, rt_concat_op_forward, rt_concat_op_backward, NULL, NULL},
 };
 _Static_assert(sizeof rt_op_table / sizeof rt_op_table[0] == OP_COUNT,
                "rt_op_table must have one row per OpKind");
@@ -561,10 +577,16 @@ void rt_op_backward(OpKind k, RtOpArgs *a)
     rt_op_table[k].backward(a);
 }
 
-size_t rt_op_scratch(const IrNode *n)
+size_t rt_op_scratch(const IrNode *n, size_t rows)
 {
     const RtOp *op = &rt_op_table[n->op];
-    return op->scratch ? op->scratch(n) : 0;
+    return op->scratch ? op->scratch(n, rows) : 0;
+}
+
+size_t rt_op_workspace(const IrNode *n)
+{
+    const RtOp *op = &rt_op_table[n->op];
+    return op->workspace ? op->workspace(n) : 0;
 }
 
 bool rt_op_table_complete(void)

@@ -13,13 +13,17 @@
 #include "rng.h"
 
 /* Everything an op reads or writes for one batch. Matrices are row-major
- * [rows][in] (x, dx) and [rows][out] (y, dy, scratch). Buffers belong to the
+ * [rows][in] (x, dx) and [rows][out] (y, dy); a sample's tensor is laid out
+ * channels first ([C][H][W], as PyTorch's NCHW). Buffers belong to the
  * caller and are planned once per graph (src/runtime/plan.c); ops never
  * allocate. Backward adds into the parameter gradients (zeroed once per
  * step) and writes dx, or adds to it when dx_add: a value read by two nodes
- * gets both gradients. */
+ * gets both gradients. An op with several inputs (add, concat) reads xs[k]
+ * and writes dxs[k] (adds when dxs_add[k]) in the order k = 0, 1, ..., so
+ * `add(a, a)` first writes a's gradient and then adds to it. */
 typedef struct RtOpArgs {
     size_t rows, in, out;
+    const IrNode *node;  /* shapes (in_shape, shape) and inputs of the node */
     const IrOpConfig *cfg; /* the node's own configuration (p, slope, units) */
     bool training;       /* dropout draws a mask only when training */
     const float *x;      /* input batch */
@@ -31,7 +35,16 @@ typedef struct RtOpArgs {
     const float *dy;     /* gradient of the loss w.r.t. y */
     float *dx;           /* gradient w.r.t. x; NULL = not needed */
     bool dx_add;         /* add to dx (another node's gradient is there already) */
-    float *scratch;      /* training only: rt_op_scratch floats per row */
+    const float *const *xs; /* every input, n_in of them (xs[0] == x) */
+    float *const *dxs;   /* their gradients (dxs[0] == dx), NULL entries not needed */
+    const bool *dxs_add;
+    const size_t *in_sizes; /* units of each input */
+    size_t n_in;
+    /* Writable views of the node's buffers (batchnorm's running statistics),
+     * indexed like param; NULL for tensors that train. */
+    float *buffer[IR_MAX_PARAMS];
+    float *scratch;      /* training only: rt_op_scratch floats kept for backward */
+    float *work;         /* rt_op_workspace floats, shared by every node, free after each call */
     RtRng *rng;          /* dropout: the session's generator */
 } RtOpArgs;
 
@@ -56,9 +69,14 @@ void rt_op_forward(OpKind k, RtOpArgs *a);
 /* Adds the gradients of a->dy into a->grad[] and writes (or, with dx_add,
  * adds) a->dx; needs the x, y (and scratch) of the forward pass before. */
 void rt_op_backward(OpKind k, RtOpArgs *a);
-/* Floats per batch row the op keeps between a training forward and its
- * backward (dropout's mask); 0 for most ops. plan.c allocates them. */
-size_t rt_op_scratch(const IrNode *n);
+/* Floats the op keeps between a training forward and its backward on a
+ * batch of rows rows (dropout's mask, batchnorm's statistics); 0 for most
+ * ops. plan.c allocates them. */
+size_t rt_op_scratch(const IrNode *n, size_t rows);
+/* Floats of temporary workspace one forward or backward call of the node
+ * needs (im2col's columns); 0 for most ops. One buffer, the largest, is
+ * shared by every node of a plan. */
+size_t rt_op_workspace(const IrNode *n);
 /* True when every row of the kernel table is its own kind's and has both
  * functions (checked by a unit test: the build checks only the count). */
 bool rt_op_table_complete(void);

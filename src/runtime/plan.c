@@ -45,27 +45,97 @@ static float *plan_floats(PlanCarver *c, size_t rows, size_t cols)
     return plan_take(c, rt_size_mul(rows, cols, &c->ok), sizeof(float));
 }
 
-/* Per node: its output, and for training its gradient and its op's
- * scratch. With c->base NULL only the sizes count (pl's arrays are NULL). */
-static void plan_carve_nodes(RtPlan *pl, PlanCarver *c, const IrModel *ir, bool training)
+/* Which output buffer each node writes (slot[i]; slot[0] unused, node 0
+ * is the batch itself). Training keeps every output: one buffer per node.
+ * Evaluation reuses a buffer once the last reader of its value has run,
+ * except for the last node's and keep's, which the caller reads after the
+ * pass. A node never writes the buffer of one of its own inputs: buffers
+ * are released only after the node that last reads them has its own. */
+static size_t plan_assign(const IrModel *ir, bool training, long keep, size_t *slot)
 {
-    size_t n = ir->n_nodes;
+    size_t n = ir->n_nodes, n_slots = 0;
+    if (training) {
+        for (size_t i = 1; i < n; i++)
+            slot[i] = n_slots++;
+        return n_slots;
+    }
+    /* last[i]: the last node reading i's output; n: read after the pass. */
+    size_t *last = slot + n, *free_slots = slot + 2 * n, n_free = 0;
+    for (size_t i = 0; i < n; i++)
+        last[i] = i == n - 1 || (long)i == keep ? n : i;
+    for (size_t i = 1; i < n; i++)
+        for (size_t k = 0; k < ir->nodes[i].n_inputs; k++) {
+            size_t in = ir->nodes[i].inputs[k];
+            last[in] = last[in] == n ? n : i;
+        }
+    for (size_t i = 1; i < n; i++) {
+        slot[i] = n_free ? free_slots[--n_free] : n_slots++;
+        for (size_t k = 0; k < ir->nodes[i].n_inputs; k++) {
+            size_t in = ir->nodes[i].inputs[k];
+            bool first_mention = true;
+            for (size_t j = 0; j < k; j++)
+                first_mention &= ir->nodes[i].inputs[j] != in;
+            if (in > 0 && last[in] == i && first_mention)
+                free_slots[n_free++] = slot[in];
+        }
+        if (last[i] == i) /* read by nobody: dead at once */
+            free_slots[n_free++] = slot[i];
+    }
+    return n_slots;
+}
+
+/* The widest output of any node but the input: every shared buffer's size. */
+static size_t plan_max_units(const IrModel *ir)
+{
+    size_t max = 0;
+    for (size_t i = 1; i < ir->n_nodes; i++)
+        max = ir->nodes[i].units > max ? ir->nodes[i].units : max;
+    return max;
+}
+
+/* Per node: its output, and for training its gradient and its op's
+ * scratch; the shared workspace; the inputs' sizes. With c->base NULL only
+ * the sizes count (pl's arrays are NULL). slot: plan_assign's. */
+static void plan_carve_nodes(RtPlan *pl, PlanCarver *c, const IrModel *ir, bool training,
+                             const size_t *slot, size_t n_slots)
+{
+    size_t n = ir->n_nodes, n_in = 0, work = 0;
     pl->y = plan_take(c, n, sizeof *pl->y);
     pl->dy = plan_take(c, n, sizeof *pl->dy);
     pl->scratch = plan_take(c, n, sizeof *pl->scratch);
     pl->has_grad = training ? plan_take(c, n, sizeof *pl->has_grad) : NULL;
     pl->args = plan_take(c, n, sizeof *pl->args);
+    for (size_t i = 0; i < n; i++) {
+        n_in += ir->nodes[i].n_inputs;
+        size_t w = rt_op_workspace(&ir->nodes[i]);
+        work = w > work ? w : work;
+    }
+    size_t *in_sizes = plan_take(c, n_in ? n_in : 1, sizeof *in_sizes);
+    float *work_buf = work ? plan_floats(c, work, 1) : NULL;
+    size_t width = plan_max_units(ir);
+    float **slots = plan_take(c, n_slots ? n_slots : 1, sizeof *slots);
+    for (size_t s = 0; s < n_slots; s++) {
+        /* Training buffers are sized per node, shared ones for the widest. */
+        size_t units = training ? ir->nodes[s + 1].units : width;
+        float *y = plan_floats(c, pl->max_rows, units);
+        if (c->base && c->ok)
+            slots[s] = y;
+    }
     for (size_t i = 1; i < n; i++) {
         const IrNode *node = &ir->nodes[i];
-        float *y = plan_floats(c, pl->max_rows, node->units);
         float *dy = training ? plan_floats(c, pl->max_rows, node->units) : NULL;
-        size_t scratch = training ? rt_op_scratch(node) : 0;
-        float *s = scratch ? plan_floats(c, pl->max_rows, scratch) : NULL;
+        size_t scratch = training ? rt_op_scratch(node, pl->max_rows) : 0;
+        float *s = scratch ? plan_floats(c, scratch, 1) : NULL;
         if (c->base && c->ok) {
-            pl->y[i] = y;
+            pl->y[i] = slots[slot[i]];
             pl->dy[i] = dy;
             pl->scratch[i] = s;
         }
+    }
+    if (c->base && c->ok) {
+        pl->work = work_buf;
+        pl->in_sizes = in_sizes;
+        pl->n_slots = n_slots;
     }
 }
 
@@ -91,21 +161,36 @@ static void plan_carve_training(RtPlan *pl, PlanCarver *c, const IrDataset *ds,
     pl->order = plan_take(c, ds->rows, sizeof *pl->order);
 }
 
-static void plan_carve(RtPlan *pl, PlanCarver *c, const IrDataset *ds, const IrOptimizer *optim)
+static void plan_carve(RtPlan *pl, PlanCarver *c, const IrDataset *ds, const IrOptimizer *optim,
+                       const size_t *slot, size_t n_slots)
 {
-    plan_carve_nodes(pl, c, pl->model->ir, optim != NULL);
+    plan_carve_nodes(pl, c, pl->model->ir, optim != NULL, slot, n_slots);
     if (optim)
         plan_carve_training(pl, c, ds, optim);
 }
 
+/* plan_assign's slots (3 arrays of n_nodes: slot, last reader, free
+ * list), malloc'ed; NULL when out of memory. */
+static size_t *plan_slots(const IrModel *ir, bool training, long keep, size_t *n_slots)
+{
+    size_t *slot = calloc(3 * ir->n_nodes, sizeof *slot);
+    if (slot)
+        *n_slots = plan_assign(ir, training, keep, slot);
+    return slot;
+}
+
 bool rt_plan_bytes(const RtModel *m, size_t max_rows, const IrDataset *ds,
-                   const IrOptimizer *optim, size_t *bytes)
+                   const IrOptimizer *optim, long keep, size_t *bytes)
 {
     RtPlan pl = {0};
     pl.model = (RtModel *)m;
     pl.max_rows = max_rows;
-    PlanCarver c = {NULL, 0, true};
-    plan_carve(&pl, &c, ds, optim);
+    size_t n_slots = 0;
+    size_t *slot = plan_slots(m->ir, optim != NULL, keep, &n_slots);
+    PlanCarver c = {NULL, 0, slot != NULL};
+    if (slot)
+        plan_carve(&pl, &c, ds, optim, slot, n_slots);
+    free(slot);
     *bytes = c.used;
     return c.ok;
 }
@@ -118,36 +203,48 @@ static void plan_node_args(RtPlan *pl, size_t i, float *grads, RtOpArgs *a)
 {
     const RtModel *m = pl->model;
     const IrNode *n = &m->ir->nodes[i];
-    *a = (RtOpArgs){.in = n->in_units, .out = n->units, .cfg = &n->cfg, .y = pl->y[i],
-                    .scratch = pl->scratch[i]};
+    *a = (RtOpArgs){.in = n->in_units, .out = n->units, .node = n, .cfg = &n->cfg,
+                    .y = pl->y[i], .scratch = pl->scratch[i], .work = pl->work,
+                    .n_in = n->n_inputs};
     const RtNodeParams *np = &m->node_params[i];
     const RtParamTensor *t = m->tensors + np->first;
     for (size_t k = 0; k < np->count; k++, t++) {
+        bool trained = t->decl.role == PARAM_TRAINED;
         a->param[k] = m->params + t->offset;
-        a->grad[k] = grads && !n->frozen ? grads + t->offset : NULL;
+        a->buffer[k] = trained ? NULL : m->params + t->offset;
+        a->grad[k] = grads && trained && !n->frozen ? grads + t->offset : NULL;
     }
 }
 
 bool rt_plan_init(RtPlan *pl, RtModel *m, size_t max_rows,
-                  const IrDataset *ds, const IrOptimizer *optim, Diag *d)
+                  const IrDataset *ds, const IrOptimizer *optim, long keep, Diag *d)
 {
     memset(pl, 0, sizeof *pl);
     pl->model = m;
     pl->max_rows = max_rows;
-    size_t bytes;
-    bool ok = rt_plan_bytes(m, max_rows, ds, optim, &bytes);
+    size_t bytes, n_slots = 0;
+    bool ok = rt_plan_bytes(m, max_rows, ds, optim, keep, &bytes);
+    size_t *slot = ok ? plan_slots(m->ir, optim != NULL, keep, &n_slots) : NULL;
     /* calloc: buffers start zeroed (gradients, optimizer state). */
-    PlanCarver c = {ok ? calloc(1, bytes ? bytes : 1) : NULL, 0, true};
+    PlanCarver c = {slot ? calloc(1, bytes ? bytes : 1) : NULL, 0, true};
     if (!c.base) {
+        free(slot);
         diag_error(d, m->ir->loc, "out of memory planning buffers for model '%s' "
                    "(batch of %zu rows)", m->ir->name, max_rows);
         memset(pl, 0, sizeof *pl);
         return false;
     }
     pl->block = c.base;
-    plan_carve(pl, &c, ds, optim);
-    for (size_t i = 1; i < m->ir->n_nodes; i++)
+    plan_carve(pl, &c, ds, optim, slot, n_slots);
+    free(slot);
+    size_t in_at = 0;
+    for (size_t i = 1; i < m->ir->n_nodes; i++) {
+        const IrNode *n = &m->ir->nodes[i];
         plan_node_args(pl, i, pl->grads, &pl->args[i]);
+        pl->args[i].in_sizes = pl->in_sizes + in_at;
+        for (size_t k = 0; k < n->n_inputs; k++)
+            pl->in_sizes[in_at++] = m->ir->nodes[n->inputs[k]].units;
+    }
     return true;
 }
 
@@ -158,11 +255,11 @@ void rt_plan_free(RtPlan *pl)
 }
 
 bool rt_plan_fits(const RtModel *m, size_t max_rows, const IrDataset *ds,
-                  const IrOptimizer *optim, Loc loc, Diag *d)
+                  const IrOptimizer *optim, long keep, Loc loc, Diag *d)
 {
     /* Exactly what rt_plan_init allocates, plus the parameters themselves. */
     size_t plan_bytes, bytes = 0;
-    bool ok = rt_plan_bytes(m, max_rows, ds, optim, &plan_bytes);
+    bool ok = rt_plan_bytes(m, max_rows, ds, optim, keep, &plan_bytes);
     ok = ok && !__builtin_add_overflow(plan_bytes, rt_size_mul(m->n_params, sizeof(float), &ok),
                                        &bytes);
     size_t have = mem_limit_bytes();
@@ -186,12 +283,17 @@ const float *rt_plan_node_out(const RtPlan *pl, size_t i)
     return i == 0 ? pl->x : pl->y[i];
 }
 
-/* Node i's arguments for a batch of rows rows. */
-static RtOpArgs *plan_args(RtPlan *pl, size_t i, size_t rows, RtOpArgs *a)
+/* Node i's arguments for a batch of rows rows; xs gets its inputs. */
+static RtOpArgs *plan_args(RtPlan *pl, size_t i, size_t rows, RtOpArgs *a,
+                           const float *xs[IR_MAX_INPUTS])
 {
+    const IrNode *n = &pl->model->ir->nodes[i];
     *a = pl->args[i];
     a->rows = rows;
-    a->x = rt_plan_node_out(pl, pl->model->ir->nodes[i].inputs[0]);
+    for (size_t k = 0; k < n->n_inputs; k++)
+        xs[k] = rt_plan_node_out(pl, n->inputs[k]);
+    a->x = xs[0];
+    a->xs = xs;
     return a;
 }
 
@@ -202,7 +304,8 @@ const float *rt_plan_forward(RtPlan *pl, const float *x, size_t rows,
     pl->x = x;
     for (size_t i = 1; i < ir->n_nodes; i++) {
         RtOpArgs a;
-        plan_args(pl, i, rows, &a);
+        const float *xs[IR_MAX_INPUTS];
+        plan_args(pl, i, rows, &a, xs);
         a.training = training;
         a.rng = rng;
         rt_op_forward(ir->nodes[i].op, &a);
@@ -213,7 +316,8 @@ const float *rt_plan_forward(RtPlan *pl, const float *x, size_t rows,
 /* Gradients flow only into nodes at or after the first trainable one:
  * nodes are in topological order, so nothing before it depends on a
  * parameter that trains. The first gradient to reach a node writes its dy,
- * later ones add (has_grad says which); a node no gradient reached has a
+ * later ones add (has_grad says which: a value read by several nodes, or
+ * twice by one, sums their gradients); a node no gradient reached has a
  * zero gradient, and its backward is skipped. */
 void rt_plan_backward(RtPlan *pl, size_t rows)
 {
@@ -226,15 +330,22 @@ void rt_plan_backward(RtPlan *pl, size_t rows)
             continue;
         const IrNode *n = &m->ir->nodes[i];
         RtOpArgs a;
-        plan_args(pl, i, rows, &a);
+        const float *xs[IR_MAX_INPUTS];
+        float *dxs[IR_MAX_INPUTS];
+        bool dxs_add[IR_MAX_INPUTS];
+        plan_args(pl, i, rows, &a, xs);
         a.dy = pl->dy[i];
-        /* One input per op so far; ops with several will get a dx each. */
-        size_t in = n->inputs[0];
-        if (in >= m->first_trainable && in > 0) {
-            a.dx = pl->dy[in];
-            a.dx_add = pl->has_grad[in];
-            pl->has_grad[in] = true;
+        for (size_t k = 0; k < n->n_inputs; k++) {
+            size_t in = n->inputs[k];
+            bool needed = in >= m->first_trainable && in > 0;
+            dxs[k] = needed ? pl->dy[in] : NULL;
+            dxs_add[k] = needed && pl->has_grad[in];
+            pl->has_grad[in] |= needed;
         }
+        a.dx = dxs[0];
+        a.dx_add = dxs_add[0];
+        a.dxs = dxs;
+        a.dxs_add = dxs_add;
         rt_op_backward(n->op, &a);
     }
 }

@@ -21,10 +21,13 @@ typedef struct RtParamTensor {
 } RtParamTensor;
 
 /* The tensors of one node: tensors[first .. first + count), back to back
- * from params + offset, size floats in all. */
+ * from params + offset, size floats in all; the first `trained` floats are
+ * the tensors that train (the op declares them first), the rest buffers
+ * (batchnorm's running statistics) that only the op itself updates. */
 typedef struct RtNodeParams {
     size_t first, count;
     size_t offset, size;
+    size_t trained;
 } RtNodeParams;
 
 /* The parameters of one model: every node's declared tensors, node after
@@ -48,9 +51,15 @@ typedef struct RtPlan {
     RtModel *model;
     size_t max_rows;
     const float *x;       /* the current batch's input (node 0's output) */
-    float **y;            /* per node [max_rows][units]; y[0] unused */
+    /* per node [max_rows][units]; y[0] unused. A training plan keeps every
+     * output for backward (as autograd does); an evaluation plan shares
+     * buffers between nodes whose values are not live at the same time. */
+    float **y;
     float **dy;           /* per node, gradients (training plans only) */
     float **scratch;      /* per node, its op's scratch (training plans only) */
+    float *work;          /* the largest rt_op_workspace of any node */
+    size_t *in_sizes;     /* per node's inputs, their units (RtOpArgs.in_sizes) */
+    size_t n_slots;       /* output buffers allocated (== nodes - 1 when training) */
     bool *has_grad;       /* per node: a gradient reached dy[i] in this backward */
     struct RtOpArgs *args; /* per node: its op's arguments but the batch's (plan.c) */
     float *grads;         /* like RtModel.params */
@@ -69,18 +78,20 @@ size_t rt_size_mul(size_t a, size_t b, bool *ok);
  * The bytes rt_plan_init allocates for these arguments (computed by the
  * same layout pass); false when the size overflows. */
 bool rt_plan_bytes(const RtModel *m, size_t max_rows, const IrDataset *ds,
-                   const IrOptimizer *optim, size_t *bytes);
+                   const IrOptimizer *optim, long keep, size_t *bytes);
 
 /* Checks, before rt_plan_init, that a plan of max_rows rows for m (and the
  * parameters) fits in mem_limit_bytes(), so a too-large batch or layer gets a
  * diagnostic at loc instead of the kernel's OOM killer mid-run. */
 bool rt_plan_fits(const RtModel *m, size_t max_rows, const IrDataset *ds,
-                  const IrOptimizer *optim, Loc loc, Diag *d);
+                  const IrOptimizer *optim, long keep, Loc loc, Diag *d);
 
 /* Allocates a plan; ds (may be NULL) sizes the gather buffers and the row
- * order for training. Reports out of memory through d. */
+ * order for training. keep: a node whose output an evaluation plan must
+ * keep after the pass (`show`), or -1; the last node's always stays.
+ * Reports out of memory through d. */
 bool rt_plan_init(RtPlan *pl, RtModel *m, size_t max_rows,
-                  const IrDataset *ds, const IrOptimizer *optim, Diag *d);
+                  const IrDataset *ds, const IrOptimizer *optim, long keep, Diag *d);
 void rt_plan_free(RtPlan *pl);
 /* Runs every node on rows rows of x; returns the last node's output. */
 const float *rt_plan_forward(RtPlan *pl, const float *x, size_t rows,
@@ -89,7 +100,8 @@ const float *rt_plan_forward(RtPlan *pl, const float *x, size_t rows,
  * into pl->grads (the caller zeroes them). Stops below the first trainable
  * node: nothing there needs a gradient. */
 void rt_plan_backward(RtPlan *pl, size_t rows);
-/* Output of node i for the last forward pass. */
+/* Output of node i for the last forward pass: valid for the last node,
+ * the kept one, and in a training plan every node. */
 const float *rt_plan_node_out(const RtPlan *pl, size_t i);
 
 #endif

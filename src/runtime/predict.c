@@ -15,7 +15,7 @@ RtPredictor *rt_predictor_new(RtSession *s, size_t model, size_t max_rows, Diag 
         diag_error(d, loc_none(), "out of memory");
         return NULL;
     }
-    if (!rt_plan_init(&p->plan, &s->models[model], max_rows, NULL, NULL, d)) {
+    if (!rt_plan_init(&p->plan, &s->models[model], max_rows, NULL, NULL, -1, d)) {
         free(p);
         return NULL;
     }

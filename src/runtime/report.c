@@ -228,11 +228,11 @@ static double act_step(double z) { return rt_act_step((float)z); }
 static double act_identity(double z) { return rt_act_identity((float)z); }
 static double act_leaky_relu(double z)
 {
-    return rt_act_leaky_relu((float)z, (float)ir_ops[OP_LEAKY_RELU].arg_default);
+    return rt_act_leaky_relu((float)z, (float)ir_ops[OP_LEAKY_RELU].args[0].def);
 }
 static double act_gelu(double z) { return rt_act_gelu((float)z); }
 static double act_silu(double z) { return rt_act_silu((float)z); }
-static double act_elu(double z) { return rt_act_elu((float)z, (float)ir_ops[OP_ELU].arg_default); }
+static double act_elu(double z) { return rt_act_elu((float)z, (float)ir_ops[OP_ELU].args[0].def); }
 static double act_softplus(double z) { return rt_act_softplus((float)z); }
 static double act_hardswish(double z) { return rt_act_hardswish((float)z); }
 static double act_hardsigmoid(double z) { return rt_act_hardsigmoid((float)z); }
@@ -257,7 +257,19 @@ static double (*act_function(OpKind k))(double)
     case OP_INPUT:
     case OP_DENSE:
     case OP_DROPOUT:
-    case OP_SOFTMAX: return NULL; /* not a function of one value */
+    case OP_SOFTMAX:
+    case OP_CONV1D:
+    case OP_CONV2D:
+    case OP_MAXPOOL1D:
+    case OP_MAXPOOL2D:
+    case OP_AVGPOOL1D:
+    case OP_AVGPOOL2D:
+    case OP_GLOBAL_AVGPOOL:
+    case OP_GLOBAL_MAXPOOL:
+    case OP_FLATTEN:
+    case OP_BATCHNORM:
+    case OP_ADD:
+    case OP_CONCAT: return NULL; /* not a function of one value */
     }
     return NULL;
 }

@@ -33,26 +33,28 @@ static uint64_t model_init_seed(const RtSession *s, size_t model)
     return 0;
 }
 
-/* bound * (2u - 1) per value, u = rt_rng_uniform, or the given values
- * (which draw nothing). */
-static void init_values(float *dst, const float *given, size_t n,
-                        float bound, RtRng *rng)
+/* A tensor's starting values: the given ones (which draw nothing), or by
+ * its IrInit: U(-b, b) with b = 1/sqrt(fan_in) as bound * (2u - 1) per
+ * value (u = rt_rng_uniform), or a constant, which draws nothing either. */
+static void init_values(float *dst, const float *given, size_t n, const IrParam *p, RtRng *rng)
 {
     if (given) {
         memcpy(dst, given, n * sizeof(float));
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        dst[i] = bound * (2.0f * rt_rng_uniform(rng) - 1.0f);
-}
-
-/* The bound of a tensor's uniform start. */
-static float init_bound(const IrParam *p)
-{
     switch (p->init) {
-    case INIT_UNIFORM_FAN_IN: return 1.0f / sqrtf((float)p->fan_in);
+    case INIT_UNIFORM_FAN_IN: {
+        float bound = 1.0f / sqrtf((float)p->fan_in);
+        for (size_t i = 0; i < n; i++)
+            dst[i] = bound * (2.0f * rt_rng_uniform(rng) - 1.0f);
+        return;
     }
-    return 0.0f;
+    case INIT_ZEROS:
+    case INIT_ONES:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = p->init == INIT_ONES ? 1.0f : 0.0f;
+        return;
+    }
 }
 
 static void model_init_params(RtModel *m, uint64_t seed)
@@ -63,8 +65,7 @@ static void model_init_params(RtModel *m, uint64_t seed)
         const RtParamTensor *pt = &m->tensors[t];
         const IrNode *n = &m->ir->nodes[pt->node];
         size_t k = t - m->node_params[pt->node].first;
-        init_values(m->params + pt->offset, n->param_init[k], pt->size,
-                    init_bound(&pt->decl), &rng);
+        init_values(m->params + pt->offset, n->param_init[k], pt->size, &pt->decl, &rng);
     }
 }
 
@@ -75,7 +76,7 @@ static bool model_layout_node(RtModel *m, size_t i, size_t *total)
     IrParam decl[IR_MAX_PARAMS];
     size_t count = ir_node_params(n, decl);
     RtNodeParams *np = &m->node_params[i];
-    *np = (RtNodeParams){m->n_tensors, count, *total, 0};
+    *np = (RtNodeParams){m->n_tensors, count, *total, 0, 0};
     size_t end;
     if (!ir_node_param_count(n, &np->size) || __builtin_add_overflow(*total, np->size, &end))
         return false;
@@ -83,9 +84,11 @@ static bool model_layout_node(RtModel *m, size_t i, size_t *total)
         size_t size = ir_shape_size(&decl[k].shape);
         m->tensors[m->n_tensors++] = (RtParamTensor){i, decl[k], *total, size};
         *total += size;
+        if (decl[k].role == PARAM_TRAINED)
+            np->trained += size;
     }
-    if (count && !n->frozen) {
-        m->n_trainable += np->size;
+    if (np->trained && !n->frozen) {
+        m->n_trainable += np->trained;
         if (m->first_trainable == m->ir->n_nodes)
             m->first_trainable = i;
     }

@@ -102,9 +102,9 @@ static void train_update(TrainCtx *c, const RunConfig *cfg, long step)
     RtPlan *pl = &c->plan;
     for (size_t i = 0; i < m->ir->n_nodes; i++) {
         const RtNodeParams *np = &m->node_params[i];
-        if (np->size == 0 || m->ir->nodes[i].frozen)
+        if (np->trained == 0 || m->ir->nodes[i].frozen)
             continue;
-        size_t off = np->offset, count = np->size;
+        size_t off = np->offset, count = np->trained;
         float *p = c->m->params + off;
         const float *g = pl->grads + off;
         rt_optim_step(&cfg->optim, step, pl->state, off, count, p, g);
@@ -682,8 +682,8 @@ bool rt_train_run(RtSession *s, const IrTrain *t, Diag *d)
     c.json = rt_json_step(s, "train");
     train_json_begin(&c, &base);
     bool ok = train_plan_history(&c, &base, d) &&
-              rt_plan_fits(c.m, train_max_batch(&c, &base), c.ds, &t->optimizer, t->loc, d) &&
-              rt_plan_init(&c.plan, c.m, train_max_batch(&c, &base), c.ds, &t->optimizer, d);
+              rt_plan_fits(c.m, train_max_batch(&c, &base), c.ds, &t->optimizer, -1, t->loc, d) &&
+              rt_plan_init(&c.plan, c.m, train_max_batch(&c, &base), c.ds, &t->optimizer, -1, d);
     if (ok)
         ok = t->n_sweep > 0 ? train_sweep_planned(&c, &base, d) : train_single(&c, &base, d);
     if (c.plan.model)

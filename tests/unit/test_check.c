@@ -355,17 +355,17 @@ Test(model, layer_kinds)
     expect_diag("model m {\n  input 2\n  dense 4, dropout 0.5\n}\n",
                 "t.nn:3:12: error: 'dropout' is not an activation; only an activation can follow ','");
     expect_diag("model m {\n  input 2\n  relu { bias = [1] }\n}\n",
-                "t.nn:3:8: error: only dense layers take a parameter block; 'relu' has no parameters");
+                "t.nn:3:8: error: only layers with parameters take a parameter block; 'relu' has none");
 }
 
 Test(model, layer_arguments)
 {
-    expect_diag("model m { input 2 dense }\n", "t.nn:1:19: error: 'dense' needs a number of units, e.g. 'dense 4'");
+    expect_diag("model m { input 2 dense }\n", "t.nn:1:19: error: 'dense' needs its 'units' argument (dense units), e.g. 'dense 4'");
     expect_diag("model m { input 2 dense 0 }\n", "t.nn:1:25: error: dense units must be a positive integer, got 0");
     expect_diag("model m { input 2 dense 1.5 }\n", "t.nn:1:25: error: dense units must be a positive integer, got 1.5");
     expect_diag("model m { input 2 dense 2 3 }\n", "t.nn:1:27: error: 'dense' takes one argument, got 2");
     expect_diag("model m { input 2 relu 3 }\n", "t.nn:1:24: error: 'relu' takes no argument");
-    expect_diag("model m { input 2 dropout }\n", "t.nn:1:19: error: 'dropout' needs a probability, e.g. 'dropout 0.5'");
+    expect_diag("model m { input 2 dropout }\n", "t.nn:1:19: error: 'dropout' needs its 'p' argument (dropout probability), e.g. 'dropout 0.5'");
     expect_diag("model m { input 2 dense 99999999999 }\n",
                 "t.nn:1:25: error: dense units 99999999999 is too large (at most 16777216 units)");
     expect_diag("model m { input 16777216 dense 16777216 }\n",

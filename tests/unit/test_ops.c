@@ -31,6 +31,20 @@ static bool case_config(IrNode *n, OpKind op)
     n->units = OUT;
     switch (op) {
     case OP_INPUT: return false;
+    /* Tensor and graph ops need shapes: test_layers.c checks each inside a
+     * model, through the plan, against finite differences. */
+    case OP_CONV1D:
+    case OP_CONV2D:
+    case OP_MAXPOOL1D:
+    case OP_MAXPOOL2D:
+    case OP_AVGPOOL1D:
+    case OP_AVGPOOL2D:
+    case OP_GLOBAL_AVGPOOL:
+    case OP_GLOBAL_MAXPOOL:
+    case OP_FLATTEN:
+    case OP_BATCHNORM:
+    case OP_ADD:
+    case OP_CONCAT: return false;
     case OP_DENSE: n->cfg.dense.units = OUT; break;
     case OP_DROPOUT: n->cfg.dropout.p = 0.5; break; /* a fixed mask: see objective */
     case OP_LEAKY_RELU: n->cfg.leaky_relu.slope = 0.3; break;
@@ -76,7 +90,7 @@ static bool case_fill(Case *c, OpKind op)
 static RtOpArgs case_args(Case *c, RtRng *rng)
 {
     RtOpArgs a = {0};
-    a.rows = ROWS, a.in = c->in, a.out = c->out, a.cfg = &c->node.cfg;
+    a.rows = ROWS, a.in = c->in, a.out = c->out, a.cfg = &c->node.cfg, a.node = &c->node;
     a.training = true;
     a.x = c->x, a.y = c->y, a.dy = c->dy, a.dx = c->dx;
     for (size_t k = 0; k < c->n_params; k++) {

@@ -42,7 +42,7 @@ Test(parser, declaration_forms)
     cr_expect_eq(d->kind, DECL_MODEL);
     AstLayer *l = d->layers;
     cr_expect(l->is_input);
-    cr_expect_eq(l->args->number, 2);
+    cr_expect_eq(l->args->value->number, 2);
     l = l->next;
     cr_expect_str_eq(l->name, "hidden");
     cr_expect_str_eq(l->kind, "dense");
@@ -57,10 +57,10 @@ Test(parser, declaration_forms)
     cr_expect_null(l->name);
     cr_expect_str_eq(l->act, "leaky_relu");
     cr_expect_eq(l->n_act_args, 1);
-    cr_expect_eq(l->act_args->number, 0.2);
+    cr_expect_eq(l->act_args->value->number, 0.2);
     l = l->next;
     cr_expect_str_eq(l->kind, "dropout");
-    cr_expect_eq(l->args->number, 0.5);
+    cr_expect_eq(l->args->value->number, 0.5);
     cr_expect_null(l->next);
 
     d = d->next;
