@@ -67,6 +67,16 @@ expect_accuracy() {
 
 expect_accuracy digits.nn digits.test 97 "an MLP reads handwritten digits from a CSV file"
 expect digits.nn "per-class precision and recall" "precision" "recall"
+expect_accuracy digits_cnn.nn digits.test 98.5 "the spec's CNN: conv2d, pooling, batchnorm"
+expect digits_cnn.nn "the summary shows shapes and parameter counts" "# [16, 8, 8], 160 params" "Total params: 6154"
+expect_accuracy digits_res.nn digits.test 96 "a skip connection: add(stem, b)"
+expect_accuracy two_towers.nn digits.test 95 "two branches: from = stem, concat"
+expect_accuracy waves.nn waves.test 95 "a conv1d network over sequences"
+# The sequence dataset is generated: the committed script still writes it.
+waves_tmp=$(mktemp)
+python3 data/gen_waves.py "$waves_tmp"
+if cmp -s "$waves_tmp" data/waves.csv; then ok; else bad "data/gen_waves.py no longer writes data/waves.csv"; fi
+rm -f "$waves_tmp"
 
 echo "examples: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
