@@ -78,12 +78,14 @@ static bool window_shape(const IrNode *n, const IrWindow *w, const IrShape *in, 
         size_t i = first + a;
         if (!window_out(in->dim[1 + a], w->kernel[i], w->stride[i], w->padding[i], w->dilation[i],
                         &out->dim[1 + a])) {
-            char buf[96];
+            char buf[96], dilated[48] = "";
+            if (w->dilation[i] > 1)
+                snprintf(dilated, sizeof dilated, " (dilated to %zu)",
+                         w->dilation[i] * (w->kernel[i] - 1) + 1);
             return shape_fail(err, IR_AT_KIND,
                               "'%s' kernel %zu%s is larger than its padded input: %zu + 2*%zu = "
                               "%zu along %s of input '%s' %s",
-                              ir_ops[n->op].name, w->kernel[i],
-                              w->dilation[i] > 1 ? " (dilated)" : "", in->dim[1 + a],
+                              ir_ops[n->op].name, w->kernel[i], dilated, in->dim[1 + a],
                               w->padding[i], in->dim[1 + a] + 2 * w->padding[i],
                               axes == 1 ? "the length" : a == 0 ? "the height" : "the width",
                               in_name, ir_shape_text(in, buf, sizeof buf));

@@ -14,7 +14,7 @@ syn keyword nnDeclaration dataset model train evaluate nextgroup=nnDeclName skip
 syn match   nnDeclName    contained "\h\w*"
 syn keyword nnKeyword     on input sweep
 syn keyword nnBoolean     true false
-syn keyword nnLayer       dense dropout
+syn keyword nnLayer       dense dropout conv1d conv2d maxpool1d maxpool2d avgpool1d avgpool2d global_avgpool global_maxpool flatten batchnorm add concat
 syn keyword nnActivation  step sigmoid tanh relu leaky_relu gelu silu elu softplus hardswish hardsigmoid softmax identity
 syn keyword nnLoss        bce mse cross_entropy bce_logits l1 huber
 syn keyword nnOptimizer   sgd adam rmsprop
