@@ -318,8 +318,18 @@ def losses():
         check(same, f"losses_fixed.nn {model}: train.py scores {verdict.strip()} as nnc")
 
 
+def refused(example, extra):
+    """True when nnc refuses to emit the model because a layer kind has no
+    PyTorch form yet (convolutions and graphs: issue 15); checked to be
+    exactly that refusal, nothing else."""
+    r = subprocess.run([NNC, "emit", os.path.join(EXAMPLES, example), "--target", "pytorch",
+                        "-o", os.path.join(WORK, "refusal_probe"), *extra],
+                       capture_output=True, text=True, env=ENV)
+    return r.returncode == 1 and "is not supported by --target pytorch yet" in r.stderr
+
+
 def compile_all():
-    count = 0
+    count = skipped = 0
     for example in sorted(os.listdir(EXAMPLES)):
         if not example.endswith(".nn"):
             continue
@@ -327,12 +337,17 @@ def compile_all():
         doc = run([NNC, "dump", "ir", os.path.join(EXAMPLES, example)]).stdout
         for name in re.findall(r"^model \d+ (\w+)", doc, re.M) or [None]:
             extra = ["--model", name] if name else []
+            if re.search(r"^  node \d+ (conv|maxpool|avgpool|global_|flatten|batchnorm|add|concat)",
+                         doc, re.M) and refused(example, extra):
+                skipped += 1
+                continue
             pkg = emit(example, f"compile_{base}_{name}", *extra)
             for f in os.listdir(pkg):
                 if f.endswith(".py"):
                     py_compile.compile(os.path.join(pkg, f), doraise=True)
                     count += 1
-    check(count > 0, f"py_compile: {count} generated files of every example")
+    check(count > 0, f"py_compile: {count} generated files of every example "
+                     f"({skipped} models with layers --target pytorch does not write yet skipped)")
 
 
 def main():
