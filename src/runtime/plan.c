@@ -304,7 +304,7 @@ const float *rt_plan_forward(RtPlan *pl, const float *x, size_t rows,
     pl->x = x;
     for (size_t i = 1; i < ir->n_nodes; i++) {
         RtOpArgs a;
-        const float *xs[IR_MAX_INPUTS];
+        const float *xs[IR_MAX_INPUTS] = {0};
         plan_args(pl, i, rows, &a, xs);
         a.training = training;
         a.rng = rng;
@@ -330,9 +330,9 @@ void rt_plan_backward(RtPlan *pl, size_t rows)
             continue;
         const IrNode *n = &m->ir->nodes[i];
         RtOpArgs a;
-        const float *xs[IR_MAX_INPUTS];
-        float *dxs[IR_MAX_INPUTS];
-        bool dxs_add[IR_MAX_INPUTS];
+        const float *xs[IR_MAX_INPUTS] = {0};
+        float *dxs[IR_MAX_INPUTS] = {0};
+        bool dxs_add[IR_MAX_INPUTS] = {0};
         plan_args(pl, i, rows, &a, xs);
         a.dy = pl->dy[i];
         for (size_t k = 0; k < n->n_inputs; k++) {
