@@ -2,7 +2,8 @@
 # The PyTorch checks: training losses agree step by step (compare_xor.py, for
 # the optimizers -- SGD and Adam in xor_fixed.nn, RMSprop in xor_rmsprop.nn --
 # for every activation, and for every loss and its arguments in
-# losses_fixed.nn),
+# losses_fixed.nn), for the graph models (compare_graph.py: convolutions,
+# pooling, batchnorm, add, concat, from = over graph_*.nn),
 # and nnc's safetensors load into the lecture's XORNet (safetensors_xornet.py).
 # Skips (exit 0) when PyTorch is not installed for /usr/bin/python3.
 set -e
@@ -18,3 +19,4 @@ export NNC
 /usr/bin/python3 "$here/compare_xor.py" "$here/xor_rmsprop.nn"
 /usr/bin/python3 "$here/compare_xor.py" "$here/activations_fixed.nn"
 /usr/bin/python3 "$here/compare_xor.py" "$here/losses_fixed.nn"
+/usr/bin/python3 "$here/compare_graph.py"
