@@ -10,10 +10,12 @@
  *       uint64 rows, x_cols, y_cols, then x and y as float32) so that the
  *       PyTorch side trains and tests on exactly the same split.
  *       Also `blas PATH`: which path large products took (rt_blas_describe).
- *   train-bench wide ROWS EPOCHS
- *       784-512-512-10 ReLU, cross_entropy, Adam lr 1e-3, batch 128, on
- *       ROWS synthetic rows (uniform pixels, labels from a fixed rule);
- *       prints `train_s S` and `blas PATH`.
+ *   train-bench wide|mnist ROWS EPOCHS
+ *       wide: 784-512-512-10 ReLU, batch 128; mnist: PyTorch's MNIST
+ *       example network (two 3x3 convolutions, maxpool, 9216-128-10),
+ *       batch 64; both cross_entropy, Adam lr 1e-3, on ROWS synthetic rows
+ *       (uniform pixels, labels from a fixed rule); prints `train_s S` and
+ *       `blas PATH`.
  * OpenBLAS is loaded before the clock starts (nnc loads it at the first
  * large product): loading a library is start-up, not training, as when it
  * was linked; so peak RSS counts it for every workload, XOR too. */
@@ -78,45 +80,67 @@ static bool dump_dataset(const IrDataset *ds, const char *prefix)
     return fclose(f) == 0 && ok;
 }
 
-/* The wide network's program; its one-row dataset only fixes the shapes
- * and is replaced by the synthetic rows before training. */
-static char *wide_source(long epochs)
+/* A synthetic workload: the model's lines, the features per row and the
+ * batch; its program's one-row dataset only fixes the shapes and is
+ * replaced by synthetic rows before training. */
+typedef struct {
+    const char *name, *model;
+    size_t features, batch;
+} Synthetic;
+
+static const Synthetic SYNTHETIC[] = {
+    {"wide", "    input 784\n    h1: dense 512, relu\n    h2: dense 512, relu\n"
+             "    out: dense 10\n", 784, 128},
+    /* PyTorch's MNIST example (examples/mnist/main.py) without its dropout. */
+    {"mnist", "    input [1, 28, 28]\n    c1: conv2d(32, kernel = 3), relu\n"
+              "    c2: conv2d(64, kernel = 3), relu\n    p: maxpool2d(2)\n    flatten\n"
+              "    h: dense 128, relu\n    out: dense 10\n", 784, 64},
+};
+
+static const Synthetic *synthetic(const char *name)
 {
-    size_t cap = 784 * 3 + 1024;
-    char *text = malloc(cap), *w = text;
-    w += sprintf(w, "dataset synth {\n    x = [[");
-    for (int i = 0; i < 784; i++)
-        w += sprintf(w, i ? ",0" : "0");
-    w += sprintf(w, "]]\n    y = [0]\n    classes = 10\n}\n"
-                    "model wide {\n    input 784\n    h1: dense 512, relu\n"
-                    "    h2: dense 512, relu\n    out: dense 10\n}\n"
-                    "train wide on synth {\n    loss = cross_entropy\n"
-                    "    optimizer = adam(lr = 0.001)\n    epochs = %ld\n"
-                    "    batch = 1\n    seed = 0\n}\n", epochs);
+    for (size_t i = 0; i < sizeof SYNTHETIC / sizeof *SYNTHETIC; i++)
+        if (strcmp(SYNTHETIC[i].name, name) == 0)
+            return &SYNTHETIC[i];
+    return NULL;
+}
+
+static char *synthetic_source(const Synthetic *w, long epochs)
+{
+    size_t cap = w->features * 2 + strlen(w->model) + 1024;
+    char *text = malloc(cap), *at = text;
+    at += sprintf(at, "dataset synth {\n    x = [[");
+    for (size_t i = 0; i < w->features; i++)
+        at += sprintf(at, i ? ",0" : "0");
+    sprintf(at, "]]\n    y = [0]\n    classes = 10\n}\nmodel net {\n%s}\n"
+                "train net on synth {\n    loss = cross_entropy\n"
+                "    optimizer = adam(lr = 0.001)\n    epochs = %ld\n"
+                "    batch = 1\n    seed = 0\n}\n", w->model, epochs);
     return text;
 }
 
 /* Pixels uniform in [0, 1) from a fixed LCG; the label is the brightest of
  * ten pixel blocks, so the task is learnable (not that it matters here). */
-static void wide_data(size_t rows, float *x, float *y)
+static void synthetic_data(size_t rows, size_t features, float *x, float *y)
 {
     uint32_t state = 12345u;
+    size_t block = features / 10;
     for (size_t r = 0; r < rows; r++) {
-        float *xr = x + r * 784;
-        for (size_t j = 0; j < 784; j++) {
+        float *xr = x + r * features;
+        for (size_t j = 0; j < features; j++) {
             state = state * 1664525u + 1013904223u;
             xr[j] = (float)(state >> 8) * (1.0f / 16777216.0f);
         }
         size_t best = 0;
         for (size_t c = 1; c < 10; c++)
-            if (xr[c * 78] > xr[best * 78])
+            if (xr[c * block] > xr[best * block])
                 best = c;
         y[r] = (float)best;
     }
 }
 
 static int run(const Source *src, const char *eval_name, const char *dump,
-               size_t wide_rows)
+               const Synthetic *synth, size_t synth_rows)
 {
     Diag d;
     diag_init(&d, stderr);
@@ -126,16 +150,16 @@ static int run(const Source *src, const char *eval_name, const char *dump,
     if (!p)
         return 1;
     float *wx = NULL, *wy = NULL;
-    if (wide_rows) {
-        wx = malloc(wide_rows * 784 * sizeof *wx);
-        wy = malloc(wide_rows * sizeof *wy);
+    if (synth) {
+        wx = malloc(synth_rows * synth->features * sizeof *wx);
+        wy = malloc(synth_rows * sizeof *wy);
         if (!wx || !wy)
             return 1;
-        wide_data(wide_rows, wx, wy);
-        p->datasets[0].rows = wide_rows;
+        synthetic_data(synth_rows, synth->features, wx, wy);
+        p->datasets[0].rows = synth_rows;
         p->datasets[0].x = wx;
         p->datasets[0].y = wy;
-        p->trains[0].batch = 128; /* the checker clamped it to the one row */
+        p->trains[0].batch = synth->batch; /* the checker clamped it to the one row */
     }
     for (size_t i = 0; dump && i < p->n_datasets; i++)
         if (!dump_dataset(&p->datasets[i], dump))
@@ -163,15 +187,16 @@ static int run(const Source *src, const char *eval_name, const char *dump,
 
 int main(int argc, char **argv)
 {
-    if (argc == 4 && strcmp(argv[1], "wide") == 0) {
-        char *text = wide_source(atol(argv[3]));
-        Source src = {"wide.nn", text, strlen(text)};
-        int rc = run(&src, NULL, NULL, (size_t)atol(argv[2]));
+    const Synthetic *synth = argc == 4 ? synthetic(argv[1]) : NULL;
+    if (synth) {
+        char *text = synthetic_source(synth, atol(argv[3]));
+        Source src = {synth->name, text, strlen(text)};
+        int rc = run(&src, NULL, NULL, synth, (size_t)atol(argv[2]));
         free(text);
         return rc;
     }
     if (argc < 2 || argc > 4) {
-        fprintf(stderr, "usage: %s FILE.nn [EVAL_DATASET [DUMP_PREFIX]] | wide ROWS EPOCHS\n", argv[0]);
+        fprintf(stderr, "usage: %s FILE.nn [EVAL_DATASET [DUMP_PREFIX]] | wide|mnist ROWS EPOCHS\n", argv[0]);
         return 2;
     }
     Diag d;
@@ -179,7 +204,7 @@ int main(int argc, char **argv)
     Source src;
     if (!source_read(&d, argv[1], &src))
         return 1;
-    int rc = run(&src, argc > 2 ? argv[2] : NULL, argc > 3 ? argv[3] : NULL, 0);
+    int rc = run(&src, argc > 2 ? argv[2] : NULL, argc > 3 ? argv[3] : NULL, NULL, 0);
     source_free(&src);
     return rc;
 }

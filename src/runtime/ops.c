@@ -14,8 +14,8 @@ typedef struct RtOp {
     void (*backward)(RtOpArgs *a);
     /* floats kept for backward on rows rows; NULL = none */
     size_t (*scratch)(const IrNode *n, size_t rows);
-    /* floats of temporary workspace per call; NULL = none */
-    size_t (*workspace)(const IrNode *n);
+    /* floats of temporary workspace per call on up to rows rows; NULL = none */
+    size_t (*workspace)(const IrNode *n, size_t rows);
 } RtOp;
 
 static size_t op_count(const RtOpArgs *a)
@@ -550,10 +550,10 @@ static const RtOp rt_op_table[] = {
     {OP_HARDSIGMOID, op_hardsigmoid_forward, op_hardsigmoid_backward, NULL, NULL},
     {OP_SOFTMAX, op_softmax_forward, op_softmax_backward, NULL, NULL},
     {OP_IDENTITY, op_identity_forward, op_identity_backward, NULL, NULL},
-    {OP_CONV1D, rt_conv_op_forward, rt_conv_op_backward, NULL, rt_conv_op_workspace},
-    {OP_CONV2D, rt_conv_op_forward, rt_conv_op_backward, NULL, rt_conv_op_workspace},
-    {OP_MAXPOOL1D, rt_maxpool_op_forward, rt_maxpool_op_backward, NULL, NULL},
-    {OP_MAXPOOL2D, rt_maxpool_op_forward, rt_maxpool_op_backward, NULL, NULL},
+    {OP_CONV1D, rt_conv_op_forward, rt_conv_op_backward, rt_conv_op_scratch, rt_conv_op_workspace},
+    {OP_CONV2D, rt_conv_op_forward, rt_conv_op_backward, rt_conv_op_scratch, rt_conv_op_workspace},
+    {OP_MAXPOOL1D, rt_maxpool_op_forward, rt_maxpool_op_backward, rt_maxpool_op_scratch, NULL},
+    {OP_MAXPOOL2D, rt_maxpool_op_forward, rt_maxpool_op_backward, rt_maxpool_op_scratch, NULL},
     {OP_AVGPOOL1D, rt_avgpool_op_forward, rt_avgpool_op_backward, NULL, NULL},
     {OP_AVGPOOL2D, rt_avgpool_op_forward, rt_avgpool_op_backward, NULL, NULL},
     {OP_GLOBAL_AVGPOOL, rt_global_avgpool_op_forward, rt_global_avgpool_op_backward, NULL, NULL},
@@ -583,10 +583,10 @@ size_t rt_op_scratch(const IrNode *n, size_t rows)
     return op->scratch ? op->scratch(n, rows) : 0;
 }
 
-size_t rt_op_workspace(const IrNode *n)
+size_t rt_op_workspace(const IrNode *n, size_t rows)
 {
     const RtOp *op = &rt_op_table[n->op];
-    return op->workspace ? op->workspace(n) : 0;
+    return op->workspace ? op->workspace(n, rows) : 0;
 }
 
 bool rt_op_table_complete(void)

@@ -74,9 +74,9 @@ void rt_op_backward(OpKind k, RtOpArgs *a);
  * ops. plan.c allocates them. */
 size_t rt_op_scratch(const IrNode *n, size_t rows);
 /* Floats of temporary workspace one forward or backward call of the node
- * needs (im2col's columns); 0 for most ops. One buffer, the largest, is
- * shared by every node of a plan. */
-size_t rt_op_workspace(const IrNode *n);
+ * on up to rows rows needs (im2col's columns); 0 for most ops. One buffer,
+ * the largest, is shared by every node of a plan. */
+size_t rt_op_workspace(const IrNode *n, size_t rows);
 /* True when every row of the kernel table is its own kind's and has both
  * functions (checked by a unit test: the build checks only the count). */
 bool rt_op_table_complete(void);

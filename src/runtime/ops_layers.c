@@ -42,20 +42,28 @@ void rt_conv_op_forward(RtOpArgs *a)
 {
     RtWindow w = conv_window(a->node);
     rt_conv_forward(&w, a->rows, a->x, a->param[0], a->node->cfg.conv.bias ? a->param[1] : NULL,
-                    a->y, a->work, !a->training);
+                    a->y, a->work, a->training ? a->scratch : NULL, !a->training);
 }
 
 void rt_conv_op_backward(RtOpArgs *a)
 {
     RtWindow w = conv_window(a->node);
     rt_conv_backward(&w, a->rows, a->x, a->param[0], a->dy, a->grad[0],
-                     a->node->cfg.conv.bias ? a->grad[1] : NULL, a->dx, a->dx_add, a->work);
+                     a->node->cfg.conv.bias ? a->grad[1] : NULL, a->dx, a->dx_add, a->work,
+                     a->scratch);
 }
 
-size_t rt_conv_op_workspace(const IrNode *n)
+/* Training keeps the forward's im2col (when small enough) in the scratch. */
+size_t rt_conv_op_scratch(const IrNode *n, size_t rows)
 {
     RtWindow w = conv_window(n);
-    return rt_conv_workspace(&w);
+    return rt_conv_keep_floats(&w, rows);
+}
+
+size_t rt_conv_op_workspace(const IrNode *n, size_t rows)
+{
+    RtWindow w = conv_window(n);
+    return rt_conv_workspace(&w, rows);
 }
 
 /* ---- pooling ----------------------------------------------------------- */
@@ -65,10 +73,17 @@ static RtWindow pool_window(const IrNode *n)
     return node_window(n, &n->cfg.pool.win, 1);
 }
 
+/* Training keeps each output's argmax in the scratch, for the backward. */
+static uint32_t *maxpool_args(const RtOpArgs *a)
+{
+    _Static_assert(sizeof(uint32_t) == sizeof(float), "an argmax takes one scratch float");
+    return (uint32_t *)(void *)a->scratch;
+}
+
 void rt_maxpool_op_forward(RtOpArgs *a)
 {
     RtWindow w = pool_window(a->node);
-    rt_maxpool_forward(&w, a->rows, a->x, a->y);
+    rt_maxpool_forward(&w, a->rows, a->x, a->y, a->training ? maxpool_args(a) : NULL);
 }
 
 void rt_maxpool_op_backward(RtOpArgs *a)
@@ -76,7 +91,12 @@ void rt_maxpool_op_backward(RtOpArgs *a)
     if (!a->dx)
         return;
     RtWindow w = pool_window(a->node);
-    rt_maxpool_backward(&w, a->rows, a->x, a->dy, a->dx, a->dx_add);
+    rt_maxpool_backward(&w, a->rows, maxpool_args(a), a->dy, a->dx, a->dx_add);
+}
+
+size_t rt_maxpool_op_scratch(const IrNode *n, size_t rows)
+{
+    return rows * n->units;
 }
 
 void rt_avgpool_op_forward(RtOpArgs *a)

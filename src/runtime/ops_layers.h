@@ -9,7 +9,9 @@
 
 void rt_conv_op_forward(RtOpArgs *a);
 void rt_conv_op_backward(RtOpArgs *a);
-size_t rt_conv_op_workspace(const IrNode *n);
+size_t rt_conv_op_workspace(const IrNode *n, size_t rows);
+size_t rt_conv_op_scratch(const IrNode *n, size_t rows);
+size_t rt_maxpool_op_scratch(const IrNode *n, size_t rows);
 void rt_maxpool_op_forward(RtOpArgs *a);
 void rt_maxpool_op_backward(RtOpArgs *a);
 void rt_avgpool_op_forward(RtOpArgs *a);

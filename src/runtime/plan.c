@@ -107,7 +107,7 @@ static void plan_carve_nodes(RtPlan *pl, PlanCarver *c, const IrModel *ir, bool 
     pl->args = plan_take(c, n, sizeof *pl->args);
     for (size_t i = 0; i < n; i++) {
         n_in += ir->nodes[i].n_inputs;
-        size_t w = rt_op_workspace(&ir->nodes[i]);
+        size_t w = rt_op_workspace(&ir->nodes[i], pl->max_rows);
         work = w > work ? w : work;
     }
     size_t *in_sizes = plan_take(c, n_in ? n_in : 1, sizeof *in_sizes);

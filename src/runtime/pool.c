@@ -1,13 +1,13 @@
-/* Pooling kernels. The forward loops run over one output row at a time:
- * for each kernel tap, the outputs whose input is in bounds form one range
- * (rt_window_span), and the inner loop updates that range with no bounds
- * test, so it vectorises at stride 1. Each output still sees its taps in
+/* Pooling kernels. The windowed loops run tap by tap: for output row oh
+ * and kernel tap (ki, kj), the outputs whose input is in bounds form one
+ * range (rt_window_span), computed once and then applied to every plane of
+ * the batch, so the inner loop carries no bounds test and the window
+ * arithmetic is not repeated per plane. Each output still sees its taps in
  * PyTorch's scan order (kernel row, then column), so sums and the choice of
  * the maximum are the ones of its CPU kernels. Padding is never read: it
  * is -inf for max (never the maximum) and 0 for the average (only the
  * divisor counts it). */
 #include <math.h>
-#include <stdint.h>
 #include <string.h>
 
 #include "pool.h"
@@ -16,7 +16,22 @@
  * propagates and among equal values the first one scanned stays. */
 static inline bool pool_takes(float v, float best)
 {
-    return v > best || isnan(v);
+    return (v > best) | (v != v); /* | and v != v: no branch (isnan) */
+}
+
+/* best, best_i = v, i where pool_takes(v, best), without a branch: which
+ * value of a window is largest is a coin toss on real data, and a
+ * mispredicted branch per tap cost more than the rest of the pooling. */
+static inline void pool_take(float v, size_t i, float *best, size_t *best_i)
+{
+    bool takes = pool_takes(v, *best);
+    uint32_t vb, bb, take = 0u - (uint32_t)takes;
+    size_t take_i = (size_t)0 - (size_t)takes;
+    memcpy(&vb, &v, sizeof vb);
+    memcpy(&bb, best, sizeof bb);
+    bb = (vb & take) | (bb & ~take);
+    memcpy(best, &bb, sizeof bb);
+    *best_i = (i & take_i) | (*best_i & ~take_i);
 }
 
 static size_t plane_in(const RtWindow *w)
@@ -39,88 +54,170 @@ static bool pool_row(const RtWindow *w, size_t oh, size_t ki, size_t *ih)
     return true;
 }
 
-/* Output row oh of one plane: max (is_max) or sum of its windows. */
-static void pool_row_forward(const RtWindow *w, const float *restrict x, float *restrict yrow,
-                             size_t oh, bool is_max)
+/* One in-bounds tap of one output row: outputs [lo, lo + n) of row oh read
+ * the plane's inputs from index `in` on, every stride_w. */
+typedef struct PoolTap {
+    size_t out, in, n;
+} PoolTap;
+
+typedef void PoolTapFn(const RtWindow *w, size_t planes, const PoolTap *t, void *ctx);
+
+/* Calls fn for every in-bounds tap, output row by output row, in scan order. */
+static void pool_taps(const RtWindow *w, size_t planes, PoolTapFn *fn, void *ctx)
 {
-    size_t sw = w->stride_w;
-    for (size_t o = 0; o < w->out_w; o++)
-        yrow[o] = is_max ? -INFINITY : 0.0f;
-    for (size_t ki = 0; ki < w->k_h; ki++) {
-        size_t ih;
-        if (!pool_row(w, oh, ki, &ih))
-            continue;
-        const float *xrow = x + ih * w->in_w;
-        for (size_t kj = 0; kj < w->k_w; kj++) {
-            size_t tw = kj * w->dil_w, lo, hi;
-            rt_window_span(tw, w->pad_w, sw, w->in_w, w->out_w, &lo, &hi);
-            if (lo == hi)
+    for (size_t oh = 0; oh < w->out_h; oh++)
+        for (size_t ki = 0; ki < w->k_h; ki++) {
+            size_t ih;
+            if (!pool_row(w, oh, ki, &ih))
                 continue;
-            const float *src = xrow + lo * sw + tw - w->pad_w;
-            float *dst = yrow + lo;
-            size_t n = hi - lo;
-            if (is_max) {
-                for (size_t o = 0; o < n; o++) {
-                    float v = src[o * sw], m = dst[o];
-                    dst[o] = pool_takes(v, m) ? v : m;
+            for (size_t kj = 0; kj < w->k_w; kj++) {
+                size_t tw = kj * w->dil_w, lo, hi;
+                rt_window_span(tw, w->pad_w, w->stride_w, w->in_w, w->out_w, &lo, &hi);
+                if (lo == hi)
+                    continue;
+                PoolTap t = {oh * w->out_w + lo, ih * w->in_w + lo * w->stride_w + tw - w->pad_w,
+                             hi - lo};
+                fn(w, planes, &t, ctx);
+            }
+        }
+}
+
+typedef struct PoolPass {
+    const float *x;  /* forward: the input; backward: dy */
+    float *y;        /* forward: the output; backward: dx */
+    uint32_t *arg;   /* max: each output's argmax in its plane, or NULL */
+    float div;       /* average: the divisor */
+} PoolPass;
+
+static void max_tap(const RtWindow *w, size_t planes, const PoolTap *t, void *ctx)
+{
+    const PoolPass *pp = ctx;
+    size_t in = plane_in(w), out = plane_out(w), sw = w->stride_w;
+    for (size_t p = 0; p < planes; p++) {
+        const float *src = pp->x + p * in + t->in;
+        float *dst = pp->y + p * out + t->out;
+        for (size_t o = 0; o < t->n; o++) {
+            float v = src[o * sw];
+            dst[o] = pool_takes(v, dst[o]) ? v : dst[o];
+        }
+    }
+}
+
+/* The same, also keeping where each maximum came from. A window of -infs
+ * keeps its first in-bounds value, as PyTorch's does. */
+static void max_tap_arg(const RtWindow *w, size_t planes, const PoolTap *t, void *ctx)
+{
+    const PoolPass *pp = ctx;
+    size_t in = plane_in(w), out = plane_out(w), sw = w->stride_w;
+    for (size_t p = 0; p < planes; p++) {
+        const float *src = pp->x + p * in + t->in;
+        float *dst = pp->y + p * out + t->out;
+        uint32_t *arg = pp->arg + p * out + t->out;
+        for (size_t o = 0; o < t->n; o++) {
+            float v = src[o * sw];
+            if (pool_takes(v, dst[o]) || arg[o] == RT_POOL_NO_ARG) {
+                dst[o] = v;
+                arg[o] = (uint32_t)(t->in + o * sw);
+            }
+        }
+    }
+}
+
+static void fill(float *y, size_t n, float v)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = v;
+}
+
+/* Without padding every window lies in the input (PyTorch's output size
+ * makes sure), and the common small pools (2x2 over a few values a row)
+ * are fastest window by window: each output scans its taps in order. */
+/* Evaluation's unpadded max pooling keeps each row's argmax here: rows
+ * wider than this take the general path. */
+#define POOL_ROW_SCRATCH 256
+
+static bool pool_unpadded(const RtWindow *w)
+{
+    return w->pad_h == 0 && w->pad_w == 0;
+}
+
+/* Index in the plane of tap (ki, kj) of output (oh, ow), unpadded. */
+static size_t pool_tap_index(const RtWindow *w, size_t oh, size_t ow, size_t ki, size_t kj)
+{
+    return (oh * w->stride_h + ki * w->dil_h) * w->in_w + ow * w->stride_w + kj * w->dil_w;
+}
+
+/* One output row of an unpadded window, tap by tap: the row's outputs are
+ * independent, so the loop over them has no branch and no carried
+ * dependency, and vectorises (selects on 32-bit lanes). The first tap
+ * starts each window: it is always in bounds, and taking it is what the
+ * scan from -inf does (a -inf keeps its index too). */
+static void maxpool_row_unpadded(const RtWindow *w, const float *restrict xp, size_t oh,
+                                 float *restrict yrow, uint32_t *restrict arow)
+{
+    size_t ow_n = w->out_w, sw = w->stride_w;
+    for (size_t ki = 0; ki < w->k_h; ki++)
+        for (size_t kj = 0; kj < w->k_w; kj++) {
+            uint32_t at = (uint32_t)pool_tap_index(w, oh, 0, ki, kj);
+            const float *src = xp + at;
+            if (ki == 0 && kj == 0) {
+                for (size_t ow = 0; ow < ow_n; ow++) {
+                    yrow[ow] = src[ow * sw];
+                    arow[ow] = at + (uint32_t)(ow * sw);
                 }
-            } else {
-                for (size_t o = 0; o < n; o++)
-                    dst[o] += src[o * sw];
-            }
-        }
-    }
-}
-
-void rt_maxpool_forward(const RtWindow *w, size_t rows, const float *x, float *y)
-{
-    size_t planes = rows * w->in_c, in = plane_in(w), out = plane_out(w);
-    for (size_t p = 0; p < planes; p++)
-        for (size_t oh = 0; oh < w->out_h; oh++)
-            pool_row_forward(w, x + p * in, y + p * out + oh * w->out_w, oh, true);
-}
-
-/* The index in the plane of window (oh, ow)'s maximum, scanned as the
- * forward does, or SIZE_MAX for a window entirely in the padding. A window
- * of -infs picks its first in-bounds value, as PyTorch's does. */
-static size_t maxpool_argmax(const RtWindow *w, const float *x, size_t oh, size_t ow)
-{
-    size_t best_i = SIZE_MAX;
-    float best = -INFINITY;
-    for (size_t ki = 0; ki < w->k_h; ki++) {
-        size_t ih;
-        if (!pool_row(w, oh, ki, &ih))
-            continue;
-        for (size_t kj = 0; kj < w->k_w; kj++) {
-            size_t iw = ow * w->stride_w + kj * w->dil_w;
-            if (iw < w->pad_w || iw >= w->in_w + w->pad_w)
                 continue;
-            size_t i = ih * w->in_w + iw - w->pad_w;
-            if (best_i == SIZE_MAX)
-                best_i = i;
-            if (pool_takes(x[i], best)) {
-                best = x[i];
-                best_i = i;
+            }
+            for (size_t ow = 0; ow < ow_n; ow++) {
+                float v = src[ow * sw], best = yrow[ow];
+                bool takes = (v > best) | (v != v);
+                yrow[ow] = takes ? v : best;
+                arow[ow] = takes ? at + (uint32_t)(ow * sw) : arow[ow];
             }
         }
-    }
-    return best_i;
 }
 
-void rt_maxpool_backward(const RtWindow *w, size_t rows, const float *x, const float *dy, float *dx, bool dx_add)
+/* Without the argmax (evaluation), arg points at a row of scratch that is
+ * overwritten row after row. */
+static void maxpool_unpadded(const RtWindow *w, size_t planes, const float *x, float *y,
+                             uint32_t *arg, uint32_t *row_scratch)
+{
+    size_t in = plane_in(w), out = plane_out(w);
+    for (size_t p = 0; p < planes; p++)
+        for (size_t oh = 0; oh < w->out_h; oh++) {
+            size_t o = p * out + oh * w->out_w;
+            maxpool_row_unpadded(w, x + p * in, oh, y + o, arg ? arg + o : row_scratch);
+        }
+}
+
+void rt_maxpool_forward(const RtWindow *w, size_t rows, const float *x, float *y, uint32_t *arg)
+{
+    size_t planes = rows * w->in_c, n = planes * plane_out(w);
+    if (pool_unpadded(w) && (arg || w->out_w <= POOL_ROW_SCRATCH)) {
+        uint32_t row_scratch[POOL_ROW_SCRATCH];
+        maxpool_unpadded(w, planes, x, y, arg, row_scratch);
+        return;
+    }
+    fill(y, n, -INFINITY);
+    PoolPass pp = {x, y, arg, 0.0f};
+    if (arg)
+        for (size_t i = 0; i < n; i++)
+            arg[i] = RT_POOL_NO_ARG;
+    pool_taps(w, planes, arg ? max_tap_arg : max_tap, &pp);
+}
+
+void rt_maxpool_backward(const RtWindow *w, size_t rows, const uint32_t *arg, const float *dy,
+                         float *dx, bool dx_add)
 {
     size_t planes = rows * w->in_c, in = plane_in(w), out = plane_out(w);
     if (!dx_add)
         memset(dx, 0, planes * in * sizeof(float));
     for (size_t p = 0; p < planes; p++) {
-        const float *xp = x + p * in, *dyp = dy + p * out;
+        const uint32_t *ap = arg + p * out;
+        const float *dyp = dy + p * out;
         float *dxp = dx + p * in;
-        for (size_t oh = 0; oh < w->out_h; oh++)
-            for (size_t ow = 0; ow < w->out_w; ow++) {
-                size_t i = maxpool_argmax(w, xp, oh, ow);
-                if (i != SIZE_MAX)
-                    dxp[i] += dyp[oh * w->out_w + ow];
-            }
+        for (size_t o = 0; o < out; o++)
+            if (ap[o] != RT_POOL_NO_ARG)
+                dxp[ap[o]] += dyp[o];
     }
 }
 
@@ -132,53 +229,89 @@ static float avgpool_divisor(const RtWindow *w)
     return (float)(w->k_h * w->k_w);
 }
 
-void rt_avgpool_forward(const RtWindow *w, size_t rows, const float *x, float *y)
+static void sum_tap(const RtWindow *w, size_t planes, const PoolTap *t, void *ctx)
 {
-    size_t planes = rows * w->in_c, in = plane_in(w), out = plane_out(w);
+    const PoolPass *pp = ctx;
+    size_t in = plane_in(w), out = plane_out(w), sw = w->stride_w;
+    for (size_t p = 0; p < planes; p++) {
+        const float *src = pp->x + p * in + t->in;
+        float *dst = pp->y + p * out + t->out;
+        for (size_t o = 0; o < t->n; o++)
+            dst[o] += src[o * sw];
+    }
+}
+
+/* Each window's sum in scan order from 0, as the tap-by-tap loop adds. */
+static void avgpool_unpadded(const RtWindow *w, size_t planes, const float *x, float *y)
+{
+    size_t in = plane_in(w), out = plane_out(w);
     float div = avgpool_divisor(w);
     for (size_t p = 0; p < planes; p++)
-        for (size_t oh = 0; oh < w->out_h; oh++) {
-            float *yrow = y + p * out + oh * w->out_w;
-            pool_row_forward(w, x + p * in, yrow, oh, false);
-            for (size_t o = 0; o < w->out_w; o++)
-                yrow[o] /= div;
-        }
+        for (size_t oh = 0, o = p * out; oh < w->out_h; oh++)
+            for (size_t ow = 0; ow < w->out_w; ow++, o++) {
+                const float *xp = x + p * in;
+                float sum = 0.0f;
+                for (size_t ki = 0; ki < w->k_h; ki++)
+                    for (size_t kj = 0; kj < w->k_w; kj++)
+                        sum += xp[pool_tap_index(w, oh, ow, ki, kj)];
+                y[o] = sum / div;
+            }
+}
+
+void rt_avgpool_forward(const RtWindow *w, size_t rows, const float *x, float *y)
+{
+    size_t planes = rows * w->in_c, n = planes * plane_out(w);
+    float div = avgpool_divisor(w);
+    if (pool_unpadded(w)) {
+        avgpool_unpadded(w, planes, x, y);
+        return;
+    }
+    fill(y, n, 0.0f);
+    PoolPass pp = {x, y, NULL, div};
+    pool_taps(w, planes, sum_tap, &pp);
+    for (size_t i = 0; i < n; i++)
+        y[i] /= div;
 }
 
 /* Each output's dy / divisor goes to every in-bounds value of its window:
  * the forward's traversal with the roles of x and y swapped. */
-static void avgpool_row_backward(const RtWindow *w, const float *restrict dyrow,
-                                 float *restrict dx, size_t oh, float div)
+static void spread_tap(const RtWindow *w, size_t planes, const PoolTap *t, void *ctx)
 {
-    size_t sw = w->stride_w;
-    for (size_t ki = 0; ki < w->k_h; ki++) {
-        size_t ih;
-        if (!pool_row(w, oh, ki, &ih))
-            continue;
-        float *dxrow = dx + ih * w->in_w;
-        for (size_t kj = 0; kj < w->k_w; kj++) {
-            size_t tw = kj * w->dil_w, lo, hi;
-            rt_window_span(tw, w->pad_w, sw, w->in_w, w->out_w, &lo, &hi);
-            if (lo == hi)
-                continue;
-            float *dst = dxrow + lo * sw + tw - w->pad_w;
-            const float *src = dyrow + lo;
-            size_t n = hi - lo;
-            for (size_t o = 0; o < n; o++)
-                dst[o * sw] += src[o] / div;
-        }
+    const PoolPass *pp = ctx;
+    size_t in = plane_in(w), out = plane_out(w), sw = w->stride_w;
+    for (size_t p = 0; p < planes; p++) {
+        const float *src = pp->x + p * out + t->out;
+        float *dst = pp->y + p * in + t->in;
+        for (size_t o = 0; o < t->n; o++)
+            dst[o * sw] += src[o] / pp->div;
     }
+}
+
+static void avgpool_unpadded_backward(const RtWindow *w, size_t planes, const float *dy, float *dx)
+{
+    size_t in = plane_in(w), out = plane_out(w);
+    float div = avgpool_divisor(w);
+    for (size_t p = 0; p < planes; p++)
+        for (size_t oh = 0, o = p * out; oh < w->out_h; oh++)
+            for (size_t ow = 0; ow < w->out_w; ow++, o++) {
+                float *dxp = dx + p * in, g = dy[o] / div;
+                for (size_t ki = 0; ki < w->k_h; ki++)
+                    for (size_t kj = 0; kj < w->k_w; kj++)
+                        dxp[pool_tap_index(w, oh, ow, ki, kj)] += g;
+            }
 }
 
 void rt_avgpool_backward(const RtWindow *w, size_t rows, const float *dy, float *dx, bool dx_add)
 {
-    size_t planes = rows * w->in_c, in = plane_in(w), out = plane_out(w);
-    float div = avgpool_divisor(w);
+    size_t planes = rows * w->in_c;
     if (!dx_add)
-        memset(dx, 0, planes * in * sizeof(float));
-    for (size_t p = 0; p < planes; p++)
-        for (size_t oh = 0; oh < w->out_h; oh++)
-            avgpool_row_backward(w, dy + p * out + oh * w->out_w, dx + p * in, oh, div);
+        memset(dx, 0, planes * plane_in(w) * sizeof(float));
+    if (pool_unpadded(w)) {
+        avgpool_unpadded_backward(w, planes, dy, dx);
+        return;
+    }
+    PoolPass pp = {dy, dx, NULL, avgpool_divisor(w)};
+    pool_taps(w, planes, spread_tap, &pp);
 }
 
 void rt_global_avgpool_forward(size_t rows, size_t c, size_t spatial, const float *x, float *y)

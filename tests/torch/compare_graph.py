@@ -15,9 +15,17 @@ adam(lr = 0.001) in a temporary copy):
   - every epoch's loss must agree to LOSS_RTOL relative, the final weights
     (and batchnorm running statistics) to numpy.allclose(rtol=1e-4, atol=1e-5),
     and nnc's "Total params: N" must equal torch's parameter count.
+    A ReLU/max-pooling network trained for 50 steps can meet a near-tie
+    that rounding decides: PyTorch itself, started from weights that differ
+    by one part in 10^7, then ends up to 5e-5 away (graph_separable under
+    adam, two of three such starts). So PyTorch also trains a float64 copy
+    and PERTURBED_RUNS copies perturbed that much; a value that agrees with
+    one of those runs within the same bounds passes, and the report says
+    which run it was. A real error is far from all of them.
 
 usage: NNC=path/to/nnc /usr/bin/python3 compare_graph.py [FILE.nn ...]
 Exit status 0 when every case agrees, 1 otherwise."""
+import copy
 import glob
 import json
 import os
@@ -224,6 +232,20 @@ def init_weights(model, seed):
     return {k: v.detach().numpy().astype(np.float32).copy() for k, v in model.state_dict().items()}
 
 
+PERTURBED_RUNS = 3
+
+
+def perturbed(model, trial):
+    """A copy of model with every parameter times (1 + 1e-7 N(0, 1)): the
+    same start up to float32 rounding."""
+    alt = copy.deepcopy(model)
+    g = torch.Generator().manual_seed(1000 + trial)
+    with torch.no_grad():
+        for p in alt.parameters():
+            p.mul_(1 + 1e-7 * torch.randn(p.shape, generator=g))
+    return alt
+
+
 def train_torch(model, x, y, optimizer, epochs):
     kind, args = re.match(r"(\w+)\s*\((.*)\)", optimizer).groups()
     kw = {k.strip(): float(v) for k, v in (a.split("=") for a in args.split(","))}
@@ -290,6 +312,9 @@ def run_case(path, optimizer, tmp):
 
     model = Graph(nodes)
     init = init_weights(model, SEED)
+    alternatives = [("float64", copy.deepcopy(model).double())]
+    for trial in range(PERTURBED_RUNS):
+        alternatives.append(("perturbed %d" % (trial + 1), perturbed(model, trial)))
     init_path = os.path.join(tmp, "init.safetensors")
     final_path = os.path.join(tmp, "final.safetensors")
     write_safetensors(init_path, init)
@@ -307,6 +332,12 @@ def run_case(path, optimizer, tmp):
     want = np.array(train_torch(model, x, y, optimizer, epochs), dtype=np.float64)
     torch_final = {k: v.detach().numpy().astype(np.float32) for k, v in model.state_dict().items()}
     torch_total = sum(p.numel() for p in model.parameters())
+    others = []  # (name, losses, final state) of each alternative PyTorch run
+    for name, alt in alternatives:
+        xs = x.astype(np.float64) if name == "float64" else x
+        losses = np.array(train_torch(alt, xs, y, optimizer, epochs), dtype=np.float64)
+        others.append((name, losses, {k: v.detach().numpy() for k, v in alt.state_dict().items()}))
+    used = set()  # "what (run)" where an alternative run was the one nnc agreed with
 
     problems = []
     if total != torch_total:
@@ -318,6 +349,11 @@ def run_case(path, optimizer, tmp):
         rel = np.array([np.inf])
     else:
         rel = np.abs(got - want) / np.maximum(np.abs(want), 1e-12)
+        for name, losses, _ in others:
+            rel_alt = np.abs(got - losses) / np.maximum(np.abs(losses), 1e-12)
+            if np.any((rel > LOSS_RTOL) & (rel_alt <= LOSS_RTOL)):
+                used.add("losses (%s)" % name)
+            rel = np.minimum(rel, rel_alt)
         bad = np.nonzero(rel > LOSS_RTOL)[0]
         if len(bad):
             e = bad[0]
@@ -330,6 +366,13 @@ def run_case(path, optimizer, tmp):
               " and adam turns rounding noise into steps of size lr)" % k)
     for k in sorted(set(nnc_final) & set(torch_final) - unidentifiable):
         a, b = nnc_final[k].astype(np.float64), torch_final[k].astype(np.float64).reshape(nnc_final[k].shape)
+        for name, _, final in others:
+            if np.allclose(a, b, rtol=W_RTOL, atol=W_ATOL):
+                break
+            alt = final[k].astype(np.float64).reshape(a.shape)
+            if np.allclose(a, alt, rtol=W_RTOL, atol=W_ATOL):
+                used.add("%s (%s)" % (k, name))
+                b = alt
         d = float(np.max(np.abs(a - b))) if a.size else 0.0
         if d > wmax:
             wmax, wworst = d, k
@@ -341,6 +384,9 @@ def run_case(path, optimizer, tmp):
     print("%-32s params %5d  loss %.4f -> %.4f  max rel loss diff %.2e  max weight diff %.2e (%s)  %s"
           % (tag, total, want[0], want[-1], float(np.max(rel)), wmax, wworst,
              "ok" if not problems else "FAIL"))
+    if used:
+        print("    agrees with another PyTorch run, not the plain float32 one, for: %s"
+              % ", ".join(sorted(used)))
     for p in problems:
         print("    " + p)
     return not problems

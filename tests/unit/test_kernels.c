@@ -245,21 +245,26 @@ Test(kernels, conv_reference_gradient_is_finite_differences)
 /* One case through the kernels, forward (exact or not) and every backward
  * variant, against the reference. Buffers are exactly sized (valgrind and
  * ASan see any overrun) and the workspace starts as NaN. */
-static void check_conv_case(const ConvCase *cc, size_t rows, bool exact, double rel, RtRng *rng)
+static void check_conv_case_keep(const ConvCase *cc, size_t rows, bool exact, bool kept,
+                                 double rel, RtRng *rng)
 {
     RtWindow w = conv_window(cc);
     size_t nx = win_in(&w, rows), ny = win_out(&w, rows), nw = conv_wsize(&w), nc = w.out_c;
-    size_t nwork = rt_conv_workspace(&w);
+    size_t nwork = rt_conv_workspace(&w, rows);
     float *x = frand(rng, nx), *wt = frand(rng, nw), *b = cc->bias ? frand(rng, nc) : NULL;
     float *dy = frand(rng, ny), *work = ffill(nwork, NAN), *y = ffill(ny, NAN);
     double *dxd = dcopy(x, nx), *dwd = dcopy(wt, nw), *dbd = b ? dcopy(b, nc) : NULL;
     double *dyd = dcopy(dy, ny), *yref = dzeros(ny);
     double *gw = dzeros(nw), *gb = dzeros(nc), *gx = dzeros(nx);
     char name[160];
-    snprintf(name, sizeof name, "%s, rows %zu, exact %d", cc->name, rows, exact);
+    snprintf(name, sizeof name, "%s, rows %zu, exact %d, im2col kept %d", cc->name, rows, exact, kept);
+    /* the kept im2col starts as NaN too: the backward must read what the forward left */
+    size_t nkeep = rt_conv_keep_floats(&w, rows);
+    float *keep = kept ? ffill(nkeep, NAN) : NULL;
+    cr_assert(!kept || nkeep > 0, "[%s] a test case too large to keep", name);
 
     ref_conv_forward(&w, rows, dxd, dwd, dbd, yref);
-    rt_conv_forward(&w, rows, x, wt, b, y, work, exact);
+    rt_conv_forward(&w, rows, x, wt, b, y, work, keep, exact);
     expect_close("conv y", name, y, NULL, yref, ny, rel);
 
     ref_conv_backward(&w, rows, dxd, dwd, dyd, gw, gb, gx);
@@ -267,24 +272,32 @@ static void check_conv_case(const ConvCase *cc, size_t rows, bool exact, double 
     float *dw0 = frand(rng, nw), *db0 = frand(rng, nc), *dx0 = frand(rng, nx);
     float *dw = malloc(nw * sizeof *dw), *db = malloc(nc * sizeof *db), *dx = malloc(nx * sizeof *dx);
     memcpy(dw, dw0, nw * sizeof *dw), memcpy(db, db0, nc * sizeof *db), memcpy(dx, dx0, nx * sizeof *dx);
-    rt_conv_backward(&w, rows, x, wt, dy, dw, db, dx, true, work);
+    rt_conv_backward(&w, rows, x, wt, dy, dw, db, dx, true, work, keep);
     expect_close("conv dw (added)", name, dw, dw0, gw, nw, rel);
     expect_close("conv db (added)", name, db, db0, gb, nc, rel);
     expect_close("conv dx (added)", name, dx, dx0, gx, nx, rel);
     /* dx written over NaN, no parameter gradients (frozen) */
     for (size_t i = 0; i < nx; i++)
         dx[i] = NAN;
-    rt_conv_backward(&w, rows, x, wt, dy, NULL, NULL, dx, false, work);
+    rt_conv_backward(&w, rows, x, wt, dy, NULL, NULL, dx, false, work, keep);
     expect_close("conv dx (written)", name, dx, NULL, gx, nx, rel);
     /* parameters only: dx NULL */
     memset(dw, 0, nw * sizeof *dw), memset(db, 0, nc * sizeof *db);
-    rt_conv_backward(&w, rows, x, wt, dy, dw, db, NULL, false, work);
+    rt_conv_backward(&w, rows, x, wt, dy, dw, db, NULL, false, work, keep);
     expect_close("conv dw (no dx)", name, dw, NULL, gw, nw, rel);
     expect_close("conv db (no dx)", name, db, NULL, gb, nc, rel);
 
     free(x), free(wt), free(b), free(dy), free(work), free(y), free(dxd), free(dwd), free(dbd);
     free(dyd), free(yref), free(gw), free(gb), free(gx), free(dw0), free(db0), free(dx0);
-    free(dw), free(db), free(dx);
+    free(dw), free(db), free(dx), free(keep);
+}
+
+static void check_conv_case(const ConvCase *cc, size_t rows, bool exact, double rel, RtRng *rng)
+{
+    RtWindow w = conv_window(cc);
+    check_conv_case_keep(cc, rows, exact, false, rel, rng);
+    if (rt_conv_keep_floats(&w, rows))
+        check_conv_case_keep(cc, rows, exact, true, rel, rng);
 }
 
 Test(kernels, conv_forward_backward_small)
@@ -318,22 +331,50 @@ Test(kernels, conv_exact_is_reproducible)
     RtWindow w = conv_window(&conv_cases[1]);
     size_t nx = win_in(&w, 2), ny = win_out(&w, 2);
     float *x = frand(&rng, nx), *wt = frand(&rng, conv_wsize(&w)), *b = frand(&rng, w.out_c);
-    float *work = malloc(rt_conv_workspace(&w) * sizeof *work);
+    float *work = malloc(rt_conv_workspace(&w, 2) * sizeof *work);
     float *y1 = malloc(ny * sizeof *y1), *y2 = malloc(ny * sizeof *y2);
-    rt_conv_forward(&w, 2, x, wt, b, y1, work, true);
-    rt_conv_forward(&w, 2, x, wt, b, y2, work, true);
+    rt_conv_forward(&w, 2, x, wt, b, y1, work, NULL, true);
+    rt_conv_forward(&w, 2, x, wt, b, y2, work, NULL, true);
     cr_assert_eq(memcmp(y1, y2, ny * sizeof *y1), 0);
-    rt_conv_forward(&w, 2, x, wt, b, y2, work, false);
+    rt_conv_forward(&w, 2, x, wt, b, y2, work, NULL, false);
     cr_assert_eq(memcmp(y1, y2, ny * sizeof *y1), 0);
     free(x), free(wt), free(b), free(work), free(y1), free(y2);
+}
+
+/* A batch larger than one product's chunk (RT_CONV_COL_FLOATS): 10*3*3
+ * col rows of 32*32 positions are 92160 floats a sample, so chunks of two
+ * and a last one of one sample; all of it against the reference, and the
+ * exact forward gives each sample the bits it gets alone. */
+Test(kernels, conv_chunks)
+{
+    static const ConvCase wide = {"2d 10->6 3x3 pad 1 on 32x32", 10, 32, 32, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, true};
+    RtWindow w = conv_window(&wide);
+    size_t per_sample = 10 * 3 * 3 * w.out_h * w.out_w;
+    cr_assert(2 * per_sample <= RT_CONV_COL_FLOATS && 3 * per_sample > RT_CONV_COL_FLOATS);
+    RtRng rng;
+    rt_rng_seed(&rng, 5, 0);
+    check_conv_case(&wide, 5, true, 1e-6, &rng);
+    check_conv_case(&wide, 5, false, 1e-6, &rng);
+
+    size_t nx = win_in(&w, 5), ny = win_out(&w, 5), ny1 = win_out(&w, 1);
+    float *x = frand(&rng, nx), *wt = frand(&rng, conv_wsize(&w)), *b = frand(&rng, w.out_c);
+    float *work = malloc(rt_conv_workspace(&w, 5) * sizeof *work);
+    float *y = malloc(ny * sizeof *y), *y1 = malloc(ny1 * sizeof *y1);
+    rt_conv_forward(&w, 5, x, wt, b, y, work, NULL, true);
+    for (size_t r = 0; r < 5; r++) {
+        rt_conv_forward(&w, 1, x + r * win_in(&w, 1), wt, b, y1, work, NULL, true);
+        cr_assert_eq(memcmp(y + r * ny1, y1, ny1 * sizeof *y1), 0, "sample %zu", r);
+    }
+    free(x), free(wt), free(b), free(work), free(y), free(y1);
 }
 
 Test(kernels, conv_workspace_size)
 {
     RtWindow w = conv_window(&conv_cases[0]);
-    cr_assert_eq(rt_conv_workspace(&w), 2 * 4 * 3 * 2 * w.out_h * w.out_w);
-    RtWindow p = conv_window(&conv_cases[6]);
-    cr_assert_eq(rt_conv_workspace(&p), 0);
+    size_t ohw = w.out_h * w.out_w, k = 4 * 3 * 2;
+    /* col and dcol for the whole batch of 7, the gradient by channel (rows
+     * padded by 16 floats), and one sample's gather table */
+    cr_assert_eq(rt_conv_workspace(&w, 7), 2 * 7 * ohw * k + w.out_c * (7 * ohw + 16) + k * ohw);
 }
 
 /* ---- pooling ------------------------------------------------------------ */
@@ -437,24 +478,29 @@ static void check_pool_case(const PoolCase *pc, bool is_max, bool negative, RtRn
     double *yref = dzeros(ny), *dxref = dzeros(nx);
     char name[160];
     snprintf(name, sizeof name, "%s %s%s", is_max ? "max" : "avg", pc->name, negative ? " negative" : "");
+    uint32_t *arg = malloc(ny * sizeof *arg);
     ref_pool(&w, POOL_ROWS, x, dy, is_max, yref, dxref);
-    if (is_max)
-        rt_maxpool_forward(&w, POOL_ROWS, x, y);
-    else
+    if (is_max) {
+        /* without the argmax (evaluation) first, then with it over the same y */
+        rt_maxpool_forward(&w, POOL_ROWS, x, y, NULL);
+        expect_close("pool y (no argmax)", name, y, NULL, yref, ny, 0.0);
+        rt_maxpool_forward(&w, POOL_ROWS, x, y, arg);
+    } else {
         rt_avgpool_forward(&w, POOL_ROWS, x, y);
+    }
     /* max is a choice, exact; the average is a short sum and one division */
     expect_close("pool y", name, y, NULL, yref, ny, is_max ? 0.0 : 1e-6);
     for (int add = 0; add < 2; add++) {
         for (size_t i = 0; i < nx; i++)
             dx[i] = add ? dx0[i] : NAN;
         if (is_max)
-            rt_maxpool_backward(&w, POOL_ROWS, x, dy, dx, add);
+            rt_maxpool_backward(&w, POOL_ROWS, arg, dy, dx, add);
         else
             rt_avgpool_backward(&w, POOL_ROWS, dy, dx, add);
         expect_close(add ? "pool dx (added)" : "pool dx (written)", name, dx, add ? dx0 : NULL,
                      dxref, nx, 1e-6); /* overlapping windows sum several dy */
     }
-    free(x), free(dy), free(y), free(dx0), free(dx), free(yref), free(dxref);
+    free(x), free(dy), free(y), free(dx0), free(dx), free(yref), free(dxref), free(arg);
 }
 
 Test(kernels, maxpool_forward_backward)
@@ -485,16 +531,17 @@ Test(kernels, maxpool_ties_nan_and_minus_inf)
     RtWindow w = pool_window(&pc);
     float x[8] = {1, 3, -INFINITY, -INFINITY, 3, 2, -INFINITY, -INFINITY}, y[2], dx[8];
     float dy[2] = {1, 1};
-    rt_maxpool_forward(&w, 1, x, y);
+    uint32_t arg[2];
+    rt_maxpool_forward(&w, 1, x, y, arg);
     cr_assert_float_eq(y[0], 3.0f, 0);
     cr_assert(isinf(y[1]) && y[1] < 0);
-    rt_maxpool_backward(&w, 1, x, dy, dx, false);
+    rt_maxpool_backward(&w, 1, arg, dy, dx, false);
     float want[8] = {0, 1, 1, 0, 0, 0, 0, 0};
     cr_assert_arr_eq(dx, want, sizeof want);
     x[5] = NAN;
-    rt_maxpool_forward(&w, 1, x, y);
+    rt_maxpool_forward(&w, 1, x, y, arg);
     cr_assert(isnan(y[0]));
-    rt_maxpool_backward(&w, 1, x, dy, dx, false);
+    rt_maxpool_backward(&w, 1, arg, dy, dx, false);
     cr_assert_float_eq(dx[5], 1.0f, 0);
     cr_assert_float_eq(dx[1], 0.0f, 0);
 }
