@@ -61,12 +61,12 @@ static size_t conv_ld(const RtWindow *w, size_t nr)
 }
 
 /* col and dcol for one chunk, the product's output (Y^T in the forward,
- * dYt in the backward, which is the larger), then the gather table (one
- * int32 a float). */
+ * dYt in the backward, which is the larger), then the gather table and the
+ * scatter list (one int32 a float; pairs of them). */
 size_t rt_conv_workspace(const RtWindow *w, size_t rows)
 {
     size_t chunk = conv_chunk(w, rows), ohw = conv_out_hw(w), taps = conv_taps(w);
-    return 2 * chunk * ohw * taps + w->out_c * conv_ld(w, chunk) + taps * ohw;
+    return 2 * chunk * ohw * taps + w->out_c * conv_ld(w, chunk) + 3 * taps * ohw;
 }
 
 /* The gather table of one sample: for output position q and tap kk, the
@@ -126,35 +126,44 @@ static void im2col(const RtWindow *w, const int32_t *restrict tab, const float *
     }
 }
 
-/* The adjoint of im2col: dx[t] += dcol at every position that read x[t].
- * Padding adds +0 to dx[0] (masked as above), which changes nothing but
- * the sign of a zero. */
-static void col2im(const RtWindow *w, const int32_t *restrict tab, const float *restrict dcol,
+/* The backward's scatter list: the (col index, x index) pair of every
+ * entry of the gather table that reads x, padding left out. col2im adds
+ * through it with no mask: masked padding entries all added into one dx
+ * value, and each waited for the one before. Returns the pairs' count. */
+static size_t conv_scatter_pairs(const RtWindow *w, const int32_t *restrict tab,
+                                 int32_t *restrict pairs)
+{
+    size_t n = conv_out_hw(w) * conv_taps(w), count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (tab[i] >= 0) {
+            pairs[2 * count] = (int32_t)i;
+            pairs[2 * count + 1] = tab[i];
+            count++;
+        }
+    return count;
+}
+
+/* The adjoint of im2col: dx[t] += dcol at every position that read x[t]. */
+static void col2im(const int32_t *restrict pairs, size_t n_pairs, const float *restrict dcol,
                    float *restrict dx)
 {
-    size_t n = conv_out_hw(w) * conv_taps(w);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t keep = conv_keep(tab[i]), bits;
-        memcpy(&bits, dcol + i, sizeof bits);
-        bits &= keep;
-        float v;
-        memcpy(&v, &bits, sizeof v);
-        dx[(uint32_t)tab[i] & keep] += v;
-    }
+    for (size_t p = 0; p < n_pairs; p++)
+        dx[pairs[2 * p + 1]] += dcol[pairs[2 * p]];
 }
 
 /* The workspace's parts, in rt_conv_workspace's order. */
 typedef struct ConvWork {
     float *col, *dcol, *out;
-    int32_t *tab;
+    int32_t *tab, *pairs; /* the gather table; the scatter list, filled by the backward */
 } ConvWork;
 
 static ConvWork conv_work(const RtWindow *w, size_t rows, float *work)
 {
     _Static_assert(sizeof(int32_t) == sizeof(float), "a table entry takes one float");
     size_t chunk = conv_chunk(w, rows), col = chunk * conv_out_hw(w) * conv_taps(w);
-    ConvWork cw = {work, work + col, work + 2 * col, NULL};
+    ConvWork cw = {work, work + col, work + 2 * col, NULL, NULL};
     cw.tab = (int32_t *)(void *)(cw.out + w->out_c * conv_ld(w, chunk));
+    cw.pairs = cw.tab + conv_out_hw(w) * conv_taps(w);
     conv_gather_table(w, cw.tab);
     return cw;
 }
@@ -271,8 +280,9 @@ static void conv_weight_grad(const RtWindow *w, size_t nr, const float *dyt, con
 }
 
 /* dx of nr samples: dcol_g = dYt_g^T W_g, then col2im per sample. */
-static void conv_input_grad(const RtWindow *w, const int32_t *tab, size_t nr, const float *weight,
-                            const float *dyt, float *dx, bool dx_add, float *dcol)
+static void conv_input_grad(const RtWindow *w, const int32_t *pairs, size_t n_pairs, size_t nr,
+                            const float *weight, const float *dyt, float *dx, bool dx_add,
+                            float *dcol)
 {
     size_t ohw = conv_out_hw(w), ld = conv_ld(w, nr), taps = conv_taps(w);
     size_t cout_g = w->out_c / w->groups, k = taps / w->groups, in_size = conv_in_size(w);
@@ -282,7 +292,7 @@ static void conv_input_grad(const RtWindow *w, const int32_t *tab, size_t nr, co
     if (!dx_add)
         memset(dx, 0, nr * in_size * sizeof(float));
     for (size_t r = 0; r < nr; r++)
-        col2im(w, tab, dcol + r * ohw * taps, dx + r * in_size);
+        col2im(pairs, n_pairs, dcol + r * ohw * taps, dx + r * in_size);
 }
 
 void rt_conv_backward(const RtWindow *w, size_t rows, const float *x, const float *weight,
@@ -292,6 +302,7 @@ void rt_conv_backward(const RtWindow *w, size_t rows, const float *x, const floa
     size_t ohw = conv_out_hw(w), in_size = conv_in_size(w);
     size_t chunk = conv_chunk(w, rows);
     ConvWork cw = conv_work(w, rows, work);
+    size_t n_pairs = dx ? conv_scatter_pairs(w, cw.tab, cw.pairs) : 0;
     for (size_t r0 = 0; r0 < rows; r0 += chunk) {
         size_t nr = rows - r0 < chunk ? rows - r0 : chunk;
         conv_batch_to_channels(w, nr, dy + r0 * w->out_c * ohw, cw.out);
@@ -304,6 +315,7 @@ void rt_conv_backward(const RtWindow *w, size_t rows, const float *x, const floa
             conv_weight_grad(w, nr, cw.out, col, dw);
         }
         if (dx)
-            conv_input_grad(w, cw.tab, nr, weight, cw.out, dx + r0 * in_size, dx_add, cw.dcol);
+            conv_input_grad(w, cw.pairs, n_pairs, nr, weight, cw.out, dx + r0 * in_size, dx_add,
+                            cw.dcol);
     }
 }

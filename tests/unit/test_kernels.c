@@ -373,8 +373,8 @@ Test(kernels, conv_workspace_size)
     RtWindow w = conv_window(&conv_cases[0]);
     size_t ohw = w.out_h * w.out_w, k = 4 * 3 * 2;
     /* col and dcol for the whole batch of 7, the gradient by channel (rows
-     * padded by 16 floats), and one sample's gather table */
-    cr_assert_eq(rt_conv_workspace(&w, 7), 2 * 7 * ohw * k + w.out_c * (7 * ohw + 16) + k * ohw);
+     * padded by 16 floats), and one sample's gather table and scatter list */
+    cr_assert_eq(rt_conv_workspace(&w, 7), 2 * 7 * ohw * k + w.out_c * (7 * ohw + 16) + 3 * k * ohw);
 }
 
 /* ---- pooling ------------------------------------------------------------ */
