@@ -11,6 +11,13 @@
 #   (f) start-up: `nnc run examples/xor.nn --quiet` as a whole process
 #       (hyperfine -N) against (a)'s PyTorch training loop alone, and beside
 #       `nnc check` and a C hello-world built with the same CFLAGS
+#   (g) examples/digits_cnn.nn (two 3x3 convolutions, pooling, batchnorm;
+#       Adam, batch 32, shuffled) on the same split: time per epoch, test
+#       accuracy
+#   (h) PyTorch's MNIST example network (conv 1->32 3x3, conv 32->64 3x3,
+#       maxpool 2, dense 9216-128-10; Adam, batch 64) on MNIST_ROWS synthetic
+#       28x28 rows: samples/s, GFLOP/s next to the single-thread sgemm limit
+#       (1024^3 products through the same OpenBLAS), peak memory
 # Writes bench/RESULTS.md. A tool, not a test: nothing asserts a time.
 # usage: bench/run.sh [REPS [WIDE_REPS]]   (BUILD= the build folder)
 set -eu
@@ -81,6 +88,26 @@ echo "bench: (c) wide done" >&2
 grep -q '^portable' "$tmp/wide_nnc.blas" &&
     echo "bench: (c) ran on the portable loops, not OpenBLAS: $(head -n 1 "$tmp/wide_nnc.blas")" >&2
 
+# (g) digits_cnn: nnc dumps its split once, PyTorch trains and tests on it.
+"$tb" examples/digits_cnn.nn digits.test "$tmp/dcnn" >/dev/null
+cnn_epochs=$(awk '/^train digits_cnn/ {t=1} t && $1 == "epochs" {print $3; exit}' examples/digits_cnn.nn)
+cnn_lr=$(awk '/^train digits_cnn/ {t=1} t && $1 == "optimizer" {gsub(/[^0-9.e-]/, "", $5); print $5; exit}' examples/digits_cnn.nn)
+cnn_batch=$(awk '/^train digits_cnn/ {t=1} t && $1 == "batch" {print $3; exit}' examples/digits_cnn.nn)
+for r in $(seq "$reps"); do
+    timed cnn_nnc "$tb" examples/digits_cnn.nn digits.test
+    timed cnn_torch $py bench/train_torch.py digits_cnn "$tmp/dcnn" "$cnn_epochs" "$cnn_lr" "$cnn_batch"
+done
+echo "bench: (g) digits_cnn done ($cnn_epochs epochs, lr $cnn_lr, batch $cnn_batch)" >&2
+
+# (h) the MNIST example network, and the sgemm limit beside it
+mnist_rows=${MNIST_ROWS:-6400}
+for r in $(seq "$wide_reps"); do
+    timed mnist_nnc "$tb" mnist "$mnist_rows" 1
+    timed mnist_torch $py bench/train_torch.py mnist "$mnist_rows" 1
+    timed sgemm "$tb" sgemm 1024 20
+done
+echo "bench: (h) mnist done ($mnist_rows rows)" >&2
+
 # (d) latency, with bench/latency.sh's pieces
 for net in xornet mlp64; do
     "$build/nnc" emit "bench/nets/$net.nn" --prefix net -o "$tmp/net.c" 2>/dev/null
@@ -115,6 +142,16 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 flags=$(awk -F': ' '/^flags/ {print $2; exit}' /proc/cpuinfo)
 blas=$(head -n 1 "$tmp/wide_nnc.blas")
 t_hello=$(med start_hello); t_check=$(med start_check); t_run=$(med start_run)
+ca=$(med cnn_nnc.train_s); ct=$(med cnn_torch.train_s)
+cae=$(awk -v s="$ca" -v e="$cnn_epochs" 'BEGIN {printf "%.2f", s / e * 1000}')
+cte=$(awk -v s="$ct" -v e="$cnn_epochs" 'BEGIN {printf "%.2f", s / e * 1000}')
+cacc_a=$(med cnn_nnc.accuracy); cacc_t=$(med cnn_torch.accuracy)
+# multiply-accumulates of one MNIST-net sample's forward pass
+mnist_macs=$((26 * 26 * 32 * 9 + 24 * 24 * 64 * 288 + 9216 * 128 + 128 * 10))
+ma=$(med mnist_nnc.train_s); mt=$(med mnist_torch.train_s)
+msps() { awk -v s="$1" -v n="$mnist_rows" 'BEGIN {printf "%.0f", n / s}'; }
+mgfl() { awk -v s="$1" -v n="$mnist_rows" -v m="$mnist_macs" 'BEGIN {printf "%.1f", 6 * m * n / s / 1e9}'; }
+peak=$(median <"$tmp/sgemm.gflops")
 {
     echo "# nnc vs PyTorch: benchmark results"
     echo
@@ -153,11 +190,19 @@ t_hello=$(med start_hello); t_check=$(med start_check); t_run=$(med start_run)
     echo "| (e) peak RSS, (d) mlp64 latency: interpreter | $(mb "$(kb lat_mlp64_interp)") MB | $(mb "$(kb lat_mlp64_torch)") MB | $(ratio "$(kb lat_mlp64_torch)" "$(kb lat_mlp64_interp)") | |"
     echo "| (f) whole process \`nnc run examples/xor.nn --quiet\` vs (a)'s PyTorch training loop alone | $(ms2 "$t_run") ms | $(ms2 "$xt") ms | $(ratio "$xt" "$t_run") | >= 100x |"
     echo "| (f) whole process: C hello-world (same CFLAGS) / \`nnc check examples/xor.nn\` | $(ms2 "$t_hello") ms / $(ms2 "$t_check") ms | | | |"
+    echo "| (g) digits_cnn (conv, pool, batchnorm), batch $cnn_batch: time per epoch | $cae ms | $cte ms | $(ratio "$ct" "$ca") | >= 3x |"
+    echo "| (g) digits_cnn: test accuracy ($cnn_epochs epochs, lr $cnn_lr) | $cacc_a | $cacc_t | | nnc >= PyTorch |"
+    echo "| (h) MNIST example net, batch 64, $mnist_rows rows: training samples/s | $(msps "$ma") | $(msps "$mt") | $(ratio "$mt" "$ma") | >= 1x |"
+    echo "| (h) GFLOP/s (6 x $mnist_macs MAC x rows / time); single-thread sgemm limit $(printf '%.1f' "$peak") | $(mgfl "$ma") | $(mgfl "$mt") | | |"
+    echo "| (e) peak RSS, (h) MNIST net | $(mb "$(kb mnist_nnc)") MB | $(mb "$(kb mnist_torch)") MB | $(ratio "$(kb mnist_torch)" "$(kb mnist_nnc)") | |"
     echo "| (f) \`nnc run\` over hello-world + (a)'s nnc loop ($(ms2 "$t_hello") + $(ms2 "$xa") ms) | $(awk -v r="$t_run" -v h="$t_hello" -v l="$xa" 'BEGIN {printf "%.2fx", r / (h + l)}') | | | <= 1.5x |"
     echo
     echo "Raw runs (seconds; accuracy): XOR nnc $(tr '\n' ' ' <"$tmp/xor_nnc.train_s")/ torch $(tr '\n' ' ' <"$tmp/xor_torch.train_s");"
     echo "digits nnc $(tr '\n' ' ' <"$tmp/dig_nnc.train_s")/ torch $(tr '\n' ' ' <"$tmp/dig_torch.train_s");"
     echo "wide nnc $(tr '\n' ' ' <"$tmp/wide_nnc.train_s")/ torch $(tr '\n' ' ' <"$tmp/wide_torch.train_s");"
+    echo "digits_cnn nnc $(tr '\n' ' ' <"$tmp/cnn_nnc.train_s")/ torch $(tr '\n' ' ' <"$tmp/cnn_torch.train_s");"
+    echo "digits_cnn accuracy nnc $(tr '\n' ' ' <"$tmp/cnn_nnc.accuracy")/ torch $(tr '\n' ' ' <"$tmp/cnn_torch.accuracy");"
+    echo "mnist nnc $(tr '\n' ' ' <"$tmp/mnist_nnc.train_s")/ torch $(tr '\n' ' ' <"$tmp/mnist_torch.train_s"); sgemm GFLOP/s $(tr '\n' ' ' <"$tmp/sgemm.gflops")."
     echo "start-up medians hello $(tr '\n' ' ' <"$tmp/start_hello")/ check $(tr '\n' ' ' <"$tmp/start_check")/ run $(tr '\n' ' ' <"$tmp/start_run")."
     echo
     echo "See docs/performance.md for the profile and what the numbers mean."

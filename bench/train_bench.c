@@ -16,6 +16,9 @@
  *       batch 64; both cross_entropy, Adam lr 1e-3, on ROWS synthetic rows
  *       (uniform pixels, labels from a fixed rule); prints `train_s S` and
  *       `blas PATH`.
+ *   train-bench sgemm N REPS
+ *       the single-thread limit next to (h): REPS N x N x N products through
+ *       rt_gemm (cblas_sgemm at that size); prints `gflops G` and `blas PATH`.
  * OpenBLAS is loaded before the clock starts (nnc loads it at the first
  * large product): loading a library is start-up, not training, as when it
  * was linked; so peak RSS counts it for every workload, XOR too. */
@@ -27,6 +30,7 @@
 
 #include "nnc/front.h"
 #include "nnc/runtime.h"
+#include "../src/runtime/gemm.h"
 
 static double now_s(void)
 {
@@ -185,8 +189,32 @@ static int run(const Source *src, const char *eval_name, const char *dump,
     return 0;
 }
 
+/* GFLOP/s of reps n x n x n products (2 n^3 FLOP each), after one unclocked. */
+static int sgemm_limit(size_t n, long reps)
+{
+    float *a = malloc(n * n * sizeof *a), *b = malloc(n * n * sizeof *b), *c = malloc(n * n * sizeof *c);
+    if (!a || !b || !c)
+        return 1;
+    for (size_t i = 0; i < n * n; i++) {
+        a[i] = (float)(i % 7) * 0.25f;
+        b[i] = (float)(i % 5) * 0.5f;
+    }
+    rt_blas_load();
+    rt_gemm(false, false, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    double t0 = now_s();
+    for (long r = 0; r < reps; r++)
+        rt_gemm(false, false, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    double t = now_s() - t0;
+    printf("gflops %.3f\nblas %s\n", 2.0 * (double)n * (double)n * (double)n * (double)reps / t / 1e9,
+           rt_blas_describe());
+    free(a), free(b), free(c);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "sgemm") == 0)
+        return sgemm_limit((size_t)atol(argv[2]), atol(argv[3]));
     const Synthetic *synth = argc == 4 ? synthetic(argv[1]) : NULL;
     if (synth) {
         char *text = synthetic_source(synth, atol(argv[3]));
@@ -196,7 +224,7 @@ int main(int argc, char **argv)
         return rc;
     }
     if (argc < 2 || argc > 4) {
-        fprintf(stderr, "usage: %s FILE.nn [EVAL_DATASET [DUMP_PREFIX]] | wide|mnist ROWS EPOCHS\n", argv[0]);
+        fprintf(stderr, "usage: %s FILE.nn [EVAL_DATASET [DUMP_PREFIX]] | wide|mnist ROWS EPOCHS | sgemm N REPS\n", argv[0]);
         return 2;
     }
     Diag d;

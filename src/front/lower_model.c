@@ -8,6 +8,7 @@
  * their name, unnamed lines become KIND1, KIND2... per kind (skipping names
  * the user took), and a trailing activation is the node LAYER.ACT of layer
  * LAYER. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -397,7 +398,8 @@ static const char *param_shape_text(Lower *c, const IrShape *sh)
 }
 
 /* true when the values as written have the tensor's shape: a flat list for
- * rank 1, a list of rows for rank 2, a flat list of every value above. */
+ * rank 1, a list of rows for rank 2, a flat list of every value above
+ * (nested lists above rank 2 are read by param_nested). */
 static bool param_shape_matches(const Matrix *v, const IrShape *sh)
 {
     if (sh->rank == 1)
@@ -407,10 +409,86 @@ static bool param_shape_matches(const Matrix *v, const IrShape *sh)
     return v->flat && v->rows == ir_shape_size(sh);
 }
 
+/* The shape a nested list shows along its first items: [2, 1, 3, 3] for
+ * a conv weight written like PyTorch prints it. Returns its rank. */
+static size_t nested_written_shape(const AstValue *v, IrShape *out)
+{
+    out->rank = 0;
+    while (v && v->kind == AST_LIST && out->rank < IR_MAX_RANK) {
+        out->dim[out->rank++] = v->n;
+        v = v->items;
+    }
+    return out->rank;
+}
+
+/* Depth d of a nested tensor written with sh's shape into data from *at:
+ * every list of the right length, numbers at the bottom. */
+static bool nested_read(ModelBuild *b, const AstValue *v, const IrShape *sh, size_t d,
+                        const char *what, float *data, size_t *at)
+{
+    if (d == sh->rank) {
+        if (v->kind != AST_NUMBER) {
+            diag_error(b->c->diag, v->loc, "%s: values must be numbers, got %s", what,
+                       ast_value_kind_name(v->kind));
+            return false;
+        }
+        if (fabs(v->number) > FLT_MAX) {
+            diag_error(b->c->diag, v->loc, "%s: value %.9g does not fit in a float", what, v->number);
+            return false;
+        }
+        data[(*at)++] = (float)v->number;
+        return true;
+    }
+    if (v->kind != AST_LIST || v->n != sh->dim[d]) {
+        const char *got = v->kind == AST_LIST
+                              ? arena_printf(b->c->arena, "%zu value%s", v->n, v->n == 1 ? "" : "s")
+                              : ast_value_kind_name(v->kind);
+        diag_error(b->c->diag, v->loc, "%s: expected a list of %zu at depth %zu of shape %s, got %s",
+                   what, sh->dim[d], d + 1, param_shape_text(b->c, sh), got ? got : "?");
+        return false;
+    }
+    bool ok = true;
+    for (const AstValue *e = v->items; e && ok; e = e->next)
+        ok = nested_read(b, e, sh, d + 1, what, data, at);
+    return ok;
+}
+
+/* A tensor of rank 3 or 4 written nested (`weight = [[[[...]]]]`, as
+ * PyTorch prints it). false when the value is not nested that deep; *ok
+ * says whether it was read. */
+static bool param_nested(ModelBuild *b, IrNode *n, const AstProp *prop, const IrParam *p,
+                         size_t k, bool *ok)
+{
+    IrShape written;
+    if (p->shape.rank < 3 || nested_written_shape(prop->value, &written) < 3)
+        return false;
+    const char *what = arena_printf(b->c->arena, "%s of '%s'", p->suffix, n->name);
+    bool same = written.rank == p->shape.rank;
+    for (size_t d = 0; same && d < written.rank; d++)
+        same = written.dim[d] == p->shape.dim[d];
+    if (!same) {
+        diag_error(b->c->diag, prop->value->loc, "%s has shape %s, expected %s (%s)", what,
+                   param_shape_text(b->c, &written), param_shape_text(b->c, &p->shape),
+                   p->layout ? p->layout : "");
+        *ok = false;
+        return true;
+    }
+    float *data = arena_array(b->c->arena, ir_shape_size(&p->shape), sizeof *data);
+    size_t at = 0;
+    *ok = data && nested_read(b, prop->value, &p->shape, 0, what, data, &at);
+    n->param_init[k] = data;
+    return true;
+}
+
 /* One tensor's values from its property of the block. */
 static void model_param_value(ModelBuild *b, IrNode *n, const AstProp *prop, const IrParam *p,
                               size_t k)
 {
+    bool nested_ok;
+    if (param_nested(b, n, prop, p, k, &nested_ok)) {
+        b->ok &= nested_ok;
+        return;
+    }
     Matrix v;
     if (!value_matrix(b->c, prop->value, p->suffix, &v)) {
         b->ok = false;

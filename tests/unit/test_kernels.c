@@ -201,6 +201,10 @@ static const ConvCase conv_cases[] = {
     {"1d k3 stride 2 pad 1", 3, 1, 11, 4, 1, 3, 1, 2, 0, 1, 1, 1, 1, true},
     {"1d k4 pad 2 dil 2 groups 2 no bias", 4, 1, 13, 6, 1, 4, 1, 1, 0, 2, 1, 2, 2, false},
     {"1d depthwise k5 pad 2", 4, 1, 9, 4, 1, 5, 1, 1, 0, 2, 1, 1, 4, true},
+    /* output rows of 16 and more: im2col by runs, not by the gather table */
+    {"2d 3x3 stride 2 pad 1 dil 2, rows of 19", 3, 9, 40, 4, 3, 3, 2, 2, 1, 1, 2, 2, 1, true},
+    {"1d k5 pad 2 dil 2 groups 2, rows of 36", 4, 1, 40, 6, 1, 5, 1, 1, 0, 2, 1, 2, 2, true},
+    {"2d depthwise 3x3 pad 1, rows of 20", 3, 6, 20, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3, false},
 };
 #define CONV_CASES (sizeof conv_cases / sizeof conv_cases[0])
 enum { CONV_ROWS = 3 };
@@ -372,9 +376,13 @@ Test(kernels, conv_workspace_size)
 {
     RtWindow w = conv_window(&conv_cases[0]);
     size_t ohw = w.out_h * w.out_w, k = 4 * 3 * 2;
-    /* col and dcol for the whole batch of 7, the gradient by channel (rows
+    /* col, dcol and the product's output for the whole batch of 7 (rows
      * padded by 16 floats), and one sample's gather table and scatter list */
-    cr_assert_eq(rt_conv_workspace(&w, 7), 2 * 7 * ohw * k + w.out_c * (7 * ohw + 16) + 3 * k * ohw);
+    cr_assert_eq(rt_conv_workspace(&w, 7), (7 * ohw + 16) * (2 * k + w.out_c) + 3 * k * ohw);
+    /* rows of 16 and more need no gather table */
+    RtWindow wide = conv_window(&conv_cases[CONV_CASES - 3]);
+    size_t wohw = wide.out_h * wide.out_w, wk = 3 * 3 * 3;
+    cr_assert_eq(rt_conv_workspace(&wide, 7), (7 * wohw + 16) * (2 * wk + wide.out_c));
 }
 
 /* ---- pooling ------------------------------------------------------------ */
