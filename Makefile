@@ -143,6 +143,7 @@ test: all $(BUILD)/unit-tests
 	NNC=$(abspath $(BUILD)/nnc) ./tests/editors/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/install.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/weights.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/checkpoint.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/symbols.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/lsp/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/lsp/nvim.sh

@@ -68,6 +68,11 @@ static RtEvalKind eval_kind(const IrDataset *ds, const IrModel *m)
     return m->out_units > 1 && one_hot ? RT_EVAL_ARGMAX : RT_EVAL_BINARY;
 }
 
+RtEvalKind rt_eval_kind(const IrDataset *ds, const IrModel *m)
+{
+    return eval_kind(ds, m);
+}
+
 static size_t argmax(const float *v, size_t n)
 {
     size_t best = 0;

@@ -4,11 +4,13 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "nnc/arena.h"
 #include "nnc/plot.h"
+#include "checkpoint.h"
 #include "optim.h"
 #include "report.h"
 #include "session.h"
@@ -42,10 +44,10 @@ typedef struct RunResult {
     long best_epoch;    /* ... and their epoch */
     bool stopped_early;
     RtEvalKind valid_kind; /* what acc_log holds: accuracy, or mse for RT_EVAL_REGRESSION */
+    bool failed;        /* a checkpoint could not be written (reported) */
 } RunResult;
 
-/* The per-run logs besides the loss (TrainCtx.logs[k]). */
-enum { LOG_EPOCH, LOG_LOSS, LOG_LR, LOG_VALID, LOG_ACC, LOG_KINDS };
+
 
 typedef struct TrainCtx {
     RtSession *s;
@@ -61,6 +63,10 @@ typedef struct TrainCtx {
     const IrDataset *valid; /* validate = ..., or NULL */
     float *best;        /* with validation: the parameters of the best epoch so far */
     float *valid_grad;  /* the validation loss's gradient (unused) */
+    RtTrainState st;    /* the current run's progress, as a checkpoint keeps it */
+    char *ckpt_path;    /* --checkpoint: where every epoch's state goes, or NULL */
+    bool resumed;       /* st was read from --resume's checkpoint */
+    Diag *d;
     RtProgress progress;
     cJSON *json;        /* --json: this step's object, else NULL */
 } TrainCtx;
@@ -276,36 +282,34 @@ static void train_print_epoch(const TrainCtx *c, const RunConfig *cfg, long epoc
 }
 
 /* Appends epoch's values to the run's logs (at most hist_cap + 1 each). */
-static void train_record(TrainCtx *c, RunResult *res, size_t run, long epoch, double loss,
-                         double lr, const EpochValid *v)
+static void train_record(TrainCtx *c, long epoch, double loss, double lr, const EpochValid *v)
 {
     double vals[LOG_KINDS] = {(double)epoch, loss, lr, v ? v->loss : NAN,
                               v ? valid_metric(&v->score) : NAN};
     for (int k = 0; k < LOG_KINDS; k++)
-        if (c->logs[k])
-            c->logs[k][run * (c->hist_cap + 1) + res->n_log] = vals[k];
-    res->n_log++;
+        if (c->st.logs[k])
+            c->st.logs[k][c->st.n_log] = vals[k];
+    c->st.n_log++;
 }
 
 /* Early stopping's bookkeeping after an epoch's validation: true when the
  * run should stop (early_stop epochs without a lower validation loss). */
-static bool train_watch(TrainCtx *c, RunResult *res, long epoch, const EpochValid *v)
+static bool train_watch(TrainCtx *c, long epoch, const EpochValid *v)
 {
-    if (res->best_epoch == 0 || v->loss < res->valid_loss) {
-        res->best_epoch = epoch;
-        res->valid_loss = v->loss;
+    RtTrainState *st = &c->st;
+    if (st->best_epoch == 0 || v->loss < st->best_valid) {
+        st->best_epoch = epoch;
+        st->best_valid = v->loss;
         if (c->t->early_stop > 0)
             memcpy(c->best, c->m->params, c->m->n_params * sizeof(float));
         return false;
     }
-    return c->t->early_stop > 0 && epoch - res->best_epoch >= c->t->early_stop;
+    return c->t->early_stop > 0 && epoch - st->best_epoch >= c->t->early_stop;
 }
 
-/* Trains from the model's current weights with fresh optimizer state and a
- * generator reseeded from the run seed, so sweep runs differ only in the
- * swept value. With validation the run ends on the weights of its best
- * epoch (the lowest validation loss), as early stopping promises. */
-static RunResult train_one(TrainCtx *c, const RunConfig *cfg, bool log, size_t run)
+/* A fresh run k: zero optimizer state, rows in order, the generator
+ * reseeded from the run seed, empty logs. */
+static void train_reset(TrainCtx *c, size_t run)
 {
     RtPlan *pl = &c->plan;
     for (size_t k = 0; k < pl->n_state; k++)
@@ -313,54 +317,96 @@ static RunResult train_one(TrainCtx *c, const RunConfig *cfg, bool log, size_t r
     for (size_t i = 0; i < c->ds->rows; i++)
         pl->order[i] = i;
     rt_rng_seed(&c->rng, c->seed, RT_STREAM_TRAIN);
-    long cap = (long)c->hist_cap;
-    RunResult res = {.loss = NAN, .stride = (cfg->epochs + cap - 1) / cap};
-    size_t base = run * (c->hist_cap + 1);
-    const double *logs[LOG_KINDS];
+    RtTrainState *st = &c->st;
+    *st = (RtTrainState){.loss = NAN, .order = pl->order, .rows = c->ds->rows,
+                         .opt_state = pl->state, .n_state = pl->n_state, .best = c->best,
+                         .log_cap = c->hist_cap + 1};
     for (int k = 0; k < LOG_KINDS; k++)
-        logs[k] = c->logs[k] ? c->logs[k] + base : NULL;
-    res.epoch_log = logs[LOG_EPOCH], res.loss_log = logs[LOG_LOSS], res.lr_log = logs[LOG_LR];
-    res.valid_log = logs[LOG_VALID], res.acc_log = logs[LOG_ACC];
-    long step = 0;
+        st->logs[k] = c->logs[k] ? c->logs[k] + run * (c->hist_cap + 1) : NULL;
+}
+
+/* After each finished epoch with --checkpoint. */
+static bool train_checkpoint(TrainCtx *c)
+{
+    if (!c->ckpt_path)
+        return true;
+    c->st.rng = c->rng;
+    return rt_checkpoint_save(c->m, c->t, c->ckpt_path, &c->st, c->d);
+}
+
+static RunResult train_result(const TrainCtx *c, const RunConfig *cfg)
+{
+    const RtTrainState *st = &c->st;
+    long cap = (long)c->hist_cap;
+    RunResult res = {.loss = st->loss, .stride = (cfg->epochs + cap - 1) / cap};
+    res.epoch_log = st->logs[LOG_EPOCH], res.loss_log = st->logs[LOG_LOSS];
+    res.lr_log = st->logs[LOG_LR], res.valid_log = st->logs[LOG_VALID];
+    res.acc_log = st->logs[LOG_ACC];
+    res.n_log = st->n_log, res.epochs_run = st->epoch;
+    res.best_epoch = st->best_epoch, res.valid_loss = st->best_valid;
+    res.stopped_early = st->finished && st->epoch < cfg->epochs;
+    res.valid_kind = c->valid ? rt_eval_kind(c->valid, c->m->ir) : RT_EVAL_BINARY;
+    return res;
+}
+
+/* Trains from the model's current weights with fresh optimizer state and a
+ * generator reseeded from the run seed, so sweep runs differ only in the
+ * swept value; or, resumed, from where the checkpoint left off. With
+ * early stopping the run ends on the weights of its best epoch. */
+static RunResult train_one(TrainCtx *c, const RunConfig *cfg, bool log, size_t run)
+{
+    RtPlan *pl = &c->plan;
+    if (!c->resumed)
+        train_reset(c, run);
+    RtTrainState *st = &c->st;
+    RunResult res = train_result(c, cfg);
+    long step = st->step;
     RunConfig ecfg = *cfg; /* with the epoch's learning rate */
     rt_progress_start(&c->progress, c->s->progress, c->s->color, stderr);
-    for (long epoch = 1; epoch <= cfg->epochs; epoch++) {
+    for (long epoch = st->epoch + 1; !st->finished && epoch <= cfg->epochs; epoch++) {
         double lr = ir_schedule_lr(&cfg->sched, cfg->optim.hyper[HP_LR], epoch - 1, cfg->epochs);
         ecfg.optim.hyper[HP_LR] = lr;
-        res.loss = train_epoch(c, &ecfg, &step);
-        res.epochs_run = epoch;
-        bool finite = isfinite(res.loss);
+        double loss = train_epoch(c, &ecfg, &step);
+        bool finite = isfinite(loss);
         if (finite && (res.bad_layer = train_bad_layer(c)) != NULL) {
-            res.loss = NAN;
+            loss = NAN;
             finite = false;
         }
         EpochValid v, *vp = NULL;
         if (finite && c->valid) {
             v.loss = rt_eval_loss(pl, c->valid, &c->t->loss, c->valid_grad, &v.score);
-            res.valid_kind = v.score.kind;
             vp = &v;
         }
         /* At most epochs/stride <= cap entries, plus a final non-finite one. */
         if (epoch % res.stride == 0 || !finite)
-            train_record(c, &res, run, epoch, res.loss, lr, vp);
+            train_record(c, epoch, loss, lr, vp);
         if (!finite) {
+            res = train_result(c, cfg);
+            res.loss = loss, res.epochs_run = epoch;
             res.diverged_at = epoch;
             res.diverged_step = step;
-            break;
+            res.bad_layer = train_bad_layer(c);
+            rt_progress_clear(&c->progress);
+            return res;
         }
-        bool stop = vp && train_watch(c, &res, epoch, vp);
+        bool stop = vp && train_watch(c, epoch, vp);
+        st->epoch = epoch, st->step = step, st->loss = loss;
+        st->finished = stop || epoch == cfg->epochs;
         if (log && (train_should_log(cfg, epoch) || stop)) {
             rt_progress_clear(&c->progress);
-            train_print_epoch(c, cfg, epoch, res.loss, lr, vp);
+            train_print_epoch(c, cfg, epoch, loss, lr, vp);
         }
-        rt_progress_tick(&c->progress, epoch, cfg->epochs, res.loss);
-        if (stop) {
-            res.stopped_early = epoch < cfg->epochs;
+        rt_progress_tick(&c->progress, epoch, cfg->epochs, loss);
+        if (!train_checkpoint(c)) {
+            res.failed = true;
             break;
         }
     }
     rt_progress_clear(&c->progress);
-    if (c->t->early_stop > 0 && !res.diverged_at && res.best_epoch > 0)
+    bool failed = res.failed;
+    res = train_result(c, cfg);
+    res.failed = failed;
+    if (c->t->early_stop > 0 && st->best_epoch > 0)
         memcpy(c->m->params, c->best, c->m->n_params * sizeof(float));
     return res;
 }
@@ -699,8 +745,13 @@ static bool train_single(TrainCtx *c, const RunConfig *cfg, Diag *d)
     if (!quiet)
         train_print_header(c, cfg);
     SweepRow row = {0};
+    if (c->resumed && !quiet)
+        fprintf(out, "resumed from %s: %ld of %ld epochs done%s\n", c->s->opt.resume_dir,
+                c->st.epoch, cfg->epochs, c->st.finished ? ", training finished" : "");
     row.result = train_one(c, cfg, !quiet, 0);
     const RunResult r = row.result;
+    if (r.failed)
+        return false;
     if (!quiet) {
         train_print_sparkline(c, &r);
         train_print_kept(c, &r);
@@ -918,6 +969,49 @@ static bool train_plan_validation(TrainCtx *c, Diag *d)
     return false;
 }
 
+/* --checkpoint: this training's file; --resume: its state read back (a
+ * missing file means the run was stopped before its first epoch ended:
+ * it starts from the beginning). Checked before the first epoch, so a bad
+ * checkpoint costs no training and overwrites nothing. */
+static bool train_plan_checkpoints(TrainCtx *c, Diag *d)
+{
+    const RtOptions *o = &c->s->opt;
+    if (!o->checkpoint_dir && !o->resume_dir)
+        return true;
+    if (c->t->n_sweep > 0) {
+        diag_error(d, c->t->loc, "--checkpoint and --resume follow one training run, but this "
+                   "train block sweeps %s; remove the sweep to checkpoint it",
+                   ir_hyper_name(c->t->sweep));
+        return false;
+    }
+    if (c->ds->rows > (1u << 24)) {
+        diag_error(d, c->t->loc, "checkpoints keep the row order of at most %u rows; dataset '%s' "
+                   "has %zu", 1u << 24, c->ds->name, c->ds->rows);
+        return false;
+    }
+    size_t ordinal = (size_t)(c->t - c->s->prog->trains) + 1;
+    if (o->checkpoint_dir && !(c->ckpt_path = rt_checkpoint_path(o->checkpoint_dir, ordinal))) {
+        diag_error(d, c->t->loc, "out of memory");
+        return false;
+    }
+    if (!o->resume_dir)
+        return true;
+    char *path = rt_checkpoint_path(o->resume_dir, ordinal);
+    if (!path) {
+        diag_error(d, c->t->loc, "out of memory");
+        return false;
+    }
+    bool ok = true;
+    if (access(path, F_OK) == 0) {
+        train_reset(c, 0);
+        ok = rt_checkpoint_load(c->m, c->t, path, &c->st, d);
+        c->rng = c->st.rng;
+        c->resumed = ok;
+    }
+    free(path);
+    return ok;
+}
+
 static bool train_sweep_planned(TrainCtx *c, const RunConfig *base, Diag *d)
 {
     size_t np = c->m->n_params ? c->m->n_params : 1;
@@ -940,6 +1034,7 @@ bool rt_train_run(RtSession *s, const IrTrain *t, Diag *d)
     TrainCtx c = {0};
     c.s = s;
     c.t = t;
+    c.d = d;
     c.m = &s->models[t->model];
     c.ds = &s->prog->datasets[t->dataset];
     c.seed = s->opt.override_seed ? s->opt.seed : t->seed;
@@ -957,7 +1052,7 @@ bool rt_train_run(RtSession *s, const IrTrain *t, Diag *d)
     bool ok = train_plan_history(&c, &base, d) &&
               rt_plan_fits(c.m, train_max_batch(&c, &base), c.ds, &t->optimizer, -1, t->loc, d) &&
               rt_plan_init(&c.plan, c.m, train_max_batch(&c, &base), c.ds, &t->optimizer, -1, d);
-    ok = ok && train_plan_validation(&c, d);
+    ok = ok && train_plan_validation(&c, d) && train_plan_checkpoints(&c, d);
     if (ok)
         ok = t->n_sweep > 0 ? train_sweep_planned(&c, &base, d) : train_single(&c, &base, d);
     if (c.plan.model)
@@ -966,5 +1061,6 @@ bool rt_train_run(RtSession *s, const IrTrain *t, Diag *d)
         free(c.logs[k]);
     free(c.best);
     free(c.valid_grad);
+    free(c.ckpt_path);
     return ok;
 }
