@@ -368,7 +368,8 @@ static RunResult train_one(TrainCtx *c, const RunConfig *cfg, bool log, size_t r
         ecfg.optim.hyper[HP_LR] = lr;
         double loss = train_epoch(c, &ecfg, &step);
         bool finite = isfinite(loss);
-        if (finite && (res.bad_layer = train_bad_layer(c)) != NULL) {
+        const char *bad_layer = finite ? train_bad_layer(c) : NULL;
+        if (bad_layer) {
             loss = NAN;
             finite = false;
         }
@@ -385,7 +386,7 @@ static RunResult train_one(TrainCtx *c, const RunConfig *cfg, bool log, size_t r
             res.loss = loss, res.epochs_run = epoch;
             res.diverged_at = epoch;
             res.diverged_step = step;
-            res.bad_layer = train_bad_layer(c);
+            res.bad_layer = bad_layer;
             rt_progress_clear(&c->progress);
             return res;
         }
