@@ -862,9 +862,10 @@ static bool lower_train_validate(Lower *c, const AstDecl *d, IrTrain *t, const A
 {
     const AstProp *v = slots[TP_VALIDATE], *stop = slots[TP_EARLY_STOP];
     if (stop && !v) {
-        diag_error(c->diag, stop->loc, "early_stop needs a validation dataset to watch, e.g. "
-                   "validate = %s.valid", c->prog->datasets[t->dataset].source
-                   ? c->prog->datasets[t->dataset].source->name : "data");
+        const IrDataSource *src = c->prog->datasets[t->dataset].source;
+        diag_error(c->diag, stop->loc, "early_stop needs a validation dataset to watch: "
+                   "validate = %s.valid, with split = [0.7, 0.15, 0.15] in dataset '%s'",
+                   src ? src->name : "data", src ? src->name : "data");
         return false;
     }
     if (!v)

@@ -198,7 +198,11 @@ static bool split_sizes(Lower *c, const AstValue *v, size_t rows, size_t n[SPLIT
     for (int k = 0; k < SPLIT_PARTS; k++) {
         if (n[k] > 0 || (k == SPLIT_VALID && !*valid))
             continue;
-        const char *written = *valid ? "[...]" : number_text(c, frac[SPLIT_TRAIN]);
+        const char *written = *valid ? arena_printf(c->arena, "[%s, %s, %s]",
+                                                    number_text(c, frac[SPLIT_TRAIN]),
+                                                    number_text(c, frac[SPLIT_VALID]),
+                                                    number_text(c, frac[SPLIT_TEST]))
+                                     : number_text(c, frac[SPLIT_TRAIN]);
         diag_error(c->diag, v->loc, "split %s of %zu rows leaves the %s part empty", written,
                    rows, split_part_names[k]);
         return false;

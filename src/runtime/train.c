@@ -40,7 +40,8 @@ typedef struct RunResult {
     size_t n_log;       /* ends with the non-finite loss of a diverged run */
     long stride;        /* every stride-th epoch is recorded */
     long epochs_run;    /* < the configured epochs when early stopping ended the run */
-    double valid_loss;  /* with validation: the kept weights' validation loss */
+    double valid_loss;  /* with validation: the best epoch's validation loss */
+    double kept_valid;  /* ... and that of the weights the run ends with */
     long best_epoch;    /* ... and their epoch */
     bool stopped_early;
     RtEvalKind valid_kind; /* what acc_log holds: accuracy, or mse for RT_EVAL_REGRESSION */
@@ -344,6 +345,8 @@ static RunResult train_result(const TrainCtx *c, const RunConfig *cfg)
     res.acc_log = st->logs[LOG_ACC];
     res.n_log = st->n_log, res.epochs_run = st->epoch;
     res.best_epoch = st->best_epoch, res.valid_loss = st->best_valid;
+    bool last = c->t->early_stop == 0 && st->n_log > 0 && st->logs[LOG_VALID];
+    res.kept_valid = last ? st->logs[LOG_VALID][st->n_log - 1] : st->best_valid;
     res.stopped_early = st->finished && st->epoch < cfg->epochs;
     res.valid_kind = c->valid ? rt_eval_kind(c->valid, c->m->ir) : RT_EVAL_BINARY;
     return res;
@@ -782,7 +785,7 @@ static void sweep_print_row(const TrainCtx *c, size_t k, const SweepRow *row)
     }
     fprintf(out, "%12.7g  ", row->result.loss);
     if (c->valid)
-        fprintf(out, "%12.7g  %5ld  ", row->result.valid_loss, row->result.best_epoch);
+        fprintf(out, "%12.7g  %12.7g  ", row->result.valid_loss, row->result.kept_valid);
     const RtScore *sc = &row->score;
     if (sc->kind == RT_EVAL_REGRESSION)
         fprintf(out, "mse %.7g\n", sc->mse);
@@ -808,8 +811,8 @@ static void sweep_print_table(const TrainCtx *c, const SweepRow *rows)
         }
     }
     if (c->valid)
-        fprintf(out, "%10s  %12s  %12s  %5s  %s\n", name, "final loss", "best valid", "epoch",
-                scored);
+        fprintf(out, "%10s  %12s  %12s  %12s  %s\n", name, "final loss", "best valid",
+                "kept valid", scored);
     else
         fprintf(out, "%10s  %12s  %s\n", name, "final loss", scored);
     for (size_t k = 0; k < c->t->n_sweep; k++)
@@ -841,12 +844,12 @@ static void sweep_run(TrainCtx *c, const RunConfig *base, const float *initial,
     train_json_run(c, &cfg, k, row);
 }
 
-/* Whether run r is better than run best: the lower validation loss with
- * validation (the training loss rewards overfitting), else the lower
- * final training loss. */
+/* Whether run r is better than run best: the lower validation loss of the
+ * weights each run ends with, with validation (the training loss rewards
+ * overfitting), else the lower final training loss. */
 static bool sweep_better(const TrainCtx *c, const RunResult *r, const RunResult *best)
 {
-    return c->valid ? r->valid_loss < best->valid_loss : r->loss < best->loss;
+    return c->valid ? r->kept_valid < best->kept_valid : r->loss < best->loss;
 }
 
 /* Runs every sweep value from the same initial weights; the model keeps
