@@ -165,6 +165,7 @@ test-asan:
 	ASAN_OPTIONS=detect_leaks=1 build-asan/unit-tests --jobs 2
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/golden/run.sh
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/examples.sh
+	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/checkpoint.sh
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/fmt.sh
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/lsp/run.sh
 
