@@ -411,3 +411,61 @@ Test(optim, rmsprop_matches_torch)
     expect_rmsprop(o, (const double[3]){0.8574738502502441, 0.25505009293556213,
                                         -0.6241587400436401});
 }
+
+/* ---- schedules ---------------------------------------------------------- */
+
+Test(schedule, every_row_is_complete)
+{
+    for (int k = 0; k < SCHED_COUNT; k++) {
+        const ScheduleInfo *info = &ir_schedules[k];
+        cr_assert(info->name && info->torch, "schedule %d", k);
+        cr_assert_str_eq(ir_schedule_name((ScheduleKind)k), info->name);
+        cr_assert_leq(info->n_args, SCHED_MAX_ARGS, "%s", info->name);
+        for (size_t i = 0; i < info->n_args; i++) {
+            const OptimArg *a = &info->args[i];
+            IrRange r = ir_hypers[a->hp].range;
+            cr_assert(isnan(a->def) || (a->def >= r.lo && a->def <= r.hi), "%s: %s default",
+                      info->name, ir_hypers[a->hp].name);
+        }
+        IrSchedule s = {(ScheduleKind)k, {[HP_EVERY] = 2, [HP_GAMMA] = 0.5}};
+        double lr = ir_schedule_lr(&s, 0.1, 0, 10);
+        cr_assert(lr > 0 && lr <= 0.1, "%s: epoch 0's lr %g", info->name, lr);
+    }
+}
+
+/* The closed forms of language.md, which torch's StepLR, ExponentialLR and
+ * LinearLR + CosineAnnealingLR follow (tests/torch/compare_optim.py checks
+ * them against torch itself). */
+Test(schedule, closed_forms)
+{
+    IrSchedule step = {SCHED_STEP, {[HP_EVERY] = 3, [HP_GAMMA] = 0.5}};
+    cr_expect_float_eq(ir_schedule_lr(&step, 0.8, 2, 10), 0.8, 1e-15);
+    cr_expect_float_eq(ir_schedule_lr(&step, 0.8, 3, 10), 0.4, 1e-15);
+    cr_expect_float_eq(ir_schedule_lr(&step, 0.8, 7, 10), 0.2, 1e-15);
+    IrSchedule expo = {SCHED_EXPONENTIAL, {[HP_GAMMA] = 0.9}};
+    cr_expect_float_eq(ir_schedule_lr(&expo, 1.0, 2, 10), 0.81, 1e-15);
+    IrSchedule cos = {SCHED_COSINE, {[HP_WARMUP] = 2, [HP_MIN_LR] = 0.1}};
+    cr_expect_float_eq(ir_schedule_lr(&cos, 1.0, 0, 10), 0.5, 1e-15);
+    cr_expect_float_eq(ir_schedule_lr(&cos, 1.0, 1, 10), 1.0, 1e-15);
+    cr_expect_float_eq(ir_schedule_lr(&cos, 1.0, 2, 10), 1.0, 1e-15);   /* cos(0) */
+    cr_expect_float_eq(ir_schedule_lr(&cos, 1.0, 6, 10), 0.55, 1e-15);  /* halfway */
+    IrSchedule flat = {SCHED_CONSTANT, {0}};
+    cr_expect_eq(ir_schedule_lr(&flat, 0.3, 99, 100), 0.3);
+}
+
+/* A call names an optimizer, a loss or a schedule: one name cannot be two
+ * of them (the editor's argument completion looks the name up in all). */
+Test(schedule, callee_names_are_unique)
+{
+    const char *names[OPTIM_COUNT + LOSS_COUNT + SCHED_COUNT];
+    size_t n = 0;
+    for (int k = 0; k < OPTIM_COUNT; k++)
+        names[n++] = ir_optims[k].name;
+    for (int k = 0; k < LOSS_COUNT; k++)
+        names[n++] = ir_losses[k].name;
+    for (int k = 0; k < SCHED_COUNT; k++)
+        names[n++] = ir_schedules[k].name;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            cr_expect(strcmp(names[i], names[j]) != 0, "'%s' twice", names[i]);
+}
