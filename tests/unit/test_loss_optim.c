@@ -469,3 +469,35 @@ Test(schedule, callee_names_are_unique)
         for (size_t j = i + 1; j < n; j++)
             cr_expect(strcmp(names[i], names[j]) != 0, "'%s' twice", names[i]);
 }
+
+/* The newer arguments against torch.optim (foreach=False) on run_steps'
+ * parameters and gradients, printed by /usr/bin/python3 with torch 1.13
+ * as in expect_rmsprop's comment. Weight decay turns the 1e-9 gradient of
+ * p[1] into one dominated by the parameter itself. */
+static void expect_steps(IrOptimizer o, const double want[3])
+{
+    float p[3];
+    run_steps(&o, p);
+    for (int i = 0; i < 3; i++)
+        ASSERT_REL(p[i], want[i], 1e-6);
+}
+
+Test(optim, new_arguments_match_torch)
+{
+    IrOptimizer o = optim_defaults(OPTIM_SGD, 0.1);
+    o.hyper[HP_MOMENTUM] = 0.9, o.hyper[HP_NESTEROV] = 1, o.hyper[HP_WEIGHT_DECAY] = 0.1;
+    expect_steps(o, (const double[3]){0.7505366206169128, 0.23022349178791046, -0.8251781463623047});
+    o.hyper[HP_NESTEROV] = 0, o.hyper[HP_DAMPENING] = 0.5, o.hyper[HP_WEIGHT_DECAY] = 0.01;
+    expect_steps(o, (const double[3]){0.864432156085968, 0.24896053969860077, -0.9845161437988281});
+    IrOptimizer a = optim_defaults(OPTIM_ADAM, 0.1);
+    a.hyper[HP_WEIGHT_DECAY] = 0.1, a.hyper[HP_AMSGRAD] = 1;
+    expect_steps(a, (const double[3]){0.7791122198104858, -0.030208230018615723, -0.6817263960838318});
+    IrOptimizer w = optim_defaults(OPTIM_ADAMW, 0.1);
+    w.hyper[HP_WEIGHT_DECAY] = 0.5;
+    expect_steps(w, (const double[3]){0.6798484325408936, 0.23356641829013824, -0.5992968678474426});
+    w.hyper[HP_WEIGHT_DECAY] = 0.01, w.hyper[HP_AMSGRAD] = 1;
+    expect_steps(w, (const double[3]){0.8082329034805298, 0.269787073135376, -0.6832286715507507});
+    IrOptimizer r = optim_defaults(OPTIM_RMSPROP, 0.01);
+    r.hyper[HP_WEIGHT_DECAY] = 0.1, r.hyper[HP_MOMENTUM] = 0.5, r.hyper[HP_CENTERED] = 1;
+    expect_steps(r, (const double[3]){0.797078013420105, -0.020214835181832314, -0.6598981022834778});
+}
