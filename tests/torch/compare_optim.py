@@ -65,9 +65,30 @@ SCHEDULE_OPTIMIZERS = [("sgd", {"lr": 0.1, "momentum": 0.9}), ("adam", {"lr": 0.
 CLIP_GRAD = 0.1
 
 
-def case(optim, args, schedule=None, clip=None, validate=False):
+SCHEDULE_ARGS = ("every", "gamma", "warmup", "min_lr")
+
+
+def case(optim, args, schedule=None, clip=None, validate=False, sweep=None, early_stop=0):
+    """One train block; sweep = (argument, [values]) makes it one run per value."""
     return {"optim": optim, "args": args, "schedule": schedule, "clip": clip,
-            "validate": validate}
+            "validate": validate or early_stop > 0, "sweep": sweep, "early_stop": early_stop}
+
+
+def sweep_runs(c):
+    """The case of each run: the swept argument set in the optimizer's or
+    the schedule's arguments."""
+    if not c["sweep"]:
+        return [c]
+    name, values = c["sweep"]
+    out = []
+    for v in values:
+        r = dict(c, sweep=None)
+        if name in SCHEDULE_ARGS:
+            r["schedule"] = (c["schedule"][0], dict(c["schedule"][1], **{name: v}))
+        else:
+            r["args"] = dict(c["args"], **{name: v})
+        out.append(r)
+    return out
 
 
 def all_cases():
@@ -83,6 +104,13 @@ def all_cases():
     out.append(case("adamw", {"lr": 0.01, "weight_decay": WEIGHT_DECAY},
                     schedule=("cosine", {"warmup": 5, "min_lr": 0.001}), clip=CLIP_GRAD,
                     validate=True))
+    out.append(case("sgd", {"lr": 0.1, "momentum": 0.9}, early_stop=5))
+    # sweeps: every run from the same weights, the model keeps the best run
+    out.append(case("adamw", {"lr": 0.01}, sweep=("weight_decay", [0, 0.01, WEIGHT_DECAY])))
+    out.append(case("sgd", {"lr": 0.1, "momentum": 0.9}, schedule=("cosine", {"warmup": 5, "min_lr": 0.001}),
+                    sweep=("lr", [0.03, 0.1])))
+    out.append(case("adam", {"lr": 0.01}, schedule=("exponential", {"gamma": 0.97}), validate=True,
+                    sweep=("gamma", [0.9, 0.97])))
     return out
 
 
@@ -106,6 +134,10 @@ def describe(c):
         text += " clip_grad %g" % c["clip"]
     if c["validate"]:
         text += " validate"
+    if c["early_stop"]:
+        text += " early_stop %d" % c["early_stop"]
+    if c["sweep"]:
+        text += " sweep %s = %s" % c["sweep"]
     return text
 
 
@@ -122,6 +154,10 @@ def variant(c, path):
         lines.append("    clip_grad = %r" % c["clip"])
     if c["validate"]:
         lines.append("    validate  = blobs_valid")
+    if c["early_stop"]:
+        lines.append("    early_stop = %d" % c["early_stop"])
+    if c["sweep"]:
+        lines.append("    sweep %s = [%s]" % (c["sweep"][0], ", ".join(nn_value(v) for v in c["sweep"][1])))
     text, n = re.subn(r"    optimizer\s*=\s*\w+\s*\([^)]*\)", "\n".join(lines), text)
     assert n == 1, "optim_mlp.nn has no single optimizer line"
     open(path, "w").write(text)
@@ -226,8 +262,24 @@ def torch_scheduler(opt, schedule):
     raise SystemExit("compare_optim.py: no torch scheduler for schedule %r" % name)
 
 
+def state(model):
+    return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+
+
+def validate(model, loss_fn, valid):
+    """A model.eval() pass: (loss, accuracy)."""
+    model.eval()
+    with torch.no_grad():
+        out = model(valid[0])
+        result = loss_fn(out, valid[1]).item(), (out.argmax(1) == valid[1]).double().mean().item()
+    model.train()
+    return result
+
+
 def train_torch(c, init, data, valid, dtype=torch.float32):
-    """The case's run in torch: its records per epoch and final weights."""
+    """The case's run in torch: its records per epoch and final weights
+    (with early_stop, those of the epoch with the lowest validation loss,
+    stopping after early_stop epochs without a lower one)."""
     model = MLP().to(dtype)
     model.load_state_dict({k: torch.from_numpy(v.copy()).to(dtype) for k, v in init.items()})
     data, valid = (data[0].to(dtype), data[1]), (valid[0].to(dtype), valid[1])
@@ -235,8 +287,8 @@ def train_torch(c, init, data, valid, dtype=torch.float32):
     sched = torch_scheduler(opt, c["schedule"]) if c["schedule"] else None
     loss_fn = torch.nn.CrossEntropyLoss()
     x, y = data
-    rec = {"loss": [], "lr": [], "valid_loss": [], "valid_acc": [], "norm": []}
-    for _ in range(EPOCHS):
+    rec = {"loss": [], "lr": [], "valid_loss": [], "valid_acc": [], "norm": [], "best_epoch": 0}
+    for epoch in range(1, EPOCHS + 1):
         rec["lr"].append(opt.param_groups[0]["lr"])
         opt.zero_grad()
         loss = loss_fn(model(x), y)
@@ -245,16 +297,18 @@ def train_torch(c, init, data, valid, dtype=torch.float32):
             rec["norm"].append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), c["clip"])))
         opt.step()
         rec["loss"].append(loss.item())
-        if c["validate"]:
-            model.eval()
-            with torch.no_grad():
-                out = model(valid[0])
-                rec["valid_loss"].append(loss_fn(out, valid[1]).item())
-                rec["valid_acc"].append((out.argmax(1) == valid[1]).double().mean().item())
-            model.train()
         if sched:
             sched.step()
-    rec["final"] = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+        if not c["validate"]:
+            continue
+        vloss, vacc = validate(model, loss_fn, valid)
+        rec["valid_loss"].append(vloss)
+        rec["valid_acc"].append(vacc)
+        if rec["best_epoch"] == 0 or vloss < rec["valid_loss"][rec["best_epoch"] - 1]:
+            rec["best_epoch"], best = epoch, state(model)
+        elif c["early_stop"] and epoch - rec["best_epoch"] >= c["early_stop"]:
+            break
+    rec["final"] = best if c["early_stop"] else state(model)
     return rec
 
 
@@ -267,9 +321,9 @@ def rel_diff(got, want):
     return float(np.max(np.abs(got - want) / np.maximum(np.abs(want), 1e-30)))
 
 
-def compare(c, doc, nnc_final, want):
-    """(problems, the summary's measurements) of one case."""
-    run = [s for s in doc["steps"] if s["step"] == "train"][0]["runs"][0]
+def compare_run(c, run, want):
+    """(problems, columns) of one run: its losses, learning rates,
+    validation losses and accuracies, and whether clipping happened."""
     problems, cols = [], []
     if run["loss_stride"] != 1:
         problems.append("loss_stride %d, not every epoch" % run["loss_stride"])
@@ -277,7 +331,40 @@ def compare(c, doc, nnc_final, want):
     cols.append("loss %.4f -> %.4f  rel %.1e" % (want["loss"][0], want["loss"][-1], d))
     if d > LOSS_RTOL:
         problems.append("training loss: max relative difference %.3g > %g" % (d, LOSS_RTOL))
-    wmax, wkey = 0.0, ""
+    if c["schedule"]:
+        d = rel_diff(run.get("lr_per_epoch", []), want["lr"])
+        cols.append("lr rel %.1e" % d)
+        if d > LR_RTOL:
+            problems.append("lr_per_epoch: max relative difference %.3g > %g" % (d, LR_RTOL))
+    if c["validate"]:
+        d = rel_diff(run.get("valid_loss_per_epoch", []), want["valid_loss"])
+        acc = np.array(run.get("valid_accuracy_per_epoch", []))
+        n = len(want["valid_acc"])
+        off = int(np.sum(np.abs(acc - want["valid_acc"]) > 1e-12)) if acc.shape == (n,) else n
+        cols.append("valid loss rel %.1e, acc %d off" % (d, off))
+        if d > LOSS_RTOL:
+            problems.append("valid_loss_per_epoch: max relative difference %.3g > %g" % (d, LOSS_RTOL))
+        if off:
+            problems.append("valid_accuracy_per_epoch differs in %d epochs" % off)
+    if c["early_stop"]:
+        ran, best = len(want["loss"]), want["best_epoch"]
+        cols.append("stopped %d best %d" % (ran, best))
+        if (run["epochs_run"], run["best_epoch"]) != (ran, best):
+            problems.append("nnc ran %d epochs and kept epoch %d, torch %d and %d"
+                            % (run["epochs_run"], run["best_epoch"], ran, best))
+        if ran == EPOCHS:
+            problems.append("early_stop %d never stops: the case checks nothing" % c["early_stop"])
+    if c["clip"]:
+        clipped = sum(n > c["clip"] for n in want["norm"])
+        cols.append("clipped %d/%d" % (clipped, EPOCHS))
+        if clipped == 0:
+            problems.append("clip_grad %g never clips: the case checks nothing" % c["clip"])
+    return problems, cols
+
+
+def compare_weights(nnc_final, want):
+    """(problems, column): nnc's --save against torch's final state_dict."""
+    problems, wmax, wkey = [], 0.0, ""
     for k in sorted(want["final"]):
         a, b = nnc_final.get(k), want["final"][k]
         if a is None or a.shape != b.shape:
@@ -289,27 +376,14 @@ def compare(c, doc, nnc_final, want):
         if not np.allclose(a, b, rtol=W_RTOL, atol=W_ATOL):
             i = np.unravel_index(np.argmax(np.abs(a - b) - W_RTOL * np.abs(b)), a.shape)
             problems.append("final %s%s: nnc %.9g, torch %.9g" % (k, list(i), a[i], b[i]))
-    cols.append("weights %.1e (%s)" % (wmax, wkey))
-    if c["schedule"]:
-        d = rel_diff(run.get("lr_per_epoch", []), want["lr"])
-        cols.append("lr rel %.1e" % d)
-        if d > LR_RTOL:
-            problems.append("lr_per_epoch: max relative difference %.3g > %g" % (d, LR_RTOL))
-    if c["validate"]:
-        d = rel_diff(run.get("valid_loss_per_epoch", []), want["valid_loss"])
-        acc = np.array(run.get("valid_accuracy_per_epoch", []))
-        off = int(np.sum(np.abs(acc - want["valid_acc"]) > 1e-12)) if acc.shape == (EPOCHS,) else EPOCHS
-        cols.append("valid loss rel %.1e, acc %d off" % (d, off))
-        if d > LOSS_RTOL:
-            problems.append("valid_loss_per_epoch: max relative difference %.3g > %g" % (d, LOSS_RTOL))
-        if off:
-            problems.append("valid_accuracy_per_epoch differs in %d epochs" % off)
-    if c["clip"]:
-        clipped = sum(n > c["clip"] for n in want["norm"])
-        cols.append("clipped %d/%d" % (clipped, EPOCHS))
-        if clipped == 0:
-            problems.append("clip_grad %g never clips: the case checks nothing" % c["clip"])
-    return problems, cols
+    return problems, "weights %.1e (%s)" % (wmax, wkey)
+
+
+def kept_run(c, wants):
+    """The run a sweep keeps: the lowest validation loss of any epoch with
+    validation, else the lowest final training loss."""
+    score = [min(w["valid_loss"]) if c["validate"] else w["loss"][-1] for w in wants]
+    return int(np.argmin(score))
 
 
 FLOOR = 3  # torch float32 against float64 within 1/FLOOR of the tolerances
@@ -369,22 +443,56 @@ def coverage(cases, resolved):
 
 
 def decay_matters(cases, results):
-    """Each case with weight decay ends away from its twin without it."""
+    """Each optimizer case with weight decay ends away from its twin
+    without it (the matrix's plain optimizer cases, first run each)."""
+    def twin_key(c):
+        return c["optim"], tuple(sorted((k, v) for k, v in c["args"].items() if k != "weight_decay"))
+    plain = [(c, r) for c, r in zip(cases, results)
+             if not (c["schedule"] or c["clip"] or c["validate"] or c["sweep"])]
+    without = {twin_key(c): r for c, r in plain if c["args"].get("weight_decay") == 0}
     problems = []
-    plain = {}
-    for c, r in zip(cases, results):
-        if c["args"].get("weight_decay", None) == 0 and not (c["schedule"] or c["clip"] or c["validate"]):
-            plain[(c["optim"], tuple(sorted((k, v) for k, v in c["args"].items() if k != "weight_decay")))] = r
-    for c, r in zip(cases, results):
-        if c["args"].get("weight_decay", None) == 0 or c["schedule"] or c["clip"] or c["validate"]:
+    for c, r in plain:
+        if c["args"].get("weight_decay") == 0:
             continue
-        key = (c["optim"], tuple(sorted((k, v) for k, v in c["args"].items() if k != "weight_decay")))
-        twin = plain.get(key)
+        twin = without.get(twin_key(c))
         if twin is None:
             problems.append("%s: no case without weight decay to compare with" % describe(c))
         elif all(np.allclose(r["final"][k], twin["final"][k], rtol=W_RTOL, atol=W_ATOL) for k in r["final"]):
             problems.append("%s: weight decay changes nothing the check can see" % describe(c))
     return problems
+
+
+def run_case(c, src, init_path, final_path, init, data, valid):
+    """(problems, the resolved train block, torch's records of each run);
+    prints one line per run."""
+    variant(c, src)
+    resolved = dumped_train(src)
+    doc = json.loads(nnc("run", src, "--weights", init_path, "--save", final_path, "--json"))
+    step = [s for s in doc["steps"] if s["step"] == "train"][0]
+    runs, cases = step["runs"], sweep_runs(c)
+    wants = [train_torch(r, init, data, valid) for r in cases]
+    problems = check_resolved(c, resolved)
+    if len(runs) != len(cases):
+        return problems + ["%d runs in nnc's --json, %d expected" % (len(runs), len(cases))], resolved, wants
+    kept = kept_run(c, wants)
+    if c["sweep"] and step.get("kept_run") != kept:
+        problems.append("nnc keeps run %s, torch's best is run %d" % (step.get("kept_run"), kept))
+    weight_problems, weight_col = compare_weights(read_safetensors(final_path), wants[kept])
+    for k, (r, run, want) in enumerate(zip(cases, runs, wants)):
+        run_problems, cols = compare_run(r, run, want)
+        floor, col = conditioning(want, train_torch(r, init, data, valid, torch.float64))
+        run_problems += floor
+        cols.insert(1, col)
+        if k == kept:
+            cols.insert(1, weight_col)
+            run_problems += weight_problems
+        tag = describe(c) if not c["sweep"] else "%s  [run %s = %s%s]" % (
+            describe(c), c["sweep"][0], nn_value(c["sweep"][1][k]), ", kept" if k == kept else "")
+        print("%-64s %s  %s" % (tag, "  ".join(cols), "FAIL" if run_problems else "ok"))
+        for p in run_problems:
+            print("    " + p)
+        problems += run_problems
+    return problems, resolved, wants
 
 
 def main():
@@ -395,24 +503,12 @@ def main():
     init = initial_weights()
     failed, results, resolved = 0, [], []
     with tempfile.TemporaryDirectory() as tmp:
-        init_path, final_path = os.path.join(tmp, "init.safetensors"), os.path.join(tmp, "final.safetensors")
-        src = os.path.join(tmp, "case.nn")
-        write_safetensors(init_path, init)
+        paths = [os.path.join(tmp, f) for f in ("case.nn", "init.safetensors", "final.safetensors")]
+        write_safetensors(paths[1], init)
         for c in cases:
-            variant(c, src)
-            r = dumped_train(src)
+            problems, r, wants = run_case(c, *paths, init, data, valid)
             resolved.append(r)
-            doc = json.loads(nnc("run", src, "--weights", init_path, "--save", final_path, "--json"))
-            want = train_torch(c, init, data, valid)
-            results.append(want)
-            problems, cols = compare(c, doc, read_safetensors(final_path), want)
-            floor, col = conditioning(want, train_torch(c, init, data, valid, torch.float64))
-            problems += floor
-            cols.insert(2, col)
-            problems += check_resolved(c, r)
-            print("%-64s %s  %s" % (describe(c), "  ".join(cols), "FAIL" if problems else "ok"))
-            for p in problems:
-                print("    " + p)
+            results.append(wants[0])
             failed += bool(problems)
     general = coverage(cases, resolved) + decay_matters(cases, results)
     for p in general:
