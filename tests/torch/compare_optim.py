@@ -17,10 +17,13 @@ The matrix: every optimizer nnc names in its "unknown optimizer" error, in
 settings that move each of its arguments from the default at least once,
 each without and with weight decay (adamw also with its default, 0.01);
 every schedule nnc names, under sgd with momentum and under adam; clip_grad
-under both (it must clip at least one step); validation. A name or an
-argument of nnc's with no case fails the run, as does weight decay that
-changes nothing or clip_grad that never clips: a case that cannot fail is
-no check.
+under both (it must clip at least one step); validation; early_stop (the
+epoch it stops at, the best epoch and its weights); sweeps (every run, and
+the run the model keeps). A name or an argument of nnc's with no case
+fails the run, as does weight decay that changes nothing, clip_grad that
+never clips or early_stop that never stops: a case that cannot fail is no
+check. So does a case where torch's float32 run is far from its float64
+run (conditioning()): there rounding, not the formulas, decides.
 
 usage: NNC=path/to/nnc /usr/bin/python3 compare_optim.py
 Prints one line per case with its worst differences; exit status 0 when
@@ -65,25 +68,23 @@ SCHEDULE_OPTIMIZERS = [("sgd", {"lr": 0.1, "momentum": 0.9}), ("adam", {"lr": 0.
 CLIP_GRAD = 0.1
 
 
-SCHEDULE_ARGS = ("every", "gamma", "warmup", "min_lr")
-
-
 def case(optim, args, schedule=None, clip=None, validate=False, sweep=None, early_stop=0):
     """One train block; sweep = (argument, [values]) makes it one run per value."""
     return {"optim": optim, "args": args, "schedule": schedule, "clip": clip,
             "validate": validate or early_stop > 0, "sweep": sweep, "early_stop": early_stop}
 
 
-def sweep_runs(c):
-    """The case of each run: the swept argument set in the optimizer's or
-    the schedule's arguments."""
+def sweep_runs(c, resolved):
+    """The case of each run: the swept argument set in the schedule's
+    arguments when the schedule has it (as `dump ir` shows them), else in
+    the optimizer's."""
     if not c["sweep"]:
         return [c]
     name, values = c["sweep"]
     out = []
     for v in values:
         r = dict(c, sweep=None)
-        if name in SCHEDULE_ARGS:
+        if name in resolved.get("schedule", ("", {}))[1]:
             r["schedule"] = (c["schedule"][0], dict(c["schedule"][1], **{name: v}))
         else:
             r["args"] = dict(c["args"], **{name: v})
@@ -164,7 +165,8 @@ def variant(c, path):
 
 
 def parse_value(text):
-    return {"true": True, "false": False}.get(text, None) if text in ("true", "false") else float(text)
+    """An argument as `dump ir` prints it: true, false or a number."""
+    return {"true": True, "false": False}[text] if text in ("true", "false") else float(text)
 
 
 def dumped_train(path):
@@ -234,9 +236,11 @@ def torch_optimizer(params, optim, args):
     kw = {k: v for k, v in args.items() if k not in ("beta1", "beta2")}
     if "beta1" in args or "beta2" in args:
         kw["betas"] = (args.get("beta1", 0.9), args.get("beta2", 0.999))
-    cls = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
-           "rmsprop": torch.optim.RMSprop}[optim]
-    return cls(params, **kw)
+    classes = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
+               "rmsprop": torch.optim.RMSprop}
+    if optim not in classes:
+        raise SystemExit("compare_optim.py: no torch.optim class for optimizer %r" % optim)
+    return classes[optim](params, **kw)
 
 
 def torch_scheduler(opt, schedule):
@@ -469,7 +473,7 @@ def run_case(c, src, init_path, final_path, init, data, valid):
     resolved = dumped_train(src)
     doc = json.loads(nnc("run", src, "--weights", init_path, "--save", final_path, "--json"))
     step = [s for s in doc["steps"] if s["step"] == "train"][0]
-    runs, cases = step["runs"], sweep_runs(c)
+    runs, cases = step["runs"], sweep_runs(c, resolved)
     wants = [train_torch(r, init, data, valid) for r in cases]
     problems = check_resolved(c, resolved)
     if len(runs) != len(cases):
