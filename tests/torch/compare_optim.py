@@ -3,9 +3,11 @@
 torch.optim, torch.optim.lr_scheduler, clip_grad_norm_ and a model.eval()
 validation pass.
 
-The model is optim_mlp.nn (an 8-16-3 tanh MLP, cross-entropy, 48 rows full
-batch, 100 epochs), started in nnc (--weights) and in PyTorch from the same
-seeded weights. For each case the script writes a variant of its train
+The model is optim_mlp.nn (an 8-16-3 tanh MLP, cross-entropy, 100
+full-batch epochs on the 36 rows of blobs.train, validation on the 18 of
+blobs.valid: split = [0.5, 0.25, 0.25] of optim_blobs.csv, the rows of
+each part taken from nnc's --json and checked to partition the file),
+started in nnc (--weights) and in PyTorch from the same seeded weights. For each case the script writes a variant of its train
 block and compares, with the real torch classes on the other side:
   - every epoch's training loss (--json loss_per_epoch), LOSS_RTOL relative;
   - the final weights (--save), numpy.allclose(rtol=W_RTOL, atol=W_ATOL);
@@ -154,7 +156,7 @@ def variant(c, path):
     if c["clip"]:
         lines.append("    clip_grad = %r" % c["clip"])
     if c["validate"]:
-        lines.append("    validate  = blobs_valid")
+        lines.append("    validate  = blobs.valid")
     if c["early_stop"]:
         lines.append("    early_stop = %d" % c["early_stop"])
     if c["sweep"]:
@@ -224,10 +226,37 @@ def initial_weights():
     return out
 
 
-def load_csv(name):
-    rows = np.loadtxt(os.path.join(HERE, name), delimiter=",", dtype=np.float64, ndmin=2)
-    return (torch.from_numpy(rows[:, :-1].astype(np.float32)),
-            torch.from_numpy(rows[:, -1].astype(np.int64)))
+SPLIT = {"train": 0.5, "valid": 0.25, "test": 0.25}  # optim_mlp.nn's split
+
+
+def split_rows(tmp):
+    """{part: (x, y)}: blobs.train, .valid and .test as nnc splits
+    optim_blobs.csv, read from the rows of an `evaluate` step of each; they
+    must partition the csv's rows in the sizes of language.md's rule
+    (round(rows * fraction), the test part the rest)."""
+    src = os.path.join(tmp, "split.nn")
+    variant(case("sgd", {"lr": 0.1}), src)
+    with open(src, "a") as f:
+        f.write("".join("\nevaluate mlp on blobs.%s\n" % part for part in SPLIT))
+    doc = json.loads(nnc("run", src, "--epochs", "0", "--json"))
+    parts = {}
+    for step in doc["steps"]:
+        if step["step"] == "evaluate":
+            parts[step["dataset"].split(".")[-1]] = (
+                np.array([r["inputs"] for r in step["rows"]], dtype=np.float32),
+                np.array([r["target"] for r in step["rows"]], dtype=np.int64))
+    rows = np.loadtxt(os.path.join(HERE, "optim_blobs.csv"), delimiter=",", ndmin=2).astype(np.float32)
+    n_train, n_valid = round(len(rows) * SPLIT["train"]), round(len(rows) * SPLIT["valid"])
+    sizes = {"train": n_train, "valid": n_valid, "test": len(rows) - n_train - n_valid}
+    got = {k: len(parts[k][0]) if k in parts else None for k in SPLIT}
+    if got != sizes:
+        sys.exit("compare_optim.py: nnc's split has %s rows, not %s" % (got, sizes))
+    joined = np.concatenate([np.column_stack([parts[k][0], parts[k][1]]) for k in SPLIT])
+    if not np.array_equal(np.unique(joined, axis=0), np.unique(rows, axis=0)) or len(joined) != len(rows):
+        sys.exit("compare_optim.py: nnc's split parts are not the csv's rows")
+    print("split = [0.5, 0.25, 0.25] of %d rows: blobs.train %d, .valid %d, .test %d rows, a partition"
+          % (len(rows), sizes["train"], sizes["valid"], sizes["test"]))
+    return {k: (torch.from_numpy(x), torch.from_numpy(y)) for k, (x, y) in parts.items()}
 
 
 def torch_optimizer(params, optim, args):
@@ -503,10 +532,11 @@ def main():
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", category=UserWarning, module="torch.optim.lr_scheduler")
     cases = all_cases()
-    data, valid = load_csv("optim_blobs.csv"), load_csv("optim_blobs_valid.csv")
     init = initial_weights()
     failed, results, resolved = 0, [], []
     with tempfile.TemporaryDirectory() as tmp:
+        parts = split_rows(tmp)
+        data, valid = parts["train"], parts["valid"]
         paths = [os.path.join(tmp, f) for f in ("case.nn", "init.safetensors", "final.safetensors")]
         write_safetensors(paths[1], init)
         for c in cases:
