@@ -398,6 +398,8 @@ def compare_run(c, run, want):
 def compare_weights(nnc_final, want):
     """(problems, column): nnc's --save against torch's final state_dict."""
     problems, wmax, wkey = [], 0.0, ""
+    if sorted(nnc_final) != sorted(want["final"]):
+        problems.append("--save has %s, torch's state_dict %s" % (sorted(nnc_final), sorted(want["final"])))
     for k in sorted(want["final"]):
         a, b = nnc_final.get(k), want["final"][k]
         if a is None or a.shape != b.shape:
