@@ -30,8 +30,6 @@ import glob
 import json
 import os
 import re
-import struct
-import subprocess
 import sys
 import tempfile
 
@@ -39,8 +37,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-NNC = os.environ.get("NNC", os.path.join(HERE, "..", "..", "build", "nnc"))
+from nnctorch import HERE, nnc, read_safetensors, write_safetensors
+
 LOSS_RTOL = float(os.environ.get("LOSS_RTOL", "1e-4"))
 W_RTOL, W_ATOL = 1e-4, 1e-5
 SEED = int(os.environ.get("SEED", "0"))
@@ -48,14 +46,6 @@ OPTIMIZERS = ["sgd(lr = 0.05, momentum = 0.9)", "adam(lr = 0.001)"]
 
 
 # ---------------------------------------------------------------- nnc side
-
-def nnc(*args):
-    out = subprocess.run([NNC] + list(args), capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit("nnc %s failed (exit %d):\n%s%s"
-                 % (" ".join(args), out.returncode, out.stdout, out.stderr))
-    return out.stdout
-
 
 def ints(text):
     """'[3, 3]' or '3' -> a tuple of ints."""
@@ -103,34 +93,6 @@ def dataset(path):
                       delimiter=",", dtype=np.float64, ndmin=2)
     x = rows[:, :-1] * (float(scale.group(1)) if scale else 1.0)
     return x.astype(np.float32), rows[:, -1].astype(np.int64)
-
-
-def read_safetensors(path):
-    blob = open(path, "rb").read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        assert info["dtype"] == "F32", (name, info)
-        b, e = info["data_offsets"]
-        out[name] = np.frombuffer(blob[8 + n + b:8 + n + e], dtype="<f4").reshape(info["shape"]).copy()
-    return out
-
-
-def write_safetensors(path, tensors):
-    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
-    for name, arr in tensors.items():
-        data = np.ascontiguousarray(arr, dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(arr.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * (-len(head) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(head)) + head + b"".join(blobs))
 
 
 # -------------------------------------------------------------- torch side

@@ -3,7 +3,9 @@
 # the optimizers -- SGD and Adam in xor_fixed.nn, RMSprop in xor_rmsprop.nn --
 # for every activation, and for every loss and its arguments in
 # losses_fixed.nn), for the graph models (compare_graph.py: convolutions,
-# pooling, batchnorm, add, concat, from = over graph_*.nn),
+# pooling, batchnorm, add, concat, from = over graph_*.nn), every optimizer
+# with and without weight decay, every schedule, clip_grad and validation
+# against torch.optim and lr_scheduler (compare_optim.py on optim_mlp.nn),
 # and nnc's safetensors load into the lecture's XORNet (safetensors_xornet.py).
 # Skips (exit 0) when PyTorch is not installed for /usr/bin/python3.
 set -e
@@ -20,3 +22,4 @@ export NNC
 /usr/bin/python3 "$here/compare_xor.py" "$here/activations_fixed.nn"
 /usr/bin/python3 "$here/compare_xor.py" "$here/losses_fixed.nn"
 /usr/bin/python3 "$here/compare_graph.py"
+/usr/bin/python3 "$here/compare_optim.py"
