@@ -568,6 +568,18 @@ static void train_json_loss_args(cJSON *step, const IrLoss *l)
     }
 }
 
+/* {"kind": "cosine", "warmup": 2, "min_lr": 0}: every argument by name. */
+static void train_json_schedule(cJSON *step, const IrSchedule *sc)
+{
+    cJSON *js = cJSON_AddObjectToObject(step, "schedule");
+    if (!js)
+        return;
+    const ScheduleInfo *info = &ir_schedules[sc->kind];
+    cJSON_AddStringToObject(js, "kind", info->name);
+    for (size_t i = 0; i < info->n_args; i++)
+        cJSON_AddNumberToObject(js, ir_hypers[info->args[i].hp].name, sc->hyper[info->args[i].hp]);
+}
+
 /* The step's settings; its runs are added as they finish. */
 static void train_json_begin(TrainCtx *c, const RunConfig *cfg)
 {
@@ -579,6 +591,14 @@ static void train_json_begin(TrainCtx *c, const RunConfig *cfg)
     cJSON_AddStringToObject(j, "loss", ir_loss_name(c->t->loss.kind));
     train_json_loss_args(j, &c->t->loss);
     train_json_optim(j, &cfg->optim);
+    if (c->t->has_schedule)
+        train_json_schedule(j, &cfg->sched);
+    if (c->t->clip_grad > 0)
+        cJSON_AddNumberToObject(j, "clip_grad", c->t->clip_grad);
+    if (c->valid)
+        cJSON_AddStringToObject(j, "validate", c->valid->name);
+    if (c->t->early_stop > 0)
+        cJSON_AddNumberToObject(j, "early_stop", (double)c->t->early_stop);
     cJSON_AddNumberToObject(j, "epochs", (double)cfg->epochs);
     cJSON_AddNumberToObject(j, "batch", (double)cfg->batch);
     cJSON_AddNumberToObject(j, "seed", (double)c->seed);

@@ -415,10 +415,14 @@ def compare_weights(nnc_final, want):
 
 
 def kept_run(c, wants):
-    """The run a sweep keeps: the lowest validation loss of any epoch with
-    validation, else the lowest final training loss."""
-    score = [min(w["valid_loss"]) if c["validate"] else w["loss"][-1] for w in wants]
-    return int(np.argmin(score))
+    """The run a sweep keeps: with validation, the lowest validation loss of
+    the weights each run ends with (its best epoch's with early_stop, else
+    its last epoch's); else the lowest final training loss."""
+    def score(w):
+        if not c["validate"]:
+            return w["loss"][-1]
+        return w["valid_loss"][w["best_epoch"] - 1] if c["early_stop"] else w["valid_loss"][-1]
+    return int(np.argmin([score(w) for w in wants]))
 
 
 FLOOR = 3  # torch float32 against float64 within 1/FLOOR of the tolerances
