@@ -37,6 +37,9 @@ void py_put_matrix(FILE *f, const float *v, size_t rows, size_t cols, bool flat,
 /* A Python string literal (double quotes, backslash escapes). */
 void py_put_string(FILE *f, const char *s);
 
+/* true for the keywords of Python 3 (class, from, ...). */
+bool py_is_keyword(const char *name);
+
 void py_write_model(FILE *f, const PyPackage *k);
 /* true when a node of kind k is an nn.Module attribute of the model (named
  * like the node, so state_dict keys are the .nn names). */

@@ -1,12 +1,32 @@
 """net from pytorch_rmsprop.nn as a PyTorch module, written by nnc (--target pytorch).
 
 The layers are attributes named like the .nn layers, so state_dict() keys
-are those of nnc's weights files (17 parameters in all):
+are those of nnc's weights files (17 values in all; batchnorm's running
+statistics and batch count are buffers, as in nnc):
     hidden.weight [4, 2], hidden.bias [4]
     out.weight [1, 4], out.bias [1]
+
+net(x) takes x of shape [N, 2]: rows after the dataset's preprocessing,
+as data.load returns them. preprocess(raw) makes that input from raw feature
+rows (the dataset's values as written, before scale and normalize).
 """
 import torch
 from torch import nn
+
+
+# The input preprocessing of dataset xor (the train block's):
+# nnc applies it to every row before the model sees it, and so does data.load.
+FEATURES = 2  # numbers per raw row (a CSV row without its target)
+INPUT_SHAPE = (2,)  # one row as the model reads it (channels first)
+
+
+def preprocess(raw):
+    """Raw feature rows, [N, FEATURES] or one row [FEATURES] (the dataset's
+    values as written: a CSV file's columns without the target, as float32),
+    as the model's input [N, *INPUT_SHAPE]: in float64 rounded to float32 as nnc
+    computes it, so the rows equal nnc's bit for bit."""
+    x = torch.as_tensor(raw, dtype=torch.float32).reshape(-1, FEATURES)
+    return x.reshape(-1, *INPUT_SHAPE)
 
 
 class net(nn.Module):
