@@ -20,6 +20,16 @@
 9. tests/torch/losses_fixed.nn: the packages of the losses with arguments
    and of bce_logits build the torch loss with them, follow nnc run's loss
    per epoch and score as nnc does (a logit is class 1 when > 0).
+10. preprocess(raw rows) in model.py equals nnc's rows (scale, normalize
+    with the training statistics, the input shape) bit for bit.
+11. Graph models (convolutions, pooling, batchnorm, add, concat, from =):
+    nnc's trained weights load (strict, batchnorm buffers included) and give
+    nnc's outputs; the package saves them bit for bit, and nnc reads the
+    package's file back bit for bit.
+12. Full-batch graph training in train.py follows nnc run's losses and ends
+    with its weights, running statistics and batch counts.
+13. examples/digits_cnn.nn under torchrun (2 processes): nnc run with its
+    weights counts torch's accuracy, within CNN_ACCURACY_POINTS of nnc's own.
 
 usage: check_package.py NNC REPO_ROOT WORK_DIR"""
 import importlib
