@@ -236,6 +236,19 @@ static const char *source_folder(Arena *a, const char *source)
     return kept;
 }
 
+/* Backwards from the output: a node is live when a live node reads it. */
+static bool *live_nodes(Arena *a, const IrModel *m)
+{
+    bool *live = arena_array(a, m->n_nodes, sizeof *live);
+    if (!live)
+        return NULL;
+    live[m->n_nodes - 1] = true;
+    for (size_t i = m->n_nodes; i-- > 1;)
+        for (size_t k = 0; live[i] && k < m->nodes[i].n_inputs; k++)
+            live[m->nodes[i].inputs[k]] = true;
+    return live;
+}
+
 static bool package_init(Arena *a, const IrProgram *p, size_t model,
                          const EmitPytorchOptions *o, PyPackage *k)
 {
@@ -249,7 +262,8 @@ static bool package_init(Arena *a, const IrProgram *p, size_t model,
     const char *slash = strrchr(o->source_name, '/');
     k->source_base = slash ? slash + 1 : o->source_name;
     k->data_root = source_folder(a, o->source_name);
-    return k->data_root && collect_steps(a, k);
+    k->live = live_nodes(a, k->m);
+    return k->data_root && k->live && collect_steps(a, k);
 }
 
 /* ---- writing ------------------------------------------------------------ */

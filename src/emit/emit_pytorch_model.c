@@ -287,7 +287,7 @@ static void put_param(FILE *f, const IrNode *n, const IrParam *p, const float *v
 }
 
 /* Parameter blocks: starting values, and frozen layers that never train. */
-static void model_blocks(FILE *f, const IrModel *m)
+static void model_blocks(FILE *f, const IrModel *m, const bool *live)
 {
     if (has_blocks(m)) {
         fputs("        # The parameter blocks of the .nn file: starting values.\n", f);
@@ -301,10 +301,17 @@ static void model_blocks(FILE *f, const IrModel *m)
                     put_param(f, n, &ps[k], n->param_init[k]);
         }
     }
-    for (size_t i = 1; i < m->n_nodes; i++)
-        if (ir_ops[m->nodes[i].op].params && m->nodes[i].frozen)
-            fprintf(f, "        self.%s.requires_grad_(False)  # frozen = true\n",
-                    m->nodes[i].name);
+    for (size_t i = 1; i < m->n_nodes; i++) {
+        const IrNode *n = &m->nodes[i];
+        if (!ir_ops[n->op].params || ir_node_role_count(n, PARAM_TRAINED) == 0)
+            continue;
+        if (n->frozen)
+            fprintf(f, "        self.%s.requires_grad_(False)  # frozen = true\n", n->name);
+        else if (!live[i])
+            fprintf(f, "        # The output does not depend on %s: its gradient is 0 in nnc, and\n"
+                       "        # DistributedDataParallel wants every trained parameter used.\n"
+                       "        self.%s.requires_grad_(False)\n", n->name, n->name);
+    }
 }
 
 /* ---- forward: one statement per .nn line ---------------------------------- */
@@ -610,6 +617,6 @@ void py_write_model(FILE *f, const PyPackage *k)
     fprintf(f, "class %s(nn.Module):\n", k->class_name);
     fputs("    def __init__(self):\n        super().__init__()\n", f);
     model_layers(f, k->m);
-    model_blocks(f, k->m);
+    model_blocks(f, k->m, k->live);
     model_forward(f, k->m);
 }

@@ -22,6 +22,10 @@ typedef struct PyPackage {
     const char *source_base;    /* "xor.nn" */
     const char *data_root;      /* absolute folder of the .nn file */
     const char *class_name;     /* the model's Python class */
+    /* Per node: the output depends on it. A layer nothing live reads gets
+     * no gradient, which DistributedDataParallel refuses in a trained
+     * parameter, so model.py does not train it (nnc gives it gradient 0). */
+    const bool *live;
     Arena *arena;               /* for names built while writing */
 } PyPackage;
 

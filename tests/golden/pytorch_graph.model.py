@@ -1,12 +1,13 @@
 """tilenet from pytorch_graph.nn as a PyTorch module, written by nnc (--target pytorch).
 
 The layers are attributes named like the .nn layers, so state_dict() keys
-are those of nnc's weights files (62 values in all; batchnorm's running
+are those of nnc's weights files (77 values in all; batchnorm's running
 statistics and batch count are buffers, as in nnc):
     stem.weight [2, 1, 3, 1], stem.bias [2]
     dw.weight [2, 1, 3, 3]
     bn.weight [2], bn.bias [2], bn.running_mean [2], bn.running_var [2], bn.num_batches_tracked []
     norm.weight [4], norm.bias [4], norm.running_mean [4], norm.running_var [4], norm.num_batches_tracked []
+    probe.weight [3, 4], probe.bias [3]
     out.weight [2, 4], out.bias [2]
 
 tilenet(x) takes x of shape [N, 1, 4, 4]: rows after the dataset's preprocessing,
@@ -59,6 +60,7 @@ class tilenet(nn.Module):
         self.side = nn.AvgPool2d(2, padding=1)
         self.gmax = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten())
         self.norm = nn.BatchNorm1d(4)
+        self.probe = nn.Linear(4, 3)
         self.out = nn.Linear(4, 2)
         # The parameter blocks of the .nn file: starting values.
         with torch.no_grad():
@@ -66,6 +68,9 @@ class tilenet(nn.Module):
             self.stem.bias.copy_(torch.tensor([0, 0.5]))
             self.bn.running_mean.copy_(torch.tensor([0.5, -0.5]))
         self.bn.requires_grad_(False)  # frozen = true
+        # The output does not depend on probe: its gradient is 0 in nnc, and
+        # DistributedDataParallel wants every trained parameter used.
+        self.probe.requires_grad_(False)
 
     def forward(self, x):
         stem = torch.relu(self.stem(x))
@@ -75,7 +80,8 @@ class tilenet(nn.Module):
         x_ = self.x(lambda_)
         x = self.side(lambda_)
         x = torch.tanh(torch.cat([x_, x], dim=1))
-        x = self.gmax(x)
-        x = self.norm(x)
-        x = self.out(x)
+        gmax = self.gmax(x)
+        norm = self.norm(gmax)
+        x = self.probe(gmax)
+        x = self.out(norm)
         return x

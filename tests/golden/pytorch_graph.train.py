@@ -25,7 +25,7 @@ import data
 from model import tilenet
 from safetensors_io import load_file, save_file
 
-# The train block of pytorch_graph.nn (line 36).
+# The train block of pytorch_graph.nn (line 39).
 TRAIN_DATA = "tiles"
 EPOCHS = 3
 BATCH = 4           # the global batch: rows per step over all processes

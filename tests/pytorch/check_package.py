@@ -28,7 +28,9 @@
     package's file back bit for bit.
 12. Full-batch graph training in train.py follows nnc run's losses and ends
     with its weights, running statistics and batch counts.
-13. examples/digits_cnn.nn under torchrun (2 processes): nnc run with its
+13. tests/golden/pytorch_graph.nn under torchrun: batchnorm with per-process
+    statistics, a frozen batchnorm, a layer nothing reads (left untrained).
+14. examples/digits_cnn.nn under torchrun (2 processes): nnc run with its
     weights counts torch's accuracy, within CNN_ACCURACY_POINTS of nnc's own.
 
 usage: check_package.py NNC REPO_ROOT WORK_DIR"""
@@ -511,6 +513,33 @@ def graph_training():
               f"{worst:.2g}), batch counts {[int(want[k]) for k in counts]} equal")
 
 
+def graph_ddp():
+    """tests/golden/pytorch_graph.nn under torchrun (2 processes, 2 rows each):
+    batchnorm over images and over features with per-process statistics, a
+    frozen batchnorm, and a layer nothing reads, which DistributedDataParallel
+    accepts only untrained (it keeps its initial weights, as in nnc, where its
+    gradient is 0). nnc runs the result with the module's outputs."""
+    nn_file = os.path.join(ROOT, "tests", "golden", "pytorch_graph.nn")
+    pkg = os.path.join(WORK, "ddp_pytorch_graph")
+    run([NNC, "emit", nn_file, "--target", "pytorch", "-o", pkg])
+    model, data, st = package(pkg)
+    weights = os.path.join(WORK, "pytorch_graph-ddp.safetensors")
+    r = run(torchrun(pkg, "--save", weights), cwd=WORK)
+    text = r.stdout + r.stderr
+    got, init = st.load_file(weights), st.load_file(os.path.join(pkg, "init.safetensors"))
+    probe = {k: v for k, v in got.items() if k.startswith("probe.")}
+    check("2 process(es)" in text and probe and
+          same_bits(probe, {k: init[k] for k in probe}),
+          "pytorch_graph under torchrun: trained in 2 processes, the unread layer untouched")
+    net = model.tilenet()
+    net.load_state_dict(got, strict=True)
+    ev = evaluations(nnc_json(nn_file, "--weights", weights, "--epochs", "0"))[-1]
+    x, _ = data.load(ev["dataset"])
+    diff = close_outputs(ev["rows"], outputs(net, x))
+    check(diff <= OUTPUT_RTOL, f"pytorch_graph: the torchrun weights in nnc run, outputs within "
+                               f"{diff:.2g}")
+
+
 def main():
     os.makedirs(WORK, exist_ok=True)
     compile_all()
@@ -528,6 +557,7 @@ def main():
     for nn_file in GRAPH_MODELS:
         graph_weights(nn_file)
     graph_training()
+    graph_ddp()
     digits_cnn_ddp()
     if failures:
         print(f"tests/pytorch: {len(failures)} failed")
