@@ -109,12 +109,12 @@ static void model_header(FILE *f, const PyPackage *k)
                "statistics and batch count are buffers, as in nnc):\n", m->n_params);
     for (size_t i = 0; i < m->n_nodes; i++)
         put_param_keys(f, &m->nodes[i]);
-    fprintf(f, "\n%s(x) takes x of shape [N, %zu", k->class_name, m->nodes[0].shape.dim[0]);
+    fprintf(f, "\nIts input: x of shape [N, %zu", m->nodes[0].shape.dim[0]);
     for (size_t d = 1; d < m->nodes[0].shape.rank; d++)
         fprintf(f, ", %zu", m->nodes[0].shape.dim[d]);
-    fputs("]: rows after the dataset's preprocessing,\n"
-          "as data.load returns them. preprocess(raw) makes that input from raw feature\n"
-          "rows (the dataset's values as written, before scale and normalize).\n\"\"\"\n", f);
+    fputs("], rows after the dataset's preprocessing as\n"
+          "data.load returns them; preprocess(raw) makes it from raw feature rows (the\n"
+          "dataset's values as written, before scale and normalize).\n\"\"\"\n", f);
     fputs("import torch\nfrom torch import nn\n\n\n", f);
     if (model_uses(m, OP_STEP))
         fputs(step_function, f);
@@ -587,17 +587,16 @@ static void preprocess_function(FILE *f, const IrDataSource *s)
 {
     bool scale = s && s->has_scale, norm = s && s->normalize != NORM_NONE && s->norm_shift;
     fputs("def preprocess(raw):\n"
-          "    \"\"\"Raw feature rows, [N, FEATURES] or one row [FEATURES] (the dataset's\n"
-          "    values as written: a CSV file's columns without the target, as float32),\n"
-          "    as the model's input [N, *INPUT_SHAPE]: ", f);
+          "    \"\"\"The model's input [N, *INPUT_SHAPE] from raw feature rows, [N, FEATURES]\n"
+          "    or one row [FEATURES] (the dataset's values as written: a CSV row without\n"
+          "    its target, as float32), built as nnc builds its rows, bit for bit:\n", f);
     if (scale)
-        fputs("times SCALE, ", f);
+        fputs("      x * SCALE in float64, rounded to float32;\n", f);
     if (norm)
-        fputs("then (x - NORM_SHIFT) / NORM_DIV per\n"
-              "    column (0 where NORM_DIV is 0), ", f);
-    fputs("in float64 rounded to float32 as nnc\n"
-          "    computes it, so the rows equal nnc's bit for bit.\"\"\"\n"
-          "    x = torch.as_tensor(raw, dtype=torch.float32).reshape(-1, FEATURES)\n", f);
+        fputs("      (x - NORM_SHIFT) / NORM_DIV per column in float64, rounded to float32\n"
+              "      (0 where NORM_DIV is 0: a constant column);\n", f);
+    fputs("      the row reshaped to INPUT_SHAPE (row-major, channels first).\"\"\"\n", f);
+    fputs("    x = torch.as_tensor(raw, dtype=torch.float32).reshape(-1, FEATURES)\n", f);
     if (scale)
         fputs("    x = (x.double() * SCALE).float()\n", f);
     if (norm)

@@ -10,9 +10,9 @@ statistics and batch count are buffers, as in nnc):
     probe.weight [3, 4], probe.bias [3]
     out.weight [2, 4], out.bias [2]
 
-tilenet(x) takes x of shape [N, 1, 4, 4]: rows after the dataset's preprocessing,
-as data.load returns them. preprocess(raw) makes that input from raw feature
-rows (the dataset's values as written, before scale and normalize).
+Its input: x of shape [N, 1, 4, 4], rows after the dataset's preprocessing as
+data.load returns them; preprocess(raw) makes it from raw feature rows (the
+dataset's values as written, before scale and normalize).
 """
 import torch
 from torch import nn
@@ -36,11 +36,13 @@ NORM_DIV = [1.5461646096066226, 1.3110110602126894, 1.2562344526401112, 1.015504
 
 
 def preprocess(raw):
-    """Raw feature rows, [N, FEATURES] or one row [FEATURES] (the dataset's
-    values as written: a CSV file's columns without the target, as float32),
-    as the model's input [N, *INPUT_SHAPE]: times SCALE, then (x - NORM_SHIFT) / NORM_DIV per
-    column (0 where NORM_DIV is 0), in float64 rounded to float32 as nnc
-    computes it, so the rows equal nnc's bit for bit."""
+    """The model's input [N, *INPUT_SHAPE] from raw feature rows, [N, FEATURES]
+    or one row [FEATURES] (the dataset's values as written: a CSV row without
+    its target, as float32), built as nnc builds its rows, bit for bit:
+      x * SCALE in float64, rounded to float32;
+      (x - NORM_SHIFT) / NORM_DIV per column in float64, rounded to float32
+      (0 where NORM_DIV is 0: a constant column);
+      the row reshaped to INPUT_SHAPE (row-major, channels first)."""
     x = torch.as_tensor(raw, dtype=torch.float32).reshape(-1, FEATURES)
     x = (x.double() * SCALE).float()
     shift = torch.tensor(NORM_SHIFT, dtype=torch.float64)

@@ -6,9 +6,9 @@ statistics and batch count are buffers, as in nnc):
     hidden.weight [4, 2], hidden.bias [4]
     out.weight [1, 4], out.bias [1]
 
-net(x) takes x of shape [N, 2]: rows after the dataset's preprocessing,
-as data.load returns them. preprocess(raw) makes that input from raw feature
-rows (the dataset's values as written, before scale and normalize).
+Its input: x of shape [N, 2], rows after the dataset's preprocessing as
+data.load returns them; preprocess(raw) makes it from raw feature rows (the
+dataset's values as written, before scale and normalize).
 """
 import torch
 from torch import nn
@@ -21,10 +21,10 @@ INPUT_SHAPE = (2,)  # one row as the model reads it (channels first)
 
 
 def preprocess(raw):
-    """Raw feature rows, [N, FEATURES] or one row [FEATURES] (the dataset's
-    values as written: a CSV file's columns without the target, as float32),
-    as the model's input [N, *INPUT_SHAPE]: in float64 rounded to float32 as nnc
-    computes it, so the rows equal nnc's bit for bit."""
+    """The model's input [N, *INPUT_SHAPE] from raw feature rows, [N, FEATURES]
+    or one row [FEATURES] (the dataset's values as written: a CSV row without
+    its target, as float32), built as nnc builds its rows, bit for bit:
+      the row reshaped to INPUT_SHAPE (row-major, channels first)."""
     x = torch.as_tensor(raw, dtype=torch.float32).reshape(-1, FEATURES)
     return x.reshape(-1, *INPUT_SHAPE)
 
