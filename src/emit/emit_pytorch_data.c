@@ -359,7 +359,7 @@ static const char load_code[] =
 static void put_input_shape(FILE *f, const IrModel *m)
 {
     const IrShape *sh = &m->nodes[0].shape;
-    fputs("# One row of x as the model reads it: its features in row-major order.\n"
+    fputs("\n# One row of x as the model reads it: its features in row-major order.\n"
           "INPUT_SHAPE = (", f);
     for (size_t d = 0; d < sh->rank; d++)
         fprintf(f, "%s%zu", d ? ", " : "", sh->dim[d]);

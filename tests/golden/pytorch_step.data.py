@@ -13,6 +13,7 @@ import torch
 
 # The folder of the .nn file when the package was written: csv paths are
 # relative to it. Elsewhere, pass --data-root to train.py.
+
 # One row of x as the model reads it: its features in row-major order.
 INPUT_SHAPE = (2,)
 
