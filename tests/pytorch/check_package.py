@@ -355,7 +355,8 @@ def compile_all():
 # count move away from their starting values).
 GRAPH_MODELS = [os.path.join(EXAMPLES, f) for f in
                 ("digits_cnn.nn", "digits_res.nn", "two_towers.nn", "waves.nn")] + \
-               [os.path.join(ROOT, "tests", "golden", "pytorch_graph.nn")] + \
+               [os.path.join(ROOT, "tests", "golden", "pytorch_graph.nn"),
+                os.path.join(HERE, "graph_input.nn")] + \
                [os.path.join(ROOT, "tests", "torch", f) for f in
                 ("graph_separable.nn", "graph_strided.nn", "graph_waves.nn")]
 GRAPH_EPOCHS = "2"
@@ -493,6 +494,7 @@ def graph_training():
     batchnorm buffers (running statistics updated in training, also under a
     frozen layer; the batch count exactly)."""
     for nn_file in (os.path.join(ROOT, "tests", "golden", "pytorch_graph.nn"),
+                    os.path.join(HERE, "graph_input.nn"),
                     os.path.join(ROOT, "tests", "torch", "graph_separable.nn")):
         base = os.path.basename(nn_file)[:-3]
         pkg = os.path.join(WORK, "train_" + base)
