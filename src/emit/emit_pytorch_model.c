@@ -556,12 +556,12 @@ static void put_doubles(FILE *f, const char *name, const double *v, size_t n)
 static void preprocess_constants(FILE *f, const PyPackage *k, const IrDataSource *s)
 {
     if (s)
-        fprintf(f, "# The input preprocessing of dataset %s (the %s's):\n", s->name,
-                k->train ? "train block" : "first evaluate block");
+        fprintf(f, "# The input preprocessing of dataset %s (the %s's):\n"
+                   "# nnc applies it to every row before the model sees it, and so does "
+                   "data.load.\n", s->name, k->train ? "train block" : "first evaluate block");
     else
-        fputs("# The input preprocessing (the file has no data for the model: none):\n", f);
-    fputs("# nnc applies it to every row before the model sees it, and so does data.load.\n",
-          f);
+        fputs("# The input preprocessing: the file gives the model no dataset, so there is\n"
+              "# none but the reshape to the model's input.\n", f);
     fprintf(f, "FEATURES = %zu  # numbers per raw row (a CSV row without its target)\n",
             k->m->in_units);
     fputs("INPUT_SHAPE = ", f);
