@@ -316,16 +316,13 @@ static void model_blocks(FILE *f, const IrModel *m, const bool *live)
 
 /* ---- forward: one statement per .nn line ---------------------------------- */
 
-/* How many nodes read node j (as any of their inputs), and the last one. */
-static size_t readers(const IrModel *m, size_t j, size_t *last)
+/* How many inputs of later nodes are node j. */
+static size_t readers(const IrModel *m, size_t j)
 {
     size_t count = 0;
     for (size_t i = j + 1; i < m->n_nodes; i++)
         for (size_t k = 0; k < m->nodes[i].n_inputs; k++)
-            if (m->nodes[i].inputs[k] == j) {
-                count++;
-                *last = i;
-            }
+            count += m->nodes[i].inputs[k] == j;
     return count;
 }
 
@@ -335,9 +332,8 @@ static size_t readers(const IrModel *m, size_t j, size_t *last)
 static bool continues(const IrModel *m, size_t i)
 {
     const IrNode *n = &m->nodes[i];
-    size_t last = 0;
     return i > 1 && n->n_inputs == 1 && n->inputs[0] == i - 1 &&
-           strcmp(n->layer, m->nodes[i - 1].layer) == 0 && readers(m, i - 1, &last) == 1;
+           strcmp(n->layer, m->nodes[i - 1].layer) == 0 && readers(m, i - 1) == 1;
 }
 
 /* The first node of the statement that ends at node j. */
@@ -371,12 +367,29 @@ static bool reserved_local(const char *name)
     return py_is_keyword(name);
 }
 
-static bool is_layer_name(const IrModel *m, const char *name)
+/* s is layer followed by exactly n underscores. */
+static bool is_with_underscores(const char *s, const char *layer, size_t n)
 {
-    for (size_t i = 0; i < m->n_nodes; i++)
-        if (strcmp(m->nodes[i].layer, name) == 0)
-            return true;
-    return false;
+    size_t len = strlen(layer);
+    if (strncmp(s, layer, len) != 0 || strlen(s) != len + n)
+        return false;
+    return strspn(s + len, "_") == n;
+}
+
+/* layer + n underscores is free: not reserved (every reserved word is
+ * short), and not another layer's name. */
+static bool local_is_free(const IrModel *m, const char *layer, size_t n)
+{
+    char word[16];
+    if (strlen(layer) + n < sizeof word) {
+        snprintf(word, sizeof word, "%s%.*s", layer, (int)n, "_______________");
+        if (reserved_local(word))
+            return false;
+    }
+    for (size_t i = 0; n && i < m->n_nodes; i++)
+        if (is_with_underscores(m->nodes[i].layer, layer, n))
+            return false;
+    return true;
 }
 
 /* The layer's name as a local variable: with '_' appended (PEP 8's way
@@ -384,16 +397,12 @@ static bool is_layer_name(const IrModel *m, const char *name)
  * layer's name. */
 static void put_local(FILE *f, const IrModel *m, const char *layer)
 {
-    char name[256];
-    snprintf(name, sizeof name, "%s", layer);
-    while (reserved_local(name) || (strcmp(name, layer) != 0 && is_layer_name(m, name))) {
-        size_t len = strlen(name);
-        if (len + 1 >= sizeof name)
-            break;
-        name[len] = '_';
-        name[len + 1] = '\0';
-    }
-    fputs(name, f);
+    size_t n = 0;
+    while (!local_is_free(m, layer, n))
+        n++;
+    fputs(layer, f);
+    for (size_t k = 0; k < n; k++)
+        fputc('_', f);
 }
 
 static void put_value(FILE *f, const IrModel *m, size_t j)
