@@ -517,6 +517,10 @@ static int emit_program(Arena *a, const IrProgram *prog, const Cli *cli, Diag *d
     if (!cli->model && prog->n_models > 1)
         fprintf(stderr, "nnc: emitting model '%s' (the file has %zu models; choose one with "
                 "--model)\n", prog->models[model].name, prog->n_models);
+    /* The PyTorch package writes every layer kind; it checks what Python
+     * cannot take (names) itself. */
+    if (target == TARGET_PYTORCH)
+        return emit_pytorch_package(a, prog, cli, model, d);
     const IrNode *bad = emit_first_unsupported(&prog->models[model]);
     if (bad) {
         fprintf(stderr, "nnc: emit: %s '%s' is not supported by --target %s yet; `nnc run` "
@@ -524,8 +528,6 @@ static int emit_program(Arena *a, const IrProgram *prog, const Cli *cli, Diag *d
                 cli->target ? cli->target : "c");
         return EXIT_USER;
     }
-    if (target == TARGET_PYTORCH)
-        return emit_pytorch_package(a, prog, cli, model, d);
     if (!probe_outputs(cli, d))
         return EXIT_USER;
     RtSession *s = quiet_session(prog, cli, d);

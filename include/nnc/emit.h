@@ -46,9 +46,10 @@ bool emit_is_classifier(const IrModel *m);
 bool emit_weights_finite(const IrModel *m, const EmitWeights *w, const char **bad_layer);
 
 /* The layer kinds of Part 2 (convolutions, pooling, batchnorm, graphs) that
- * no emitter writes yet: each emitter's switches list them through this
- * macro (so a kind missing from it still fails the build), and
- * emit_first_unsupported refuses such a model before anything is written. */
+ * the C and ONNX emitters do not write yet (--target pytorch writes them):
+ * their switches list them through this macro (so a kind missing from it
+ * still fails the build), and emit_first_unsupported refuses such a model
+ * before anything is written. */
 #define EMIT_NOT_YET_CASES                                                     \
     case OP_CONV1D:                                                            \
     case OP_CONV2D:                                                            \

@@ -269,6 +269,10 @@ typedef struct IrDataSource {
     bool has_scale;
     double scale;
     DataNorm normalize;
+    /* normalize's statistics, one per x column: x' = (x - shift) / div, 0
+     * where div is 0; from the training rows (NAME.train) with a split, else
+     * from every row. NULL without normalize. */
+    const double *norm_shift, *norm_div;
     bool has_split;
     double split;         /* fraction of rows for NAME.train */
     double split_valid;   /* ... for NAME.valid (split = [train, valid, test]); 0: none */

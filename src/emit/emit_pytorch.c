@@ -31,15 +31,25 @@ void py_put_float32(FILE *f, float v)
     fputs(strcmp(buf, "-0") == 0 ? "-0.0" : buf, f);
 }
 
+/* repr's rule: the shortest digits that read back, in positional form for
+ * decimal exponents -4 to 15 (60.0, 0.0001), else as 1e-05 or 1.5e+16. */
 void py_put_double(FILE *f, double v)
 {
     char buf[40];
-    for (int digits = 1; digits <= 17; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, v);
+    int digits = 1;
+    for (; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*e", digits - 1, v);
         if (strtod(buf, NULL) == v)
             break;
     }
-    fprintf(f, "%s%s", buf, strpbrk(buf, ".en") ? "" : ".0");
+    const char *e = strchr(buf, 'e');
+    int exp = e ? atoi(e + 1) : 0;
+    if (!e || exp < -4 || exp >= 16) {
+        fputs(buf, f); /* also inf and nan, which no hyperparameter is */
+        return;
+    }
+    int decimals = digits - 1 - exp;
+    fprintf(f, "%.*f", decimals > 0 ? decimals : 1, v);
 }
 
 static void put_row(FILE *f, const float *v, size_t cols)
@@ -124,10 +134,16 @@ static const char *const module_attributes[] = {
 /* The names model.py and train.py use at the top level (modules, classes,
  * builtins the code calls): a model class of that name would shadow them. */
 static const char *const package_globals[] = {
-    "DistributedDataParallel", "DataLoader", "DistributedSampler", "StepFunction",
-    "TensorDataset", "argparse", "copy", "data", "dist", "dict", "float", "int", "len",
-    "list", "main", "math", "max", "min", "model", "nn", "os", "print", "range", "round",
-    "sorted", "str", "sum", "time", "torch", "zip", NULL};
+    "DistributedDataParallel", "DataLoader", "DistributedSampler", "FEATURES", "INPUT_SHAPE",
+    "NORM_DIV", "NORM_SHIFT", "SCALE", "StepFunction", "TensorDataset", "argparse", "copy",
+    "data", "dist", "dict", "float", "int", "len", "list", "main", "math", "max", "min",
+    "model", "nn", "os", "preprocess", "print", "range", "round", "sorted", "str", "sum",
+    "time", "torch", "zip", NULL};
+
+bool py_is_keyword(const char *name)
+{
+    return in_list(name, py_keywords);
+}
 
 const char *emit_pytorch_name_clash(const char *name, bool attribute)
 {
@@ -220,6 +236,19 @@ static const char *source_folder(Arena *a, const char *source)
     return kept;
 }
 
+/* Backwards from the output: a node is live when a live node reads it. */
+static bool *live_nodes(Arena *a, const IrModel *m)
+{
+    bool *live = arena_array(a, m->n_nodes, sizeof *live);
+    if (!live)
+        return NULL;
+    live[m->n_nodes - 1] = true;
+    for (size_t i = m->n_nodes; i-- > 1;)
+        for (size_t k = 0; live[i] && k < m->nodes[i].n_inputs; k++)
+            live[m->nodes[i].inputs[k]] = true;
+    return live;
+}
+
 static bool package_init(Arena *a, const IrProgram *p, size_t model,
                          const EmitPytorchOptions *o, PyPackage *k)
 {
@@ -233,7 +262,8 @@ static bool package_init(Arena *a, const IrProgram *p, size_t model,
     const char *slash = strrchr(o->source_name, '/');
     k->source_base = slash ? slash + 1 : o->source_name;
     k->data_root = source_folder(a, o->source_name);
-    return k->data_root && collect_steps(a, k);
+    k->live = live_nodes(a, k->m);
+    return k->data_root && k->live && collect_steps(a, k);
 }
 
 /* ---- writing ------------------------------------------------------------ */

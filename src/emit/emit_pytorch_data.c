@@ -262,7 +262,7 @@ static void data_header(FILE *f, const PyPackage *k, DataNeeds n)
           "# relative to it. Elsewhere, pass --data-root to train.py.\n", f);
     fputs("DATA_ROOT = ", f);
     py_put_string(f, k->data_root);
-    fputs("\n\n\n", f);
+    fputs("\n", f);
 }
 
 static const char *norm_name(DataNorm n)
@@ -348,14 +348,29 @@ static void put_loader(FILE *f, const IrDataSource *s)
 static const char load_code[] =
     "def load(name, data_root=DATA_ROOT):\n"
     "    \"\"\"The dataset name (\"digits.train\" for a split part) as float32 tensors\n"
-    "    (x, y): x is [rows, inputs], y is [rows, targets] or None.\"\"\"\n"
+    "    (x, y): x is [rows, *INPUT_SHAPE], each row's features in row-major order\n"
+    "    (what x.view(-1, *INPUT_SHAPE) gives), y is [rows, targets] or None.\"\"\"\n"
     "    x, y = LOADERS[name.split(\".\")[0]](data_root)[name]\n"
-    "    return torch.from_numpy(x.copy()), None if y is None else torch.from_numpy(y.copy())\n";
+    "    x = torch.from_numpy(x.copy()).reshape(len(x), *INPUT_SHAPE)\n"
+    "    return x, None if y is None else torch.from_numpy(y.copy())\n";
+
+/* The model's input per row: a CSV row's features become [C, L] or
+ * [C, H, W] (channels first) for a model whose input is a tensor. */
+static void put_input_shape(FILE *f, const IrModel *m)
+{
+    const IrShape *sh = &m->nodes[0].shape;
+    fputs("\n# One row of x as the model reads it: its features in row-major order.\n"
+          "INPUT_SHAPE = (", f);
+    for (size_t d = 0; d < sh->rank; d++)
+        fprintf(f, "%s%zu", d ? ", " : "", sh->dim[d]);
+    fputs(sh->rank == 1 ? ",)\n\n\n" : ")\n\n\n", f);
+}
 
 void py_write_data(FILE *f, const PyPackage *k)
 {
     DataNeeds n = data_needs(k);
     data_header(f, k, n);
+    put_input_shape(f, k->m);
     if (n.csv)
         fputs(csv_reader, f);
     if (n.split)

@@ -101,7 +101,9 @@ static void readme_files(FILE *f, const PyPackage *k)
             k->o->source_name, k->o->dir);
     fputs("| file | what it is |\n|---|---|\n", f);
     fprintf(f, "| `model.py` | `%s`, an `nn.Module`; its attributes carry the .nn layer "
-               "names, so `state_dict()` keys are nnc's weight keys |\n", k->class_name);
+               "names, so `state_dict()` keys are nnc's weight keys. `preprocess(raw)` makes "
+               "its input from raw feature rows (the training data's scale and normalize) |\n",
+            k->class_name);
     fputs("| `data.py` | the datasets, built as nnc builds them (same CSV rules, same split, "
           "same normalisation) |\n", f);
     fputs("| `train.py` | the train block as a script (one process or torchrun), then the "
@@ -110,6 +112,14 @@ static void readme_files(FILE *f, const PyPackage *k)
           "safetensors package |\n", f);
     fputs("| `init.safetensors` | nnc's initial weights for the train block's seed: where "
           "`nnc run` starts, and where train.py starts |\n\n", f);
+}
+
+static bool model_has_batchnorm(const IrModel *m)
+{
+    for (size_t i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].op == OP_BATCHNORM)
+            return true;
+    return false;
 }
 
 static void readme_runs(FILE *f, const PyPackage *k)
@@ -143,6 +153,12 @@ static void readme_runs(FILE *f, const PyPackage *k)
           "with full batches the loss lines follow `nnc run`'s (to float32 rounding);\n"
           "with mini-batches the shuffles are torch's, so the curves differ a little.\n\n",
           f);
+    if (model_has_batchnorm(k->m))
+        fputs("Batchnorm under torchrun normalises each process's BATCH / N rows with their\n"
+              "own statistics (DistributedDataParallel's default; rank 0's running\n"
+              "statistics are broadcast and saved). nn.SyncBatchNorm needs CUDA in torch\n"
+              "1.13; on GPUs, nn.SyncBatchNorm.convert_sync_batchnorm(model) before\n"
+              "DistributedDataParallel normalises over the global batch instead.\n\n", f);
 }
 
 static void readme_back(FILE *f, const PyPackage *k)
@@ -160,9 +176,28 @@ static void readme_back(FILE *f, const PyPackage *k)
             src, k->o->dir, k->class_name, k->class_name);
 }
 
+/* Inference from raw values: preprocess, then the module. */
+static void readme_predict(FILE *f, const PyPackage *k)
+{
+    fprintf(f, "\n## Predict from raw values\n\n"
+               "The model takes rows after the dataset's scale and normalize; `preprocess`\n"
+               "applies them (the training data's statistics are constants in model.py) to\n"
+               "raw rows of `FEATURES` numbers, as the data file holds them:\n\n"
+               "    import torch\n"
+               "    from model import %s, preprocess\n"
+               "    from safetensors_io import load_file\n"
+               "    net = %s()\n"
+               "    net.load_state_dict(load_file(\"weights.safetensors\"))\n"
+               "    net.eval()\n"
+               "    with torch.no_grad():\n"
+               "        out = net(preprocess(raw))  # raw: [N, FEATURES]\n",
+            k->class_name, k->class_name);
+}
+
 void py_write_readme(FILE *f, const PyPackage *k)
 {
     readme_files(f, k);
     readme_runs(f, k);
     readme_back(f, k);
+    readme_predict(f, k);
 }

@@ -22,6 +22,10 @@ typedef struct PyPackage {
     const char *source_base;    /* "xor.nn" */
     const char *data_root;      /* absolute folder of the .nn file */
     const char *class_name;     /* the model's Python class */
+    /* Per node: the output depends on it. A layer nothing live reads gets
+     * no gradient, which DistributedDataParallel refuses in a trained
+     * parameter, so model.py does not train it (nnc gives it gradient 0). */
+    const bool *live;
     Arena *arena;               /* for names built while writing */
 } PyPackage;
 
@@ -36,6 +40,9 @@ void py_put_matrix(FILE *f, const float *v, size_t rows, size_t cols, bool flat,
                    const char *indent);
 /* A Python string literal (double quotes, backslash escapes). */
 void py_put_string(FILE *f, const char *s);
+
+/* true for the keywords of Python 3 (class, from, ...). */
+bool py_is_keyword(const char *name);
 
 void py_write_model(FILE *f, const PyPackage *k);
 /* true when a node of kind k is an nn.Module attribute of the model (named

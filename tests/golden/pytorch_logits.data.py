@@ -11,6 +11,9 @@ import torch
 # The folder of the .nn file when the package was written: csv paths are
 # relative to it. Elsewhere, pass --data-root to train.py.
 
+# One row of x as the model reads it: its features in row-major order.
+INPUT_SHAPE = (2,)
+
 
 def prepare(name, x, y, scale=None, split=None, seed=0, normalize=None):
     """scale, split and normalize in nnc's order. Returns {name: (x, y)} and,
@@ -45,6 +48,8 @@ LOADERS = {"xor": load_xor}
 
 def load(name, data_root=DATA_ROOT):
     """The dataset name ("digits.train" for a split part) as float32 tensors
-    (x, y): x is [rows, inputs], y is [rows, targets] or None."""
+    (x, y): x is [rows, *INPUT_SHAPE], each row's features in row-major order
+    (what x.view(-1, *INPUT_SHAPE) gives), y is [rows, targets] or None."""
     x, y = LOADERS[name.split(".")[0]](data_root)[name]
-    return torch.from_numpy(x.copy()), None if y is None else torch.from_numpy(y.copy())
+    x = torch.from_numpy(x.copy()).reshape(len(x), *INPUT_SHAPE)
+    return x, None if y is None else torch.from_numpy(y.copy())

@@ -40,6 +40,14 @@ expect 1 "layer 'eval' cannot be an attribute of a PyTorch module: the name is a
     emit "$tmp/attr.nn" --target pytorch -o "$tmp/k"
 printf 'model torch {\n    input 2\n    out: dense 1\n}\n' >"$tmp/class.nn"
 expect 1 "model 'torch' cannot be a Python class" emit "$tmp/class.nn" --target pytorch -o "$tmp/k"
+# pools, flatten and batchnorm are module attributes too (add and concat
+# are not: their values are local variables, renamed when Python needs it)
+printf 'model m {\n    input [1, 4, 4]\n    apply: maxpool2d(2)\n    flatten\n    out: dense 1\n}\n' >"$tmp/pool.nn"
+expect 1 "pool.nn:3:5: error: layer 'apply' cannot be an attribute of a PyTorch module: the name is already an attribute of nn.Module; rename the layer for --target pytorch" \
+    emit "$tmp/pool.nn" --target pytorch -o "$tmp/k"
+printf 'model m {\n    input [2, 4]\n    c: conv1d(2, kernel = 1)\n    _stats: batchnorm\n    both: add(c, _stats)\n    flatten\n    out: dense 1\n}\n' >"$tmp/bn.nn"
+expect 1 "bn.nn:4:5: error: layer '_stats' cannot be an attribute of a PyTorch module: the name starts with '_'" \
+    emit "$tmp/bn.nn" --target pytorch -o "$tmp/k"
 [ ! -e "$tmp/k" ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL bad names: wrote $tmp/k"; }
 
 # a file where the folder should be, and a folder where a file should be

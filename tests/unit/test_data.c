@@ -97,6 +97,15 @@ static void expect_normalized(const IrDataset *ds, double shift, double div)
     }
 }
 
+/* The dataset's recipe keeps the statistics normalize used (for emitters
+ * that preprocess raw rows: --target pytorch's preprocess()). */
+static void expect_recipe_stats(const IrDataSource *s, double shift, double div)
+{
+    cr_assert(s->norm_shift && s->norm_div, "the recipe has no statistics");
+    cr_expect_float_eq(s->norm_shift[0], shift, 1e-12, "shift %g, want %g", s->norm_shift[0], shift);
+    cr_expect_float_eq(s->norm_div[0], div, 1e-12, "div %g, want %g", s->norm_div[0], div);
+}
+
 /* Whether the train part of seed 0 holds row `row`. */
 static bool train_has(const IrDataset *train, size_t row)
 {
@@ -122,6 +131,7 @@ Test(data, minmax_uses_training_rows_only)
     expect_normalized(train, lo, hi - lo);
     expect_normalized(find_ds(p, "d.test"), lo, hi - lo);
     expect_normalized(find_ds(p, "d"), lo, hi - lo);
+    expect_recipe_stats(find_ds(p, "d")->source, lo, hi - lo);
     /* The held-out outlier lies far beyond 1: statistics over all rows
      * would have put it at exactly 1. */
     const IrDataset *whole = find_ds(p, "d");
@@ -145,6 +155,7 @@ Test(data, standard_uses_training_rows_only)
     expect_normalized(train, mean, sd);
     expect_normalized(find_ds(p, "d.test"), mean, sd);
     expect_normalized(find_ds(p, "d"), mean, sd);
+    expect_recipe_stats(find_ds(p, "d")->source, mean, sd);
     /* Train itself has mean 0 and standard deviation 1; the whole set not. */
     double tm = 0, wm = 0;
     for (size_t i = 0; i < train->rows; i++)
@@ -162,6 +173,7 @@ Test(data, normalize_without_split_uses_every_row)
     Run r;
     IrProgram *p = expect_clean(&r, ten_rows("normalize = minmax"));
     expect_normalized(find_ds(p, "d"), 0, 100);
+    expect_recipe_stats(find_ds(p, "d")->source, 0, 100);
     run_end(&r);
 }
 

@@ -6,8 +6,38 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../src/emit/pytorch.h"
 #include "nnc/emit.h"
 #include "support.h"
+
+/* What py_put_double writes for v, in buf. */
+static const char *python_double(double v, char *buf, size_t size)
+{
+    FILE *f = fmemopen(buf, size, "w");
+    cr_assert(f);
+    py_put_double(f, v);
+    fclose(f);
+    return buf;
+}
+
+/* Each value as Python 3's repr() writes it (checked with python3 -c 'print(repr(v))'). */
+Test(emit_pytorch, doubles_are_spelled_as_repr_does)
+{
+    static const struct {
+        double v;
+        const char *repr;
+    } cases[] = {
+        {0.1, "0.1"},       {60.0, "60.0"},       {-60.0, "-60.0"},    {1.0, "1.0"},
+        {0.0, "0.0"},       {-0.0, "-0.0"},       {1e-05, "1e-05"},    {0.0001, "0.0001"},
+        {1.5e-07, "1.5e-07"}, {1e16, "1e+16"},    {1234567890123456.0, "1234567890123456.0"},
+        {0.001, "0.001"},   {123.456, "123.456"}, {1.0 / 3, "0.3333333333333333"},
+        {2.5e-4, "0.00025"}, {1e22, "1e+22"},     {0.08333333333333333, "0.08333333333333333"},
+    };
+    char buf[64];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        cr_expect_str_eq(python_double(cases[i].v, buf, sizeof buf), cases[i].repr,
+                         "py_put_double(%.17g)", cases[i].v);
+}
 
 Test(emit_pytorch, python_keywords_are_refused_everywhere)
 {
