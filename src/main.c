@@ -484,7 +484,16 @@ static int emit_program(Arena *a, const IrProgram *prog, const Cli *cli, Diag *d
     if (!cli->model && prog->n_models > 1)
         fprintf(stderr, "nnc: emitting model '%s' (the file has %zu models; choose one with "
                 "--model)\n", prog->models[model].name, prog->n_models);
-    const IrNode *bad = emit_first_unsupported(&prog->models[model]);
+    char why[256];
+    if (target == TARGET_ONNX) {
+        const IrNode *bad = emit_onnx_unsupported(&prog->models[model], why, sizeof why);
+        if (bad) {
+            fprintf(stderr, "nnc: emit: %s '%s' cannot be written by --target onnx: %s\n",
+                    ir_ops[bad->op].name, bad->layer, why);
+            return EXIT_USER;
+        }
+    }
+    const IrNode *bad = target == TARGET_ONNX ? NULL : emit_first_unsupported(&prog->models[model]);
     if (bad) {
         fprintf(stderr, "nnc: emit: %s '%s' is not supported by --target %s yet; `nnc run` "
                 "trains and evaluates it\n", ir_ops[bad->op].name, bad->layer,

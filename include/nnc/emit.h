@@ -72,6 +72,11 @@ bool emit_c(FILE *out, const IrModel *m, const EmitWeights *w, const EmitOptions
 /* The matching header with the API and the size constants. */
 bool emit_c_header(FILE *out, const IrModel *m, const EmitOptions *o);
 
+/* The first node of m that --target onnx cannot write, with why (a
+ * sentence naming the limit) in why[0..size), or NULL when every node can
+ * be written. Checked before any training, so nothing is written then. */
+const IrNode *emit_onnx_unsupported(const IrModel *m, char *why, size_t size);
+
 /* --target onnx: the inference graph (opset 13) with the weights as
  * initializers, one binary ModelProto. Returns false when writing failed. */
 bool emit_onnx(FILE *out, const IrModel *m, const EmitWeights *w, const EmitOptions *o);

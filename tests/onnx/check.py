@@ -2,15 +2,18 @@
 and the models of tests/onnx/all_ops.nn (every op the writer knows):
   - onnx.checker.check_model(full_check=True) accepts the file;
   - its structure is what the IR says: IR version 7, opset 13, input "input"
-    [N, in] and output "output" [N, out], one ONNX op per IR node in order
-    (two for step), node names = IR node names, and the dense initializers
-    are exactly the keys and float32 values of `nnc run --save` (safetensors);
+    [N, per-sample shape] ([N, F], [N, C, L] or [N, C, H, W]) and output
+    "output" [N, out], the ONNX ops of each IR node in order (ONNX_OPS),
+    node names = IR node names, and the parameter initializers are exactly
+    the keys and float32 values of `nnc run --save` (safetensors), less
+    batchnorm's num_batches_tracked, which inference does not read;
   - onnxruntime (onnxruntime-node, tests/onnx/run_ort.js) run on the rows
     `nnc run --json` evaluated gives the same outputs: |a - b| <= 1e-5 *
     max(1, |b|) for each, b the interpreter's. The max abs difference is
     printed per case.
 usage: check.py NNC EXAMPLES_DIR"""
 import json
+import math
 import os
 import struct
 import subprocess
@@ -27,7 +30,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ALL_OPS = os.path.relpath(os.path.join(HERE, "all_ops.nn"))
 # Beyond the C emitter's cases: the other activation curves, and all_ops.nn.
 EXTRA = [("activations.nn", "relu_curve"), ("activations.nn", "step_curve")]
-OWN = [(ALL_OPS, "every_op"), (ALL_OPS, "steps"), (ALL_OPS, "smooth"), (ALL_OPS, "gated")]
+GRAPH_OPS = os.path.relpath(os.path.join(HERE, "graph_ops.nn"))
+OWN = [(ALL_OPS, "every_op"), (ALL_OPS, "steps"), (ALL_OPS, "smooth"), (ALL_OPS, "gated"),
+       (GRAPH_OPS, "seq_ops"), (GRAPH_OPS, "image_ops")]
+# The convolutional and graph examples (issue 13), beyond the C emitter's.
+GRAPHS = [("digits_cnn.nn", None), ("digits_res.nn", None), ("two_towers.nn", None),
+          ("waves.nn", None)]
+# The initializers that are the node's parameter tensors (others are constants
+# of a node's formula: NAME.zero, NAME.ratio, NAME.half...).
+PARAM_SUFFIXES = (".weight", ".bias", ".running_mean", ".running_var")
 TOL = 1e-5
 # IR kind (as `nnc dump ir` prints it) -> the ONNX ops written for it.
 ONNX_OPS = {
@@ -37,22 +48,43 @@ ONNX_OPS = {
     "gelu": ["Mul", "Erf", "Add", "Mul", "Mul"], "silu": ["Sigmoid", "Mul"],
     "elu": ["Elu"], "softplus": ["Softplus"], "hardswish": ["HardSigmoid", "Mul"],
     "hardsigmoid": ["HardSigmoid"],
+    "conv1d": ["Conv"], "conv2d": ["Conv"], "maxpool1d": ["MaxPool"], "maxpool2d": ["MaxPool"],
+    "avgpool1d": ["AveragePool"], "avgpool2d": ["AveragePool"],
+    "global_avgpool": ["GlobalAveragePool", "Flatten"],
+    "global_maxpool": ["GlobalMaxPool", "Flatten"], "flatten": ["Flatten"],
+    "batchnorm": ["BatchNormalization"], "concat": ["Concat"],
+    # "add": one Add per input after the first (onnx_ops)
 }
 
 
+def onnx_ops(kind, n_inputs):
+    return ["Add"] * (n_inputs - 1) if kind == "add" else ONNX_OPS[kind]
+
+
+def shape_after(line, marker):
+    """[1, 8, 8] of the shape that follows marker in a `dump ir` line."""
+    text = line.split(marker, 1)[1].strip()
+    return [int(d) for d in text[1:text.index("]")].split(",")]
+
+
 def ir_nodes(nnc, path, model):
-    """[(kind, name)] of the model's nodes after the input, from `nnc dump ir`."""
+    """([(kind, name, inputs)] of the model's nodes after the input, input shape,
+    output shape) from `nnc dump ir`."""
     out = subprocess.run([nnc, "dump", "ir", path], check=True, capture_output=True,
                          text=True).stdout
-    nodes, current, first = [], None, None
+    nodes, current, first, shape = [], None, None, None
     for line in out.splitlines():
         words = line.split()
         if line.startswith("model "):
             current = words[2]
             first = first or current
-        elif line.startswith("  node ") and current == (model or first) and words[2] != "input":
-            nodes.append((words[2], words[3]))
-    return nodes
+        elif line.startswith("  node ") and current == (model or first):
+            if words[2] == "input":
+                shape = shape_after(line, "->")
+                continue
+            nodes.append((words[2], words[3], line.split("<-")[1].split("->")[0].count("[")))
+            out_shape = shape_after(line, "->")
+    return nodes, shape, out_shape
 
 
 def safetensors(path):
@@ -74,36 +106,41 @@ def dims(value_info):
     return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
 
 
-def check_structure(m, nodes, saved, rows):
+def check_structure(m, ir, saved, rows):
     """Problems with the graph's shape, ops, names and weights."""
+    nodes, in_shape, out_shape = ir
     g = m.graph
     problems = []
     if m.ir_version != 7 or [(o.domain, o.version) for o in m.opset_import] != [("", 13)]:
         problems.append(f"ir_version {m.ir_version}, opsets {m.opset_import}")
     n_in, n_out = len(rows[0][0]), len(rows[0][1])
+    if math.prod(in_shape) != n_in or math.prod(out_shape) != n_out:
+        problems.append(f"dump ir's shapes {in_shape} -> {out_shape} for rows of {n_in} -> {n_out}")
     got_io = ([(v.name, dims(v)) for v in g.input], [(v.name, dims(v)) for v in g.output])
-    if got_io != ([("input", ["N", n_in])], [("output", ["N", n_out])]):
+    if got_io != ([("input", ["N"] + in_shape)], [("output", ["N"] + out_shape)]):
         problems.append(f"inputs/outputs {got_io}")
-    want_ops = [op for kind, _ in nodes for op in ONNX_OPS[kind]]
+    want_ops = [op for kind, _, n_inputs in nodes for op in onnx_ops(kind, n_inputs)]
     if [n.op_type for n in g.node] != want_ops:
         problems.append(f"ops {[n.op_type for n in g.node]}, expected {want_ops}")
     names = {n.name for n in g.node}
-    missing = [name for _, name in nodes if name not in names]
+    missing = [name for _, name, _ in nodes if name not in names]
     if missing:
         problems.append(f"no ONNX node named {missing}")
     inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
-    dense = {k: v for k, v in inits.items() if k.endswith((".weight", ".bias"))}
-    if sorted(dense) != sorted(saved):
-        problems.append(f"initializers {sorted(dense)}, safetensors keys {sorted(saved)}")
+    params = {k: v for k, v in inits.items() if k.endswith(PARAM_SUFFIXES)}
+    saved = {k: v for k, v in saved.items() if not k.endswith(".num_batches_tracked")}
+    if sorted(params) != sorted(saved):
+        problems.append(f"initializers {sorted(params)}, safetensors keys {sorted(saved)}")
     for key, (shape, values) in saved.items():
-        if key in dense and (list(dense[key].shape) != shape or
-                             dense[key].astype("float32").ravel().tolist() != values):
+        if key in params and (list(params[key].shape) != shape or
+                              params[key].astype("float32").ravel().tolist() != values):
             problems.append(f"initializer {key} differs from the saved tensor")
     return problems
 
 
-def run_ort(model_path, rows):
-    out = subprocess.run(["node", os.path.join(HERE, "run_ort.js"), model_path],
+def run_ort(model_path, rows, in_shape):
+    shape = ",".join(str(d) for d in in_shape)
+    out = subprocess.run(["node", os.path.join(HERE, "run_ort.js"), model_path, shape],
                          input=json.dumps([x for x, _ in rows]), capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(out.stderr.strip())
@@ -136,8 +173,9 @@ def check_case(nnc, path, model, tmp):
         onnx.checker.check_model(m, full_check=True)
     except onnx.checker.ValidationError as e:
         return [f"{label}: onnx.checker: {e}"]
-    problems = check_structure(m, ir_nodes(nnc, path, model), safetensors(st_path), rows)
-    produced = run_ort(onnx_path, rows)
+    ir = ir_nodes(nnc, path, model)
+    problems = check_structure(m, ir, safetensors(st_path), rows)
+    produced = run_ort(onnx_path, rows, ir[1])
     worst, bad = compare(rows, produced)
     total = sum(len(w) for _, w in rows)
     print(f"  {label}: {os.path.getsize(onnx_path)} bytes, {len(m.graph.node)} nodes, "
@@ -150,7 +188,7 @@ def check_case(nnc, path, model, tmp):
 
 def main():
     nnc, examples = sys.argv[1], sys.argv[2]
-    cases = [(os.path.join(examples, f), mdl) for f, mdl in CASES + EXTRA] + OWN
+    cases = [(os.path.join(examples, f), mdl) for f, mdl in CASES + EXTRA + GRAPHS] + OWN
     passed = failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         for path, model in cases:
