@@ -4,7 +4,6 @@
  * message is built from protobuf-c's generated structs (ONNX's own
  * onnx.proto, third_party/onnx) in an Arena, so nothing is freed one by one
  * and an out-of-memory path cannot leak. */
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -518,8 +517,10 @@ static bool write_node(OnnxWriter *wr, size_t i)
 /* ---- What ONNX can express -------------------------------------------- */
 
 /* Whether opset 13 has a form for the kind (write_node's): every kind nnc
- * has today. The switch lists every kind, so a new one does not build
- * until it is placed here. */
+ * has today, so --target onnx refuses no model. The switch lists every
+ * kind, so a new one does not build until it is placed here, and one
+ * without an ONNX form is then refused by name (main.c), before any
+ * training and with nothing written. */
 static bool onnx_has_form(OpKind k)
 {
     switch (k) {
@@ -555,28 +556,14 @@ static bool onnx_has_form(OpKind k)
     return false;
 }
 
-/* A ModelProto is one protobuf message, and protobuf (so onnx.load and
- * onnxruntime) refuses messages of 2 GiB or more. nnc writes the weights
- * inside the model (no external data files), so their float32 bytes must
- * leave room for the graph: 1 MiB. */
-#define ONNX_MAX_WEIGHT_BYTES (2147483647.0 - 1048576.0)
-
+/* Size is no limit: protobuf refuses messages of 2 GiB, and the front end
+ * caps a model at 2^28 parameters (1 GiB of float32). */
 const IrNode *emit_onnx_unsupported(const IrModel *m, char *why, size_t size)
 {
-    double bytes = 0;
     for (size_t i = 0; i < m->n_nodes; i++) {
-        const IrNode *n = &m->nodes[i];
-        if (!onnx_has_form(n->op)) {
+        if (!onnx_has_form(m->nodes[i].op)) {
             snprintf(why, size, "ONNX opset %d has no operator for it", ONNX_OPSET);
-            return n;
-        }
-        size_t count = 0;
-        bytes += ir_node_param_count(n, &count) ? 4.0 * (double)count : INFINITY;
-        if (bytes > ONNX_MAX_WEIGHT_BYTES) {
-            snprintf(why, size, "its weights take the model's past 2 GiB (%.3g bytes so far), "
-                     "more than one ONNX protobuf can hold (nnc writes no external data)",
-                     bytes);
-            return n;
+            return &m->nodes[i];
         }
     }
     return NULL;
