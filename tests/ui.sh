@@ -169,5 +169,15 @@ rc=$?; [ "$rc" -eq 3 ] && [ ! -e "$tmp/div.onnx" ] && ok || bad "onnx of a diver
 "$nnc" run -q and.nn --save "$tmp/and.st" >/dev/null 2>&1 &&
     "$nnc" emit --target onnx and.nn --weights "$tmp/and.st" -o "$tmp/and.onnx" 2>"$tmp/err" &&
     grep -qF "loaded from $tmp/and.st" "$tmp/and.onnx" && ok || bad "onnx --weights: $(head -2 "$tmp/err")"
+# --raw-input: only for --target onnx (2); a model run on no dataset has no
+# preprocessing to put in front (1, before training, nothing written)
+"$nnc" emit --raw-input xor.nn -o "$tmp/raw.c" >/dev/null 2>"$tmp/err"
+rc=$?; [ "$rc" -eq 2 ] && [ ! -e "$tmp/raw.c" ] && grep -qF -- "--raw-input is for --target onnx, not 'c'" "$tmp/err" &&
+    ok || bad "--raw-input for C: exit $rc: $(cat "$tmp/err")"
+printf 'model Alone {\n    input 2\n    dense 1\n}\n' >"$tmp/alone.nn"
+"$nnc" emit --target onnx --raw-input "$tmp/alone.nn" -o "$tmp/alone.onnx" >/dev/null 2>"$tmp/err"
+rc=$?; [ "$rc" -eq 1 ] && [ ! -e "$tmp/alone.onnx" ] &&
+    grep -qF "emit: --raw-input: model 'Alone' is trained and evaluated on no dataset" "$tmp/err" &&
+    ok || bad "--raw-input without a dataset: exit $rc: $(cat "$tmp/err")"
 echo "ui: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

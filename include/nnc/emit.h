@@ -17,6 +17,13 @@ typedef struct EmitOptions {
     const char *weights_origin; /* how the weights were obtained, one line */
     const char *header_name;    /* when set, the .c includes this header */
     bool with_main;             /* add a main() that reads CSV rows on stdin */
+    /* The dataset the model's input comes from (its train block's, else its
+     * evaluate's), whose scale and normalize turn raw features into the
+     * model's input; NULL when there is none. */
+    const IrDataSource *preprocess;
+    /* --target onnx --raw-input: the graph takes raw features and starts
+     * with preprocess's steps (Mul, Sub, Div). */
+    bool raw_input;
 } EmitOptions;
 
 /* Per node of the model: params[i] holds node i's parameter tensors in

@@ -269,6 +269,10 @@ typedef struct IrDataSource {
     bool has_scale;
     double scale;
     DataNorm normalize;
+    /* normalize's statistics, per x column, of the scaled training rows:
+     * x' = (x - norm_shift[j]) / norm_div[j], or 0 where norm_div[j] == 0
+     * (a constant column); NULL without normalize. */
+    const double *norm_shift, *norm_div;
     bool has_split;
     double split;         /* fraction of rows for NAME.train */
     uint64_t seed;        /* of the split's shuffle */

@@ -4,6 +4,7 @@
  * message is built from protobuf-c's generated structs (ONNX's own
  * onnx.proto, third_party/onnx) in an Arena, so nothing is freed one by one
  * and an out-of-memory path cannot leak. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,7 +21,9 @@ typedef struct OnnxWriter {
     Arena *a;
     const IrModel *m;
     const EmitWeights *w;
+    const EmitOptions *o;
     Onnx__GraphProto *g;
+    const char *input;  /* the value node 0 stands for: "input", or the preprocessed one */
 } OnnxWriter;
 
 /* A protobuf-c message in the arena, set to its INIT value (the descriptor
@@ -42,7 +45,7 @@ static void *msg_copy(Arena *a, const void *init, size_t size)
 static const char *value_name(OnnxWriter *wr, size_t i)
 {
     if (i == 0)
-        return "input";
+        return wr->input;
     if (i + 1 == wr->m->n_nodes)
         return "output";
     const char *name = wr->m->nodes[i].name;
@@ -514,6 +517,149 @@ static bool write_node(OnnxWriter *wr, size_t i)
     return false;
 }
 
+/* ---- The input's preprocessing -------------------------------------------- */
+
+/* The dataset's steps from raw features to the model's input, in
+ * lower_data.c's order: x * scale, then (x - shift[j]) / div[j] with
+ * normalize (0 for a constant column, div[j] == 0). */
+static bool has_scale(const IrDataSource *d)
+{
+    return d && d->has_scale;
+}
+
+static bool has_norm(const IrDataSource *d)
+{
+    return d && d->normalize != NORM_NONE && d->norm_shift && d->norm_div;
+}
+
+static const char *norm_text(DataNorm n)
+{
+    switch (n) {
+    case NORM_NONE: return "none";
+    case NORM_MINMAX: return "minmax";
+    case NORM_STANDARD: return "standard";
+    }
+    return "none";
+}
+
+/* --raw-input: Mul by the scale, Sub the shifts, Div by the divisors, in
+ * front of the model; a constant column's divisor is +inf, so that its
+ * value becomes 0 as in nnc (any finite x / inf is 0). The values are
+ * per sample ([C, H, W] like the input) and broadcast over the batch. */
+static bool write_preprocess(OnnxWriter *wr)
+{
+    const IrDataSource *d = wr->o->preprocess;
+    const IrShape *shape = &wr->m->nodes[0].shape;
+    size_t n = wr->m->in_units;
+    const char *x = "input";
+    if (has_scale(d)) {
+        const float scale = (float)d->scale;
+        const char *in[] = {x, "preprocess.scale"};
+        if (!add_initializer(wr, in[1], NULL, 0, &scale) ||
+            !add_node(wr, "Mul", "preprocess.scaled", in, 2, "preprocess.scaled", NULL))
+            return false;
+        x = "preprocess.scaled";
+    }
+    if (has_norm(d)) {
+        float *shift = arena_array(wr->a, n, sizeof *shift);
+        float *div = arena_array(wr->a, n, sizeof *div);
+        if (!shift || !div)
+            return false;
+        for (size_t j = 0; j < n; j++) {
+            shift[j] = (float)d->norm_shift[j];
+            div[j] = d->norm_div[j] > 0 ? (float)d->norm_div[j] : INFINITY;
+        }
+        const char *sub_in[] = {x, "preprocess.shift"};
+        const char *div_in[] = {"preprocess.shifted", "preprocess.divisor"};
+        if (!add_initializer(wr, sub_in[1], shape->dim, shape->rank, shift) ||
+            !add_initializer(wr, div_in[1], shape->dim, shape->rank, div) ||
+            !add_node(wr, "Sub", "preprocess.shifted", sub_in, 2, div_in[0], NULL) ||
+            !add_node(wr, "Div", "preprocess.normalized", div_in, 2, "preprocess.normalized",
+                      NULL))
+            return false;
+        x = "preprocess.normalized";
+    }
+    wr->input = x;
+    return true;
+}
+
+/* "[v0, v1, ...]" of n doubles, %.9g (float32 round-trips). */
+static const char *json_numbers(Arena *a, const double *v, size_t n)
+{
+    size_t cap = 24 * n + 3, len = 0;
+    char *buf = arena_alloc(a, cap);
+    if (!buf)
+        return NULL;
+    buf[len++] = '[';
+    for (size_t j = 0; j < n; j++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%.9g", j ? ", " : "", v[j]);
+    snprintf(buf + len, cap - len, "]");
+    return buf;
+}
+
+/* What the graph's input is, in one sentence for people. */
+static const char *input_text(Arena *a, const IrModel *m, const EmitOptions *o)
+{
+    const IrDataSource *d = o->preprocess;
+    char shape[96];
+    ir_shape_text(&m->nodes[0].shape, shape, sizeof shape);
+    const char *layout = arena_printf(a, "float32 [N, %s, one sample's %zu features%s", shape + 1,
+                                      m->in_units,
+                                      m->nodes[0].shape.rank > 1
+                                          ? " channels first (feature k of a CSV row is element "
+                                            "k of the sample flattened row-major)"
+                                          : "");
+    if (!d)
+        return arena_printf(a, "%s, as given (no dataset in the file)", layout);
+    if (o->raw_input || (!has_scale(d) && !has_norm(d)))
+        return arena_printf(a, "%s: raw, as dataset '%s' has them before scale and normalize%s",
+                            layout, d->name,
+                            has_scale(d) || has_norm(d) ? "; the graph's preprocess.* nodes "
+                                                          "apply them" : "");
+    return arena_printf(a, "%s: preprocessed as dataset '%s' (raw x%s%s), as `nnc run` "
+                        "evaluates them; nnc.preprocess.* gives the steps, and "
+                        "`nnc emit --target onnx --raw-input` writes them into the graph",
+                        layout, d->name, has_scale(d) ? " * nnc.preprocess.scale" : "",
+                        has_norm(d) ? ", then (x - shift) / divisor per feature, 0 where the "
+                                      "divisor is 0" : "");
+}
+
+/* metadata_props: what the input is (nnc.input) and the preprocessing's
+ * numbers, so that a user of the model can prepare raw features. */
+static bool add_metadata(Arena *a, Onnx__ModelProto *mp, const IrModel *m, const EmitOptions *o)
+{
+    const IrDataSource *d = o->preprocess;
+    const char *kv[12];
+    size_t n = 0;
+    kv[n++] = "nnc.input", kv[n++] = input_text(a, m, o);
+    if (d) {
+        kv[n++] = "nnc.preprocess.dataset", kv[n++] = d->name;
+        kv[n++] = "nnc.preprocess.scale";
+        kv[n++] = arena_printf(a, "%.17g", has_scale(d) ? d->scale : 1.0);
+        kv[n++] = "nnc.preprocess.normalize", kv[n++] = norm_text(has_norm(d) ? d->normalize
+                                                                              : NORM_NONE);
+        if (has_norm(d)) {
+            kv[n++] = "nnc.preprocess.shift";
+            kv[n++] = json_numbers(a, d->norm_shift, d->x_cols);
+            kv[n++] = "nnc.preprocess.divisor";
+            kv[n++] = json_numbers(a, d->norm_div, d->x_cols);
+        }
+    }
+    mp->metadata_props = arena_array(a, n / 2, sizeof *mp->metadata_props);
+    if (!mp->metadata_props)
+        return false;
+    for (size_t k = 0; k < n; k += 2) {
+        Onnx__StringStringEntryProto *e =
+            NEW_MSG(a, Onnx__StringStringEntryProto, ONNX__STRING_STRING_ENTRY_PROTO__INIT);
+        if (!e || !kv[k + 1])
+            return false;
+        e->key = (char *)kv[k];
+        e->value = (char *)kv[k + 1];
+        mp->metadata_props[mp->n_metadata_props++] = e;
+    }
+    return true;
+}
+
 /* ---- What ONNX can express -------------------------------------------- */
 
 /* Whether opset 13 has a form for the kind (write_node's): every kind nnc
@@ -580,7 +726,7 @@ static Onnx__GraphProto *graph_new(Arena *a, const IrModel *m)
     Onnx__GraphProto *g = NEW_MSG(a, Onnx__GraphProto, ONNX__GRAPH_PROTO__INIT);
     if (!g)
         return NULL;
-    size_t nodes = 0, inits = 0;
+    size_t nodes = 3, inits = 3; /* --raw-input's preprocess.* */
     for (size_t i = 0; i < m->n_nodes; i++) {
         nodes += NODES_PER_OP + m->nodes[i].n_inputs;
         inits += INITIALIZERS_PER_OP + IR_MAX_PARAMS;
@@ -598,10 +744,11 @@ static Onnx__GraphProto *graph_new(Arena *a, const IrModel *m)
     return g->input[0] && g->output[0] ? g : NULL;
 }
 
-static Onnx__GraphProto *graph_build(Arena *a, const IrModel *m, const EmitWeights *w)
+static Onnx__GraphProto *graph_build(Arena *a, const IrModel *m, const EmitWeights *w,
+                                     const EmitOptions *o)
 {
-    OnnxWriter wr = {a, m, w, graph_new(a, m)};
-    if (!wr.g)
+    OnnxWriter wr = {a, m, w, o, graph_new(a, m), "input"};
+    if (!wr.g || (o->raw_input && !write_preprocess(&wr)))
         return NULL;
     for (size_t i = 1; i < m->n_nodes; i++)
         if (!write_node(&wr, i))
@@ -631,8 +778,8 @@ static Onnx__ModelProto *model_build(Arena *a, const IrModel *m, const EmitWeigh
     mp->doc_string = arena_printf(a, "model %s from %s; weights %s", m->name,
                                   o->source_name ? o->source_name : "(unknown)",
                                   o->weights_origin ? o->weights_origin : "as given");
-    mp->graph = graph_build(a, m, w);
-    return mp->doc_string && mp->graph ? mp : NULL;
+    mp->graph = graph_build(a, m, w, o);
+    return mp->doc_string && mp->graph && add_metadata(a, mp, m, o) ? mp : NULL;
 }
 
 /* protobuf-c hands the encoding over in pieces; they go straight to the

@@ -24,15 +24,20 @@ import onnx
 from onnx import numpy_helper
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from emit_check import CASES, interpreter_rows  # noqa: E402  (same examples as the C emitter)
+from emit_check import CASES, f32, interpreter_rows  # noqa: E402  (same examples as the C emitter)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ALL_OPS = os.path.relpath(os.path.join(HERE, "all_ops.nn"))
 # Beyond the C emitter's cases: the other activation curves, and all_ops.nn.
 EXTRA = [("activations.nn", "relu_curve"), ("activations.nn", "step_curve")]
+# The preprocessing in the model (metadata, --raw-input), on a CSV of raw rows.
+PREPROCESS = os.path.relpath(os.path.join(HERE, "preprocess.nn"))
+PREPROCESS_CSV = os.path.join(HERE, "preprocess.csv")
+PREPROCESS_MODELS = ["on_standard", "on_minmax"]
 GRAPH_OPS = os.path.relpath(os.path.join(HERE, "graph_ops.nn"))
 OWN = [(ALL_OPS, "every_op"), (ALL_OPS, "steps"), (ALL_OPS, "smooth"), (ALL_OPS, "gated"),
-       (GRAPH_OPS, "seq_ops"), (GRAPH_OPS, "image_ops")]
+       (GRAPH_OPS, "seq_ops"), (GRAPH_OPS, "image_ops"),
+       (PREPROCESS, "on_standard"), (PREPROCESS, "on_minmax")]
 # The convolutional and graph examples (issue 13), beyond the C emitter's.
 GRAPHS = [("digits_cnn.nn", None), ("digits_res.nn", None), ("two_towers.nn", None),
           ("waves.nn", None)]
@@ -186,6 +191,64 @@ def check_case(nnc, path, model, tmp):
     return [f"{label}: {p}" for p in problems]
 
 
+def raw_rows(path):
+    """The feature columns of a CSV with a header and the label last."""
+    lines = open(path).read().split("\n")[1:]
+    return [[float(v) for v in line.split(",")[:-1]] for line in lines if line]
+
+
+def preprocessed(meta, raw):
+    """raw features through nnc.preprocess.*: x * scale, then (x - shift) / divisor
+    per feature (0 where the divisor is 0)."""
+    scale = float(meta["nnc.preprocess.scale"])
+    if meta["nnc.preprocess.normalize"] == "none":
+        return [[f32(v * scale) for v in row] for row in raw]
+    shift = json.loads(meta["nnc.preprocess.shift"])
+    div = json.loads(meta["nnc.preprocess.divisor"])
+    return [[(f32(v * scale) - s) / d if d > 0 else 0.0 for v, s, d in zip(row, shift, div)]
+            for row in raw]
+
+
+def check_preprocess(nnc, model, tmp):
+    """The model's metadata maps the dataset's raw CSV rows onto the inputs `nnc
+    run` evaluates (the dataset is evaluated whole, in file order); the
+    --raw-input model passes onnx.checker, starts with Mul/Sub/Div, and on the
+    raw rows in onnxruntime gives nnc's outputs."""
+    label = f"{os.path.basename(PREPROCESS)} --model {model}"
+    rows = interpreter_rows(nnc, PREPROCESS, model)
+    raw = raw_rows(PREPROCESS_CSV)
+    problems = []
+    plain, with_raw = os.path.join(tmp, "plain.onnx"), os.path.join(tmp, "raw.onnx")
+    for path, extra in ((plain, []), (with_raw, ["--raw-input"])):
+        subprocess.run([nnc, "emit", "--target", "onnx", PREPROCESS, "--model", model, "-o", path]
+                       + extra, check=True, capture_output=True)
+    meta = {p.key: p.value for p in onnx.load(plain).metadata_props}
+    if len(raw) != len(rows) or not meta.get("nnc.input", "").count("preprocessed"):
+        return [f"{label}: {len(raw)} raw rows, {len(rows)} evaluated; metadata {meta}"]
+    worst = max(abs(a - b) for row, (x, _) in zip(preprocessed(meta, raw), rows)
+                for a, b in zip(row, x))
+    if worst > 1e-6:
+        problems.append(f"metadata's preprocessing is off by {worst:.2e} from nnc's inputs")
+    m = onnx.load(with_raw)
+    try:
+        onnx.checker.check_model(m, full_check=True)
+    except onnx.checker.ValidationError as e:
+        return [f"{label} --raw-input: onnx.checker: {e}"]
+    lead = [n.op_type for n in m.graph.node][:3]
+    want = (["Mul"] if meta["nnc.preprocess.scale"] != "1" else []) + ["Sub", "Div"]
+    if lead[:len(want)] != want or "raw" not in dict((p.key, p.value) for p in
+                                                     m.metadata_props)["nnc.input"]:
+        problems.append(f"--raw-input graph starts {lead}, expected {want}")
+    _, in_shape, _ = ir_nodes(nnc, PREPROCESS, model)
+    produced = run_ort(with_raw, [(r, None) for r in raw], in_shape)
+    worst_out, bad = compare(rows, produced)
+    print(f"  {label}: metadata maps raw rows to nnc's inputs within {worst:.2e}; --raw-input "
+          f"model on raw rows: max abs diff {worst_out:.2e}")
+    if bad:
+        problems.append(f"--raw-input: {bad} outputs differ by more than {TOL}")
+    return [f"{label}: {p}" for p in problems]
+
+
 def main():
     nnc, examples = sys.argv[1], sys.argv[2]
     cases = [(os.path.join(examples, f), mdl) for f, mdl in CASES + EXTRA + GRAPHS] + OWN
@@ -201,6 +264,13 @@ def main():
                 print("FAIL " + p)
             failed += bool(problems)
             passed += not problems
+    for model in PREPROCESS_MODELS:
+        with tempfile.TemporaryDirectory() as tmp:
+            problems = check_preprocess(nnc, model, tmp)
+        for p in problems:
+            print("FAIL " + p)
+        failed += bool(problems)
+        passed += not problems
     print(f"onnx: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
