@@ -53,6 +53,8 @@ static const char usage_text[] =
     "      --prefix NAME     C identifier prefix (default: the model name)\n"
     "      --header OUT.h    also write a header with the API\n"
     "      --main            add a main() reading comma-separated rows on stdin\n"
+    "      --raw-input       onnx: the graph takes raw features and starts with the\n"
+    "                        dataset's scale and normalize\n"
     "      --seed N, --epochs N  as for run, when emit trains first\n"
     "  plot activations  draw every activation (sigmoid, tanh, relu, gelu...)\n"
     "      -o OUT.svg        output file (required)\n"
