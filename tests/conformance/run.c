@@ -760,8 +760,11 @@ static Status run_reshape_axes(Case *c, const OnnxNode *n, const OnnxTensor *x, 
 static Status run_dropout(Case *c, const OnnxNode *n, const OnnxTensor *x)
 {
     const OnnxTensor *mode = has_input(n, 2) ? value_get(c, n->inputs[2]) : NULL;
-    if ((mode && mode->count && ((mode->f && mode->f[0]) || (mode->i64 && mode->i64[0]))) ||
-        (c->m.opset < 7 && !attr_int(n, "is_test", 0)))
+    if (mode && !mode->f && !mode->i64)
+        return say(c, ST_SKIP, "Dropout with a %s training_mode (nnc reads float and integer "
+                   "tensors)", onnx_dtype_name(mode->dtype));
+    bool training = mode && mode->count && (mode->f ? mode->f[0] != 0.0f : mode->i64[0] != 0);
+    if (training || (c->m.opset < 7 && !attr_int(n, "is_test", 0)))
         return say(c, ST_SKIP, "Dropout in training mode (a random mask)");
     if (n->n_outputs > 1 && n->outputs[1][0])
         return say(c, ST_SKIP, "Dropout's mask output (nnc's dropout has none at inference)");
