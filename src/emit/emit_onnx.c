@@ -554,11 +554,11 @@ static bool write_preprocess(OnnxWriter *wr)
     const char *x = "input";
     if (has_scale(d)) {
         const float scale = (float)d->scale;
-        const char *in[] = {x, "preprocess.scale"};
+        const char *in[] = {x, "preprocess/scale"};
         if (!add_initializer(wr, in[1], NULL, 0, &scale) ||
-            !add_node(wr, "Mul", "preprocess.scaled", in, 2, "preprocess.scaled", NULL))
+            !add_node(wr, "Mul", "preprocess/scaled", in, 2, "preprocess/scaled", NULL))
             return false;
-        x = "preprocess.scaled";
+        x = "preprocess/scaled";
     }
     if (has_norm(d)) {
         float *shift = arena_array(wr->a, n, sizeof *shift);
@@ -569,15 +569,15 @@ static bool write_preprocess(OnnxWriter *wr)
             shift[j] = (float)d->norm_shift[j];
             div[j] = d->norm_div[j] > 0 ? (float)d->norm_div[j] : INFINITY;
         }
-        const char *sub_in[] = {x, "preprocess.shift"};
-        const char *div_in[] = {"preprocess.shifted", "preprocess.divisor"};
+        const char *sub_in[] = {x, "preprocess/shift"};
+        const char *div_in[] = {"preprocess/shifted", "preprocess/divisor"};
         if (!add_initializer(wr, sub_in[1], shape->dim, shape->rank, shift) ||
             !add_initializer(wr, div_in[1], shape->dim, shape->rank, div) ||
-            !add_node(wr, "Sub", "preprocess.shifted", sub_in, 2, div_in[0], NULL) ||
-            !add_node(wr, "Div", "preprocess.normalized", div_in, 2, "preprocess.normalized",
+            !add_node(wr, "Sub", "preprocess/shifted", sub_in, 2, div_in[0], NULL) ||
+            !add_node(wr, "Div", "preprocess/normalized", div_in, 2, "preprocess/normalized",
                       NULL))
             return false;
-        x = "preprocess.normalized";
+        x = "preprocess/normalized";
     }
     wr->input = x;
     return true;
@@ -614,7 +614,7 @@ static const char *input_text(Arena *a, const IrModel *m, const EmitOptions *o)
     if (o->raw_input || (!has_scale(d) && !has_norm(d)))
         return arena_printf(a, "%s: raw, as dataset '%s' has them before scale and normalize%s",
                             layout, d->name,
-                            has_scale(d) || has_norm(d) ? "; the graph's preprocess.* nodes "
+                            has_scale(d) || has_norm(d) ? "; the graph's preprocess/* nodes "
                                                           "apply them" : "");
     return arena_printf(a, "%s: preprocessed as dataset '%s' (raw x%s%s), as `nnc run` "
                         "evaluates them; nnc.preprocess.* gives the steps, and "
@@ -726,7 +726,7 @@ static Onnx__GraphProto *graph_new(Arena *a, const IrModel *m)
     Onnx__GraphProto *g = NEW_MSG(a, Onnx__GraphProto, ONNX__GRAPH_PROTO__INIT);
     if (!g)
         return NULL;
-    size_t nodes = 3, inits = 3; /* --raw-input's preprocess.* */
+    size_t nodes = 3, inits = 3; /* --raw-input's Mul, Sub, Div */
     for (size_t i = 0; i < m->n_nodes; i++) {
         nodes += NODES_PER_OP + m->nodes[i].n_inputs;
         inits += INITIALIZERS_PER_OP + IR_MAX_PARAMS;

@@ -372,3 +372,66 @@ Test(emit_onnx, conv1d_attributes)
     cr_assert(in->n_dim == 3 && in->dim[1]->dim_value == 1 && in->dim[2]->dim_value == 9);
     emitted_free(&e);
 }
+
+/* The dataset's preprocessing: metadata always; with raw_input, Mul by the
+ * scale, Sub the shifts, Div by the divisors (+inf for a constant column)
+ * in front of the first layer. */
+Test(emit_onnx, preprocessing)
+{
+    Run r;
+    IrProgram *p = run_compile(&r, "dataset d {\n    x = [[1, 5, 2], [3, 5, 6]]\n"
+                                   "    scale = 0.5\n    normalize = minmax\n}\n"
+                                   "model M {\n    input 3\n"
+                                   "    out: dense 1 { weight = [[1, 2, 3]]  bias = [0] }\n}\n"
+                                   "evaluate M on d\n");
+    cr_assert_not_null(p, "%s", run_output(&r));
+    const IrModel *m = &p->models[0];
+    const float packed[4] = {1, 2, 3, 0}; /* out's weight, then its bias */
+    const float *params[2] = {NULL, packed};
+    EmitWeights w = {params};
+    for (int raw = 0; raw < 2; raw++) {
+        EmitOptions o = {.source_name = "t.nn", .preprocess = p->datasets[0].source,
+                         .raw_input = raw};
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        cr_assert_not_null(f);
+        cr_assert(emit_onnx(f, m, &w, &o));
+        cr_assert_eq(fclose(f), 0);
+        Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, (const uint8_t *)buf);
+        free(buf);
+        cr_assert_not_null(mp);
+        const char *want[][2] = {
+            {"nnc.preprocess.dataset", "d"}, {"nnc.preprocess.scale", "0.5"},
+            {"nnc.preprocess.normalize", "minmax"},
+            {"nnc.preprocess.shift", "[0.5, 2.5, 1]"}, /* min of the scaled columns */
+            {"nnc.preprocess.divisor", "[1, 0, 2]"},   /* max - min */
+        };
+        cr_assert_eq(mp->n_metadata_props, 6);
+        cr_assert_str_eq(mp->metadata_props[0]->key, "nnc.input");
+        cr_assert_not_null(strstr(mp->metadata_props[0]->value, raw ? "raw" : "preprocessed"));
+        for (size_t k = 0; k < 5; k++) {
+            cr_assert_str_eq(mp->metadata_props[k + 1]->key, want[k][0]);
+            cr_assert_str_eq(mp->metadata_props[k + 1]->value, want[k][1]);
+        }
+        const Onnx__GraphProto *g = mp->graph;
+        cr_assert_eq(g->n_node, raw ? 4 : 1);
+        cr_assert_str_eq(g->node[g->n_node - 1]->op_type, "Gemm");
+        if (raw) {
+            cr_assert_str_eq(g->node[0]->op_type, "Mul");
+            cr_assert_str_eq(g->node[0]->input[0], "input");
+            cr_assert_str_eq(g->node[1]->op_type, "Sub");
+            cr_assert_str_eq(g->node[2]->op_type, "Div");
+            cr_assert_str_eq(g->node[3]->input[0], "preprocess/normalized");
+            cr_assert_eq(raw_float(initializer(g, "preprocess/scale"), 0), 0.5f);
+            const Onnx__TensorProto *div = initializer(g, "preprocess/divisor");
+            cr_assert(div->n_dims == 1 && div->dims[0] == 3);
+            cr_assert(raw_float(div, 0) == 1.0f && isinf(raw_float(div, 1)) &&
+                      raw_float(div, 2) == 2.0f, "a constant column divides by +inf");
+        } else {
+            cr_assert_str_eq(g->node[0]->input[0], "input");
+        }
+        onnx__model_proto__free_unpacked(mp, NULL);
+    }
+    run_end(&r);
+}
