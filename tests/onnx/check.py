@@ -30,6 +30,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ALL_OPS = os.path.relpath(os.path.join(HERE, "all_ops.nn"))
 # Beyond the C emitter's cases: the other activation curves, and all_ops.nn.
 EXTRA = [("activations.nn", "relu_curve"), ("activations.nn", "step_curve")]
+# Examples also checked with --raw-input on their raw pixels (check_raw_example).
+RAW_EXAMPLES = ["digits_cnn.nn", "digits_res.nn", "two_towers.nn"]
 # The preprocessing in the model (metadata, --raw-input), on a CSV of raw rows.
 PREPROCESS = os.path.relpath(os.path.join(HERE, "preprocess.nn"))
 PREPROCESS_CSV = os.path.join(HERE, "preprocess.csv")
@@ -249,6 +251,28 @@ def check_preprocess(nnc, model, tmp):
     return [f"{label}: {p}" for p in problems]
 
 
+def check_raw_example(nnc, path, tmp):
+    """An example whose dataset only scales by a power of two (the digits'
+    0.0625), so that the raw pixels are exactly nnc's inputs / scale: its
+    --raw-input model on those pixels gives nnc's outputs."""
+    label = os.path.basename(path) + " --raw-input"
+    rows = interpreter_rows(nnc, path, None)
+    out = os.path.join(tmp, "raw.onnx")
+    subprocess.run([nnc, "emit", "--target", "onnx", "--raw-input", path, "-o", out], check=True,
+                   capture_output=True)
+    m = onnx.load(out)
+    onnx.checker.check_model(m, full_check=True)
+    meta = {p.key: p.value for p in m.metadata_props}
+    scale = float(meta["nnc.preprocess.scale"])
+    if meta["nnc.preprocess.normalize"] != "none" or math.frexp(scale)[0] != 0.5:
+        return [f"{label}: not a power-of-two scale alone: {meta}"]
+    raw = [[v / scale for v in x] for x, _ in rows]
+    _, in_shape, _ = ir_nodes(nnc, path, None)
+    worst, bad = compare(rows, run_ort(out, [(r, None) for r in raw], in_shape))
+    print(f"  {label}: raw pixels in, max abs diff {worst:.2e}")
+    return [f"{label}: {bad} outputs differ by more than {TOL}"] if bad else []
+
+
 def main():
     nnc, examples = sys.argv[1], sys.argv[2]
     cases = [(os.path.join(examples, f), mdl) for f, mdl in CASES + EXTRA + GRAPHS] + OWN
@@ -264,6 +288,13 @@ def main():
                 print("FAIL " + p)
             failed += bool(problems)
             passed += not problems
+    for name in RAW_EXAMPLES:
+        with tempfile.TemporaryDirectory() as tmp:
+            problems = check_raw_example(nnc, os.path.join(examples, name), tmp)
+        for p in problems:
+            print("FAIL " + p)
+        failed += bool(problems)
+        passed += not problems
     for model in PREPROCESS_MODELS:
         with tempfile.TemporaryDirectory() as tmp:
             problems = check_preprocess(nnc, model, tmp)
