@@ -57,6 +57,8 @@ static const char usage_text[] =
     "      --prefix NAME     C identifier prefix (default: the model name)\n"
     "      --header OUT.h    also write a header with the API\n"
     "      --main            add a main() reading comma-separated rows on stdin\n"
+    "      --raw-input       onnx: the graph takes raw features and starts with the\n"
+    "                        dataset's scale and normalize\n"
     "      --seed N, --epochs N  as for run, when emit trains first\n"
     "  plot activations  draw every activation (sigmoid, tanh, relu, gelu...)\n"
     "      -o OUT.svg        output file (required)\n"
@@ -83,6 +85,7 @@ typedef struct Cli {
     RtOptions rt;
     const char *weights, *save, *model, *out, *prefix, *header, *target;
     bool with_main, verbose;
+    bool raw_input; /* emit --target onnx: the graph starts with the dataset's preprocessing */
     bool stdio;     /* lsp --stdio: what editors' clients pass; stdio is the only transport */
 } Cli;
 
@@ -125,6 +128,7 @@ static const Flag flags[] = {
     {"--json", NULL, F_BOOL, FOR_RUN, CLI_FIELD(rt.json)},
     {"--verbose", NULL, F_BOOL, FOR_RUN, CLI_FIELD(verbose)},
     {"--main", NULL, F_BOOL, FOR_EMIT, CLI_FIELD(with_main)},
+    {"--raw-input", NULL, F_BOOL, FOR_EMIT, CLI_FIELD(raw_input)},
     {"--seed", NULL, F_SEED, FOR_RUN | FOR_EMIT, 0},
     {"--epochs", NULL, F_EPOCHS, FOR_RUN | FOR_EMIT, 0},
     {"--weights", NULL, F_STRING, FOR_RUN | FOR_EMIT, CLI_FIELD(weights)},
@@ -393,6 +397,21 @@ static bool write_artifact(const char *path, Diag *d, const IrModel *m, const Em
     return atomic_commit(d, &af);
 }
 
+
+/* The dataset whose preprocessing the model's input follows: the one its
+ * first train block trains on, else the one it is first evaluated on; NULL
+ * when the file runs it on none. */
+static const IrDataSource *model_preprocess(const IrProgram *p, size_t model)
+{
+    for (size_t k = 0; k < p->n_trains; k++)
+        if (p->trains[k].model == model)
+            return p->datasets[p->trains[k].dataset].source;
+    for (size_t k = 0; k < p->n_evals; k++)
+        if (p->evals[k].model == model)
+            return p->datasets[p->evals[k].dataset].source;
+    return NULL;
+}
+
 /* The model's weights in a session, per node, as the emitters take them. */
 static bool session_weights(Arena *a, const RtSession *s, const IrModel *m, size_t model,
                             EmitWeights *out)
@@ -421,6 +440,8 @@ static bool emit_model(Arena *a, const Cli *cli, Target target, const IrProgram 
     }
     const char *header_base = cli->header ? strrchr(cli->header, '/') : NULL;
     EmitOptions o = {
+        .preprocess = model_preprocess(p, model),
+        .raw_input = cli->raw_input,
         .prefix = cli->prefix ? cli->prefix : emit_default_prefix(a, m),
         .source_name = cli->file,
         .weights_origin = weights_origin(a, cli, p, model, trained),
@@ -447,6 +468,8 @@ static bool valid_prefix(const char *s)
 static int parse_target(const Cli *cli, Target *out)
 {
     const char *t = cli->target ? cli->target : "c";
+    if (cli->raw_input && strcmp(t, "onnx") != 0)
+        return usage_error("--raw-input is for --target onnx, not '%s'", t);
     if (strcmp(t, "c") == 0)
         return *out = TARGET_C, EXIT_OK;
     if (strcmp(t, "onnx") == 0)
@@ -517,11 +540,26 @@ static int emit_program(Arena *a, const IrProgram *prog, const Cli *cli, Diag *d
     if (!cli->model && prog->n_models > 1)
         fprintf(stderr, "nnc: emitting model '%s' (the file has %zu models; choose one with "
                 "--model)\n", prog->models[model].name, prog->n_models);
+    if (cli->raw_input && !model_preprocess(prog, model)) {
+        fprintf(stderr, "nnc: emit: --raw-input: model '%s' is trained and evaluated on no "
+                "dataset, so there is no preprocessing to put in front of it\n",
+                prog->models[model].name);
+        return EXIT_USER;
+    }
     /* The PyTorch package writes every layer kind; it checks what Python
      * cannot take (names) itself. */
     if (target == TARGET_PYTORCH)
         return emit_pytorch_package(a, prog, cli, model, d);
-    const IrNode *bad = emit_first_unsupported(&prog->models[model]);
+    char why[256];
+    if (target == TARGET_ONNX) {
+        const IrNode *bad = emit_onnx_unsupported(&prog->models[model], why, sizeof why);
+        if (bad) {
+            fprintf(stderr, "nnc: emit: %s '%s' cannot be written by --target onnx: %s\n",
+                    ir_ops[bad->op].name, bad->layer, why);
+            return EXIT_USER;
+        }
+    }
+    const IrNode *bad = target == TARGET_ONNX ? NULL : emit_first_unsupported(&prog->models[model]);
     if (bad) {
         fprintf(stderr, "nnc: emit: %s '%s' is not supported by --target %s yet; `nnc run` "
                 "trains and evaluates it\n", ir_ops[bad->op].name, bad->layer,

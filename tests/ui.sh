@@ -134,10 +134,11 @@ golden=../tests/golden
 rc=$?; [ "$rc" -eq 3 ] && ok || bad "run_diverged.nn: run exit $rc, expected 3"
 "$nnc" emit "$golden/run_diverged.nn" -o "$tmp/div.c" >/dev/null 2>&1
 rc=$?; [ "$rc" -eq 3 ] && [ ! -e "$tmp/div.c" ] && ok || bad "run_diverged.nn: emit exit $rc, expected 3 and no file"
-# Layers the C and ONNX emitters do not write yet: refused by name, before
-# any training, exit 1, nothing written (--target pytorch writes them)
-for target in c onnx; do
-    case $target in c) o="$tmp/cnn.c" ;; onnx) o="$tmp/cnn.onnx" ;; pytorch) o="$tmp/cnn_pkg" ;; esac
+# Layers the C emitter does not write yet: refused by name, before any
+# training, exit 1, nothing written (--target onnx and pytorch write every
+# kind: tests/onnx, tests/pytorch)
+for target in c; do
+    case $target in c) o="$tmp/cnn.c" ;; esac
     "$nnc" emit --target $target digits_cnn.nn -o "$o" >"$tmp/out" 2>"$tmp/err"
     rc=$?
     [ "$rc" -eq 1 ] && [ ! -e "$o" ] && ! grep -q "epoch" "$tmp/err" &&
@@ -168,5 +169,15 @@ rc=$?; [ "$rc" -eq 3 ] && [ ! -e "$tmp/div.onnx" ] && ok || bad "onnx of a diver
 "$nnc" run -q and.nn --save "$tmp/and.st" >/dev/null 2>&1 &&
     "$nnc" emit --target onnx and.nn --weights "$tmp/and.st" -o "$tmp/and.onnx" 2>"$tmp/err" &&
     grep -qF "loaded from $tmp/and.st" "$tmp/and.onnx" && ok || bad "onnx --weights: $(head -2 "$tmp/err")"
+# --raw-input: only for --target onnx (2); a model run on no dataset has no
+# preprocessing to put in front (1, before training, nothing written)
+"$nnc" emit --raw-input xor.nn -o "$tmp/raw.c" >/dev/null 2>"$tmp/err"
+rc=$?; [ "$rc" -eq 2 ] && [ ! -e "$tmp/raw.c" ] && grep -qF -- "--raw-input is for --target onnx, not 'c'" "$tmp/err" &&
+    ok || bad "--raw-input for C: exit $rc: $(cat "$tmp/err")"
+printf 'model Alone {\n    input 2\n    dense 1\n}\n' >"$tmp/alone.nn"
+"$nnc" emit --target onnx --raw-input "$tmp/alone.nn" -o "$tmp/alone.onnx" >/dev/null 2>"$tmp/err"
+rc=$?; [ "$rc" -eq 1 ] && [ ! -e "$tmp/alone.onnx" ] &&
+    grep -qF "emit: --raw-input: model 'Alone' is trained and evaluated on no dataset" "$tmp/err" &&
+    ok || bad "--raw-input without a dataset: exit $rc: $(cat "$tmp/err")"
 echo "ui: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -17,6 +17,13 @@ typedef struct EmitOptions {
     const char *weights_origin; /* how the weights were obtained, one line */
     const char *header_name;    /* when set, the .c includes this header */
     bool with_main;             /* add a main() that reads CSV rows on stdin */
+    /* The dataset the model's input comes from (its train block's, else its
+     * evaluate's), whose scale and normalize turn raw features into the
+     * model's input; NULL when there is none. */
+    const IrDataSource *preprocess;
+    /* --target onnx --raw-input: the graph takes raw features and starts
+     * with preprocess's steps (Mul, Sub, Div). */
+    bool raw_input;
 } EmitOptions;
 
 /* Per node of the model: params[i] holds node i's parameter tensors in
@@ -72,6 +79,11 @@ const IrNode *emit_first_unsupported(const IrModel *m);
 bool emit_c(FILE *out, const IrModel *m, const EmitWeights *w, const EmitOptions *o);
 /* The matching header with the API and the size constants. */
 bool emit_c_header(FILE *out, const IrModel *m, const EmitOptions *o);
+
+/* The first node of m that --target onnx cannot write, with why (a
+ * sentence naming the limit) in why[0..size), or NULL when every node can
+ * be written. Checked before any training, so nothing is written then. */
+const IrNode *emit_onnx_unsupported(const IrModel *m, char *why, size_t size);
 
 /* --target onnx: the inference graph (opset 13) with the weights as
  * initializers, one binary ModelProto. Returns false when writing failed. */

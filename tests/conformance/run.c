@@ -120,14 +120,20 @@ static bool has_input(const OnnxNode *n, size_t i)
 
 /* ---- nodes on the runtime's ops ---------------------------------------- */
 
-/* Elementwise ops see any tensor as one row. */
+/* Elementwise ops see any tensor as one row; arg is LeakyRelu's slope or
+ * Elu's alpha, the only configurations of elementwise ops. Dropout is the
+ * identity here (training = false: ONNX's inference). */
 static Status run_elementwise(Case *c, const OnnxNode *n, const OnnxTensor *x, OpKind k,
                               double arg)
 {
     OnnxTensor *y = tensor_new(c, x->ndim, x->dims);
     if (!y)
         return say(c, ST_FAIL, "out of memory");
-    IrOpConfig cfg = {.leaky_relu = {arg}}; /* the one elementwise op with a configuration */
+    IrOpConfig cfg = {0};
+    if (k == OP_LEAKY_RELU)
+        cfg.leaky_relu.slope = arg;
+    else if (k == OP_ELU)
+        cfg.elu.alpha = arg;
     RtOpArgs a = {.rows = 1, .in = x->count, .out = x->count, .cfg = &cfg, .x = x->f, .y = y->f};
     rt_op_forward(k, &a);
     return value_set(c, n->outputs[0], y) ? ST_OK : say(c, ST_FAIL, "too many values");
@@ -304,9 +310,483 @@ static Status run_sce(Case *c, const OnnxNode *n, const OnnxTensor *x, const Onn
     return value_set(c, n->outputs[1], lp) ? ST_OK : say(c, ST_FAIL, "too many values");
 }
 
+/* ---- tensor layers on the runtime's op table ---------------------------- */
+
+/* A node over a batch [N, ...] is an IrNode over samples of shape [...],
+ * run by rt_op_forward like any node of a model (ops_layers.c, conv.c,
+ * pool.c, batchnorm.c): these build the node from the ONNX attributes. */
+
+/* The shape of one sample of x: its dims after the batch. */
+static IrShape sample_shape(const OnnxTensor *x)
+{
+    IrShape s = {.rank = x->ndim - 1};
+    for (size_t d = 1; d < x->ndim && d <= IR_MAX_RANK; d++)
+        s.dim[d - 1] = (size_t)x->dims[d];
+    return s;
+}
+
+/* in_shape, shape and the sizes of node from its input x and output shape. */
+static void node_shapes(IrNode *node, const OnnxTensor *x, IrShape out)
+{
+    node->in_shape = sample_shape(x);
+    node->in_units = ir_shape_size(&node->in_shape);
+    node->shape = out;
+    node->units = ir_shape_size(&out);
+    node->name = node->layer = "onnx";
+}
+
+/* A tensor [N, shape...]. */
+static OnnxTensor *batch_tensor(Case *c, size_t rows, const IrShape *shape)
+{
+    int64_t dims[ONNX_MAX_DIMS] = {(int64_t)rows};
+    for (size_t d = 0; d < shape->rank; d++)
+        dims[d + 1] = (int64_t)shape->dim[d];
+    return tensor_new(c, shape->rank + 1, dims);
+}
+
+/* Runs node (one input, x) over rows samples into y with the parameter
+ * tensors params[0..), the evaluation path (training = false) unless args
+ * is given: then max pooling also keeps each output's argmax there, as it
+ * does for its backward in training (the forward is otherwise the same). */
+static Status forward_node(Case *c, const IrNode *node, size_t rows, const float *x,
+                           const float *const *params, size_t n_params, float *y,
+                           uint32_t *args)
+{
+    size_t work = rt_op_workspace(node, rows);
+    RtOpArgs a = {.rows = rows, .in = node->in_units, .out = node->units, .node = node,
+                  .cfg = &node->cfg, .x = x, .y = y, .xs = &x, .n_in = 1,
+                  .in_sizes = &node->in_units};
+    for (size_t k = 0; k < n_params; k++)
+        a.param[k] = params[k];
+    if (work && !(a.work = arena_array(c->a, work, sizeof(float))))
+        return say(c, ST_FAIL, "out of memory");
+    if (args) {
+        _Static_assert(sizeof(uint32_t) == sizeof(float), "an argmax takes one scratch float");
+        a.training = true;
+        a.scratch = (float *)(void *)args;
+    }
+    rt_op_forward(node->op, &a);
+    return ST_OK;
+}
+
+/* Explicit pads of one axis from auto_pad (SAME_UPPER puts the odd one at
+ * the end, SAME_LOWER at the start), or from the pads attribute. */
+static void axis_pads(const char *auto_pad, const OnnxAttr *pads, size_t axes, size_t i,
+                      size_t in, size_t k, size_t stride, size_t dil, int64_t *begin,
+                      int64_t *end)
+{
+    if (!strcmp(auto_pad, "SAME_UPPER") || !strcmp(auto_pad, "SAME_LOWER")) {
+        int64_t out = (int64_t)((in + stride - 1) / stride);
+        int64_t total = (out - 1) * (int64_t)stride + (int64_t)((k - 1) * dil + 1) - (int64_t)in;
+        total = total > 0 ? total : 0;
+        *begin = !strcmp(auto_pad, "SAME_UPPER") ? total / 2 : total - total / 2;
+        *end = total - *begin;
+        return;
+    }
+    bool given = pads && pads->kind == ONNX_ATTR_INTS && pads->n_ints == 2 * axes;
+    *begin = given ? pads->ints[i] : 0;
+    *end = given ? pads->ints[axes + i] : 0;
+}
+
+/* An ints attribute's entry i, or dflt when it is absent. */
+static int64_t attr_ints_at(const OnnxNode *n, const char *name, size_t i, size_t count,
+                            int64_t dflt)
+{
+    const OnnxAttr *at = onnx_attr(n, name);
+    return at && at->kind == ONNX_ATTR_INTS && at->n_ints == count ? at->ints[i] : dflt;
+}
+
+/* The window of a Conv, MaxPool or AveragePool over x [N, C, spatial...]
+ * with the kernel's sizes k[0..axes): into w (a 1-D window in [1], as
+ * IrWindow keeps it) and the output's spatial sizes into out. What nnc's
+ * windows lack is a skip that names it. */
+static Status onnx_window(Case *c, const OnnxNode *n, const OnnxTensor *x, const int64_t *k,
+                          bool pool, IrWindow *w, size_t out[2])
+{
+    size_t axes = x->ndim - 2;
+    const OnnxAttr *ap = onnx_attr(n, "auto_pad");
+    const char *auto_pad = ap && ap->kind == ONNX_ATTR_STRING ? ap->s : "NOTSET";
+    *w = (IrWindow){{1, 1}, {1, 1}, {0, 0}, {1, 1}};
+    for (size_t a = 0, i = 2 - axes; a < axes; a++, i++) {
+        size_t in = (size_t)x->dims[2 + a];
+        int64_t stride = attr_ints_at(n, "strides", a, axes, 1);
+        int64_t dil = attr_ints_at(n, "dilations", a, axes, 1);
+        if (k[a] < 1 || stride < 1 || dil < 1)
+            return say(c, ST_FAIL, "%s: kernel, strides and dilations must be positive",
+                       n->op_type);
+        int64_t begin, end;
+        axis_pads(auto_pad, onnx_attr(n, "pads"), axes, a, in, (size_t)k[a], (size_t)stride,
+                  (size_t)dil, &begin, &end);
+        if (begin != end)
+            return say(c, ST_SKIP, "%s with asymmetric padding (%lld before, %lld after%s%s; nnc "
+                       "pads both sides alike)", n->op_type, (long long)begin, (long long)end,
+                       strcmp(auto_pad, "NOTSET") ? ", from auto_pad " : "",
+                       strcmp(auto_pad, "NOTSET") ? auto_pad : "");
+        if (pool && 2 * begin > k[a])
+            return say(c, ST_SKIP, "%s padding %lld is more than half its kernel %lld (nnc and "
+                       "PyTorch allow at most half)", n->op_type, (long long)begin,
+                       (long long)k[a]);
+        size_t span = (size_t)dil * ((size_t)k[a] - 1) + 1, padded = in + 2 * (size_t)begin;
+        if (span > padded)
+            return say(c, ST_FAIL, "%s: the kernel is larger than the padded input", n->op_type);
+        out[a] = (padded - span) / (size_t)stride + 1;
+        size_t ceil_out = (padded - span + (size_t)stride - 1) / (size_t)stride + 1;
+        if (pool && attr_int(n, "ceil_mode", 0) && ceil_out != out[a])
+            return say(c, ST_SKIP, "%s ceil_mode = 1 (nnc pools in floor mode)", n->op_type);
+        w->kernel[i] = (size_t)k[a], w->stride[i] = (size_t)stride;
+        w->padding[i] = (size_t)begin, w->dilation[i] = (size_t)dil;
+    }
+    return ST_OK;
+}
+
+/* 1-D and 2-D windows only: [N, C, L] or [N, C, H, W]. */
+static Status window_rank(Case *c, const OnnxNode *n, const OnnxTensor *x)
+{
+    if (x->ndim == 3 || x->ndim == 4)
+        return ST_OK;
+    if (x->ndim == 5)
+        return say(c, ST_SKIP, "3-D %s (nnc has 1-D and 2-D windows)", n->op_type);
+    return say(c, ST_FAIL, "%s on %s", n->op_type, shape_str(c, x));
+}
+
+/* The window op's output [C_out, out...] for x. */
+static IrShape window_out_shape(const OnnxTensor *x, size_t channels, const size_t out[2])
+{
+    IrShape s = {.rank = x->ndim - 1, .dim = {channels}};
+    for (size_t a = 0; a + 2 < x->ndim; a++)
+        s.dim[1 + a] = out[a];
+    return s;
+}
+
+/* Conv(X, W[, B]) as conv1d/conv2d: W [M, C/group, k...], as nnc's. */
+static Status run_conv(Case *c, const OnnxNode *n, const OnnxTensor *x, const OnnxTensor *W,
+                       const OnnxTensor *B)
+{
+    Status s = window_rank(c, n, x);
+    if (s != ST_OK)
+        return s;
+    int64_t group = attr_int(n, "group", 1);
+    size_t axes = x->ndim - 2;
+    if (W->ndim != x->ndim || group < 1 || W->dims[1] * group != x->dims[1] ||
+        W->dims[0] % group || (B && (B->ndim != 1 || B->dims[0] != W->dims[0])))
+        return say(c, ST_FAIL, "Conv: X %s, W %s and group %lld do not fit", shape_str(c, x),
+                   shape_str(c, W), (long long)group);
+    for (size_t a = 0; a < axes; a++)
+        if (attr_ints_at(n, "kernel_shape", a, axes, W->dims[2 + a]) != W->dims[2 + a])
+            return say(c, ST_FAIL, "Conv: kernel_shape differs from W %s", shape_str(c, W));
+    IrNode node = {.op = axes == 1 ? OP_CONV1D : OP_CONV2D};
+    size_t out[2];
+    if ((s = onnx_window(c, n, x, W->dims + 2, false, &node.cfg.conv.win, out)) != ST_OK)
+        return s;
+    node.cfg.conv.channels = (size_t)W->dims[0];
+    node.cfg.conv.groups = (size_t)group;
+    node.cfg.conv.bias = B != NULL;
+    node_shapes(&node, x, window_out_shape(x, (size_t)W->dims[0], out));
+    size_t rows = (size_t)x->dims[0];
+    OnnxTensor *y = batch_tensor(c, rows, &node.shape);
+    const float *params[] = {W->f, B ? B->f : NULL};
+    if (!y)
+        return say(c, ST_FAIL, "out of memory");
+    if ((s = forward_node(c, &node, rows, x->f, params, B ? 2 : 1, y->f, NULL)) != ST_OK)
+        return s;
+    return value_set(c, n->outputs[0], y) ? ST_OK : say(c, ST_FAIL, "too many values");
+}
+
+/* MaxPool's Indices: each output's argmax as a flat index into X, from the
+ * runtime's index in the input plane (row-major, or column-major for
+ * storage_order = 1). */
+static OnnxTensor *pool_indices(Case *c, const OnnxNode *n, const OnnxTensor *x,
+                                const OnnxTensor *y, const uint32_t *args)
+{
+    OnnxTensor *t = arena_alloc(c->a, sizeof *t);
+    if (!t || !(t->i64 = arena_array(c->a, y->count + 1, sizeof *t->i64)))
+        return NULL;
+    *t = (OnnxTensor){.name = "", .dtype = ONNX_INT64, .ndim = y->ndim, .count = y->count,
+                      .i64 = t->i64};
+    memcpy(t->dims, y->dims, sizeof t->dims);
+    size_t w = (size_t)x->dims[x->ndim - 1], h = x->ndim == 4 ? (size_t)x->dims[2] : 1;
+    size_t plane = h * w, per_plane = y->count / ((size_t)y->dims[0] * (size_t)y->dims[1]);
+    bool column_major = attr_int(n, "storage_order", 0) == 1;
+    for (size_t i = 0; i < y->count; i++) {
+        size_t p = args[i], base = i / per_plane * plane;
+        t->i64[i] = (int64_t)(base + (column_major ? p % w * h + p / w : p));
+    }
+    return t;
+}
+
+/* MaxPool / AveragePool as maxpool/avgpool 1d/2d (floor mode). */
+static Status run_pool(Case *c, const OnnxNode *n, const OnnxTensor *x, bool average)
+{
+    Status s = window_rank(c, n, x);
+    if (s != ST_OK)
+        return s;
+    size_t axes = x->ndim - 2;
+    const OnnxAttr *ks = onnx_attr(n, "kernel_shape");
+    if (!ks || ks->kind != ONNX_ATTR_INTS || ks->n_ints != axes)
+        return say(c, ST_FAIL, "%s without a kernel_shape of %zu sizes", n->op_type, axes);
+    IrNode node = {.op = average ? (axes == 1 ? OP_AVGPOOL1D : OP_AVGPOOL2D)
+                                 : (axes == 1 ? OP_MAXPOOL1D : OP_MAXPOOL2D)};
+    size_t out[2];
+    if ((s = onnx_window(c, n, x, ks->ints, true, &node.cfg.pool.win, out)) != ST_OK)
+        return s;
+    const IrWindow *w = &node.cfg.pool.win;
+    bool padded = w->padding[0] || w->padding[1];
+    if (average && padded && !attr_int(n, "count_include_pad", 0))
+        return say(c, ST_SKIP, "AveragePool count_include_pad = 0 with padding (nnc's average "
+                   "counts the padding, as PyTorch's default count_include_pad = True)");
+    if (average && (w->dilation[0] > 1 || w->dilation[1] > 1))
+        return say(c, ST_SKIP, "dilated AveragePool (nnc's average pooling has no dilation)");
+    node_shapes(&node, x, window_out_shape(x, (size_t)x->dims[1], out));
+    size_t rows = (size_t)x->dims[0];
+    OnnxTensor *y = batch_tensor(c, rows, &node.shape);
+    bool indices = !average && n->n_outputs > 1 && n->outputs[1][0];
+    uint32_t *args = indices ? arena_array(c->a, rows * node.units + 1, sizeof *args) : NULL;
+    if (!y || (indices && !args))
+        return say(c, ST_FAIL, "out of memory");
+    if ((s = forward_node(c, &node, rows, x->f, NULL, 0, y->f, args)) != ST_OK)
+        return s;
+    if (!value_set(c, n->outputs[0], y))
+        return say(c, ST_FAIL, "too many values");
+    if (!indices)
+        return ST_OK;
+    OnnxTensor *t = pool_indices(c, n, x, y, args);
+    return t && value_set(c, n->outputs[1], t) ? ST_OK : say(c, ST_FAIL, "out of memory");
+}
+
+/* GlobalAveragePool / GlobalMaxPool over every spatial axis (any count of
+ * them: the runtime's global pools see [C, spatial]); ONNX keeps the axes
+ * as 1s, nnc's output is [C]. */
+static Status run_global_pool(Case *c, const OnnxNode *n, const OnnxTensor *x, OpKind k)
+{
+    if (x->ndim < 3 || x->ndim - 1 > IR_MAX_RANK)
+        return say(c, ST_FAIL, "%s on %s", n->op_type, shape_str(c, x));
+    IrNode node = {.op = k};
+    node_shapes(&node, x, ir_shape_1d((size_t)x->dims[1]));
+    int64_t dims[ONNX_MAX_DIMS];
+    for (size_t d = 0; d < x->ndim; d++)
+        dims[d] = d < 2 ? x->dims[d] : 1;
+    OnnxTensor *y = tensor_new(c, x->ndim, dims);
+    if (!y)
+        return say(c, ST_FAIL, "out of memory");
+    Status s = forward_node(c, &node, (size_t)x->dims[0], x->f, NULL, 0, y->f, NULL);
+    if (s != ST_OK)
+        return s;
+    return value_set(c, n->outputs[0], y) ? ST_OK : say(c, ST_FAIL, "too many values");
+}
+
+/* BatchNormalization in inference (the running statistics): batchnorm's
+ * evaluation forward. Training forms (training_mode = 1, is_test = 0 in
+ * opset 6, more than one output) update statistics nnc updates the
+ * PyTorch way. */
+static Status run_batchnorm(Case *c, const OnnxNode *n, const OnnxTensor *x)
+{
+    const OnnxTensor *p[4];
+    for (size_t k = 0; k < 4; k++)
+        if (!has_input(n, k + 1) || !(p[k] = value_get(c, n->inputs[k + 1])) || !p[k]->f ||
+            p[k]->count != (x->ndim > 1 ? (size_t)x->dims[1] : 0))
+            return say(c, ST_FAIL, "BatchNormalization: input %zu is not [C]", k + 1);
+    bool training = attr_int(n, "training_mode", 0) || n->n_outputs > 1 ||
+                    (c->m.opset < 7 && !attr_int(n, "is_test", 0));
+    if (training)
+        return say(c, ST_SKIP, "BatchNormalization in training mode (outputs the updated "
+                   "statistics; nnc runs batchnorm's training inside `nnc run` only)");
+    if (!attr_int(n, "spatial", 1))
+        return say(c, ST_SKIP, "BatchNormalization spatial = 0 (statistics per value; nnc's "
+                   "are per channel)");
+    if (x->ndim - 1 > IR_MAX_RANK)
+        return say(c, ST_FAIL, "BatchNormalization on %s", shape_str(c, x));
+    IrNode node = {.op = OP_BATCHNORM};
+    node.cfg.batchnorm.eps = attr_float(n, "epsilon", 1e-5f);
+    node.cfg.batchnorm.momentum = 1.0 - attr_float(n, "momentum", 0.9f);
+    node_shapes(&node, x, sample_shape(x));
+    OnnxTensor *y = tensor_new(c, x->ndim, x->dims);
+    const float *params[] = {p[0]->f, p[1]->f, p[2]->f, p[3]->f};
+    if (!y)
+        return say(c, ST_FAIL, "out of memory");
+    Status s = forward_node(c, &node, (size_t)x->dims[0], x->f, params, 4, y->f, NULL);
+    if (s != ST_OK)
+        return s;
+    return value_set(c, n->outputs[0], y) ? ST_OK : say(c, ST_FAIL, "too many values");
+}
+
+/* An axis attribute in [0, rank) (negative counts from the end). */
+static Status axis_of(Case *c, const OnnxNode *n, int64_t dflt, int64_t rank, bool inclusive,
+                      size_t *axis)
+{
+    int64_t a = attr_int(n, "axis", dflt);
+    a += a < 0 ? rank : 0;
+    if (a < 0 || a > rank - (inclusive ? 0 : 1))
+        return say(c, ST_FAIL, "%s axis out of range", n->op_type);
+    *axis = (size_t)a;
+    return ST_OK;
+}
+
+/* Flatten(axis) to [prod(dims before), prod(dims from)]: nnc's flatten,
+ * which keeps the values' order (row-major, channels first). */
+static Status run_flatten(Case *c, const OnnxNode *n, const OnnxTensor *x)
+{
+    size_t axis = 0;
+    Status s = axis_of(c, n, 1, (int64_t)x->ndim, true, &axis);
+    if (s != ST_OK)
+        return s;
+    int64_t dims[2] = {1, 1};
+    for (size_t d = 0; d < x->ndim; d++)
+        dims[d >= axis] *= x->dims[d];
+    OnnxTensor *y = tensor_new(c, 2, dims);
+    if (!y)
+        return say(c, ST_FAIL, "out of memory");
+    IrNode node = {.op = OP_FLATTEN};
+    node_shapes(&node, y, ir_shape_1d((size_t)dims[1]));
+    RtOpArgs a = {.rows = (size_t)dims[0], .in = (size_t)dims[1], .out = (size_t)dims[1],
+                  .node = &node, .x = x->f, .y = y->f};
+    rt_op_forward(OP_FLATTEN, &a);
+    return value_set(c, n->outputs[0], y) ? ST_OK : say(c, ST_FAIL, "too many values");
+}
+
+/* Every input of a multi-input node (Concat, Sum), float, or a status. */
+static Status all_inputs(Case *c, const OnnxNode *n, const OnnxTensor **in, const float **xs)
+{
+    if (n->n_inputs < 1 || n->n_inputs > IR_MAX_INPUTS)
+        return say(c, ST_FAIL, "%s with %zu inputs", n->op_type, n->n_inputs);
+    for (size_t k = 0; k < n->n_inputs; k++) {
+        if (!(in[k] = value_get(c, n->inputs[k])))
+            return say(c, ST_FAIL, "%s: input '%s' has no value", n->op_type, n->inputs[k]);
+        if (in[k]->dtype != ONNX_FLOAT)
+            return say(c, ST_SKIP, "%s on %s tensors (nnc computes in float32)", n->op_type,
+                       onnx_dtype_name(in[k]->dtype));
+        xs[k] = in[k]->f;
+    }
+    return ST_OK;
+}
+
+/* Concat(axis) as nnc's concat: per index of the axes before `axis` (the
+ * runtime's rows), the inputs' blocks one after another; the blocks are
+ * the inputs' sizes from `axis` on. */
+static Status run_concat(Case *c, const OnnxNode *n)
+{
+    const OnnxTensor *in[IR_MAX_INPUTS];
+    const float *xs[IR_MAX_INPUTS];
+    size_t sizes[IR_MAX_INPUTS], axis = 0;
+    Status s = all_inputs(c, n, in, xs);
+    if (s != ST_OK || (s = axis_of(c, n, 0, (int64_t)in[0]->ndim, false, &axis)) != ST_OK)
+        return s;
+    int64_t dims[ONNX_MAX_DIMS];
+    memcpy(dims, in[0]->dims, sizeof dims);
+    dims[axis] = 0;
+    size_t rows = 1, out = 0;
+    for (size_t d = 0; d < axis; d++)
+        rows *= (size_t)dims[d];
+    for (size_t k = 0; k < n->n_inputs; k++) {
+        bool fits = in[k]->ndim == in[0]->ndim;
+        for (size_t d = 0; fits && d < in[0]->ndim; d++)
+            fits = d == axis || in[k]->dims[d] == in[0]->dims[d];
+        if (!fits)
+            return say(c, ST_FAIL, "Concat: %s and %s differ off the axis", shape_str(c, in[0]),
+                       shape_str(c, in[k]));
+        dims[axis] += in[k]->dims[axis];
+        sizes[k] = rows ? in[k]->count / rows : 0;
+        out += sizes[k];
+    }
+    OnnxTensor *y = tensor_new(c, in[0]->ndim, dims);
+    if (!y)
+        return say(c, ST_FAIL, "out of memory");
+    RtOpArgs a = {.rows = rows, .out = out, .x = xs[0], .y = y->f, .xs = xs,
+                  .in_sizes = sizes, .n_in = n->n_inputs};
+    rt_op_forward(OP_CONCAT, &a);
+    return value_set(c, n->outputs[0], y) ? ST_OK : say(c, ST_FAIL, "too many values");
+}
+
+/* Sum, and Add of equal shapes: nnc's add (inputs summed left to right). */
+static Status run_sum(Case *c, const OnnxNode *n)
+{
+    const OnnxTensor *in[IR_MAX_INPUTS];
+    const float *xs[IR_MAX_INPUTS];
+    Status s = all_inputs(c, n, in, xs);
+    if (s != ST_OK)
+        return s;
+    for (size_t k = 1; k < n->n_inputs; k++) {
+        bool same = in[k]->ndim == in[0]->ndim;
+        for (size_t d = 0; same && d < in[0]->ndim; d++)
+            same = in[k]->dims[d] == in[0]->dims[d];
+        if (!same)
+            return say(c, ST_SKIP, "%s with broadcasting (%s and %s; nnc's add needs equal "
+                       "shapes)", n->op_type, shape_str(c, in[0]), shape_str(c, in[k]));
+    }
+    OnnxTensor *y = tensor_new(c, in[0]->ndim, in[0]->dims);
+    if (!y)
+        return say(c, ST_FAIL, "out of memory");
+    RtOpArgs a = {.rows = 1, .in = in[0]->count, .out = in[0]->count, .x = xs[0], .y = y->f,
+                  .xs = xs, .n_in = n->n_inputs};
+    rt_op_forward(OP_ADD, &a);
+    return value_set(c, n->outputs[0], y) ? ST_OK : say(c, ST_FAIL, "too many values");
+}
+
+/* Unsqueeze / Squeeze (PyTorch's exports wrap 1-D pooling in them): shape
+ * only, the values are shared; axes are an attribute before opset 13, an
+ * input from it. */
+static Status run_reshape_axes(Case *c, const OnnxNode *n, const OnnxTensor *x, bool unsqueeze)
+{
+    const OnnxAttr *at = onnx_attr(n, "axes");
+    const OnnxTensor *t = has_input(n, 1) ? value_get(c, n->inputs[1]) : NULL;
+    const int64_t *axes = at && at->kind == ONNX_ATTR_INTS ? at->ints : t ? t->i64 : NULL;
+    size_t n_axes = at && at->kind == ONNX_ATTR_INTS ? at->n_ints : t ? t->count : 0;
+    size_t rank = unsqueeze ? x->ndim + n_axes : x->ndim;
+    if (!axes || rank > ONNX_MAX_DIMS)
+        return say(c, ST_SKIP, "%s without explicit axes", n->op_type);
+    bool marked[ONNX_MAX_DIMS] = {false};
+    for (size_t k = 0; k < n_axes; k++) {
+        int64_t a = axes[k] + (axes[k] < 0 ? (int64_t)rank : 0);
+        if (a < 0 || a >= (int64_t)rank || (!unsqueeze && x->dims[a] != 1))
+            return say(c, ST_FAIL, "%s: axis %lld does not fit %s", n->op_type,
+                       (long long)axes[k], shape_str(c, x));
+        marked[a] = true;
+    }
+    OnnxTensor *y = arena_alloc(c->a, sizeof *y);
+    if (!y)
+        return say(c, ST_FAIL, "out of memory");
+    *y = *x;
+    y->ndim = 0;
+    for (size_t d = 0, src = 0; d < rank; d++) {
+        if (unsqueeze)
+            y->dims[y->ndim++] = marked[d] ? 1 : x->dims[src++];
+        else if (!marked[d])
+            y->dims[y->ndim++] = x->dims[d];
+    }
+    return value_set(c, n->outputs[0], y) ? ST_OK : say(c, ST_FAIL, "too many values");
+}
+
+/* Dropout is the identity unless training_mode (opset 12's third input)
+ * is true; its mask output is not nnc's. */
+static Status run_dropout(Case *c, const OnnxNode *n, const OnnxTensor *x)
+{
+    const OnnxTensor *mode = has_input(n, 2) ? value_get(c, n->inputs[2]) : NULL;
+    if (mode && !mode->f && !mode->i64)
+        return say(c, ST_SKIP, "Dropout with a %s training_mode (nnc reads float and integer "
+                   "tensors)", onnx_dtype_name(mode->dtype));
+    bool training = mode && mode->count && (mode->f ? mode->f[0] != 0.0f : mode->i64[0] != 0);
+    if (training || (c->m.opset < 7 && !attr_int(n, "is_test", 0)))
+        return say(c, ST_SKIP, "Dropout in training mode (a random mask)");
+    if (n->n_outputs > 1 && n->outputs[1][0])
+        return say(c, ST_SKIP, "Dropout's mask output (nnc's dropout has none at inference)");
+    return run_elementwise(c, n, x, OP_DROPOUT, 0);
+}
+
+/* HardSigmoid: nnc's is PyTorch's, alpha 1/6 and beta 0.5. */
+static Status run_hardsigmoid(Case *c, const OnnxNode *n, const OnnxTensor *x)
+{
+    float alpha = attr_float(n, "alpha", 0.2f), beta = attr_float(n, "beta", 0.5f);
+    if (fabsf(alpha - 1.0f / 6.0f) > 1e-7f || beta != 0.5f)
+        return say(c, ST_SKIP, "HardSigmoid alpha = %g, beta = %g (nnc's hardsigmoid is "
+                   "PyTorch's: alpha 1/6, beta 0.5)", (double)alpha, (double)beta);
+    return run_elementwise(c, n, x, OP_HARDSIGMOID, 0);
+}
+
 static const char *const supported_ops[] = {
     "Gemm", "MatMul", "Add", "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Softmax", "LogSoftmax",
     "SoftmaxCrossEntropyLoss",
+    "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Flatten",
+    "BatchNormalization", "Concat", "Sum", "Elu", "Softplus", "HardSwish", "HardSigmoid",
+    "Identity", "Dropout", "Unsqueeze", "Squeeze",
 };
 
 static bool op_supported(const char *op)
@@ -338,8 +818,30 @@ static Status check_ops(Case *c)
     return ST_OK;
 }
 
+/* The nodes with any number of inputs, or inputs that are not float. */
+static Status run_special_node(Case *c, const OnnxNode *n, bool *done)
+{
+    *done = true;
+    if (!strcmp(n->op_type, "Concat"))
+        return run_concat(c, n);
+    if (!strcmp(n->op_type, "Sum"))
+        return run_sum(c, n);
+    const OnnxTensor *x = has_input(n, 0) ? value_get(c, n->inputs[0]) : NULL;
+    bool squeeze = !strcmp(n->op_type, "Squeeze");
+    if (x && (squeeze || !strcmp(n->op_type, "Unsqueeze")) && n->n_outputs == 1)
+        return run_reshape_axes(c, n, x, !squeeze);
+    if (x && x->dtype == ONNX_FLOAT && !strcmp(n->op_type, "Dropout") && n->n_outputs >= 1)
+        return run_dropout(c, n, x);
+    *done = false;
+    return ST_OK;
+}
+
 static Status run_node(Case *c, const OnnxNode *n)
 {
+    bool done;
+    Status special = run_special_node(c, n, &done);
+    if (done)
+        return special;
     const OnnxTensor *in[3] = {NULL, NULL, NULL};
     for (size_t i = 0; i < n->n_inputs && i < 3; i++) {
         if (!n->inputs[i][0])
@@ -365,6 +867,25 @@ static Status run_node(Case *c, const OnnxNode *n)
         return run_elementwise(c, n, in[0], OP_LEAKY_RELU, attr_float(n, "alpha", 0.01f));
     if (!strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax"))
         return run_softmax(c, n, in[0], !strcmp(op, "LogSoftmax"));
+    if (!strcmp(op, "Elu"))
+        return run_elementwise(c, n, in[0], OP_ELU, attr_float(n, "alpha", 1.0f));
+    if (!strcmp(op, "Softplus"))
+        return run_elementwise(c, n, in[0], OP_SOFTPLUS, 0);
+    if (!strcmp(op, "HardSwish"))
+        return run_elementwise(c, n, in[0], OP_HARDSWISH, 0);
+    if (!strcmp(op, "HardSigmoid"))
+        return run_hardsigmoid(c, n, in[0]);
+    if (!strcmp(op, "Identity"))
+        return run_elementwise(c, n, in[0], OP_IDENTITY, 0);
+    if (!strcmp(op, "MaxPool") || !strcmp(op, "AveragePool"))
+        return run_pool(c, n, in[0], !strcmp(op, "AveragePool"));
+    if (!strcmp(op, "GlobalAveragePool") || !strcmp(op, "GlobalMaxPool"))
+        return run_global_pool(c, n, in[0],
+                               !strcmp(op, "GlobalMaxPool") ? OP_GLOBAL_MAXPOOL : OP_GLOBAL_AVGPOOL);
+    if (!strcmp(op, "Flatten"))
+        return run_flatten(c, n, in[0]);
+    if (!strcmp(op, "BatchNormalization"))
+        return run_batchnorm(c, n, in[0]);
     if (!in[1])
         return say(c, ST_FAIL, "%s needs two inputs", op);
     if (!strcmp(op, "Gemm"))
@@ -375,6 +896,11 @@ static Status run_node(Case *c, const OnnxNode *n)
                        shape_str(c, in[0]), shape_str(c, in[1]));
         return run_gemm(c, n, in[0], in[1], NULL);
     }
+    if (!strcmp(op, "Conv"))
+        return run_conv(c, n, in[0], in[1], in[2]);
+    if (!strcmp(op, "Add") && in[0]->ndim == in[1]->ndim &&
+        !memcmp(in[0]->dims, in[1]->dims, in[0]->ndim * sizeof *in[0]->dims))
+        return run_sum(c, n);
     if (!strcmp(op, "Add"))
         return run_add(c, n, in[0], in[1]);
     return run_sce(c, n, in[0], in[1]);
@@ -384,8 +910,27 @@ static Status run_node(Case *c, const OnnxNode *n)
 
 /* Compares got with want; on mismatch says so in c->msg. Sets c->loose when
  * the values agree only within ONNX's own tolerance. */
+/* Integer outputs (MaxPool's Indices) must be equal. */
+static Status compare_ints(Case *c, const char *what, const OnnxTensor *got,
+                           const OnnxTensor *want)
+{
+    bool same = got->ndim == want->ndim && got->count == want->count;
+    for (size_t d = 0; same && d < got->ndim; d++)
+        same = got->dims[d] == want->dims[d];
+    if (!same)
+        return say(c, ST_FAIL, "%s: shape %s, expected %s", what, shape_str(c, got),
+                   shape_str(c, want));
+    for (size_t i = 0; i < want->count; i++)
+        if (got->i64[i] != want->i64[i])
+            return say(c, ST_FAIL, "%s: index %zu is %lld, expected %lld", what, i,
+                       (long long)got->i64[i], (long long)want->i64[i]);
+    return ST_OK;
+}
+
 static Status compare(Case *c, const char *what, const OnnxTensor *got, const OnnxTensor *want)
 {
+    if (want->dtype == ONNX_INT64 && got->i64 && want->i64)
+        return compare_ints(c, what, got, want);
     if (want->dtype != ONNX_FLOAT)
         return say(c, ST_SKIP, "expected %s output (nnc computes in float32)",
                    onnx_dtype_name(want->dtype));
@@ -753,21 +1298,68 @@ static Status run_case(Case *c, bool *emitted)
 
 /* ---- the suite --------------------------------------------------------- */
 
-static const char *const families[] = {
+/* The cases run: every case of a folder whose name starts with one of its
+ * prefixes (NULL ends a list), or is the name before a final '$'. */
+static const char *const node_families[] = {
     "test_gemm_", "test_relu", "test_sigmoid", "test_tanh", "test_softmax_",
     "test_logsoftmax_", "test_leakyrelu", "test_matmul", "test_add", "test_sce_",
+    /* the tensor layers and graph ops (issue 15), and the other activations */
+    "test_conv_", "test_basic_conv_", "test_maxpool_", "test_averagepool_",
+    "test_globalaveragepool", "test_globalmaxpool", "test_batchnorm_", "test_flatten_",
+    "test_concat_", "test_sum_", "test_elu", "test_softplus", "test_hardsigmoid",
+    "test_hardswish", "test_dropout_",
+    "test_identity$", /* not test_identity_opt, _sequence: optional and sequence values */
+    NULL,
 };
+static const char *const pytorch_families[] = {
+    "test_Linear", "test_Conv1d", "test_Conv2d", "test_MaxPool", "test_AvgPool",
+    "test_BatchNorm", "test_ReLU", "test_Sigmoid", "test_Tanh", "test_ELU", "test_LeakyReLU",
+    "test_Softplus", "test_Softmax", "test_LogSoftmax", "test_softmax_lastdim",
+    "test_log_softmax_lastdim", NULL,
+};
+static const char *const operator_families[] = {
+    "test_operator_conv", "test_operator_maxpool", "test_operator_flatten", "test_operator_concat",
+    "test_operator_addmm", "test_operator_view", NULL,
+};
+static const char *const simple_families[] = {"test_single_relu_model", NULL};
+static const struct {
+    const char *dir;
+    const char *const *families;
+} suites[] = {{"node", node_families}, {"pytorch-converted", pytorch_families},
+              {"pytorch-operator", operator_families}, {"simple", simple_families}};
 
-static bool wanted(const char *name, bool all)
+static bool wanted(const char *name, const char *const *families, bool all)
 {
     if (strncmp(name, "test_", 5))
         return false;
     if (all)
         return true;
-    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
-        if (!strncmp(name, families[i], strlen(families[i])))
+    for (size_t i = 0; families[i]; i++) {
+        size_t len = strlen(families[i]);
+        bool exact = len && families[i][len - 1] == '$';
+        if (!strncmp(name, families[i], len - exact) && (!exact || name[len - 1] == '\0'))
             return true;
+    }
     return false;
+}
+
+/* Appends the wanted cases of DATA_DIR/dir, sorted, to dirs; false when
+ * the folder cannot be read. */
+static bool list_cases(Arena *a, const char *data, size_t suite, bool all, char **dirs,
+                       size_t cap, size_t *n_dirs)
+{
+    char *dir = arena_printf(a, "%s/%s", data, suites[suite].dir);
+    struct dirent **ents;
+    int n_ents = dir ? scandir(dir, &ents, NULL, alphasort) : -1;
+    if (n_ents < 0)
+        return false;
+    for (int i = 0; i < n_ents; i++) {
+        if (*n_dirs < cap && wanted(ents[i]->d_name, suites[suite].families, all))
+            dirs[(*n_dirs)++] = arena_printf(a, "%s/%s", dir, ents[i]->d_name);
+        free(ents[i]);
+    }
+    free(ents);
+    return true;
 }
 
 int main(int argc, char **argv)
@@ -779,24 +1371,17 @@ int main(int argc, char **argv)
     bool all = argc > 2 && !strcmp(argv[2], "--all");
     Arena names;
     arena_init(&names);
-    char *node_dir = arena_printf(&names, "%s/node", argv[1]);
-    struct dirent **ents;
-    int n_ents = scandir(node_dir, &ents, NULL, alphasort);
-    if (n_ents < 0) {
-        fprintf(stderr, "conformance: cannot read %s (is libonnx-testdata installed?)\n", node_dir);
-        arena_free(&names);
-        return 2;
-    }
+    enum { MAX_CASES = 4096 };
     size_t n_dirs = 0;
-    char **dirs = arena_array(&names, (size_t)n_ents + 2, sizeof(char *));
-    for (int i = 0; i < n_ents; i++) {
-        if (dirs && wanted(ents[i]->d_name, all))
-            dirs[n_dirs++] = arena_printf(&names, "%s/%s", node_dir, ents[i]->d_name);
-        free(ents[i]);
+    char **dirs = arena_array(&names, MAX_CASES, sizeof(char *));
+    for (size_t k = 0; dirs && k < sizeof suites / sizeof suites[0]; k++) {
+        if (!list_cases(&names, argv[1], k, all, dirs, MAX_CASES, &n_dirs)) {
+            fprintf(stderr, "conformance: cannot read %s/%s (is libonnx-testdata installed?)\n",
+                    argv[1], suites[k].dir);
+            arena_free(&names);
+            return 2;
+        }
     }
-    free(ents);
-    if (dirs)
-        dirs[n_dirs++] = arena_printf(&names, "%s/pytorch-converted/test_Linear", argv[1]);
     int passed = 0, failed = 0, skipped = 0;
     for (size_t i = 0; dirs && i < n_dirs; i++) {
         Arena a;
