@@ -31,15 +31,22 @@ void py_put_float32(FILE *f, float v)
     fputs(strcmp(buf, "-0") == 0 ? "-0.0" : buf, f);
 }
 
-void py_put_double(FILE *f, double v)
+const char *py_double_text(char buf[PY_DOUBLE_TEXT], double v)
 {
-    char buf[40];
     for (int digits = 1; digits <= 17; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        snprintf(buf, PY_DOUBLE_TEXT, "%.*g", digits, v);
         if (strtod(buf, NULL) == v)
             break;
     }
-    fprintf(f, "%s%s", buf, strpbrk(buf, ".en") ? "" : ".0");
+    if (!strpbrk(buf, ".en"))
+        strcat(buf, ".0");
+    return buf;
+}
+
+void py_put_double(FILE *f, double v)
+{
+    char buf[PY_DOUBLE_TEXT];
+    fputs(py_double_text(buf, v), f);
 }
 
 static void put_row(FILE *f, const float *v, size_t cols)
