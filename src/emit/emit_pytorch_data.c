@@ -258,8 +258,7 @@ static void data_header(FILE *f, const PyPackage *k, DataNeeds n)
     fprintf(f, "\"\"\"The datasets %s trains and evaluates %s on, built as nnc builds\n",
             k->source_base, k->m->name);
     fputs("them (written by nnc, --target pytorch). load(\"NAME\") returns float32 tensors\n"
-          "(x, y); a split dataset also has NAME.train, NAME.test and NAME.valid\n"
-          "(split in three).\n\"\"\"\n", f);
+          "(x, y); a split dataset also has NAME.train and NAME.test.\n\"\"\"\n", f);
     if (n.csv)
         fputs("from fractions import Fraction\n", f);
     fputs("import functools\n", f);
