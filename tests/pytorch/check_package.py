@@ -20,6 +20,15 @@
 9. tests/torch/losses_fixed.nn: the packages of the losses with arguments
    and of bce_logits build the torch loss with them, follow nnc run's loss
    per epoch and score as nnc does (a logit is class 1 when > 0).
+10. Every schedule kind nnc names (its "expected ..." list), with its
+   arguments and with --epochs cutting the run short: make_scheduler's
+   torch.optim.lr_scheduler gives nnc run's lr per epoch (1e-12 relative).
+11. digits_validate.nn (adamw, cosine warm-up, clip_grad, validate,
+   early_stop, split = [train, valid, test]): data.py's valid and test
+   parts are nnc's rows; in one process the training and validation loss
+   of every epoch within 1e-4 of nnc run's, the same stop and best epoch,
+   the best epoch's weights saved; under torchrun (2 processes) the same
+   stop and best epoch.
 
 usage: check_package.py NNC REPO_ROOT WORK_DIR"""
 import importlib
@@ -27,6 +36,7 @@ import json
 import os
 import py_compile
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -126,11 +136,21 @@ def same_curve(text, want, what):
           f"worst {worst:.2g})")
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
 def torchrun(pkg, *args):
     """The command that runs pkg's train.py in 2 processes."""
     # --redirects/--tee with explicit values: torchrun 1.13 on Python 3.11
     # fails on its own defaults (IntFlag iteration changed); these work on all.
-    return ["torchrun", "--standalone", "--nproc_per_node=2", "--monitor_interval=0.2",
+    # The rendezvous on a free port: --standalone always takes 29400 in torch
+    # 1.13, so two runs on one machine at once fail ("Address already in use").
+    return ["torchrun", "--nnodes=1", "--rdzv_backend=c10d",
+            f"--rdzv_endpoint=localhost:{free_port()}", f"--rdzv_id=nnc-{os.getpid()}",
+            "--nproc_per_node=2", "--monitor_interval=0.2",
             "--redirects=0:1", "--tee=0:1", os.path.join(pkg, "train.py"), *args]
 
 
@@ -285,7 +305,7 @@ def rmsprop():
     r = run([PY, os.path.join(out, "train.py"), "--save", os.path.join(WORK, "rmsprop.safetensors")],
             cwd=WORK)
     check("torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=eps, momentum=momentum, "
-          "centered=centered)" in open(os.path.join(out, "train.py")).read(),
+          "centered=centered, weight_decay=weight_decay)" in open(os.path.join(out, "train.py")).read(),
           "xor_rmsprop.nn: train.py builds torch.optim.RMSprop with every argument")
     same_curve(r.stdout, nnc_losses(nn_file), "xor_rmsprop.nn: RMSprop in PyTorch")
 
@@ -316,6 +336,166 @@ def losses():
             got = re.search(r": mse (\S+)", r.stdout)
             same = got is not None and abs(float(got.group(1)) - score["mse"]) <= 1e-5 * score["mse"]
         check(same, f"losses_fixed.nn {model}: train.py scores {verdict.strip()} as nnc")
+
+
+def train_script(folder):
+    """The package's train.py imported as a module (its main() does not run),
+    with the package's other modules fresh."""
+    for mod in ("model", "data", "safetensors_io", "train"):
+        sys.modules.pop(mod, None)
+    sys.path.insert(0, folder)
+    try:
+        return importlib.import_module("train")
+    finally:
+        sys.path.remove(folder)
+
+
+def schedule_kinds():
+    """The schedules nnc knows, from its refusal of one it does not."""
+    nn_file = os.path.join(WORK, "no_schedule.nn")
+    with open(nn_file, "w") as f:
+        f.write(SCHEDULE_NN.format(schedule="no_such_schedule", epochs=4))
+    r = subprocess.run([NNC, "check", nn_file], capture_output=True, text=True, env=ENV)
+    listed = re.search(r"expected (.*)\)", r.stderr)
+    return re.split(r", | or ", listed.group(1)) if listed else []
+
+
+SCHEDULE_NN = """dataset xor {{
+    x = [[0, 0], [0, 1], [1, 0], [1, 1]]
+    y = [0, 1, 1, 0]
+}}
+model XORNet {{
+    input 2
+    hidden: dense 4, tanh
+    out: dense 1, sigmoid
+}}
+train XORNet on xor {{
+    loss      = bce
+    optimizer = sgd(lr = 0.5, momentum = 0.9)
+    schedule  = {schedule}
+    epochs    = {epochs}
+}}
+"""
+
+# At least one case per kind; cosine with and without a warm-up (LinearLR
+# then CosineAnnealingLR in a SequentialLR, or CosineAnnealingLR alone).
+SCHEDULE_CASES = ["constant", "step(every = 3)", "step(every = 2, gamma = 0.5)",
+                  "exponential(gamma = 0.8)", "cosine", "cosine(warmup = 1)",
+                  "cosine(warmup = 4, min_lr = 0.01)"]
+
+
+def schedule_lrs(pkg, epochs):
+    """The lr of each epoch as train.py's make_scheduler sets it."""
+    train = train_script(pkg)
+    optimizer = train.make_optimizer([torch.nn.Parameter(torch.zeros(1))])
+    scheduler = train.make_scheduler(optimizer, epochs)
+    lrs = []
+    for _ in range(epochs):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+    return lrs
+
+
+def schedules():
+    kinds = schedule_kinds()
+    covered = {case.split("(")[0] for case in SCHEDULE_CASES}
+    check(len(kinds) >= 4 and set(kinds) <= covered,
+          f"schedules: nnc knows {', '.join(kinds) or '?'}; each has a case here")
+    for k, case in enumerate(SCHEDULE_CASES):
+        nn_file = os.path.join(WORK, f"schedule{k}.nn")
+        with open(nn_file, "w") as f:
+            f.write(SCHEDULE_NN.format(schedule=case, epochs=12))
+        pkg = os.path.join(WORK, f"schedule{k}")
+        run([NNC, "emit", nn_file, "--target", "pytorch", "-o", pkg])
+        for epochs in (12, 5, 3):
+            doc = nnc_json(nn_file, "--epochs", str(epochs))
+            want = [s for s in doc["steps"] if s["step"] == "train"][0]["runs"][0]["lr_per_epoch"]
+            got = schedule_lrs(pkg, epochs)
+            worst = max(abs(g - w) / w for g, w in zip(got, want)) if len(got) == len(want) else 1
+            check(worst <= 1e-12, f"schedule {case}, {epochs} epochs: train.py's lr per epoch "
+                  f"is nnc run's (worst rel diff {worst:.2g})")
+
+
+def epoch_lines(text):
+    """{epoch: (loss, lr, valid loss)} from lines like nnc's "epoch  3/60  loss L
+    lr R  valid loss V  acc A%"."""
+    return {int(m.group(1)): tuple(float(v) for v in m.group(2, 3, 4))
+            for m in re.finditer(r"epoch +(\d+)/\d+  loss (\S+)  lr (\S+)  valid loss (\S+)", text)}
+
+
+def same_epochs(text, want, what, tolerance):
+    """The package's per-epoch training and validation losses against nnc's
+    run object; both end at the same epoch."""
+    got = epoch_lines(text)
+    n = want["epochs_run"]
+    full = sorted(got) == list(range(1, n + 1))
+    worst = {"loss": 1.0, "valid loss": 1.0, "lr": 1.0}
+    if full:
+        for key, col, series in (("loss", 0, "loss_per_epoch"), ("lr", 1, "lr_per_epoch"),
+                                 ("valid loss", 2, "valid_loss_per_epoch")):
+            worst[key] = max(abs(got[e][col] - want[series][e - 1]) / abs(want[series][e - 1])
+                             for e in got)
+    # the lr column has 6 significant digits
+    check(full and worst["loss"] <= tolerance and worst["valid loss"] <= tolerance
+          and worst["lr"] <= 1e-5,
+          f"{what}: {len(got)} epochs (nnc: {n}); worst rel diff: loss {worst['loss']:.2g}, "
+          f"valid loss {worst['valid loss']:.2g}, lr {worst['lr']:.2g}")
+
+
+def same_stop(text, want, what):
+    stop = re.search(r"early stop at epoch (\d+): no lower validation loss for (\d+) epochs", text)
+    best = re.search(r"best epoch (\d+) \(validation loss (\S+)\)", text)
+    same = stop is not None and want["stopped_early"] and int(stop.group(1)) == want["epochs_run"] \
+        and best is not None and int(best.group(1)) == want["best_epoch"]
+    check(same, f"{what}: stopped at epoch {stop.group(1) if stop else '-'}, best epoch "
+          f"{best.group(1) if best else '-'} (nnc: {want['epochs_run']}, {want['best_epoch']})")
+
+
+def same_weights(path, want_path, what):
+    got, want = read_safetensors(path), read_safetensors(want_path)
+    worst = max((float(np.max(np.abs(got[k] - want[k]) / (1e-4 * np.abs(want[k]) + 1e-5)))
+                 for k in want), default=2.0) if got.keys() == want.keys() else 2.0
+    check(worst <= 1.0, f"{what} (worst at {worst:.2g} of 1e-4 rel + 1e-5 abs)")
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        body = f.read()
+    return {k: np.frombuffer(body[v["data_offsets"][0]:v["data_offsets"][1]], dtype=np.float32)
+            for k, v in header.items() if k != "__metadata__"}
+
+
+def validation_digits():
+    nn_file = os.path.join(HERE, "digits_validate.nn")
+    pkg = os.path.join(WORK, "digits_validate")
+    run([NNC, "emit", nn_file, "--target", "pytorch", "-o", pkg])
+    nnc_weights = os.path.join(WORK, "validate-nnc.safetensors")
+    doc = nnc_json(nn_file, "--save", nnc_weights)
+    want = [s for s in doc["steps"] if s["step"] == "train"][0]["runs"][0]
+    _, data, _ = package(pkg)
+    for ev in evaluations(doc):
+        x, y = data.load(ev["dataset"])
+        same = np.array_equal(x.numpy(), np.array([r["inputs"] for r in ev["rows"]], dtype=np.float32)) \
+            and np.array_equal(y.numpy()[:, 0], np.array([r["target"] for r in ev["rows"]], dtype=np.float32))
+        check(same, f"digits_validate.nn {ev['dataset']}: the same {len(ev['rows'])} rows as nnc")
+    weights = os.path.join(WORK, "validate-one.safetensors")
+    r = run([PY, os.path.join(pkg, "train.py"), "--save", weights], cwd=WORK)
+    same_epochs(r.stdout, want, "digits_validate.nn, one process", 1e-4)
+    same_stop(r.stdout, want, "digits_validate.nn, one process")
+    same_weights(weights, nnc_weights, "digits_validate.nn: train.py saves the best epoch's "
+                 "weights, nnc's")
+    final = evaluations(doc)[-1]
+    verdict = f"accuracy {final['correct']}/{final['total']} "
+    check(verdict in r.stdout, f"digits_validate.nn: digits3.test {verdict.strip()} as nnc")
+    r = run(torchrun(pkg, "--save", os.path.join(WORK, "validate-ddp.safetensors")), cwd=WORK)
+    text = r.stdout + r.stderr
+    check("2 process(es)" in text, "digits_validate.nn under torchrun: 2 processes")
+    same_epochs(text, want, "digits_validate.nn under torchrun", 1e-3)
+    same_stop(text, want, "digits_validate.nn under torchrun")
 
 
 def refused(example, extra):
@@ -363,6 +543,8 @@ def main():
     digits()
     rmsprop()
     losses()
+    schedules()
+    validation_digits()
     if failures:
         print(f"tests/pytorch: {len(failures)} failed")
         return 1

@@ -2,7 +2,9 @@
 # The PyTorch packages of `nnc emit --target pytorch`: its refusals
 # (errors.sh, no PyTorch needed), then check_package.py:
 # XOR under torchrun with 2 processes, weights back and forth with nnc,
-# digits' data and a short run, fixed-weight models, py_compile of all.
+# digits' data and a short run, fixed-weight models, py_compile of all,
+# every schedule, and validation with early stopping in one process and
+# under torchrun against nnc run.
 # Skips (exit 0) when PyTorch is not installed for /usr/bin/python3, except
 # under CI=true, where a missing PyTorch is a failure.
 set -e
