@@ -129,12 +129,20 @@ static const char *const module_attributes[] = {
     "zero_grad", NULL};
 
 /* The names model.py and train.py use at the top level (modules, classes,
- * builtins the code calls): a model class of that name would shadow them. */
+ * functions, settings, builtins the code calls): a model class of that name
+ * would shadow them. tests/pytorch/check_package.py reads every generated
+ * file's names and checks that each is here. */
 static const char *const package_globals[] = {
-    "DistributedDataParallel", "DataLoader", "DistributedSampler", "StepFunction",
-    "TensorDataset", "argparse", "copy", "data", "dist", "dict", "float", "int", "len",
-    "list", "main", "math", "max", "min", "model", "nn", "os", "print", "range", "round",
-    "sorted", "str", "sum", "time", "torch", "zip", NULL};
+    "any", "argparse", "BATCH", "bool", "CLIP_GRAD", "copy", "data", "DataLoader", "dict",
+    "dist", "DistributedDataParallel", "DistributedSampler", "EARLY_STOP", "epoch_line",
+    "EPOCHS", "EVALUATE", "evaluate", "finish_validation", "float", "INIT", "inspect", "int",
+    "isinstance", "len", "list", "load_file", "LOG_EVERY", "log_interval", "main",
+    "make_loader", "make_loss", "make_optimizer", "make_scheduler", "math", "max", "min",
+    "model", "nn", "os", "parse_args", "print", "range", "round", "run_path", "save",
+    "save_file", "score", "SEED", "setup", "SHOW_LR", "sorted", "staticmethod", "StepFunction",
+    "str", "sum", "super", "SWEEP", "sweep_runs", "sys", "targets", "TensorDataset", "time",
+    "torch", "train", "TRAIN_DATA", "train_epoch", "train_run", "type", "UserWarning",
+    "VALIDATE", "validate", "warnings", "Watch", "zip", NULL};
 
 const char *emit_pytorch_name_clash(const char *name, bool attribute)
 {
@@ -144,6 +152,8 @@ const char *emit_pytorch_name_clash(const char *name, bool attribute)
         return strncmp(name, "_", 1) == 0 ? "starts with '_', which nn.Module keeps for its "
                                             "internals"
                                           : "is already an attribute of nn.Module";
+    if (!attribute && strncmp(name, "__", 2) == 0)
+        return "starts with '__', which Python keeps for its own names (__doc__, __name__)";
     if (!attribute && in_list(name, package_globals))
         return "is a name the generated Python code already uses";
     return NULL;

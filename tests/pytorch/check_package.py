@@ -29,13 +29,19 @@
    of every epoch within 1e-4 of nnc run's, the same stop and best epoch,
    the best epoch's weights saved; under torchrun (2 processes) the same
    stop and best epoch.
+12. Every name model.py and train.py of all those packages bind at the top
+   level or take from builtins is refused as a model name (a class of that
+   name would shadow it in train.py).
 
 usage: check_package.py NNC REPO_ROOT WORK_DIR"""
+import ast
+import builtins
 import importlib
 import json
 import os
 import py_compile
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -498,6 +504,47 @@ def validation_digits():
     same_stop(text, want, "digits_validate.nn under torchrun")
 
 
+def package_names(folder):
+    """The names a model class must not take: what model.py and train.py bind
+    at the top level or read from builtins, less the model classes."""
+    names, own = set(), set()
+    for file in ("model.py", "train.py"):
+        tree = ast.parse(open(os.path.join(folder, file)).read())
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Assign):
+                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names.update((a.asname or a.name).split(".")[0] for a in node.names)
+                if isinstance(node, ast.ImportFrom) and node.module == "model":
+                    own.update(a.name for a in node.names)
+        names.update(n.id for n in ast.walk(tree)
+                     if isinstance(n, ast.Name) and n.id in dir(builtins))
+    return names - own
+
+
+def globals_refused():
+    folders = [os.path.join(WORK, d) for d in os.listdir(WORK)
+               if os.path.exists(os.path.join(WORK, d, "train.py"))]
+    names = set().union(*(package_names(d) for d in folders))
+    nn_file, out = os.path.join(WORK, "clash.nn"), os.path.join(WORK, "clash_probe")
+    shutil.rmtree(out, ignore_errors=True)
+    accepted = []
+    for name in sorted(names):
+        with open(nn_file, "w") as f:
+            f.write(f"model {name} {{\n    input 2\n    out: dense 1\n}}\n")
+        r = subprocess.run([NNC, "emit", nn_file, "--target", "pytorch", "-o", out],
+                           capture_output=True, text=True, env=ENV)
+        if r.returncode != 1 or os.path.exists(out) or not (
+                "cannot be a Python class" in r.stderr or "syntax error" in r.stderr):
+            accepted.append(name)
+            shutil.rmtree(out, ignore_errors=True)
+    check(len(names) > 50 and not accepted,
+          f"the {len(names)} top-level and builtin names of {len(folders)} packages' model.py "
+          f"and train.py are refused as model names (accepted: {', '.join(accepted) or 'none'})")
+
+
 def refused(example, extra):
     """True when nnc refuses to emit the model because a layer kind has no
     PyTorch form yet (convolutions and graphs: issue 15); checked to be
@@ -545,6 +592,7 @@ def main():
     losses()
     schedules()
     validation_digits()
+    globals_refused()
     if failures:
         print(f"tests/pytorch: {len(failures)} failed")
         return 1
