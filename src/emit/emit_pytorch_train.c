@@ -470,7 +470,7 @@ static const char loop_code[] =
     "            return math.nan, None\n"
     "        if valid is not None:\n"
     "            v = validate(model, valid, loss_fn, watch, epoch, rank, world)\n"
-    "            stop = v[3]\n"
+    "            stop = v[-1]  # rank 0's decision, the same on every process\n"
     "        if rank == 0 and (epoch == 1 or epoch == epochs or epoch % every == 0 or stop):\n"
     "            print(epoch_line(epoch, epochs, loss, lr, v), flush=True)\n"
     "        if scheduler is not None:\n"

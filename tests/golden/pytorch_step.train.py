@@ -231,7 +231,7 @@ def train_run(model, x, y, valid, run, seed, rank, world):
             return math.nan, None
         if valid is not None:
             v = validate(model, valid, loss_fn, watch, epoch, rank, world)
-            stop = v[3]
+            stop = v[-1]  # rank 0's decision, the same on every process
         if rank == 0 and (epoch == 1 or epoch == epochs or epoch % every == 0 or stop):
             print(epoch_line(epoch, epochs, loss, lr, v), flush=True)
         if scheduler is not None:
