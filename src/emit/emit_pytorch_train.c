@@ -191,10 +191,7 @@ static void put_optimizer(FILE *f, const IrOptimizer *o)
     for (size_t i = 0; i < info->n_args; i++) {
         HyperParam h = info->args[i].hp;
         fprintf(f, ", %s=", ir_hypers[h].name);
-        if (ir_hypers[h].type == HYPER_BOOL)
-            fputs(o->hyper[h] != 0 ? "True" : "False", f);
-        else
-            py_put_double(f, o->hyper[h]);
+        put_hyper(f, h, o->hyper[h]);
     }
     fputs("):\n    \"\"\"The train block's optimizer; a sweep passes its value by name.\"\"\"\n"
           "    return ", f);
