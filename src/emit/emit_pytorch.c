@@ -202,12 +202,13 @@ static void add_source(PyPackage *k, const IrDataset *ds)
 }
 
 /* The last train block of the model (as `nnc emit` and weights_origin),
- * its evaluate steps, and the datasets both read. */
+ * its evaluate steps, and the datasets they read (the training and the
+ * validation data, the evaluated ones). */
 static bool collect_steps(Arena *a, PyPackage *k)
 {
     const IrProgram *p = k->prog;
     k->evals = arena_array(a, p->n_evals + 1, sizeof *k->evals);
-    k->sources = arena_array(a, p->n_evals + 2, sizeof *k->sources);
+    k->sources = arena_array(a, p->n_evals + 3, sizeof *k->sources);
     if (!k->evals || !k->sources)
         return false;
     for (size_t i = 0; i < p->n_trains; i++)
@@ -215,6 +216,8 @@ static bool collect_steps(Arena *a, PyPackage *k)
             k->train = &p->trains[i];
     if (k->train)
         add_source(k, &p->datasets[k->train->dataset]);
+    if (k->train && k->train->has_validate)
+        add_source(k, &p->datasets[k->train->validate]);
     for (size_t i = 0; i < p->n_evals; i++) {
         if (p->evals[i].model != k->model)
             continue;

@@ -26,7 +26,7 @@ import data
 from model import fit
 from safetensors_io import load_file, save_file
 
-# The train block of pytorch_decay.nn (line 19).
+# The train block of pytorch_decay.nn (line 20).
 TRAIN_DATA = "line"
 EPOCHS = 8
 BATCH = 6           # the global batch: rows per step over all processes
@@ -41,7 +41,7 @@ EARLY_STOP = 0      # stop after N epochs without a lower validation loss (0: ne
 # torch's own initialisation instead).
 INIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "init.safetensors")
 # The evaluate blocks of fit, in file order.
-EVALUATE = ["check"]
+EVALUATE = ["line"]
 
 
 def make_loss():
