@@ -28,7 +28,9 @@
    parts are nnc's rows; in one process the training and validation loss
    of every epoch within 1e-4 of nnc run's, the same stop and best epoch,
    the best epoch's weights saved; under torchrun (2 processes) the same
-   stop and best epoch.
+   stop and best epoch. tests/golden/pytorch_validate.nn: a sweep (over the
+   warm-up) with early stopping in every run keeps nnc's run, chosen by the
+   lowest validation loss; data.py names the part a split leaves empty.
 12. Every optimizer nnc names, with and without weight decay and with its
    other arguments (nesterov, amsgrad, centered, ...): train.py's
    train_run, 100 full-batch epochs in this process, follows nnc run's loss
@@ -615,6 +617,33 @@ def globals_refused():
           f"and train.py are refused as model names (accepted: {', '.join(accepted) or 'none'})")
 
 
+def sweep_validation():
+    nn_file = os.path.join(ROOT, "tests", "golden", "pytorch_validate.nn")
+    pkg = os.path.join(WORK, "sweep_validate")
+    run([NNC, "emit", nn_file, "--target", "pytorch", "-o", pkg])
+    train = [s for s in nnc_json(nn_file)["steps"] if s["step"] == "train"][0]
+    r = run([PY, os.path.join(pkg, "train.py"), "--save", os.path.join(WORK, "sv.safetensors")],
+            cwd=WORK)
+    runs = re.split(r"^run ", r.stdout, flags=re.M)[1:]
+    check(len(runs) == len(train["runs"]), f"pytorch_validate.nn: {len(runs)} sweep runs "
+          f"(nnc: {len(train['runs'])})")
+    for text, want in zip(runs, train["runs"]):
+        label = text.splitlines()[0]
+        same_epochs(text, want, f"pytorch_validate.nn run {label}", 1e-4)
+        same_stop(text, want, f"pytorch_validate.nn run {label}")
+    param, values = train["sweep"]["param"], train["sweep"]["values"]
+    kept = f"kept the run {param}={values[train['kept_run']]:g} (the lowest validation loss)"
+    check(kept in r.stdout, f"pytorch_validate.nn: {kept}, as nnc")
+    _, data, _ = package(pkg)
+    x = np.zeros((4, 1), dtype=np.float32)
+    try:
+        data.split_rows("pts", x, None, (0.5, 0.1), 0)
+        message = "accepted"
+    except ValueError as e:
+        message = str(e)
+    check("leaves the valid part empty" in message, f"data.py: split (0.5, 0.1) of 4 rows: {message}")
+
+
 def refused(example, extra):
     """True when nnc refuses to emit the model because a layer kind has no
     PyTorch form yet (convolutions and graphs: issue 15); checked to be
@@ -663,6 +692,7 @@ def main():
     schedules()
     optimizers()
     validation_digits()
+    sweep_validation()
     globals_refused()
     if failures:
         print(f"tests/pytorch: {len(failures)} failed")
