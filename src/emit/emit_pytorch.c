@@ -33,23 +33,27 @@ void py_put_float32(FILE *f, float v)
 
 /* repr's rule: the shortest digits that read back, in positional form for
  * decimal exponents -4 to 15 (60.0, 0.0001), else as 1e-05 or 1.5e+16. */
-void py_put_double(FILE *f, double v)
+const char *py_double_text(char buf[PY_DOUBLE_TEXT], double v)
 {
-    char buf[40];
     int digits = 1;
     for (; digits <= 17; digits++) {
-        snprintf(buf, sizeof buf, "%.*e", digits - 1, v);
+        snprintf(buf, PY_DOUBLE_TEXT, "%.*e", digits - 1, v);
         if (strtod(buf, NULL) == v)
             break;
     }
     const char *e = strchr(buf, 'e');
     int exp = e ? atoi(e + 1) : 0;
-    if (!e || exp < -4 || exp >= 16) {
-        fputs(buf, f); /* also inf and nan, which no hyperparameter is */
-        return;
-    }
+    if (!e || exp < -4 || exp >= 16)
+        return buf; /* also inf and nan, which no hyperparameter is */
     int decimals = digits - 1 - exp;
-    fprintf(f, "%.*f", decimals > 0 ? decimals : 1, v);
+    snprintf(buf, PY_DOUBLE_TEXT, "%.*f", decimals > 0 ? decimals : 1, v);
+    return buf;
+}
+
+void py_put_double(FILE *f, double v)
+{
+    char buf[PY_DOUBLE_TEXT];
+    fputs(py_double_text(buf, v), f);
 }
 
 static void put_row(FILE *f, const float *v, size_t cols)
@@ -132,13 +136,20 @@ static const char *const module_attributes[] = {
     "zero_grad", NULL};
 
 /* The names model.py and train.py use at the top level (modules, classes,
- * builtins the code calls): a model class of that name would shadow them. */
+ * functions, settings, builtins the code calls): a model class of that name
+ * would shadow them. tests/pytorch/check_package.py reads every generated
+ * file's names and checks that each is here. */
 static const char *const package_globals[] = {
-    "DistributedDataParallel", "DataLoader", "DistributedSampler", "FEATURES", "INPUT_SHAPE",
-    "NORM_DIV", "NORM_SHIFT", "SCALE", "StepFunction", "TensorDataset", "argparse", "copy",
-    "data", "dist", "dict", "float", "int", "len", "list", "main", "math", "max", "min",
-    "model", "nn", "os", "preprocess", "print", "range", "round", "sorted", "str", "sum",
-    "time", "torch", "zip", NULL};
+    "any", "argparse", "BATCH", "bool", "CLIP_GRAD", "copy", "data", "DataLoader", "dict", "dist",
+    "DistributedDataParallel", "DistributedSampler", "EARLY_STOP", "epoch_line", "EPOCHS",
+    "evaluate", "EVALUATE", "FEATURES", "finish_validation", "float", "INIT", "INPUT_SHAPE",
+    "inspect", "int", "isinstance", "len", "list", "load_file", "LOG_EVERY", "log_interval",
+    "main", "make_loader", "make_loss", "make_optimizer", "make_scheduler", "math", "max", "min",
+    "model", "nn", "NORM_DIV", "NORM_SHIFT", "os", "parse_args", "preprocess", "print", "range",
+    "round", "run_path", "save", "save_file", "SCALE", "score", "SEED", "setup", "SHOW_LR",
+    "sorted", "staticmethod", "StepFunction", "str", "sum", "super", "SWEEP", "sweep_runs", "sys",
+    "targets", "TensorDataset", "time", "torch", "train", "TRAIN_DATA", "train_epoch",
+    "train_run", "type", "UserWarning", "validate", "VALIDATE", "warnings", "Watch", "zip", NULL};
 
 bool py_is_keyword(const char *name)
 {
@@ -153,6 +164,8 @@ const char *emit_pytorch_name_clash(const char *name, bool attribute)
         return strncmp(name, "_", 1) == 0 ? "starts with '_', which nn.Module keeps for its "
                                             "internals"
                                           : "is already an attribute of nn.Module";
+    if (!attribute && strncmp(name, "__", 2) == 0)
+        return "starts with '__', which Python keeps for its own names (__doc__, __name__)";
     if (!attribute && in_list(name, package_globals))
         return "is a name the generated Python code already uses";
     return NULL;
@@ -201,12 +214,13 @@ static void add_source(PyPackage *k, const IrDataset *ds)
 }
 
 /* The last train block of the model (as `nnc emit` and weights_origin),
- * its evaluate steps, and the datasets both read. */
+ * its evaluate steps, and the datasets they read (the training and the
+ * validation data, the evaluated ones). */
 static bool collect_steps(Arena *a, PyPackage *k)
 {
     const IrProgram *p = k->prog;
     k->evals = arena_array(a, p->n_evals + 1, sizeof *k->evals);
-    k->sources = arena_array(a, p->n_evals + 2, sizeof *k->sources);
+    k->sources = arena_array(a, p->n_evals + 3, sizeof *k->sources);
     if (!k->evals || !k->sources)
         return false;
     for (size_t i = 0; i < p->n_trains; i++)
@@ -214,6 +228,8 @@ static bool collect_steps(Arena *a, PyPackage *k)
             k->train = &p->trains[i];
     if (k->train)
         add_source(k, &p->datasets[k->train->dataset]);
+    if (k->train && k->train->has_validate)
+        add_source(k, &p->datasets[k->train->validate]);
     for (size_t i = 0; i < p->n_evals; i++) {
         if (p->evals[i].model != k->model)
             continue;

@@ -167,12 +167,19 @@ static const char split_code[] =
     "\n"
     "\n"
     "def split_rows(name, x, y, split, seed):\n"
-    "    \"\"\"NAME.train and NAME.test: the rows shuffled (Fisher-Yates from the last\n"
-    "    row down), the first round(rows * split) to train, the rest to test.\"\"\"\n"
+    "    \"\"\"NAME.train and NAME.test, and NAME.valid when split is the pair (train,\n"
+    "    valid) of split = [train, valid, test]: the rows shuffled (Fisher-Yates\n"
+    "    from the last row down), then the first round(rows * train) to train, the\n"
+    "    next round(rows * valid) to valid, the rest to test.\"\"\"\n"
     "    rows = len(x)\n"
-    "    n_train = math.floor(rows * split + 0.5)\n"
-    "    if n_train in (0, rows):\n"
-    "        raise ValueError(f\"dataset {name}: split {split} of {rows} rows leaves a part empty\")\n"
+    "    fractions = split if isinstance(split, tuple) else (split,)\n"
+    "    names = (\"train\", \"valid\", \"test\") if len(fractions) == 2 else (\"train\", \"test\")\n"
+    "    sizes = [math.floor(rows * f + 0.5) for f in fractions]\n"
+    "    sizes.append(rows - sum(sizes))\n"
+    "    for part, n in zip(names, sizes):\n"
+    "        if n <= 0:\n"
+    "            raise ValueError(f\"dataset {name}: split {split} of {rows} rows leaves the \"\n"
+    "                             f\"{part} part empty\")\n"
     "    rng = Xoroshiro128Plus(seed)\n"
     "    order = list(range(rows))\n"
     "    for i in range(rows - 1, 0, -1):\n"
@@ -180,9 +187,12 @@ static const char split_code[] =
     "        order[i], order[j] = order[j], order[i]\n"
     "    x = x[order]\n"
     "    y = None if y is None else y[order]\n"
-    "    test_y = None if y is None else y[n_train:]\n"
-    "    train_y = None if y is None else y[:n_train]\n"
-    "    return {name + \".train\": (x[:n_train], train_y), name + \".test\": (x[n_train:], test_y)}\n"
+    "    parts, start = {}, 0\n"
+    "    for part, n in zip(names, sizes):\n"
+    "        rows_of = slice(start, start + n)\n"
+    "        parts[f\"{name}.{part}\"] = (x[rows_of], None if y is None else y[rows_of])\n"
+    "        start += n\n"
+    "    return parts\n"
     "\n"
     "\n";
 
@@ -302,7 +312,14 @@ static void put_prepare_args(FILE *f, const IrDataSource *s)
     }
     if (s->has_split) {
         fputs(", split=", f);
+        if (s->split_valid > 0) /* split = [train, valid, test]: test takes the rest */
+            fputc('(', f);
         py_put_double(f, s->split);
+        if (s->split_valid > 0) {
+            fputs(", ", f);
+            py_put_double(f, s->split_valid);
+            fputc(')', f);
+        }
         fprintf(f, ", seed=%llu", (unsigned long long)s->seed);
     }
     if (s->normalize != NORM_NONE)

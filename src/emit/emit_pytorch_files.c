@@ -161,6 +161,23 @@ static void readme_runs(FILE *f, const PyPackage *k)
               "DistributedDataParallel normalises over the global batch instead.\n\n", f);
 }
 
+/* With validate: where the numbers come from under torchrun, and which
+ * weights --save writes. */
+static void readme_validation(FILE *f, const PyPackage *k)
+{
+    const IrTrain *t = k->train;
+    if (!t || !t->has_validate)
+        return;
+    fprintf(f, "`VALIDATE` (%s): after every epoch rank 0 computes the validation loss\n"
+               "and score on all its rows and broadcasts them with its early-stopping\n"
+               "decision, so every process stops at the same epoch.",
+            k->prog->datasets[t->validate].name);
+    if (t->early_stop > 0)
+        fputs(" With `EARLY_STOP` the model\nends on (and `--save` writes) the weights of the "
+              "epoch with the lowest\nvalidation loss.", f);
+    fputs("\n\n", f);
+}
+
 static void readme_back(FILE *f, const PyPackage *k)
 {
     const char *src = k->o->source_name;
@@ -198,6 +215,7 @@ void py_write_readme(FILE *f, const PyPackage *k)
 {
     readme_files(f, k);
     readme_runs(f, k);
+    readme_validation(f, k);
     readme_back(f, k);
     readme_predict(f, k);
 }

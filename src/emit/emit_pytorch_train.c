@@ -1,9 +1,10 @@
 /* train.py of the PyTorch package: the model's last train block as a
- * training script (loss, optimizer with every hyperparameter, epochs, batch,
- * seed, log_every, sweep) that runs as one process or under torchrun with
- * DistributedDataParallel, then the model's evaluate blocks on rank 0. The
- * settings are written as constants at the top; the loop below them is the
- * same for every model. */
+ * training script (loss, optimizer with every hyperparameter, schedule,
+ * epochs, batch, seed, log_every, clip_grad, validate, early_stop, sweep)
+ * that runs as one process or under torchrun with DistributedDataParallel,
+ * then the model's evaluate blocks on rank 0. The settings are written as
+ * constants and small functions at the top; the loop below them is the same
+ * for every model. */
 #include <stdarg.h>
 #include <string.h>
 
@@ -12,10 +13,13 @@
 static const char imports[] =
     "import argparse\n"
     "import copy\n"
+    "import inspect\n"
     "import math\n"
     "import os\n"
     "import sys\n"
-    "import time\n"
+    "import time\n";
+
+static const char torch_imports[] =
     "\n"
     "import torch\n"
     "import torch.distributed as dist\n"
@@ -57,6 +61,18 @@ static void train_docstring(FILE *f, const PyPackage *k)
     fputs("/train.py\n\"\"\"\n", f);
 }
 
+/* A hyperparameter's value in Python: True/False, a whole number for a
+ * count (every, warmup, epochs), else a float. */
+static void put_hyper(FILE *f, HyperParam h, double v)
+{
+    if (ir_hypers[h].type == HYPER_BOOL)
+        fputs(v != 0 ? "True" : "False", f);
+    else if (ir_hypers[h].range.integer)
+        fprintf(f, "%.0f", v);
+    else
+        py_put_double(f, v);
+}
+
 static void put_sweep(FILE *f, const IrTrain *t)
 {
     if (t->n_sweep == 0) {
@@ -68,7 +84,7 @@ static void put_sweep(FILE *f, const IrTrain *t)
     for (size_t i = 0; i < t->n_sweep; i++) {
         if (i)
             fputs(", ", f);
-        py_put_double(f, t->sweep_values[i]);
+        put_hyper(f, t->sweep, t->sweep_values[i]);
     }
     fputs("])  # one run per value from the same initial weights\n", f);
 }
@@ -84,8 +100,10 @@ static void put_setting(FILE *f, const char *comment, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    /* Comments line up in column 21; a longer setting keeps two spaces. */
+    int width = (int)strlen(line) + 2 > 20 ? (int)strlen(line) + 2 : 20;
     if (comment)
-        fprintf(f, "%-20s# %s\n", line, comment);
+        fprintf(f, "%-*s# %s\n", width, line, comment);
     else
         fprintf(f, "%s\n", line);
 }
@@ -107,6 +125,16 @@ static void train_settings(FILE *f, const PyPackage *k)
     put_setting(f, "epochs between loss lines (0: epochs / 10)", "LOG_EVERY = %ld",
                 t->log_every);
     put_sweep(f, t);
+    put_setting(f, "a schedule is given: loss lines show the epoch's lr", "SHOW_LR = %s",
+                t->has_schedule ? "True" : "False");
+    char clip[PY_DOUBLE_TEXT];
+    put_setting(f, "max global L2 norm of the gradients (None: no clipping)", "CLIP_GRAD = %s",
+                t->clip_grad > 0 ? py_double_text(clip, t->clip_grad) : "None");
+    const char *valid = t->has_validate ? k->prog->datasets[t->validate].name : NULL;
+    put_setting(f, "loss and score after every epoch (None: no validation)", "VALIDATE = %s%s%s",
+                valid ? "\"" : "", valid ? valid : "None", valid ? "\"" : "");
+    put_setting(f, "stop after N epochs without a lower validation loss (0: never)",
+                "EARLY_STOP = %ld", t->early_stop);
 }
 
 static void put_eval_list(FILE *f, const PyPackage *k)
@@ -163,15 +191,92 @@ static void put_optimizer(FILE *f, const IrOptimizer *o)
     for (size_t i = 0; i < info->n_args; i++) {
         HyperParam h = info->args[i].hp;
         fprintf(f, ", %s=", ir_hypers[h].name);
-        if (ir_hypers[h].type == HYPER_BOOL)
-            fputs(o->hyper[h] != 0 ? "True" : "False", f);
-        else
-            py_put_double(f, o->hyper[h]);
+        put_hyper(f, h, o->hyper[h]);
     }
     fputs("):\n    \"\"\"The train block's optimizer; a sweep passes its value by name.\"\"\"\n"
           "    return ", f);
     put_optimizer_call(f, info);
     fputs("\n\n\n", f);
+}
+
+/* What make_scheduler's docstring says of each schedule: the closed form
+ * of ir_schedule_lr that the torch.optim.lr_scheduler classes reproduce. */
+static const char *schedule_doc(ScheduleKind k)
+{
+    switch (k) {
+    case SCHED_CONSTANT:
+        return "constant: the optimizer's lr in every epoch, nothing to step.";
+    case SCHED_STEP:
+        return "step(every, gamma): lr * gamma ** (e // every) in epoch e (0-based).";
+    case SCHED_EXPONENTIAL:
+        return "exponential(gamma): lr * gamma ** e in epoch e (0-based).";
+    case SCHED_COSINE:
+        return "cosine(warmup, min_lr): lr * (e + 1) / warmup in epoch e < warmup (a\n"
+               "    LinearLR), then CosineAnnealingLR from lr down to min_lr over the\n"
+               "    other epochs (SequentialLR runs one, then the other).";
+    }
+    return "";
+}
+
+/* The torch scheduler built from the table row's arguments, each passed
+ * under its torch keyword: StepLR(optimizer, step_size=every, gamma=gamma). */
+static void put_scheduler_call(FILE *f, const ScheduleInfo *info)
+{
+    fprintf(f, "    return torch.optim.lr_scheduler.%s(optimizer", info->torch);
+    for (size_t i = 0; i < info->n_args; i++) {
+        const HyperInfo *h = &ir_hypers[info->args[i].hp];
+        fprintf(f, ", %s=%s", h->torch, h->name);
+    }
+    fputs(")\n", f);
+}
+
+/* cosine: CosineAnnealingLR alone without a warm-up, else after a LinearLR
+ * that reaches lr in epoch warmup - 1. T_max is at least 1 because
+ * --epochs may cut a run to its warm-up, as ir_schedule_lr allows. */
+static void put_cosine(FILE *f)
+{
+    const char *w = ir_hypers[HP_WARMUP].name, *m = ir_hypers[HP_MIN_LR].name;
+    fprintf(f, "    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(\n"
+               "        optimizer, T_max=max(epochs - %s, 1), %s=%s)\n"
+               "    if %s == 0:\n"
+               "        return cosine\n", w, ir_hypers[HP_MIN_LR].torch, m, w);
+    fputs("    # SequentialLR steps CosineAnnealingLR with an epoch argument at the\n"
+          "    # milestone, which torch then warns is deprecated (pytorch/pytorch#76113).\n"
+          "    warnings.filterwarnings(\"ignore\", \"The epoch parameter in `scheduler.step\",\n"
+          "                            UserWarning, \"torch.optim.lr_scheduler\")\n", f);
+    fprintf(f, "    warm = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1 / %s,\n"
+               "                                             total_iters=%s - 1)\n"
+               "    return torch.optim.lr_scheduler.SequentialLR(optimizer, [warm, cosine],\n"
+               "                                                 milestones=[%s])\n", w, w, w);
+}
+
+/* make_scheduler(optimizer, epochs, ARGS): the schedule of the train block
+ * (SCHED_CONSTANT when it names none), its arguments defaulting to the
+ * block's values so that a sweep can pass one by name. */
+static void put_scheduler(FILE *f, const IrSchedule *s)
+{
+    const ScheduleInfo *info = &ir_schedules[s->kind];
+    fputs("def make_scheduler(optimizer, epochs", f);
+    for (size_t i = 0; i < info->n_args; i++) {
+        HyperParam h = info->args[i].hp;
+        fprintf(f, ", %s=", ir_hypers[h].name);
+        put_hyper(f, h, s->hyper[h]);
+    }
+    fprintf(f, "):\n    \"\"\"The train block's schedule, stepped after every epoch; a sweep passes\n"
+               "    its value by name.\n\n    %s\n    \"\"\"\n", schedule_doc(s->kind));
+    switch (s->kind) {
+    case SCHED_CONSTANT:
+        fputs("    return None\n", f);
+        break;
+    case SCHED_STEP:
+    case SCHED_EXPONENTIAL:
+        put_scheduler_call(f, info);
+        break;
+    case SCHED_COSINE:
+        put_cosine(f);
+        break;
+    }
+    fputs("\n\n", f);
 }
 
 /* How y becomes the loss's target. A single target column on a model with
@@ -232,59 +337,167 @@ static const char loop_code[] =
     "    return every if every > 0 else max(epochs // 10, 1)\n"
     "\n"
     "\n"
-    "def train_run(model, x, y, epochs, batch, optim_args, seed, rank, world):\n"
-    "    \"\"\"One training from the model's current weights. Each process takes its\n"
-    "    share of every global batch (DistributedSampler); DistributedDataParallel\n"
-    "    averages the gradients, so a step sees the whole batch. Returns the last\n"
-    "    epoch's loss (the mean over the epoch's rows on all processes), or nan\n"
-    "    when it diverged.\"\"\"\n"
-    "    torch.manual_seed(seed + rank)  # dropout masks differ between processes\n"
+    "def make_loader(x, y, batch, seed, rank, world):\n"
+    "    \"\"\"(sampler, loader): this process's share of every global batch. The\n"
+    "    DistributedSampler shuffles only for mini-batches, as nnc does.\"\"\"\n"
     "    rows = TensorDataset(x, targets(y))\n"
     "    sampler = DistributedSampler(rows, num_replicas=world, rank=rank,\n"
     "                                 shuffle=batch < len(rows), seed=seed)\n"
-    "    loader = DataLoader(rows, batch_size=max(batch // world, 1), sampler=sampler)\n"
+    "    return sampler, DataLoader(rows, batch_size=max(batch // world, 1), sampler=sampler)\n"
+    "\n"
+    "\n"
+    "def train_epoch(model, net, loader, optimizer, loss_fn, world):\n"
+    "    \"\"\"One pass over the data; returns the mean loss over the epoch's rows on\n"
+    "    all processes. DistributedDataParallel has averaged the gradients when\n"
+    "    backward returns, so every process clips (CLIP_GRAD) the same gradients.\"\"\"\n"
+    "    total = torch.zeros(2, dtype=torch.float64)  # sum of loss * rows, rows\n"
+    "    for xb, yb in loader:\n"
+    "        optimizer.zero_grad()\n"
+    "        loss = loss_fn(net(xb), yb)\n"
+    "        loss.backward()\n"
+    "        if CLIP_GRAD is not None:\n"
+    "            nn.utils.clip_grad_norm_(model.parameters(), CLIP_GRAD)\n"
+    "        optimizer.step()\n"
+    "        total += torch.tensor([loss.item() * len(xb), len(xb)], dtype=torch.float64)\n"
+    "    if world > 1:\n"
+    "        dist.all_reduce(total)\n"
+    "    return (total[0] / total[1]).item()\n"
+    "\n"
+    "\n"
+    "class Watch:\n"
+    "    \"\"\"Validation's bookkeeping, as nnc keeps it: the best epoch (the lowest\n"
+    "    validation loss so far) and, with EARLY_STOP, a copy of its weights.\"\"\"\n"
+    "\n"
+    "    def __init__(self):\n"
+    "        self.best_epoch, self.best_loss, self.best_state = 0, math.inf, None\n"
+    "\n"
+    "    def verdict(self, epoch, loss):\n"
+    "        \"\"\"(better, stop) after epoch's validation loss: stop after EARLY_STOP\n"
+    "        epochs without a lower loss.\"\"\"\n"
+    "        better = self.best_epoch == 0 or loss < self.best_loss\n"
+    "        return better, not better and 0 < EARLY_STOP <= epoch - self.best_epoch\n"
+    "\n"
+    "    def keep(self, model, epoch, loss):\n"
+    "        self.best_epoch, self.best_loss = epoch, loss\n"
+    "        if EARLY_STOP > 0:\n"
+    "            self.best_state = copy.deepcopy(model.state_dict())\n"
+    "\n"
+    "\n"
+    "def validate(model, valid, loss_fn, watch, epoch, rank, world):\n"
+    "    \"\"\"The epoch's validation: (loss, score, whether the score is an mse rather\n"
+    "    than an accuracy, stop). Rank 0 evaluates every row in eval mode (no\n"
+    "    dropout) without gradients, as nnc does, and decides; the broadcast gives\n"
+    "    every process its numbers and its decision, so all stop at the same epoch\n"
+    "    and keep the same weights.\"\"\"\n"
+    "    v = torch.zeros(5, dtype=torch.float64)  # loss, score, mse, better, stop\n"
+    "    if rank == 0:\n"
+    "        x, y = valid\n"
+    "        model.eval()\n"
+    "        with torch.no_grad():\n"
+    "            out = model(x)\n"
+    "            loss = loss_fn(out, targets(y)).item()\n"
+    "        model.train()\n"
+    "        result = score(out, y)\n"
+    "        mse = isinstance(result, float)\n"
+    "        v = torch.tensor([loss, result if mse else result[0] / result[1], mse,\n"
+    "                          *watch.verdict(epoch, loss)], dtype=torch.float64)\n"
+    "    if world > 1:\n"
+    "        dist.broadcast(v, 0)\n"
+    "    loss, metric, mse, better, stop = v.tolist()\n"
+    "    if better:\n"
+    "        watch.keep(model, epoch, loss)\n"
+    "    return loss, metric, bool(mse), bool(stop)\n"
+    "\n"
+    "\n"
+    "def epoch_line(epoch, epochs, loss, lr, valid):\n"
+    "    \"\"\"nnc's loss line:\n"
+    "    \"epoch  3/40  loss 0.2345678  lr 0.003  valid loss 0.25  acc 91.2%\".\"\"\"\n"
+    "    line = f\"epoch {epoch:{len(str(epochs))}}/{epochs}  loss {loss:.7g}\"\n"
+    "    if SHOW_LR:\n"
+    "        line += f\"  lr {lr:.6g}\"\n"
+    "    if valid is not None:\n"
+    "        vloss, metric, mse, _ = valid\n"
+    "        line += f\"  valid loss {vloss:.7g}  \"\n"
+    "        line += f\"mse {metric:.6g}\" if mse else f\"acc {100 * metric:.1f}%\"\n"
+    "    return line\n"
+    "\n"
+    "\n"
+    "def finish_validation(model, watch, epoch, epochs, stop, rank):\n"
+    "    \"\"\"With EARLY_STOP, back to the weights of the best epoch; nnc's report of\n"
+    "    which epoch was best and why the run ended.\"\"\"\n"
+    "    if watch.best_state is not None:\n"
+    "        model.load_state_dict(watch.best_state)\n"
+    "    if rank != 0:\n"
+    "        return\n"
+    "    name = type(model).__name__\n"
+    "    if stop and epoch < epochs:\n"
+    "        print(f\"early stop at epoch {epoch}: no lower validation loss for \"\n"
+    "              f\"{EARLY_STOP} epochs\")\n"
+    "    if EARLY_STOP > 0:\n"
+    "        print(f\"best epoch {watch.best_epoch} (validation loss {watch.best_loss:.7g}): \"\n"
+    "              f\"{name} keeps its weights\")\n"
+    "    else:\n"
+    "        print(f\"lowest validation loss {watch.best_loss:.7g} at epoch {watch.best_epoch}; \"\n"
+    "              f\"{name} keeps the last epoch's weights (early_stop keeps the best)\")\n"
+    "\n"
+    "\n"
+    "def train_run(model, x, y, valid, run, seed, rank, world):\n"
+    "    \"\"\"One training from the model's current weights with a fresh optimizer\n"
+    "    and schedule (stepped once per epoch). Each process takes its share of\n"
+    "    every global batch; DistributedDataParallel averages the gradients, so a\n"
+    "    step sees the whole batch. Returns (the last epoch's loss, the lowest\n"
+    "    validation loss or None); the loss is nan when the run diverged.\"\"\"\n"
+    "    _, epochs, batch, optim_args, schedule_args = run\n"
+    "    torch.manual_seed(seed + rank)  # dropout masks differ between processes\n"
+    "    sampler, loader = make_loader(x, y, batch, seed, rank, world)\n"
     "    net = DistributedDataParallel(model) if world > 1 else model\n"
     "    optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad],\n"
     "                               **optim_args)\n"
+    "    scheduler = make_scheduler(optimizer, epochs, **schedule_args)\n"
     "    loss_fn = make_loss()\n"
-    "    every, width = log_interval(epochs), len(str(epochs))\n"
+    "    watch, every, v, stop = Watch(), log_interval(epochs), None, False\n"
     "    model.train()\n"
     "    for epoch in range(1, epochs + 1):\n"
     "        sampler.set_epoch(epoch)\n"
-    "        total = torch.zeros(2, dtype=torch.float64)  # sum of loss * rows, rows\n"
-    "        for xb, yb in loader:\n"
-    "            optimizer.zero_grad()\n"
-    "            loss = loss_fn(net(xb), yb)\n"
-    "            loss.backward()\n"
-    "            optimizer.step()\n"
-    "            total += torch.tensor([loss.item() * len(xb), len(xb)], dtype=torch.float64)\n"
-    "        if world > 1:\n"
-    "            dist.all_reduce(total)\n"
-    "        epoch_loss = (total[0] / total[1]).item()\n"
-    "        if not math.isfinite(epoch_loss):\n"
+    "        lr = optimizer.param_groups[0][\"lr\"]\n"
+    "        loss = train_epoch(model, net, loader, optimizer, loss_fn, world)\n"
+    "        if not math.isfinite(loss):\n"
     "            if rank == 0:\n"
-    "                print(f\"diverged at epoch {epoch}: the loss became {epoch_loss}\")\n"
-    "            return math.nan\n"
-    "        if rank == 0 and (epoch == 1 or epoch == epochs or epoch % every == 0):\n"
-    "            print(f\"epoch {epoch:{width}}/{epochs}  loss {epoch_loss:.7g}\", flush=True)\n"
-    "    return epoch_loss\n"
+    "                print(f\"diverged at epoch {epoch}: the loss became {loss}\")\n"
+    "            return math.nan, None\n"
+    "        if valid is not None:\n"
+    "            v = validate(model, valid, loss_fn, watch, epoch, rank, world)\n"
+    "            stop = v[-1]  # rank 0's decision, the same on every process\n"
+    "        if rank == 0 and (epoch == 1 or epoch == epochs or epoch % every == 0 or stop):\n"
+    "            print(epoch_line(epoch, epochs, loss, lr, v), flush=True)\n"
+    "        if scheduler is not None:\n"
+    "            scheduler.step()\n"
+    "        if stop:\n"
+    "            break\n"
+    "    if valid is None:\n"
+    "        return loss, None\n"
+    "    finish_validation(model, watch, epoch, epochs, stop, rank)\n"
+    "    return loss, watch.best_loss\n"
     "\n"
     "\n"
     "def sweep_runs(epochs, rows):\n"
-    "    \"\"\"(label, epochs, batch, optimizer arguments) of each run.\"\"\"\n"
+    "    \"\"\"(label, epochs, batch, optimizer arguments, schedule arguments) of each\n"
+    "    run; a swept value goes to make_optimizer or make_scheduler by its name.\"\"\"\n"
     "    if SWEEP is None:\n"
-    "        return [(\"\", epochs, BATCH, {})]\n"
+    "        return [(\"\", epochs, BATCH, {}, {})]\n"
     "    param, values = SWEEP\n"
     "    runs = []\n"
     "    for v in values:\n"
-    "        run = (f\"{param}={v:g}\", epochs, BATCH, {})\n"
+    "        run_epochs, batch, optim_args, schedule_args = epochs, BATCH, {}, {}\n"
     "        if param == \"epochs\":\n"
-    "            run = (run[0], int(v), BATCH, {})\n"
+    "            run_epochs = int(v)\n"
     "        elif param == \"batch\":\n"
-    "            run = (run[0], epochs, int(v) if 1 <= v <= rows else rows, {})\n"
+    "            batch = int(v) if 1 <= v <= rows else rows\n"
+    "        elif param in inspect.signature(make_scheduler).parameters:\n"
+    "            schedule_args[param] = v\n"
     "        else:\n"
-    "            run[3][param] = v\n"
-    "        runs.append(run)\n"
+    "            optim_args[param] = v\n"
+    "        runs.append((f\"{param}={v:g}\", run_epochs, batch, optim_args, schedule_args))\n"
     "    return runs\n"
     "\n"
     "\n"
@@ -299,37 +512,44 @@ static const char loop_code[] =
     "\n"
     "\n"
     "def train(model, args, rank, world):\n"
-    "    \"\"\"Every run of the train block; the model keeps the weights of the run with\n"
-    "    the lowest final loss (as nnc does for a sweep). False when all diverged.\"\"\"\n"
+    "    \"\"\"Every run of the train block; the model keeps the weights of the best run\n"
+    "    (the lowest validation loss with VALIDATE, else the lowest final loss, as\n"
+    "    nnc keeps it for a sweep). False when all diverged.\"\"\"\n"
     "    x, y = data.load(TRAIN_DATA, args.data_root)\n"
+    "    valid = None if VALIDATE is None else data.load(VALIDATE, args.data_root)\n"
     "    if not any(p.requires_grad for p in model.parameters()):\n"
     "        if rank == 0:\n"
     "            print(\"nothing to train: every layer is frozen\")\n"
     "        return True\n"
     "    if rank == 0:\n"
     "        print(f\"train {type(model).__name__} on {TRAIN_DATA}: {len(x)} rows, batch {BATCH} \"\n"
-    "              f\"({max(BATCH // world, 1)} per process), {world} process(es), seed {args.seed}\")\n"
+    "              f\"({max(BATCH // world, 1)} per process), {world} process(es), seed {args.seed}\"\n"
+    "              + (f\", validate on {VALIDATE} ({len(valid[0])} rows)\" if valid else \"\")\n"
+    "              + (f\", early_stop {EARLY_STOP}\" if valid and EARLY_STOP > 0 else \"\"))\n"
     "        if BATCH % world:\n"
     "            print(f\"note: batch {BATCH} is not a multiple of {world} processes\")\n"
     "    initial, best, start = copy.deepcopy(model.state_dict()), None, time.time()\n"
-    "    for label, epochs, batch, optim_args in sweep_runs(args.epochs, len(x)):\n"
+    "    for run in sweep_runs(args.epochs, len(x)):\n"
+    "        label = run[0]\n"
     "        model.load_state_dict(initial)\n"
     "        if rank == 0 and label:\n"
     "            print(f\"run {label}\")\n"
-    "        loss = train_run(model, x, y, epochs, batch, optim_args, args.seed, rank, world)\n"
+    "        loss, valid_loss = train_run(model, x, y, valid, run, args.seed, rank, world)\n"
     "        if not math.isfinite(loss):\n"
     "            continue\n"
     "        if rank == 0 and label:\n"
     "            save(model, run_path(args.save, label))\n"
-    "        if best is None or loss < best[0]:\n"
-    "            best = (loss, label, copy.deepcopy(model.state_dict()))\n"
+    "        rank_by = loss if valid_loss is None else valid_loss\n"
+    "        if best is None or rank_by < best[0]:\n"
+    "            best = (rank_by, loss, label, copy.deepcopy(model.state_dict()))\n"
     "    if best is None:\n"
     "        model.load_state_dict(initial)\n"
     "        return False\n"
-    "    model.load_state_dict(best[2])\n"
+    "    model.load_state_dict(best[3])\n"
     "    if rank == 0:\n"
-    "        kept = f\", kept the run {best[1]}\" if best[1] else \"\"\n"
-    "        print(f\"trained in {time.time() - start:.2f} s: final loss {best[0]:.7g}{kept}\")\n"
+    "        by = \"validation\" if valid else \"final\"\n"
+    "        kept = f\", kept the run {best[2]} (the lowest {by} loss)\" if best[2] else \"\"\n"
+    "        print(f\"trained in {time.time() - start:.2f} s: final loss {best[1]:.7g}{kept}\")\n"
     "        save(model, args.save)\n"
     "    return True\n"
     "\n"
@@ -405,6 +625,9 @@ void py_write_train(FILE *f, const PyPackage *k)
 {
     train_docstring(f, k);
     fputs(imports, f);
+    if (k->train && k->train->schedule.kind == SCHED_COSINE)
+        fputs("import warnings\n", f);
+    fputs(torch_imports, f);
     fprintf(f, "from model import %s\n", k->class_name);
     fputs("from safetensors_io import load_file, save_file\n", f);
     if (k->train) {
@@ -422,6 +645,7 @@ void py_write_train(FILE *f, const PyPackage *k)
     if (k->train) {
         put_loss(f, k->train);
         put_optimizer(f, &k->train->optimizer);
+        put_scheduler(f, &k->train->schedule);
         put_targets(f, k);
     }
     fputs(loop_code, f);

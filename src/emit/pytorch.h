@@ -32,8 +32,11 @@ typedef struct PyPackage {
 /* A float32 as the shortest decimal that Python reads back (through a
  * double) as exactly that float; integers without a fraction ("1", "-2"). */
 void py_put_float32(FILE *f, float v);
-/* A hyperparameter as Python's repr would write it ("0.1", "1e-08", "1.0"). */
+/* A hyperparameter as Python's repr would write it ("0.1", "1e-08", "1.0"),
+ * written to f or into buf (returned). */
 void py_put_double(FILE *f, double v);
+enum { PY_DOUBLE_TEXT = 40 };
+const char *py_double_text(char buf[PY_DOUBLE_TEXT], double v);
 /* A Python list: [a, b] for one column, [[a, b], [c, d]] for several, one
  * row per line after the first when there are many. */
 void py_put_matrix(FILE *f, const float *v, size_t rows, size_t cols, bool flat,

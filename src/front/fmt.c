@@ -514,6 +514,17 @@ static void fmt_call(Fmt *f, const AstValue *v, size_t indent, size_t trail)
     fmt_args_lines(f, v, indent);
 }
 
+/* NAME or NAME.PART (`on digits.train`, `validate = digits.valid`); `train`
+ * is a keyword token there. */
+static void fmt_name_part(Fmt *f, const char *part)
+{
+    fmt_word(f, IDENT);
+    if (part) {
+        fmt_word(f, '.');
+        fmt_word(f, strcmp(part, "train") == 0 ? TRAIN : IDENT);
+    }
+}
+
 static void fmt_value(Fmt *f, const AstValue *v, size_t indent, size_t trail)
 {
     switch (v->kind) {
@@ -521,11 +532,10 @@ static void fmt_value(Fmt *f, const AstValue *v, size_t indent, size_t trail)
     case AST_STRING: fmt_word(f, STRING); return;
     case AST_BOOL: fmt_word(f, v->boolean ? TRUE : FALSE); return;
     case AST_IDENT:
-        fmt_word(f, fmt_next_is(f, INPUT) ? INPUT : IDENT); /* `from = input` */
-        if (v->ref.part) { /* `validate = digits.valid` */
-            fmt_word(f, '.');
-            fmt_word(f, strcmp(v->ref.part, "train") == 0 ? TRAIN : IDENT);
-        }
+        if (v->ref.part)
+            fmt_name_part(f, v->ref.part);
+        else
+            fmt_word(f, fmt_next_is(f, INPUT) ? INPUT : IDENT); /* `from = input` */
         return;
     case AST_CALL: fmt_call(f, v, indent, trail); return;
     case AST_LIST: fmt_list(f, v, indent, trail); return;
@@ -698,11 +708,7 @@ static void fmt_ref(Fmt *f, const AstRef *r)
     fmt_str(f, " ");
     fmt_word(f, ON);
     fmt_str(f, " ");
-    fmt_word(f, IDENT);
-    if (r->part) {
-        fmt_word(f, '.');
-        fmt_word(f, strcmp(r->part, "train") == 0 ? TRAIN : IDENT);
-    }
+    fmt_name_part(f, r->part);
 }
 
 static void fmt_decl(Fmt *f, const AstDecl *d)

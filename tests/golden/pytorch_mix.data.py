@@ -58,12 +58,19 @@ class Xoroshiro128Plus:
 
 
 def split_rows(name, x, y, split, seed):
-    """NAME.train and NAME.test: the rows shuffled (Fisher-Yates from the last
-    row down), the first round(rows * split) to train, the rest to test."""
+    """NAME.train and NAME.test, and NAME.valid when split is the pair (train,
+    valid) of split = [train, valid, test]: the rows shuffled (Fisher-Yates
+    from the last row down), then the first round(rows * train) to train, the
+    next round(rows * valid) to valid, the rest to test."""
     rows = len(x)
-    n_train = math.floor(rows * split + 0.5)
-    if n_train in (0, rows):
-        raise ValueError(f"dataset {name}: split {split} of {rows} rows leaves a part empty")
+    fractions = split if isinstance(split, tuple) else (split,)
+    names = ("train", "valid", "test") if len(fractions) == 2 else ("train", "test")
+    sizes = [math.floor(rows * f + 0.5) for f in fractions]
+    sizes.append(rows - sum(sizes))
+    for part, n in zip(names, sizes):
+        if n <= 0:
+            raise ValueError(f"dataset {name}: split {split} of {rows} rows leaves the "
+                             f"{part} part empty")
     rng = Xoroshiro128Plus(seed)
     order = list(range(rows))
     for i in range(rows - 1, 0, -1):
@@ -71,9 +78,12 @@ def split_rows(name, x, y, split, seed):
         order[i], order[j] = order[j], order[i]
     x = x[order]
     y = None if y is None else y[order]
-    test_y = None if y is None else y[n_train:]
-    train_y = None if y is None else y[:n_train]
-    return {name + ".train": (x[:n_train], train_y), name + ".test": (x[n_train:], test_y)}
+    parts, start = {}, 0
+    for part, n in zip(names, sizes):
+        rows_of = slice(start, start + n)
+        parts[f"{name}.{part}"] = (x[rows_of], None if y is None else y[rows_of])
+        start += n
+    return parts
 
 
 def norm_stats(x, how):

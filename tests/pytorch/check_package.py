@@ -32,13 +32,37 @@
     statistics, a frozen batchnorm, a layer nothing reads (left untrained).
 14. examples/digits_cnn.nn under torchrun (2 processes): nnc run with its
     weights counts torch's accuracy, within CNN_ACCURACY_POINTS of nnc's own.
+15. Every schedule kind nnc names (its "expected ..." list), with its
+   arguments and with --epochs cutting the run short: make_scheduler's
+   torch.optim.lr_scheduler gives nnc run's lr per epoch (1e-12 relative).
+16. digits_validate.nn (adamw, cosine warm-up, clip_grad, validate,
+   early_stop, split = [train, valid, test]): data.py's valid and test
+   parts are nnc's rows; in one process the training and validation loss
+   of every epoch within 1e-4 of nnc run's, the same stop and best epoch,
+   the best epoch's weights saved; under torchrun (2 processes) the same
+   stop and best epoch. tests/golden/pytorch_validate.nn: a sweep (over the
+   warm-up) with early stopping in every run keeps nnc's run, chosen by the
+   lowest validation loss; data.py names the part a split leaves empty.
+17. Every optimizer nnc names, with and without weight decay and with its
+   other arguments (nesterov, amsgrad, centered, ...): train.py's
+   train_run, 100 full-batch epochs in this process, follows nnc run's loss
+   per epoch within 1e-4 and ends within 1e-4 rel + 1e-5 abs of its weights.
+18. Every name model.py and train.py of all those packages bind at the top
+   level or take from builtins is refused as a model name (a class of that
+   name would shadow it in train.py).
 
 usage: check_package.py NNC REPO_ROOT WORK_DIR"""
+import ast
+import builtins
+import contextlib
 import importlib
+import io
 import json
 import os
 import py_compile
 import re
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -138,11 +162,21 @@ def same_curve(text, want, what):
           f"worst {worst:.2g})")
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
 def torchrun(pkg, *args):
     """The command that runs pkg's train.py in 2 processes."""
     # --redirects/--tee with explicit values: torchrun 1.13 on Python 3.11
     # fails on its own defaults (IntFlag iteration changed); these work on all.
-    return ["torchrun", "--standalone", "--nproc_per_node=2", "--monitor_interval=0.2",
+    # The rendezvous on a free port: --standalone always takes 29400 in torch
+    # 1.13, so two runs on one machine at once fail ("Address already in use").
+    return ["torchrun", "--nnodes=1", "--rdzv_backend=c10d",
+            f"--rdzv_endpoint=localhost:{free_port()}", f"--rdzv_id=nnc-{os.getpid()}",
+            "--nproc_per_node=2", "--monitor_interval=0.2",
             "--redirects=0:1", "--tee=0:1", os.path.join(pkg, "train.py"), *args]
 
 
@@ -297,7 +331,7 @@ def rmsprop():
     r = run([PY, os.path.join(out, "train.py"), "--save", os.path.join(WORK, "rmsprop.safetensors")],
             cwd=WORK)
     check("torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=eps, momentum=momentum, "
-          "centered=centered)" in open(os.path.join(out, "train.py")).read(),
+          "centered=centered, weight_decay=weight_decay)" in open(os.path.join(out, "train.py")).read(),
           "xor_rmsprop.nn: train.py builds torch.optim.RMSprop with every argument")
     same_curve(r.stdout, nnc_losses(nn_file), "xor_rmsprop.nn: RMSprop in PyTorch")
 
@@ -328,6 +362,298 @@ def losses():
             got = re.search(r": mse (\S+)", r.stdout)
             same = got is not None and abs(float(got.group(1)) - score["mse"]) <= 1e-5 * score["mse"]
         check(same, f"losses_fixed.nn {model}: train.py scores {verdict.strip()} as nnc")
+
+
+def train_script(folder):
+    """The package's train.py imported as a module (its main() does not run),
+    with the package's other modules fresh."""
+    for mod in ("model", "data", "safetensors_io", "train"):
+        sys.modules.pop(mod, None)
+    sys.path.insert(0, folder)
+    try:
+        return importlib.import_module("train")
+    finally:
+        sys.path.remove(folder)
+
+
+def known_kinds(what):
+    """The kinds of `what` (schedule, optimizer) nnc knows, from its refusal of
+    one it does not: "unknown schedule 'x' (expected constant, step ...)"."""
+    nn_file = os.path.join(WORK, f"no_{what}.nn")
+    fields = {"schedule": "constant", "optimizer": "sgd(lr = 0.1)", "epochs": 4}
+    fields[what] = "no_such_kind"
+    with open(nn_file, "w") as f:
+        f.write(SCHEDULE_NN.format(**fields))
+    r = subprocess.run([NNC, "check", nn_file], capture_output=True, text=True, env=ENV)
+    listed = re.search(r"unknown " + what + r" 'no_such_kind' \(expected (.*)\)", r.stderr)
+    return re.split(r", | or ", listed.group(1)) if listed else []
+
+
+SCHEDULE_NN = """dataset xor {{
+    x = [[0, 0], [0, 1], [1, 0], [1, 1]]
+    y = [0, 1, 1, 0]
+}}
+model XORNet {{
+    input 2
+    hidden: dense 4, tanh
+    out: dense 1, sigmoid
+}}
+train XORNet on xor {{
+    loss      = bce
+    optimizer = {optimizer}
+    schedule  = {schedule}
+    epochs    = {epochs}
+    log_every = 1
+}}
+"""
+
+# At least one case per kind; cosine with and without a warm-up (LinearLR
+# then CosineAnnealingLR in a SequentialLR, or CosineAnnealingLR alone).
+SCHEDULE_CASES = ["constant", "step(every = 3)", "step(every = 2, gamma = 0.5)",
+                  "exponential(gamma = 0.8)", "cosine", "cosine(warmup = 1)",
+                  "cosine(warmup = 4, min_lr = 0.01)"]
+
+
+def schedule_lrs(pkg, epochs):
+    """The lr of each epoch as train.py's make_scheduler sets it."""
+    train = train_script(pkg)
+    optimizer = train.make_optimizer([torch.nn.Parameter(torch.zeros(1))])
+    scheduler = train.make_scheduler(optimizer, epochs)
+    lrs = []
+    for _ in range(epochs):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+    return lrs
+
+
+def schedules():
+    kinds = known_kinds("schedule")
+    covered = {case.split("(")[0] for case in SCHEDULE_CASES}
+    check(len(kinds) >= 4 and set(kinds) <= covered,
+          f"schedules: nnc knows {', '.join(kinds) or '?'}; each has a case here")
+    for k, case in enumerate(SCHEDULE_CASES):
+        nn_file = os.path.join(WORK, f"schedule{k}.nn")
+        with open(nn_file, "w") as f:
+            f.write(SCHEDULE_NN.format(schedule=case, optimizer="sgd(lr = 0.5, momentum = 0.9)",
+                                       epochs=12))
+        pkg = os.path.join(WORK, f"schedule{k}")
+        run([NNC, "emit", nn_file, "--target", "pytorch", "-o", pkg])
+        for epochs in (12, 5, 3):
+            doc = nnc_json(nn_file, "--epochs", str(epochs))
+            want = [s for s in doc["steps"] if s["step"] == "train"][0]["runs"][0]["lr_per_epoch"]
+            got = schedule_lrs(pkg, epochs)
+            worst = max(abs(g - w) / w for g, w in zip(got, want)) if len(got) == len(want) else 1
+            check(worst <= 1e-12, f"schedule {case}, {epochs} epochs: train.py's lr per epoch "
+                  f"is nnc run's (worst rel diff {worst:.2g})")
+
+
+# Each optimizer without and with weight decay, and its other arguments.
+# Centered RMSprop with momentum is left to xor_rmsprop.nn (1e-3): on XOR
+# its fp32 trajectories part by 1.6e-4 within 100 epochs (torch's own fp32
+# run is 3e-5 from its fp64 one, nnc's 1.9e-4).
+OPTIMIZER_CASES = [
+    "sgd(lr = 0.3)",
+    "sgd(lr = 0.3, momentum = 0.9, dampening = 0.1, weight_decay = 0.1)",
+    "sgd(lr = 0.3, momentum = 0.9, nesterov = true, weight_decay = 0.05)",
+    "adam(lr = 0.05)",
+    "adam(lr = 0.05, beta1 = 0.8, weight_decay = 0.1, amsgrad = true)",
+    "adamw(lr = 0.05, weight_decay = 0)",
+    "adamw(lr = 0.05)",
+    "adamw(lr = 0.05, beta2 = 0.99, eps = 1e-6, weight_decay = 0.2, amsgrad = true)",
+    "rmsprop(lr = 0.01)",
+    "rmsprop(lr = 0.01, alpha = 0.95, centered = true, weight_decay = 0.05)",
+    "rmsprop(lr = 0.01, momentum = 0.5, weight_decay = 0.05)",
+]
+
+
+def train_in_process(pkg):
+    """train.py's train_run from init.safetensors in this process (one process
+    of one): its printed lines and the trained module."""
+    train = train_script(pkg)
+    net = train.XORNet()
+    net.load_state_dict(train.load_file(train.INIT))
+    x, y = train.data.load(train.TRAIN_DATA)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        train.train_run(net, x, y, None, train.sweep_runs(train.EPOCHS, len(x))[0], 0, 0, 1)
+    return out.getvalue(), net
+
+
+def optimizers():
+    kinds = known_kinds("optimizer")
+    covered = {case.split("(")[0] for case in OPTIMIZER_CASES}
+    check(len(kinds) >= 4 and set(kinds) <= covered,
+          f"optimizers: nnc knows {', '.join(kinds) or '?'}; each has a case here")
+    for k, case in enumerate(OPTIMIZER_CASES):
+        nn_file = os.path.join(WORK, f"optimizer{k}.nn")
+        with open(nn_file, "w") as f:
+            f.write(SCHEDULE_NN.format(optimizer=case, schedule="constant", epochs=100))
+        pkg = os.path.join(WORK, f"optimizer{k}")
+        run([NNC, "emit", nn_file, "--target", "pytorch", "-o", pkg])
+        weights = os.path.join(WORK, f"optimizer{k}.safetensors")
+        want = nnc_json(nn_file, "--save", weights)
+        want = [s for s in want["steps"] if s["step"] == "train"][0]["runs"][0]["loss_per_epoch"]
+        text, net = train_in_process(pkg)
+        got = logged_losses(text)
+        worst = max(abs(got[e] - want[e - 1]) / abs(want[e - 1]) for e in got) \
+            if sorted(got) == list(range(1, 101)) else 1.0
+        check(worst <= 1e-4, f"{case}: 100 epochs of train.py follow nnc run's losses "
+              f"(worst rel diff {worst:.2g})")
+        trained = {key: t.detach().numpy().ravel() for key, t in net.state_dict().items()}
+        same_weights(trained, weights, f"{case}: the final weights are nnc's")
+
+
+def epoch_lines(text):
+    """{epoch: (loss, lr, valid loss)} from lines like nnc's "epoch  3/60  loss L
+    lr R  valid loss V  acc A%"."""
+    return {int(m.group(1)): tuple(float(v) for v in m.group(2, 3, 4))
+            for m in re.finditer(r"epoch +(\d+)/\d+  loss (\S+)  lr (\S+)  valid loss (\S+)", text)}
+
+
+def same_epochs(text, want, what, tolerance):
+    """The package's per-epoch training and validation losses against nnc's
+    run object; both end at the same epoch."""
+    got = epoch_lines(text)
+    n = want["epochs_run"]
+    full = sorted(got) == list(range(1, n + 1))
+    worst = {"loss": 1.0, "valid loss": 1.0, "lr": 1.0}
+    if full:
+        for key, col, series in (("loss", 0, "loss_per_epoch"), ("lr", 1, "lr_per_epoch"),
+                                 ("valid loss", 2, "valid_loss_per_epoch")):
+            worst[key] = max(abs(got[e][col] - want[series][e - 1]) / abs(want[series][e - 1])
+                             for e in got)
+    # the lr column has 6 significant digits
+    check(full and worst["loss"] <= tolerance and worst["valid loss"] <= tolerance
+          and worst["lr"] <= 1e-5,
+          f"{what}: {len(got)} epochs (nnc: {n}); worst rel diff: loss {worst['loss']:.2g}, "
+          f"valid loss {worst['valid loss']:.2g}, lr {worst['lr']:.2g}")
+
+
+def same_stop(text, want, what):
+    stop = re.search(r"early stop at epoch (\d+): no lower validation loss for (\d+) epochs", text)
+    best = re.search(r"best epoch (\d+) \(validation loss (\S+)\)", text)
+    same = stop is not None and want["stopped_early"] and int(stop.group(1)) == want["epochs_run"] \
+        and best is not None and int(best.group(1)) == want["best_epoch"]
+    check(same, f"{what}: stopped at epoch {stop.group(1) if stop else '-'}, best epoch "
+          f"{best.group(1) if best else '-'} (nnc: {want['epochs_run']}, {want['best_epoch']})")
+
+
+def same_weights(got, want_path, what):
+    """got (a safetensors file or {key: flat array}) against the file want_path."""
+    got = read_safetensors(got) if isinstance(got, str) else got
+    want = read_safetensors(want_path)
+    worst = max((float(np.max(np.abs(got[k] - want[k]) / (1e-4 * np.abs(want[k]) + 1e-5)))
+                 for k in want), default=2.0) if got.keys() == want.keys() else 2.0
+    check(worst <= 1.0, f"{what} (worst at {worst:.2g} of 1e-4 rel + 1e-5 abs)")
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        body = f.read()
+    return {k: np.frombuffer(body[v["data_offsets"][0]:v["data_offsets"][1]], dtype=np.float32)
+            for k, v in header.items() if k != "__metadata__"}
+
+
+def validation_digits():
+    nn_file = os.path.join(HERE, "digits_validate.nn")
+    pkg = os.path.join(WORK, "digits_validate")
+    run([NNC, "emit", nn_file, "--target", "pytorch", "-o", pkg])
+    nnc_weights = os.path.join(WORK, "validate-nnc.safetensors")
+    doc = nnc_json(nn_file, "--save", nnc_weights)
+    want = [s for s in doc["steps"] if s["step"] == "train"][0]["runs"][0]
+    _, data, _ = package(pkg)
+    for ev in evaluations(doc):
+        x, y = data.load(ev["dataset"])
+        want_x = np.array([r["inputs"] for r in ev["rows"]], dtype=np.float32)
+        want_y = np.array([r["target"] for r in ev["rows"]], dtype=np.float32)
+        same = np.array_equal(x.numpy(), want_x) and np.array_equal(y.numpy()[:, 0], want_y)
+        check(same, f"digits_validate.nn {ev['dataset']}: the same {len(ev['rows'])} rows as nnc")
+    weights = os.path.join(WORK, "validate-one.safetensors")
+    r = run([PY, os.path.join(pkg, "train.py"), "--save", weights], cwd=WORK)
+    same_epochs(r.stdout, want, "digits_validate.nn, one process", 1e-4)
+    same_stop(r.stdout, want, "digits_validate.nn, one process")
+    same_weights(weights, nnc_weights, "digits_validate.nn: train.py saves the best epoch's "
+                 "weights, nnc's")
+    final = evaluations(doc)[-1]
+    verdict = f"accuracy {final['correct']}/{final['total']} "
+    check(verdict in r.stdout, f"digits_validate.nn: digits3.test {verdict.strip()} as nnc")
+    r = run(torchrun(pkg, "--save", os.path.join(WORK, "validate-ddp.safetensors")), cwd=WORK)
+    text = r.stdout + r.stderr
+    check("2 process(es)" in text, "digits_validate.nn under torchrun: 2 processes")
+    same_epochs(text, want, "digits_validate.nn under torchrun", 1e-3)
+    same_stop(text, want, "digits_validate.nn under torchrun")
+
+
+def package_names(folder):
+    """The names a model class must not take: what model.py and train.py bind
+    at the top level or read from builtins, less the model classes."""
+    names, own = set(), set()
+    for file in ("model.py", "train.py"):
+        tree = ast.parse(open(os.path.join(folder, file)).read())
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Assign):
+                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names.update((a.asname or a.name).split(".")[0] for a in node.names)
+                if isinstance(node, ast.ImportFrom) and node.module == "model":
+                    own.update(a.name for a in node.names)
+        names.update(n.id for n in ast.walk(tree)
+                     if isinstance(n, ast.Name) and n.id in dir(builtins))
+    return names - own
+
+
+def globals_refused():
+    folders = [os.path.join(WORK, d) for d in os.listdir(WORK)
+               if os.path.exists(os.path.join(WORK, d, "train.py"))]
+    names = set().union(*(package_names(d) for d in folders))
+    nn_file, out = os.path.join(WORK, "clash.nn"), os.path.join(WORK, "clash_probe")
+    shutil.rmtree(out, ignore_errors=True)
+    accepted = []
+    for name in sorted(names):
+        with open(nn_file, "w") as f:
+            f.write(f"model {name} {{\n    input 2\n    out: dense 1\n}}\n")
+        r = subprocess.run([NNC, "emit", nn_file, "--target", "pytorch", "-o", out],
+                           capture_output=True, text=True, env=ENV)
+        if r.returncode != 1 or os.path.exists(out) or not (
+                "cannot be a Python class" in r.stderr or "syntax error" in r.stderr):
+            accepted.append(name)
+            shutil.rmtree(out, ignore_errors=True)
+    check(len(names) > 50 and not accepted,
+          f"the {len(names)} top-level and builtin names of {len(folders)} packages' model.py "
+          f"and train.py are refused as model names (accepted: {', '.join(accepted) or 'none'})")
+
+
+def sweep_validation():
+    nn_file = os.path.join(ROOT, "tests", "golden", "pytorch_validate.nn")
+    pkg = os.path.join(WORK, "sweep_validate")
+    run([NNC, "emit", nn_file, "--target", "pytorch", "-o", pkg])
+    train = [s for s in nnc_json(nn_file)["steps"] if s["step"] == "train"][0]
+    r = run([PY, os.path.join(pkg, "train.py"), "--save", os.path.join(WORK, "sv.safetensors")],
+            cwd=WORK)
+    runs = re.split(r"^run ", r.stdout, flags=re.M)[1:]
+    check(len(runs) == len(train["runs"]), f"pytorch_validate.nn: {len(runs)} sweep runs "
+          f"(nnc: {len(train['runs'])})")
+    for text, want in zip(runs, train["runs"]):
+        label = text.splitlines()[0]
+        same_epochs(text, want, f"pytorch_validate.nn run {label}", 1e-4)
+        same_stop(text, want, f"pytorch_validate.nn run {label}")
+    param, values = train["sweep"]["param"], train["sweep"]["values"]
+    kept = f"kept the run {param}={values[train['kept_run']]:g} (the lowest validation loss)"
+    check(kept in r.stdout, f"pytorch_validate.nn: {kept}, as nnc")
+    _, data, _ = package(pkg)
+    x = np.zeros((4, 1), dtype=np.float32)
+    try:
+        data.split_rows("pts", x, None, (0.5, 0.1), 0)
+        message = "accepted"
+    except ValueError as e:
+        message = str(e)
+    check("leaves the valid part empty" in message, f"data.py: split (0.5, 0.1) of 4 rows: {message}")
 
 
 def compile_all():
@@ -561,6 +887,11 @@ def main():
     graph_training()
     graph_ddp()
     digits_cnn_ddp()
+    schedules()
+    optimizers()
+    validation_digits()
+    sweep_validation()
+    globals_refused()
     if failures:
         print(f"tests/pytorch: {len(failures)} failed")
         return 1

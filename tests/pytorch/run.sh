@@ -3,7 +3,9 @@
 # (errors.sh, no PyTorch needed), then check_package.py:
 # XOR under torchrun with 2 processes, weights back and forth with nnc,
 # digits' data and a short run, fixed-weight models, py_compile of all,
-# graph models' weights both ways, preprocess(), the digits CNN under torchrun.
+# graph models' weights both ways, preprocess(), the digits CNN under torchrun,
+# every schedule, and validation with early stopping in one process and
+# under torchrun against nnc run.
 # Skips (exit 0) when PyTorch is not installed for /usr/bin/python3, except
 # under CI=true, where a missing PyTorch is a failure.
 set -e

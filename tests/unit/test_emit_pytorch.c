@@ -58,6 +58,9 @@ Test(emit_pytorch, generated_globals_are_refused_as_class_names)
 {
     cr_expect_not_null(emit_pytorch_name_clash("torch", false));
     cr_expect_not_null(emit_pytorch_name_clash("print", false));
+    cr_expect_not_null(emit_pytorch_name_clash("make_scheduler", false));
+    cr_expect_not_null(emit_pytorch_name_clash("VALIDATE", false));
+    cr_expect_not_null(emit_pytorch_name_clash("__doc__", false));
     cr_expect_null(emit_pytorch_name_clash("torch", true));
 }
 
