@@ -448,7 +448,7 @@ enum { SCHED_MAX_ARGS = 2 };
 
 typedef struct ScheduleInfo {
     const char *name;       /* in .nn files, dump ir, the log and --json */
-    const char *torch;      /* what train.py builds: "StepLR" */
+    const char *torch;      /* what train.py builds: "StepLR"; NULL: no scheduler */
     size_t n_args;
     OptimArg args[SCHED_MAX_ARGS]; /* in positional order; NAN: required */
 } ScheduleInfo;

@@ -125,10 +125,11 @@ void ir_optim_torch_group(const OptimInfo *info, size_t i, bool *opens, bool *cl
 
 /* torch.optim.lr_scheduler's defaults where it has one (StepLR's gamma
  * 0.1); step needs every and exponential its gamma, as their classes do.
- * torch names the classes train.py builds; cosine's warm-up is a LinearLR
- * before CosineAnnealingLR there. */
+ * torch names the classes train.py builds: none for constant (torch's
+ * ConstantLR is not constant: a factor of 1/3 for 5 epochs by default);
+ * cosine's warm-up is a LinearLR before CosineAnnealingLR there. */
 const ScheduleInfo ir_schedules[SCHED_COUNT] = {
-    [SCHED_CONSTANT] = {"constant", "ConstantLR", 0, {{0}}},
+    [SCHED_CONSTANT] = {"constant", NULL, 0, {{0}}},
     [SCHED_STEP] = {"step", "StepLR", ARGS({HP_EVERY, NAN}, {HP_GAMMA, 0.1})},
     [SCHED_EXPONENTIAL] = {"exponential", "ExponentialLR", ARGS({HP_GAMMA, NAN})},
     [SCHED_COSINE] = {"cosine", "CosineAnnealingLR", ARGS({HP_WARMUP, 0}, {HP_MIN_LR, 0})},
