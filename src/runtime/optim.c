@@ -118,15 +118,11 @@ static void adamw_step(const IrOptimizer *o, long step, size_t n, float *p, cons
     adam_update(o, step, n, p, g, state, true);
 }
 
-/* torch.lerp(a, b, w) as its CPU kernel rounds: from the nearer end. */
-static inline float lerp_torch(float a, float b, float w)
-{
-    return fabsf(w) < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
-}
-
 /* torch.optim.RMSprop's single-tensor step, in its order:
  *   square_avg.mul_(alpha).addcmul_(g, g, value=1 - alpha)
- *   centered: grad_avg.lerp_(g, 1 - alpha);
+ *   centered: grad_avg.mul_(alpha).add_(g, alpha=1 - alpha)   (torch 1.13, the
+ *             version Debian ships and the tests compare with; later
+ *             versions lerp_, which rounds differently in the last bit)
  *             avg = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()
  *   else:     avg = square_avg.sqrt()
  *   avg.add_(eps)
@@ -151,7 +147,7 @@ static void rmsprop_step(const IrOptimizer *o, long step, size_t n, float *p, co
         sq[i] = sq[i] * alpha + w * gi * gi;
         float avg;
         if (centered) {
-            avg_g[i] = lerp_torch(avg_g[i], gi, w);
+            avg_g[i] = avg_g[i] * alpha + w * gi;
             avg = sqrtf(sq[i] + -1.0f * avg_g[i] * avg_g[i]);
         } else {
             avg = sqrtf(sq[i]);

@@ -377,9 +377,9 @@ Test(optim, sgd_momentum_matches_torch)
  *     opt = torch.optim.RMSprop([p], foreach=False, **kw)
  *     for g in grads: p.grad = torch.tensor(g); opt.step()
  * The 1e-9 gradient checks where eps sits (after the square root); alpha
- * 0.3 takes torch.lerp's other branch (weight >= 0.5). torch 1.13 updates
- * grad_avg as mul_(alpha).add_(g, alpha=1-alpha), later versions with
- * lerp_ (as here); the two differ in the last bit at most. */
+ * 0.3 puts more weight on the new gradient than on the running means.
+ * torch 1.13 updates grad_avg as mul_(alpha).add_(g, alpha=1-alpha), as
+ * nnc does; later versions lerp_, which can differ in the last bit. */
 static void expect_rmsprop(IrOptimizer o, const double want[3])
 {
     float p[3];
