@@ -53,6 +53,8 @@ static const char usage_text[] =
     "      --prefix NAME     C identifier prefix (default: the model name)\n"
     "      --header OUT.h    also write a header with the API\n"
     "      --main            add a main() reading comma-separated rows on stdin\n"
+    "      --keep-batchnorm  write batchnorm as its own op, not folded into the\n"
+    "                        dense or conv before it (bit for bit with run)\n"
     "      --seed N, --epochs N  as for run, when emit trains first\n"
     "  plot activations  draw every activation (sigmoid, tanh, relu, gelu...)\n"
     "      -o OUT.svg        output file (required)\n"
@@ -78,7 +80,7 @@ typedef struct Cli {
     const char *file;
     RtOptions rt;
     const char *weights, *save, *model, *out, *prefix, *header, *target;
-    bool with_main, verbose;
+    bool with_main, keep_batchnorm, verbose;
     bool stdio;     /* lsp --stdio: what editors' clients pass; stdio is the only transport */
 } Cli;
 
@@ -121,6 +123,7 @@ static const Flag flags[] = {
     {"--json", NULL, F_BOOL, FOR_RUN, CLI_FIELD(rt.json)},
     {"--verbose", NULL, F_BOOL, FOR_RUN, CLI_FIELD(verbose)},
     {"--main", NULL, F_BOOL, FOR_EMIT, CLI_FIELD(with_main)},
+    {"--keep-batchnorm", NULL, F_BOOL, FOR_EMIT, CLI_FIELD(keep_batchnorm)},
     {"--seed", NULL, F_SEED, FOR_RUN | FOR_EMIT, 0},
     {"--epochs", NULL, F_EPOCHS, FOR_RUN | FOR_EMIT, 0},
     {"--weights", NULL, F_STRING, FOR_RUN | FOR_EMIT, CLI_FIELD(weights)},
@@ -326,6 +329,16 @@ static const char *weights_origin(Arena *a, const Cli *cli, const IrProgram *p, 
     return "trained by nnc";
 }
 
+/* The recipe of the data the model's last train block trains it on (the
+ * one its weights come from), for the C file's preprocess; NULL: none. */
+static const IrDataSource *training_data(const IrProgram *p, size_t model)
+{
+    for (size_t i = p->n_trains; i-- > 0;)
+        if (p->trains[i].model == model)
+            return p->datasets[p->trains[i].dataset].source;
+    return NULL;
+}
+
 typedef enum Target { TARGET_C, TARGET_C_HEADER, TARGET_ONNX, TARGET_PYTORCH } Target;
 
 static bool write_target(FILE *f, Target t, const IrModel *m, const EmitWeights *w,
@@ -393,6 +406,8 @@ static bool emit_model(Arena *a, const Cli *cli, Target target, const IrProgram 
         .weights_origin = weights_origin(a, cli, p, model, trained),
         .header_name = header_base ? header_base + 1 : cli->header,
         .with_main = cli->with_main,
+        .keep_batchnorm = cli->keep_batchnorm,
+        .data = training_data(p, model),
     };
     if (cli->header && !write_artifact(cli->header, d, m, &w, &o, TARGET_C_HEADER))
         return false;
@@ -422,8 +437,9 @@ static int parse_target(const Cli *cli, Target *out)
         *out = TARGET_PYTORCH;
     else
         return usage_error("--target needs c, onnx or pytorch, not '%s'", t);
-    if (cli->prefix || cli->header || cli->with_main)
-        return usage_error("--prefix, --header and --main are for --target c, not '%s'", t);
+    if (cli->prefix || cli->header || cli->with_main || cli->keep_batchnorm)
+        return usage_error("--prefix, --header, --main and --keep-batchnorm are for --target c, "
+                           "not '%s'", t);
     if (!cli->out)
         return usage_error(*out == TARGET_ONNX ? "--target %s needs -o MODEL.onnx"
                                                : "--target %s needs -o DIR", t);
@@ -484,7 +500,15 @@ static int emit_program(Arena *a, const IrProgram *prog, const Cli *cli, Diag *d
     if (!cli->model && prog->n_models > 1)
         fprintf(stderr, "nnc: emitting model '%s' (the file has %zu models; choose one with "
                 "--model)\n", prog->models[model].name, prog->n_models);
-    const IrNode *bad = emit_first_unsupported(&prog->models[model]);
+    char why[256];
+    const IrNode *bad = target == TARGET_C ? emit_c_refusal(&prog->models[model], why, sizeof why)
+                                           : NULL;
+    if (bad) {
+        fprintf(stderr, "nnc: emit: layer '%s' (%s) cannot be written by --target c: %s\n",
+                bad->layer, ir_ops[bad->op].name, why);
+        return EXIT_USER;
+    }
+    bad = target == TARGET_C ? NULL : emit_first_unsupported(&prog->models[model]);
     if (bad) {
         fprintf(stderr, "nnc: emit: %s '%s' is not supported by --target %s yet; `nnc run` "
                 "trains and evaluates it\n", ir_ops[bad->op].name, bad->layer,

@@ -136,14 +136,17 @@ rc=$?; [ "$rc" -eq 3 ] && ok || bad "run_diverged.nn: run exit $rc, expected 3"
 rc=$?; [ "$rc" -eq 3 ] && [ ! -e "$tmp/div.c" ] && ok || bad "run_diverged.nn: emit exit $rc, expected 3 and no file"
 # Layers no emitter writes yet: refused by name for every target, before
 # any training, exit 1, nothing written
-for target in c onnx pytorch; do
-    case $target in c) o="$tmp/cnn.c" ;; onnx) o="$tmp/cnn.onnx" ;; pytorch) o="$tmp/cnn_pkg" ;; esac
+for target in onnx pytorch; do
+    case $target in onnx) o="$tmp/cnn.onnx" ;; pytorch) o="$tmp/cnn_pkg" ;; esac
     "$nnc" emit --target $target digits_cnn.nn -o "$o" >"$tmp/out" 2>"$tmp/err"
     rc=$?
     [ "$rc" -eq 1 ] && [ ! -e "$o" ] && ! grep -q "epoch" "$tmp/err" &&
         grep -q "emit: conv2d 'c1' is not supported by --target $target yet" "$tmp/err" && ok ||
         bad "emit --target $target of a CNN: exit $rc, or a file, or no refusal: $(cat "$tmp/err")"
 done
+# Every layer kind is written by --target c: the CNN emits, exit 0
+"$nnc" emit digits_cnn.nn --epochs 1 -o "$tmp/cnn.c" >"$tmp/out" 2>"$tmp/err" &&
+    grep -q "^void digits_cnn_forward" "$tmp/cnn.c" && ok || bad "emit of a CNN failed: $(cat "$tmp/err")"
 "$nnc" run -q "$golden/run_sweep_some_diverged.nn" >/dev/null 2>&1
 rc=$?; [ "$rc" -eq 0 ] && ok || bad "run_sweep_some_diverged.nn: exit $rc, expected 0"
 "$nnc" emit xor.nn -o "$tmp/x.c" --header "$tmp" >"$tmp/out" 2>"$tmp/err"

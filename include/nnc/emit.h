@@ -17,6 +17,12 @@ typedef struct EmitOptions {
     const char *weights_origin; /* how the weights were obtained, one line */
     const char *header_name;    /* when set, the .c includes this header */
     bool with_main;             /* add a main() that reads CSV rows on stdin */
+    /* --target c: write a batchnorm as its own op even where it could be
+     * folded into the dense or conv before it (bit for bit with `nnc run`) */
+    bool keep_batchnorm;
+    /* The training data's recipe (the model's last train block), whose
+     * scale and normalize NAME_preprocess applies; NULL when none trains it. */
+    const IrDataSource *data;
 } EmitOptions;
 
 /* Per node of the model: params[i] holds node i's parameter tensors in
@@ -66,6 +72,11 @@ bool emit_weights_finite(const IrModel *m, const EmitWeights *w, const char **ba
 /* The first node of m no emitter can write yet (EMIT_NOT_YET_CASES), or
  * NULL when every node can be written. */
 const IrNode *emit_first_unsupported(const IrModel *m);
+
+/* The first node --target c cannot write (an array too large for the
+ * emitted code's int indices), with the reason in why; NULL when the whole
+ * model can be written. Checked on the IR, before any weights exist. */
+const IrNode *emit_c_refusal(const IrModel *m, char *why, size_t size);
 
 /* One standalone C99 file; returns false when writing failed. */
 bool emit_c(FILE *out, const IrModel *m, const EmitWeights *w, const EmitOptions *o);

@@ -269,6 +269,10 @@ typedef struct IrDataSource {
     bool has_scale;
     double scale;
     DataNorm normalize;
+    /* normalize's statistics per x column, from the training rows: x' =
+     * (x - norm_shift[j]) / norm_div[j] in double (0 when norm_div[j] is 0);
+     * NULL without normalize. */
+    const double *norm_shift, *norm_div;
     bool has_split;
     double split;         /* fraction of rows for NAME.train */
     uint64_t seed;        /* of the split's shuffle */

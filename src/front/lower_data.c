@@ -310,7 +310,7 @@ static bool data_scale(Lower *c, const AstProp *scale, IrDataset *ds)
  * (shuffled holds train then test rows), else from every row; applied to
  * the whole dataset and to both parts alike. */
 static bool data_normalize(Lower *c, const AstProp *normalize, IrDataset *ds, float *shuffled,
-                           size_t n_train)
+                           size_t n_train, IrDataSource *src)
 {
     if (!normalize)
         return true;
@@ -322,6 +322,8 @@ static bool data_normalize(Lower *c, const AstProp *normalize, IrDataset *ds, fl
         diag_error(c->diag, normalize->loc, "out of memory normalising the dataset");
         return false;
     }
+    src->norm_shift = st.shift; /* for emitters that preprocess raw rows */
+    src->norm_div = st.div;
     data_norm_apply((float *)ds->x, ds->rows, ds->x_cols, &st);
     if (shuffled)
         data_norm_apply(shuffled, ds->rows, ds->x_cols, &st);
@@ -372,8 +374,9 @@ void lower_dataset(Lower *c, const AstDecl *d, DataSym *sym)
     IrDataset ds = {.name = d->name, .loc = d->name_loc};
     if (!data_read(c, d, slots, ok, &ds))
         return;
-    ds.source = data_source(c, d, slots, &ds);
-    if (!ds.source) {
+    IrDataSource *src = data_source(c, d, slots, &ds);
+    ds.source = src;
+    if (!src) {
         diag_error(c->diag, d->name_loc, "out of memory");
         return;
     }
@@ -386,7 +389,7 @@ void lower_dataset(Lower *c, const AstDecl *d, DataSym *sym)
     if (split && !data_split(c, sym, &ds, split, seed ? (uint64_t)seed->value->number : 0,
                              &shuffled, &n_train))
         return;
-    if (!data_normalize(c, slots[DP_NORMALIZE], &ds, shuffled, n_train))
+    if (!data_normalize(c, slots[DP_NORMALIZE], &ds, shuffled, n_train, src))
         return;
     sym->ok = true;
 }

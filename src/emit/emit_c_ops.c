@@ -1,0 +1,534 @@
+/* The forward pass's statements, op by op. Every sum runs in the order
+ * the runtime's evaluation runs it (dense and conv: the fixed-order
+ * products of gemm.c, bias first for a conv, last for a dense; pooling:
+ * kernel row, then column), so without FMA contraction the file computes
+ * what `nnc run` computes, bit for bit, except where a batchnorm was folded
+ * into the weights before it. Every loop bound is a constant: the window
+ * arithmetic (which taps of a padded kernel fall inside the input) is done
+ * here, once, and each tap of a convolution gets its own loop nest with
+ * the bounds written out. */
+#include <math.h>
+#include <string.h>
+
+#include "c_emit.h"
+
+typedef struct Names {
+    char src[160], dst[160], id[256];
+} Names;
+
+/* Node i's own array (dst), its first input's (src), its identifier. */
+static Names names_of(const Emitter *e, size_t i)
+{
+    Names nm;
+    const IrNode *n = &e->m->nodes[i];
+    c_value_array(e, i, nm.dst, sizeof nm.dst);
+    if (n->n_inputs)
+        c_value_array(e, n->inputs[0], nm.src, sizeof nm.src);
+    else
+        nm.src[0] = '\0';
+    c_node_ident(n, nm.id, sizeof nm.id);
+    return nm;
+}
+
+/* [C, L] as [C, 1, L]; [C, H, W] as is; [N] as [N, 1, 1]. */
+typedef struct Dims {
+    size_t c, h, w;
+} Dims;
+
+static Dims dims_of(const IrShape *s)
+{
+    Dims d = {s->dim[0], s->rank == 3 ? s->dim[1] : 1,
+              s->rank == 3 ? s->dim[2] : s->rank == 2 ? s->dim[1] : 1};
+    return d;
+}
+
+/* "v * s + t" for an index, written the short way. */
+static void index_term(char *buf, size_t size, const char *v, size_t stride, long off)
+{
+    char mul[64];
+    if (stride == 1)
+        snprintf(mul, sizeof mul, "%s", v);
+    else
+        snprintf(mul, sizeof mul, "%s * %zu", v, stride);
+    if (off > 0)
+        snprintf(buf, size, "%s + %ld", mul, off);
+    else if (off < 0)
+        snprintf(buf, size, "%s - %ld", mul, -off);
+    else
+        snprintf(buf, size, "%s", mul);
+}
+
+/* The outputs [lo, hi) whose tap at offset t (kernel index * dilation -
+ * padding) reads inside an input of length in: 0 <= o * stride + t < in. */
+static void tap_span(long t, size_t stride, size_t in, size_t out, size_t *lo, size_t *hi)
+{
+    long s = (long)stride, first = t >= 0 ? 0 : (-t + s - 1) / s;
+    long last = (long)in - 1 - t; /* o * s <= last */
+    long end = last < 0 ? 0 : last / s + 1;
+    *lo = (size_t)first;
+    *hi = end < (long)out ? (size_t)end : out;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+/* ---- dense --------------------------------------------------------------- */
+
+static bool dense_unrolled(const IrNode *n)
+{
+    return n->units * n->in_units <= EMIT_UNROLL_MAX_WEIGHTS;
+}
+
+/* dst[j] = sum_k W[j][k] * src[k] + b[j], summed left to right from k = 0
+ * like the runtime's matrix product, bias added last. */
+static void emit_dense(Emitter *e, size_t i)
+{
+    const IrNode *n = &e->m->nodes[i];
+    Names nm = names_of(e, i);
+    const char *p = e->o->prefix;
+    cput(e, "    /* %s: dense %zu -> %zu%s */\n", n->name, n->in_units, n->units,
+         e->plan.fold[i] ? ", its batchnorm folded in" : "");
+    if (dense_unrolled(n)) {
+        for (size_t j = 0; j < n->units; j++) {
+            cput(e, "    %s[%zu] = ", nm.dst, j);
+            for (size_t k = 0; k < n->in_units; k++)
+                cput(e, "%s%s_%s_weight[%zu][%zu] * %s[%zu]", k ? " + " : "", p, nm.id, j, k,
+                     nm.src, k);
+            cput(e, " + %s_%s_bias[%zu];\n", p, nm.id, j);
+        }
+        return;
+    }
+    /* Each output's sum still runs k = 0, 1, ... in order, like the runtime. */
+    cput(e, "    for (int j = 0; j < %zu; j++)\n        %s[j] = 0.0f;\n", n->units, nm.dst);
+    cput(e, "    for (int k = 0; k < %zu; k++)\n", n->in_units);
+    cput(e, "        for (int j = 0; j < %zu; j++)\n", n->units);
+    cput(e, "            %s[j] += %s_%s_weight_t[k][j] * %s[k];\n", nm.dst, p, nm.id, nm.src);
+    cput(e, "    for (int j = 0; j < %zu; j++)\n", n->units);
+    cput(e, "        %s[j] += %s_%s_bias[j];\n", nm.dst, p, nm.id);
+}
+
+/* ---- conv1d, conv2d -------------------------------------------------------- */
+
+static bool conv_two_d(const IrNode *n)
+{
+    return n->op == OP_CONV2D;
+}
+
+/* One kernel tap (ki, kj) of output channel o: for every output position
+ * whose window sees the input there, y += w * x. */
+static void emit_conv_tap(Emitter *e, size_t i, const Names *nm, size_t ki, size_t kj)
+{
+    const IrNode *n = &e->m->nodes[i];
+    const IrWindow *win = &n->cfg.conv.win;
+    Dims in = dims_of(&n->in_shape), out = dims_of(&n->shape);
+    long th = (long)(ki * win->dilation[0]) - (long)win->padding[0];
+    long tw = (long)(kj * win->dilation[1]) - (long)win->padding[1];
+    size_t hlo, hhi, wlo, whi;
+    tap_span(th, win->stride[0], in.h, out.h, &hlo, &hhi);
+    tap_span(tw, win->stride[1], in.w, out.w, &wlo, &whi);
+    if (hlo == hhi || wlo == whi)
+        return; /* this tap only ever sees padding */
+    char ih[96], iw[96], tap[48];
+    index_term(ih, sizeof ih, "oh", win->stride[0], th);
+    index_term(iw, sizeof iw, "ow", win->stride[1], tw);
+    if (conv_two_d(n))
+        snprintf(tap, sizeof tap, "[%zu][%zu]", ki, kj);
+    else
+        snprintf(tap, sizeof tap, "[%zu]", kj);
+    const char *ind = "            ";
+    if (conv_two_d(n)) {
+        cput(e, "%sfor (int oh = %zu; oh < %zu; oh++)\n", ind, hlo, hhi);
+        ind = "                ";
+    }
+    cput(e, "%sfor (int ow = %zu; ow < %zu; ow++)\n", ind, wlo, whi);
+    if (conv_two_d(n))
+        cput(e, "%s    y[oh * %zu + ow] += %s_%s_weight[o][c]%s * x[%s%s%s * %zu + %s];\n", ind,
+             out.w, e->o->prefix, nm->id, tap, strchr(ih, ' ') ? "(" : "", ih,
+             strchr(ih, ' ') ? ")" : "", in.w, iw);
+    else
+        cput(e, "%s    y[ow] += %s_%s_weight[o][c]%s * x[%s];\n", ind, e->o->prefix, nm->id, tap,
+             iw);
+}
+
+static void emit_conv(Emitter *e, size_t i)
+{
+    const IrNode *n = &e->m->nodes[i];
+    const IrWindow *win = &n->cfg.conv.win;
+    Names nm = names_of(e, i);
+    Dims in = dims_of(&n->in_shape), out = dims_of(&n->shape);
+    size_t groups = n->cfg.conv.groups, cin_g = in.c / groups, cout_g = out.c / groups;
+    size_t in_plane = in.h * in.w, out_plane = out.h * out.w;
+    bool bias = n->cfg.conv.bias || e->plan.fold[i];
+    char shape_in[64], shape_out[64];
+    cput(e, "    /* %s: %s %s -> %s, kernel %zux%zu, stride %zux%zu, padding %zux%zu, "
+         "dilation %zux%zu, groups %zu%s */\n", n->name, ir_ops[n->op].name,
+         ir_shape_text(&n->in_shape, shape_in, sizeof shape_in),
+         ir_shape_text(&n->shape, shape_out, sizeof shape_out), win->kernel[0], win->kernel[1],
+         win->stride[0], win->stride[1], win->padding[0], win->padding[1], win->dilation[0],
+         win->dilation[1], groups, e->plan.fold[i] ? ", its batchnorm folded in" : "");
+    cput(e, "    for (int o = 0; o < %zu; o++) {\n", out.c);
+    cput(e, "        float *y = %s + o * %zu;\n", nm.dst, out_plane);
+    cput(e, "        for (int p = 0; p < %zu; p++)\n", out_plane);
+    if (bias)
+        cput(e, "            y[p] = %s_%s_bias[o];\n", e->o->prefix, nm.id);
+    else
+        cput(e, "            y[p] = 0.0f;\n");
+    cput(e, "        for (int c = 0; c < %zu; c++) {\n", cin_g);
+    if (groups > 1)
+        cput(e, "            const float *x = %s + (o / %zu * %zu + c) * %zu;\n", nm.src, cout_g,
+             cin_g, in_plane);
+    else
+        cput(e, "            const float *x = %s + c * %zu;\n", nm.src, in_plane);
+    for (size_t ki = 0; ki < win->kernel[0]; ki++)
+        for (size_t kj = 0; kj < win->kernel[1]; kj++)
+            emit_conv_tap(e, i, &nm, ki, kj);
+    cput(e, "        }\n    }\n");
+}
+
+/* ---- pooling ---------------------------------------------------------------- */
+
+static bool pool_is_max(OpKind k)
+{
+    return k == OP_MAXPOOL1D || k == OP_MAXPOOL2D;
+}
+
+static bool pool_two_d(OpKind k)
+{
+    return k == OP_MAXPOOL2D || k == OP_AVGPOOL2D;
+}
+
+/* PyTorch's and the runtime's comparison: a larger value or a NaN takes
+ * over, so NaN propagates and the first of equal values stays. */
+static const char *const MAX_TAKE = "m = (v > m || v != v) ? v : m;";
+
+/* Indentation for nesting level k (4 spaces each). */
+static const char *indent(size_t k)
+{
+    static const char spaces[] = "                                ";
+    size_t n = 4 * k < sizeof spaces - 1 ? 4 * k : sizeof spaces - 1;
+    return spaces + (sizeof spaces - 1 - n);
+}
+
+/* The input index a pooling tap reads along one axis: "oh * 2 + ki". */
+static void pool_axis(char *buf, size_t size, const char *o, const char *k, size_t stride,
+                      size_t dilation)
+{
+    char base[64];
+    index_term(base, sizeof base, o, stride, 0);
+    if (dilation > 1)
+        snprintf(buf, size, "%s + %s * %zu", base, k, dilation);
+    else
+        snprintf(buf, size, "%s + %s", base, k);
+}
+
+/* The statement that reads tap v: padded windows skip what lies outside. */
+static void emit_pool_read(Emitter *e, const IrNode *n, bool two_d, size_t lvl)
+{
+    const IrWindow *win = &n->cfg.pool.win;
+    Dims in = dims_of(&n->in_shape);
+    char row[96] = "0", col[96];
+    if (two_d)
+        pool_axis(row, sizeof row, "oh", "ki", win->stride[0], win->dilation[0]);
+    pool_axis(col, sizeof col, "ow", "kj", win->stride[1], win->dilation[1]);
+    if (!win->padding[0] && !win->padding[1]) {
+        if (two_d)
+            cput(e, "%sfloat v = x[(%s) * %zu + %s];\n", indent(lvl), row, in.w, col);
+        else
+            cput(e, "%sfloat v = x[%s];\n", indent(lvl), col);
+        return;
+    }
+    cput(e, "%sint ih = %s - %zu, iw = %s - %zu;\n", indent(lvl), row, win->padding[0], col,
+         win->padding[1]);
+    cput(e, "%sif (ih < 0 || ih >= %zu || iw < 0 || iw >= %zu)\n%scontinue;\n", indent(lvl),
+         in.h, in.w, indent(lvl + 1));
+    cput(e, "%sfloat v = x[ih * %zu + iw];\n", indent(lvl), in.w);
+}
+
+/* Max: from -inf, each tap in scan order; average: the sum of the taps
+ * inside the input from 0, divided by the whole kernel (count_include_pad). */
+static void emit_pool(Emitter *e, size_t i)
+{
+    const IrNode *n = &e->m->nodes[i];
+    const IrWindow *win = &n->cfg.pool.win;
+    Names nm = names_of(e, i);
+    Dims in = dims_of(&n->in_shape), out = dims_of(&n->shape);
+    bool max = pool_is_max(n->op), two_d = pool_two_d(n->op);
+    char s_in[64], s_out[64];
+    cput(e, "    /* %s: %s %s -> %s, kernel %zux%zu, stride %zux%zu, padding %zux%zu, "
+         "dilation %zux%zu */\n", n->name, ir_ops[n->op].name,
+         ir_shape_text(&n->in_shape, s_in, sizeof s_in), ir_shape_text(&n->shape, s_out, sizeof s_out),
+         win->kernel[0], win->kernel[1], win->stride[0], win->stride[1], win->padding[0],
+         win->padding[1], win->dilation[0], win->dilation[1]);
+    cput(e, "    for (int c = 0; c < %zu; c++) {\n", in.c);
+    cput(e, "        const float *x = %s + c * %zu;\n", nm.src, in.h * in.w);
+    cput(e, "        float *y = %s + c * %zu;\n", nm.dst, out.h * out.w);
+    size_t lvl = 2;
+    if (two_d)
+        cput(e, "%sfor (int oh = 0; oh < %zu; oh++)\n", indent(lvl++), out.h);
+    cput(e, "%sfor (int ow = 0; ow < %zu; ow++) {\n", indent(lvl++), out.w);
+    cput(e, "%sfloat %s;\n", indent(lvl), max ? "m = -INFINITY" : "s = 0.0f");
+    size_t body = lvl;
+    if (two_d)
+        cput(e, "%sfor (int ki = 0; ki < %zu; ki++)\n", indent(body++), win->kernel[0]);
+    cput(e, "%sfor (int kj = 0; kj < %zu; kj++) {\n", indent(body++), win->kernel[1]);
+    emit_pool_read(e, n, two_d, body);
+    cput(e, "%s%s\n", indent(body), max ? MAX_TAKE : "s += v;");
+    cput(e, "%s}\n", indent(body - 1));
+    if (two_d)
+        cput(e, "%sy[oh * %zu + ow] = ", indent(lvl), out.w);
+    else
+        cput(e, "%sy[ow] = ", indent(lvl));
+    if (max) {
+        cput(e, "m;\n");
+    } else {
+        cput(e, "s / ");
+        cput_float(e, (float)(win->kernel[0] * win->kernel[1]));
+        cput(e, ";\n");
+    }
+    cput(e, "%s}\n    }\n", indent(lvl - 1));
+}
+
+/* Global pools: one value per channel over all its positions. */
+static void emit_global_pool(Emitter *e, size_t i)
+{
+    const IrNode *n = &e->m->nodes[i];
+    Names nm = names_of(e, i);
+    size_t c = n->in_shape.dim[0], spatial = n->in_units / c;
+    bool max = n->op == OP_GLOBAL_MAXPOOL;
+    cput(e, "    /* %s: %s over %zu channels of %zu */\n", n->name, ir_ops[n->op].name, c,
+         spatial);
+    cput(e, "    for (int c = 0; c < %zu; c++) {\n", c);
+    cput(e, "        float %s;\n", max ? "m = -INFINITY" : "s = 0.0f");
+    cput(e, "        for (int p = 0; p < %zu; p++) {\n", spatial);
+    cput(e, "            float v = %s[c * %zu + p];\n            %s\n        }\n", nm.src, spatial,
+         max ? MAX_TAKE : "s += v;");
+    if (max) {
+        cput(e, "        %s[c] = m;\n    }\n", nm.dst);
+        return;
+    }
+    cput(e, "        %s[c] = s / ", nm.dst);
+    cput_float(e, (float)spatial);
+    cput(e, ";\n    }\n");
+}
+
+/* ---- batchnorm (not folded), add, concat ------------------------------------ */
+
+/* y = (x - running_mean) * scale + bias per channel, scale = weight /
+ * sqrt(running_var + eps): the runtime's evaluation formula. */
+static void emit_batchnorm(Emitter *e, size_t i)
+{
+    const IrNode *n = &e->m->nodes[i];
+    Names nm = names_of(e, i);
+    const char *p = e->o->prefix;
+    size_t c = n->shape.dim[0], spatial = n->units / c;
+    cput(e, "    /* %s: batchnorm over %zu channels of %zu (running statistics) */\n", n->name,
+         c, spatial);
+    cput(e, "    for (int c = 0; c < %zu; c++)\n", c);
+    cput(e, "        for (int p = c * %zu; p < c * %zu + %zu; p++)\n", spatial, spatial, spatial);
+    cput(e, "            %s[p] = (%s[p] - %s_%s_mean[c]) * %s_%s_scale[c] + %s_%s_shift[c];\n",
+         nm.dst, nm.src, p, nm.id, p, nm.id, p, nm.id);
+}
+
+/* y = x0 + x1 + ... left to right, as the runtime adds them. */
+static void emit_add(Emitter *e, size_t i)
+{
+    const IrNode *n = &e->m->nodes[i];
+    Names nm = names_of(e, i);
+    cput(e, "    /* %s: add of %zu */\n", n->name, n->n_inputs);
+    cput(e, "    for (int j = 0; j < %zu; j++)\n        %s[j] = ", n->units, nm.dst);
+    for (size_t k = 0; k < n->n_inputs; k++) {
+        char x[160];
+        c_value_array(e, n->inputs[k], x, sizeof x);
+        cput(e, "%s%s[j]", k ? " + " : "", x);
+    }
+    cput(e, ";\n");
+}
+
+/* The inputs' values one after another (channels first: joining along the
+ * channels is joining the blocks). */
+static void emit_concat(Emitter *e, size_t i)
+{
+    const IrNode *n = &e->m->nodes[i];
+    Names nm = names_of(e, i);
+    cput(e, "    /* %s: concat of %zu */\n", n->name, n->n_inputs);
+    size_t at = 0;
+    for (size_t k = 0; k < n->n_inputs; k++) {
+        char x[160];
+        size_t units = e->m->nodes[n->inputs[k]].units;
+        c_value_array(e, n->inputs[k], x, sizeof x);
+        cput(e, "    for (int j = 0; j < %zu; j++)\n        %s[%zu + j] = %s[j];\n", units, nm.dst,
+             at, x);
+        at += units;
+    }
+}
+
+/* ---- elementwise ------------------------------------------------------------ */
+
+/* d = f(s) for an elementwise op: the runtime's formulas, written out. */
+static void activation_expr(const IrNode *n, const char *d, const char *s, char *buf, size_t size)
+{
+    switch (n->op) {
+    case OP_STEP: snprintf(buf, size, "%s = %s > 0.0f ? 1.0f : 0.0f;", d, s); break;
+    case OP_RELU: snprintf(buf, size, "%s = %s > 0.0f ? %s : 0.0f;", d, s, s); break;
+    case OP_LEAKY_RELU:
+        snprintf(buf, size, "%s = %s > 0.0f ? %s : %s * (float)%.9g;", d, s, s, s,
+                 (double)(float)n->cfg.leaky_relu.slope);
+        break;
+    case OP_SIGMOID: snprintf(buf, size, "%s = nnc_sigmoid(%s);", d, s); break;
+    case OP_TANH: snprintf(buf, size, "%s = tanhf(%s);", d, s); break;
+    case OP_GELU: /* the runtime's rt_act_gelu, same order */
+        snprintf(buf, size, "%s = %s * 0.5f * (1.0f + erff(%s * (float)0.70710678118654752440));",
+                 d, s, s);
+        break;
+    case OP_SILU: snprintf(buf, size, "%s = %s / (1.0f + expf(-%s));", d, s, s); break;
+    case OP_ELU:
+        snprintf(buf, size, "%s = %s > 0.0f ? %s : (float)%.9g * expm1f(%s);", d, s, s,
+                 (double)(float)n->cfg.elu.alpha, s);
+        break;
+    case OP_SOFTPLUS:
+        snprintf(buf, size, "%s = %s > 20.0f ? %s : log1pf(expf(%s));", d, s, s, s);
+        break;
+    case OP_HARDSWISH: snprintf(buf, size, "%s = nnc_hardswish(%s);", d, s); break;
+    case OP_HARDSIGMOID: snprintf(buf, size, "%s = nnc_hardsigmoid(%s);", d, s); break;
+    case OP_INPUT:
+    case OP_DENSE:
+    case OP_DROPOUT:
+    case OP_SOFTMAX:
+    case OP_IDENTITY:
+    case OP_CONV1D:
+    case OP_CONV2D:
+    case OP_MAXPOOL1D:
+    case OP_MAXPOOL2D:
+    case OP_AVGPOOL1D:
+    case OP_AVGPOOL2D:
+    case OP_GLOBAL_AVGPOOL:
+    case OP_GLOBAL_MAXPOOL:
+    case OP_FLATTEN:
+    case OP_BATCHNORM:
+    case OP_ADD:
+    case OP_CONCAT: /* not per-element formulas: c_emit_node_code writes them */
+        buf[0] = '\0';
+        break;
+    }
+}
+
+enum { UNROLL_MAX_ACTIVATIONS = 16 };
+
+static void emit_elementwise(Emitter *e, size_t i)
+{
+    const IrNode *n = &e->m->nodes[i];
+    Names nm = names_of(e, i);
+    char expr[1024], d[192], s[192];
+    cput(e, "    /* %s: %s */\n", n->name, ir_ops[n->op].name);
+    if (n->units > UNROLL_MAX_ACTIVATIONS) {
+        snprintf(d, sizeof d, "%s[j]", nm.dst);
+        snprintf(s, sizeof s, "%s[j]", nm.src);
+        activation_expr(n, d, s, expr, sizeof expr);
+        cput(e, "    for (int j = 0; j < %zu; j++)\n        %s\n", n->units, expr);
+        return;
+    }
+    for (size_t j = 0; j < n->units; j++) {
+        snprintf(d, sizeof d, "%s[%zu]", nm.dst, j);
+        snprintf(s, sizeof s, "%s[%zu]", nm.src, j);
+        activation_expr(n, d, s, expr, sizeof expr);
+        cput(e, "    %s\n", expr);
+    }
+}
+
+/* In place (copied first when the input is still read elsewhere). */
+static void emit_softmax(Emitter *e, size_t i)
+{
+    const IrNode *n = &e->m->nodes[i];
+    Names nm = names_of(e, i);
+    const char *buf = nm.dst;
+    cput(e, "    /* %s: softmax over %zu */\n", n->name, n->units);
+    if (e->plan.kind[i] != NODE_IN_PLACE)
+        cput(e, "    for (int j = 0; j < %zu; j++)\n        %s[j] = %s[j];\n", n->units, buf,
+             nm.src);
+    cput(e, "    {\n        float max = %s[0], sum = 0.0f;\n", buf);
+    cput(e, "        for (int j = 1; j < %zu; j++)\n", n->units);
+    cput(e, "            if (%s[j] > max)\n                max = %s[j];\n", buf, buf);
+    cput(e, "        for (int j = 0; j < %zu; j++) {\n", n->units);
+    cput(e, "            %s[j] = expf(%s[j] - max);\n            sum += %s[j];\n        }\n", buf,
+         buf, buf);
+    cput(e, "        for (int j = 0; j < %zu; j++)\n", n->units);
+    cput(e, "            %s[j] /= sum;\n    }\n", buf);
+}
+
+static void emit_alias(Emitter *e, size_t i)
+{
+    const IrNode *n = &e->m->nodes[i];
+    if (n->op == OP_BATCHNORM)
+        cput(e, "    /* %s: batchnorm, folded into %s's weights */\n", n->name,
+             e->m->nodes[n->inputs[0]].name);
+    else
+        cput(e, "    /* %s: %s, the same values (no code at inference) */\n", n->name,
+             ir_ops[n->op].name);
+}
+
+void c_emit_node_code(Emitter *e, size_t i)
+{
+    const IrNode *n = &e->m->nodes[i];
+    if (e->plan.kind[i] == NODE_ALIAS) {
+        emit_alias(e, i);
+        return;
+    }
+    switch (n->op) {
+    case OP_DENSE: emit_dense(e, i); break;
+    case OP_CONV1D:
+    case OP_CONV2D: emit_conv(e, i); break;
+    case OP_MAXPOOL1D:
+    case OP_MAXPOOL2D:
+    case OP_AVGPOOL1D:
+    case OP_AVGPOOL2D: emit_pool(e, i); break;
+    case OP_GLOBAL_AVGPOOL:
+    case OP_GLOBAL_MAXPOOL: emit_global_pool(e, i); break;
+    case OP_BATCHNORM: emit_batchnorm(e, i); break;
+    case OP_ADD: emit_add(e, i); break;
+    case OP_CONCAT: emit_concat(e, i); break;
+    case OP_SOFTMAX: emit_softmax(e, i); break;
+    case OP_STEP:
+    case OP_SIGMOID:
+    case OP_TANH:
+    case OP_RELU:
+    case OP_LEAKY_RELU:
+    case OP_GELU:
+    case OP_SILU:
+    case OP_ELU:
+    case OP_SOFTPLUS:
+    case OP_HARDSWISH:
+    case OP_HARDSIGMOID: emit_elementwise(e, i); break;
+    case OP_DROPOUT:
+    case OP_IDENTITY:
+    case OP_FLATTEN: emit_alias(e, i); break; /* planned as aliases */
+    case OP_INPUT: break;                      /* the caller's in */
+    }
+}
+
+static bool uses_op(const IrModel *m, OpKind op)
+{
+    for (size_t i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].op == op)
+            return true;
+    return false;
+}
+
+void c_emit_helpers(Emitter *e)
+{
+    if (uses_op(e->m, OP_SIGMOID)) {
+        cput(e, "\n/* Split at 0 so expf never overflows (the runtime's formula). */\n");
+        cput(e, "static float nnc_sigmoid(float z)\n{\n");
+        cput(e, "    if (z >= 0.0f)\n        return 1.0f / (1.0f + expf(-z));\n");
+        cput(e, "    float t = expf(z);\n    return t / (1.0f + t);\n}\n");
+    }
+    if (uses_op(e->m, OP_HARDSWISH) || uses_op(e->m, OP_HARDSIGMOID)) {
+        cput(e, "\n/* relu6(z + 3): hardswish and hardsigmoid (the runtime's formulas). */\n");
+        cput(e, "static float nnc_relu6_shift(float z)\n{\n    float r = z + 3.0f;\n");
+        cput(e, "    return r < 0.0f ? 0.0f : r > 6.0f ? 6.0f : r;\n}\n");
+    }
+    if (uses_op(e->m, OP_HARDSWISH))
+        cput(e, "\nstatic float nnc_hardswish(float z)\n{\n"
+                "    return z * nnc_relu6_shift(z) / 6.0f;\n}\n");
+    if (uses_op(e->m, OP_HARDSIGMOID))
+        cput(e, "\nstatic float nnc_hardsigmoid(float z)\n{\n"
+                "    return nnc_relu6_shift(z) / 6.0f;\n}\n");
+}
