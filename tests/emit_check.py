@@ -20,6 +20,7 @@ import sys
 import tempfile
 
 CASES = [
+
     ("xor.nn", None), ("logistic_xor.nn", None), ("and.nn", None), ("or.nn", None),
     ("perceptron_xor.nn", "or_gate"), ("perceptron_xor.nn", "and_gate"),
     ("handpicked_xor.nn", None), ("lr_sweep.nn", None),
@@ -28,6 +29,7 @@ CASES = [
     ("digits_cnn.nn", None), ("digits_res.nn", None), ("two_towers.nn", None), ("waves.nn", None),
     ("../tests/golden/emit_gelu.nn", None), ("../tests/golden/emit_activations.nn", None),
     ("../tests/golden/emit_layers.nn", None), ("../tests/golden/emit_seq.nn", None),
+    ("../tests/golden/emit_preprocess.nn", None),
 ]
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror", "-O2", "-ffp-contract=off"]
 FOLD_TOL = 1e-5
@@ -107,6 +109,7 @@ def check_case(nnc, examples, name, model, tmp):
     if not rows:
         return [f"{label}: no evaluated rows"]
     problems = [f"{label}: {p}" for p in check_plain_file(nnc, path, model, tmp)]
+    problems += [f"{label}: {p}" for p in check_preprocess(path, rows, tmp)]
     src = os.path.join(tmp, "net.c")
     subprocess.run([nnc, "emit", path, "--main", "-o", src] + (["--model", model] if model else []),
                    check=True, capture_output=True)
@@ -120,16 +123,68 @@ def check_case(nnc, examples, name, model, tmp):
     return problems
 
 
+PREPROCESS_DRIVER = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "plain.c"
+int main(void)
+{
+    char line[65536];
+    while (fgets(line, sizeof line, stdin)) {
+        float raw[%(P)s_IN], in[%(P)s_IN];
+        char *p = line;
+        for (int j = 0; j < %(P)s_IN; j++) {
+            raw[j] = strtof(p, &p);
+            p += *p == ',';
+        }
+        %(p)s_preprocess(raw, in);
+        for (int j = 0; j < %(P)s_IN; j++)
+            printf(j ? ",%%a" : "%%a", (double)in[j]);
+        putchar('\n');
+    }
+    return 0;
+}
+"""
+
+
+def check_preprocess(path, rows, tmp):
+    """For a CSV dataset with a target column last: every raw row through the
+    emitted NAME_preprocess; each row nnc run evaluated must be one of them,
+    bit for bit (plain.c is the file check_plain_file emitted)."""
+    text = open(path).read()
+    csv = re.search(r'csv\s*=\s*"([^"]+)"', text)
+    if not csv or "scale" not in text and "normalize" not in text:
+        return []
+    prefix = re.search(r"#define (\w+)_IN ", open(os.path.join(tmp, "plain.c")).read()).group(1)
+    with open(os.path.join(tmp, "pre.c"), "w") as f:
+        f.write(PREPROCESS_DRIVER % {"P": prefix, "p": prefix.lower()})
+    exe = os.path.join(tmp, "pre")
+    subprocess.run(["gcc"] + STRICT + ["-o", exe, os.path.join(tmp, "pre.c"), "-lm"], check=True)
+    lines = open(os.path.join(os.path.dirname(path), csv.group(1))).read().splitlines()
+    if lines and not lines[0].replace(",", "").replace(".", "").replace("-", "").isdigit():
+        lines = lines[1:]  # the header
+    feed = "".join(l.rsplit(",", 1)[0] + "\n" for l in lines if l.strip())
+    out = subprocess.run([exe], input=feed, capture_output=True, text=True, check=True).stdout
+    made = {tuple(float.fromhex(v) for v in l.split(",")) for l in out.splitlines()}
+    missing = sum(tuple(f32(v) for v in x) not in made for x, _ in rows)
+    print(f"  preprocess: {len(made)} raw rows, {len(rows) - missing}/{len(rows)} evaluated rows"
+          " found bit for bit")
+    return [f"preprocess: {missing} evaluated rows are not a preprocessed raw row"] if missing else []
+
+
 def check_program(rows, src, label, folded, tmp):
     """src built by gcc and clang, fed the rows: exact, or within FOLD_TOL."""
     problems = []
     stdin = "".join(",".join(repr(v) for v in x) + "\n" for x, _ in rows)
-    for cc in ("gcc", "clang"):
+    # gcc -Os too: built for size, wide dense layers take their dot-product form
+    for cc, opt in (("gcc", "-O2"), ("clang", "-O2"), ("gcc", "-Os")):
         if not shutil.which(cc):
             problems.append(f"{label}: {cc} not installed")
             continue
         exe = os.path.join(tmp, "net-" + cc)
-        build = subprocess.run([cc] + STRICT + ["-o", exe, src, "-lm"], capture_output=True, text=True)
+        flags = [opt if f == "-O2" else f for f in STRICT]
+        build = subprocess.run([cc] + flags + ["-o", exe, src, "-lm"], capture_output=True, text=True)
+        cc = cc if opt == "-O2" else f"{cc} {opt}"
         if build.returncode != 0:
             problems.append(f"{label}: {cc} failed:\n{build.stderr}")
             continue

@@ -64,6 +64,9 @@ void c_value_array(const Emitter *e, size_t i, char *buf, size_t size);
 void c_emit_node_arrays(Emitter *e, size_t i);
 /* Node i's statements in the forward pass. */
 void c_emit_node_code(Emitter *e, size_t i);
+/* Whether node i (a wide dense layer) applies node i + 1, the activation
+ * that overwrites its output, in its own last loop. */
+bool c_fuses_next(const Emitter *e, size_t i);
 /* The static functions the model's ops need (sigmoid, hardswish). */
 void c_emit_helpers(Emitter *e);
 

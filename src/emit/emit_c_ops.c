@@ -71,6 +71,8 @@ static void tap_span(long t, size_t stride, size_t in, size_t out, size_t *lo, s
         *hi = *lo;
 }
 
+static void activation_expr(const IrNode *n, const char *d, const char *s, char *buf, size_t size);
+
 /* ---- dense --------------------------------------------------------------- */
 
 static bool dense_unrolled(const IrNode *n)
@@ -97,13 +99,38 @@ static void emit_dense(Emitter *e, size_t i)
         }
         return;
     }
-    /* Each output's sum still runs k = 0, 1, ... in order, like the runtime. */
+    char last[1024], d[192];
+    snprintf(d, sizeof d, "%s[j]", nm.dst);
+    if (c_fuses_next(e, i))
+        activation_expr(&e->m->nodes[i + 1], d, "v", last, sizeof last);
+    else
+        snprintf(last, sizeof last, "%s = v;", d);
+    /* Each output's sum runs k = 0, 1, ... in order, like the runtime, in
+     * both forms. */
+    cput(e, "#ifdef __OPTIMIZE_SIZE__\n");
+    cput(e, "    for (int j = 0; j < %zu; j++) {\n        float s = 0.0f;\n", n->units);
+    cput(e, "        for (int k = 0; k < %zu; k++)\n", n->in_units);
+    cput(e, "            s += %s_%s_weight_t[k][j] * %s[k];\n", p, nm.id, nm.src);
+    cput(e, "        float v = s + %s_%s_bias[j];\n        %s\n    }\n#else\n", p, nm.id, last);
     cput(e, "    for (int j = 0; j < %zu; j++)\n        %s[j] = 0.0f;\n", n->units, nm.dst);
     cput(e, "    for (int k = 0; k < %zu; k++)\n", n->in_units);
     cput(e, "        for (int j = 0; j < %zu; j++)\n", n->units);
     cput(e, "            %s[j] += %s_%s_weight_t[k][j] * %s[k];\n", nm.dst, p, nm.id, nm.src);
-    cput(e, "    for (int j = 0; j < %zu; j++)\n", n->units);
-    cput(e, "        %s[j] += %s_%s_bias[j];\n", nm.dst, p, nm.id);
+    cput(e, "    for (int j = 0; j < %zu; j++) {\n", n->units);
+    cput(e, "        float v = %s[j] + %s_%s_bias[j];\n        %s\n    }\n#endif\n", nm.dst, p,
+         nm.id, last);
+}
+
+/* An activation right after a wide dense layer, overwriting its output
+ * (nothing else reads it), is applied in the dense layer's last loop. */
+bool c_fuses_next(const Emitter *e, size_t i)
+{
+    const IrModel *m = e->m;
+    if (i + 1 >= m->n_nodes || m->nodes[i].op != OP_DENSE || dense_unrolled(&m->nodes[i]))
+        return false;
+    const IrNode *next = &m->nodes[i + 1];
+    return ir_ops[next->op].activation && next->op != OP_SOFTMAX && next->inputs[0] == i &&
+           e->plan.kind[i + 1] == NODE_IN_PLACE;
 }
 
 /* ---- conv1d, conv2d -------------------------------------------------------- */
@@ -418,6 +445,11 @@ static void emit_elementwise(Emitter *e, size_t i)
     const IrNode *n = &e->m->nodes[i];
     Names nm = names_of(e, i);
     char expr[1024], d[192], s[192];
+    if (c_fuses_next(e, i - 1)) {
+        cput(e, "    /* %s: %s, applied in %s's last loop */\n", n->name, ir_ops[n->op].name,
+             e->m->nodes[i - 1].name);
+        return;
+    }
     cput(e, "    /* %s: %s */\n", n->name, ir_ops[n->op].name);
     if (n->units > UNROLL_MAX_ACTIVATIONS) {
         snprintf(d, sizeof d, "%s[j]", nm.dst);

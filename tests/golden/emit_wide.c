@@ -292,34 +292,48 @@ void wide_preprocess(const float raw[WIDE_IN], float in[WIDE_IN])
 void wide_forward(const float in[WIDE_IN], float out[WIDE_OUT])
 {
     /* hidden: dense 20 -> 40 */
+#ifdef __OPTIMIZE_SIZE__
+    for (int j = 0; j < 40; j++) {
+        float s = 0.0f;
+        for (int k = 0; k < 20; k++)
+            s += wide_hidden_weight_t[k][j] * in[k];
+        float v = s + wide_hidden_bias[j];
+        wide_buf0[j] = v > 0.0f ? v : v * (float)0.100000001;
+    }
+#else
     for (int j = 0; j < 40; j++)
         wide_buf0[j] = 0.0f;
     for (int k = 0; k < 20; k++)
         for (int j = 0; j < 40; j++)
             wide_buf0[j] += wide_hidden_weight_t[k][j] * in[k];
-    for (int j = 0; j < 40; j++)
-        wide_buf0[j] += wide_hidden_bias[j];
-    /* hidden.leaky_relu: leaky_relu */
-    for (int j = 0; j < 40; j++)
-        wide_buf0[j] = wide_buf0[j] > 0.0f ? wide_buf0[j] : wide_buf0[j] * (float)0.100000001;
+    for (int j = 0; j < 40; j++) {
+        float v = wide_buf0[j] + wide_hidden_bias[j];
+        wide_buf0[j] = v > 0.0f ? v : v * (float)0.100000001;
+    }
+#endif
+    /* hidden.leaky_relu: leaky_relu, applied in hidden's last loop */
     /* dropout1: dropout, the same values (no code at inference) */
     /* mid: dense 40 -> 8 */
+#ifdef __OPTIMIZE_SIZE__
+    for (int j = 0; j < 8; j++) {
+        float s = 0.0f;
+        for (int k = 0; k < 40; k++)
+            s += wide_mid_weight_t[k][j] * wide_buf0[k];
+        float v = s + wide_mid_bias[j];
+        wide_buf1[j] = tanhf(v);
+    }
+#else
     for (int j = 0; j < 8; j++)
         wide_buf1[j] = 0.0f;
     for (int k = 0; k < 40; k++)
         for (int j = 0; j < 8; j++)
             wide_buf1[j] += wide_mid_weight_t[k][j] * wide_buf0[k];
-    for (int j = 0; j < 8; j++)
-        wide_buf1[j] += wide_mid_bias[j];
-    /* mid.tanh: tanh */
-    wide_buf1[0] = tanhf(wide_buf1[0]);
-    wide_buf1[1] = tanhf(wide_buf1[1]);
-    wide_buf1[2] = tanhf(wide_buf1[2]);
-    wide_buf1[3] = tanhf(wide_buf1[3]);
-    wide_buf1[4] = tanhf(wide_buf1[4]);
-    wide_buf1[5] = tanhf(wide_buf1[5]);
-    wide_buf1[6] = tanhf(wide_buf1[6]);
-    wide_buf1[7] = tanhf(wide_buf1[7]);
+    for (int j = 0; j < 8; j++) {
+        float v = wide_buf1[j] + wide_mid_bias[j];
+        wide_buf1[j] = tanhf(v);
+    }
+#endif
+    /* mid.tanh: tanh, applied in mid's last loop */
     /* out: dense 8 -> 3 */
     out[0] = wide_out_weight[0][0] * wide_buf1[0] + wide_out_weight[0][1] * wide_buf1[1] + wide_out_weight[0][2] * wide_buf1[2] + wide_out_weight[0][3] * wide_buf1[3] + wide_out_weight[0][4] * wide_buf1[4] + wide_out_weight[0][5] * wide_buf1[5] + wide_out_weight[0][6] * wide_buf1[6] + wide_out_weight[0][7] * wide_buf1[7] + wide_out_bias[0];
     out[1] = wide_out_weight[1][0] * wide_buf1[0] + wide_out_weight[1][1] * wide_buf1[1] + wide_out_weight[1][2] * wide_buf1[2] + wide_out_weight[1][3] * wide_buf1[3] + wide_out_weight[1][4] * wide_buf1[4] + wide_out_weight[1][5] * wide_buf1[5] + wide_out_weight[1][6] * wide_buf1[6] + wide_out_weight[1][7] * wide_buf1[7] + wide_out_bias[1];
