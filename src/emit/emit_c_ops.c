@@ -3,10 +3,8 @@
  * products of gemm.c, bias first for a conv, last for a dense; pooling:
  * kernel row, then column), so without FMA contraction the file computes
  * what `nnc run` computes, bit for bit, except where a batchnorm was folded
- * into the weights before it. Every loop bound is a constant: the window
- * arithmetic (which taps of a padded kernel fall inside the input) is done
- * here, once, and each tap of a convolution gets its own loop nest with
- * the bounds written out. */
+ * into the weights before it. Every loop bound is a constant; a padded
+ * window skips the taps outside the input with a test. */
 #include <math.h>
 #include <string.h>
 
@@ -19,7 +17,7 @@ typedef struct Names {
 /* Node i's own array (dst), its first input's (src), its identifier. */
 static Names names_of(const Emitter *e, size_t i)
 {
-    Names nm;
+    Names nm = {{0}, {0}, {0}};
     const IrNode *n = &e->m->nodes[i];
     c_value_array(e, i, nm.dst, sizeof nm.dst);
     if (n->n_inputs)
@@ -45,7 +43,7 @@ static Dims dims_of(const IrShape *s)
 /* "v * s + t" for an index, written the short way. */
 static void index_term(char *buf, size_t size, const char *v, size_t stride, long off)
 {
-    char mul[64];
+    char mul[40];
     if (stride == 1)
         snprintf(mul, sizeof mul, "%s", v);
     else
@@ -58,20 +56,8 @@ static void index_term(char *buf, size_t size, const char *v, size_t stride, lon
         snprintf(buf, size, "%s", mul);
 }
 
-/* The outputs [lo, hi) whose tap at offset t (kernel index * dilation -
- * padding) reads inside an input of length in: 0 <= o * stride + t < in. */
-static void tap_span(long t, size_t stride, size_t in, size_t out, size_t *lo, size_t *hi)
-{
-    long s = (long)stride, first = t >= 0 ? 0 : (-t + s - 1) / s;
-    long last = (long)in - 1 - t; /* o * s <= last */
-    long end = last < 0 ? 0 : last / s + 1;
-    *lo = (size_t)first;
-    *hi = end < (long)out ? (size_t)end : out;
-    if (*hi < *lo)
-        *hi = *lo;
-}
-
 static void activation_expr(const IrNode *n, const char *d, const char *s, char *buf, size_t size);
+static const char *indent(size_t k);
 
 /* ---- dense --------------------------------------------------------------- */
 
@@ -140,42 +126,28 @@ static bool conv_two_d(const IrNode *n)
     return n->op == OP_CONV2D;
 }
 
-/* One kernel tap (ki, kj) of output channel o: for every output position
- * whose window sees the input there, y += w * x. */
-static void emit_conv_tap(Emitter *e, size_t i, const Names *nm, size_t ki, size_t kj)
+/* The input row or column a kernel tap reads, and the test that skips the
+ * padding ("ih = oh * 2 + ki - 1;"); nothing when it cannot fall outside. */
+static void emit_tap_index(Emitter *e, const char *ind, const char *var, const char *o,
+                           const char *k, size_t stride, size_t dilation, size_t pad, size_t in,
+                           size_t out, size_t kernel)
 {
-    const IrNode *n = &e->m->nodes[i];
-    const IrWindow *win = &n->cfg.conv.win;
-    Dims in = dims_of(&n->in_shape), out = dims_of(&n->shape);
-    long th = (long)(ki * win->dilation[0]) - (long)win->padding[0];
-    long tw = (long)(kj * win->dilation[1]) - (long)win->padding[1];
-    size_t hlo, hhi, wlo, whi;
-    tap_span(th, win->stride[0], in.h, out.h, &hlo, &hhi);
-    tap_span(tw, win->stride[1], in.w, out.w, &wlo, &whi);
-    if (hlo == hhi || wlo == whi)
-        return; /* this tap only ever sees padding */
-    char ih[96], iw[96], tap[48];
-    index_term(ih, sizeof ih, "oh", win->stride[0], th);
-    index_term(iw, sizeof iw, "ow", win->stride[1], tw);
-    if (conv_two_d(n))
-        snprintf(tap, sizeof tap, "[%zu][%zu]", ki, kj);
+    char base[96];
+    index_term(base, sizeof base, o, stride, -(long)pad);
+    if (dilation > 1)
+        cput(e, "%sint %s = %s + %s * %zu;\n", ind, var, base, k, dilation);
     else
-        snprintf(tap, sizeof tap, "[%zu]", kj);
-    const char *ind = "            ";
-    if (conv_two_d(n)) {
-        cput(e, "%sfor (int oh = %zu; oh < %zu; oh++)\n", ind, hlo, hhi);
-        ind = "                ";
-    }
-    cput(e, "%sfor (int ow = %zu; ow < %zu; ow++)\n", ind, wlo, whi);
-    if (conv_two_d(n))
-        cput(e, "%s    y[oh * %zu + ow] += %s_%s_weight[o][c]%s * x[%s%s%s * %zu + %s];\n", ind,
-             out.w, e->o->prefix, nm->id, tap, strchr(ih, ' ') ? "(" : "", ih,
-             strchr(ih, ' ') ? ")" : "", in.w, iw);
-    else
-        cput(e, "%s    y[ow] += %s_%s_weight[o][c]%s * x[%s];\n", ind, e->o->prefix, nm->id, tap,
-             iw);
+        cput(e, "%sint %s = %s + %s;\n", ind, var, base, k);
+    size_t reach = (out - 1) * stride + (kernel - 1) * dilation; /* the last padded index */
+    if (pad > 0 || reach >= in)
+        cput(e, "%sif (%s < 0 || %s >= %zu)\n%s    continue;\n", ind, var, var, in, ind);
 }
 
+/* Position by position: every output channel's sum in acc (the loop over
+ * channels innermost, on the transposed weights, so it vectorises), then
+ * the taps of the window that fall inside the input, in the order
+ * (input channel, kernel row, kernel column) the runtime's product sums
+ * them. Groups: each sees its block of input channels. */
 static void emit_conv(Emitter *e, size_t i)
 {
     const IrNode *n = &e->m->nodes[i];
@@ -183,32 +155,62 @@ static void emit_conv(Emitter *e, size_t i)
     Names nm = names_of(e, i);
     Dims in = dims_of(&n->in_shape), out = dims_of(&n->shape);
     size_t groups = n->cfg.conv.groups, cin_g = in.c / groups, cout_g = out.c / groups;
-    size_t in_plane = in.h * in.w, out_plane = out.h * out.w;
-    bool bias = n->cfg.conv.bias || e->plan.fold[i];
-    char shape_in[64], shape_out[64];
+    bool bias = n->cfg.conv.bias || e->plan.fold[i], two_d = conv_two_d(n);
+    const char *p = e->o->prefix;
+    char shape_in[64], shape_out[64], g[64] = "", gx[64] = "", go[64] = "";
+    if (groups > 1) {
+        snprintf(g, sizeof g, "[g]");
+        snprintf(gx, sizeof gx, "(g * %zu + c)", cin_g);
+        snprintf(go, sizeof go, "g * %zu + ", cout_g);
+    } else {
+        snprintf(gx, sizeof gx, "c");
+    }
     cput(e, "    /* %s: %s %s -> %s, kernel %zux%zu, stride %zux%zu, padding %zux%zu, "
          "dilation %zux%zu, groups %zu%s */\n", n->name, ir_ops[n->op].name,
          ir_shape_text(&n->in_shape, shape_in, sizeof shape_in),
          ir_shape_text(&n->shape, shape_out, sizeof shape_out), win->kernel[0], win->kernel[1],
          win->stride[0], win->stride[1], win->padding[0], win->padding[1], win->dilation[0],
          win->dilation[1], groups, e->plan.fold[i] ? ", its batchnorm folded in" : "");
-    cput(e, "    for (int o = 0; o < %zu; o++) {\n", out.c);
-    cput(e, "        float *y = %s + o * %zu;\n", nm.dst, out_plane);
-    cput(e, "        for (int p = 0; p < %zu; p++)\n", out_plane);
+    size_t lvl = 1;
+    if (two_d)
+        cput(e, "%sfor (int oh = 0; oh < %zu; oh++)\n", indent(lvl++), out.h);
+    cput(e, "%sfor (int ow = 0; ow < %zu; ow++) {\n", indent(lvl++), out.w);
+    cput(e, "%sfloat acc[%zu];\n", indent(lvl), out.c);
+    cput(e, "%sfor (int o = 0; o < %zu; o++)\n", indent(lvl), out.c);
     if (bias)
-        cput(e, "            y[p] = %s_%s_bias[o];\n", e->o->prefix, nm.id);
+        cput(e, "%s    acc[o] = %s_%s_bias[o];\n", indent(lvl), p, nm.id);
     else
-        cput(e, "            y[p] = 0.0f;\n");
-    cput(e, "        for (int c = 0; c < %zu; c++) {\n", cin_g);
+        cput(e, "%s    acc[o] = 0.0f;\n", indent(lvl));
+    size_t body = lvl;
     if (groups > 1)
-        cput(e, "            const float *x = %s + (o / %zu * %zu + c) * %zu;\n", nm.src, cout_g,
-             cin_g, in_plane);
+        cput(e, "%sfor (int g = 0; g < %zu; g++)\n", indent(body++), groups);
+    cput(e, "%sfor (int c = 0; c < %zu; c++)\n", indent(body++), cin_g);
+    if (two_d) {
+        cput(e, "%sfor (int ki = 0; ki < %zu; ki++) {\n", indent(body++), win->kernel[0]);
+        emit_tap_index(e, indent(body), "ih", "oh", "ki", win->stride[0], win->dilation[0],
+                       win->padding[0], in.h, out.h, win->kernel[0]);
+    }
+    cput(e, "%sfor (int kj = 0; kj < %zu; kj++) {\n", indent(body++), win->kernel[1]);
+    emit_tap_index(e, indent(body), "iw", "ow", "kj", win->stride[1], win->dilation[1],
+                   win->padding[1], in.w, out.w, win->kernel[1]);
+    if (two_d)
+        cput(e, "%sfloat v = %s[%s * %zu + ih * %zu + iw];\n", indent(body), nm.src, gx,
+             in.h * in.w, in.w);
     else
-        cput(e, "            const float *x = %s + c * %zu;\n", nm.src, in_plane);
-    for (size_t ki = 0; ki < win->kernel[0]; ki++)
-        for (size_t kj = 0; kj < win->kernel[1]; kj++)
-            emit_conv_tap(e, i, &nm, ki, kj);
-    cput(e, "        }\n    }\n");
+        cput(e, "%sfloat v = %s[%s * %zu + iw];\n", indent(body), nm.src, gx, in.w);
+    cput(e, "%sfor (int o = 0; o < %zu; o++)\n", indent(body), cout_g);
+    cput(e, "%s    acc[%so] += %s_%s_weight_t%s[c]%s[kj][o] * v;\n", indent(body), go, p, nm.id,
+         g, two_d ? "[ki]" : "");
+    cput(e, "%s}\n", indent(--body));
+    if (two_d)
+        cput(e, "%s}\n", indent(--body));
+    cput(e, "%sfor (int o = 0; o < %zu; o++)\n", indent(lvl), out.c);
+    if (two_d)
+        cput(e, "%s    %s[o * %zu + oh * %zu + ow] = acc[o];\n", indent(lvl), nm.dst,
+             out.h * out.w, out.w);
+    else
+        cput(e, "%s    %s[o * %zu + ow] = acc[o];\n", indent(lvl), nm.dst, out.w);
+    cput(e, "%s}\n", indent(lvl - 1));
 }
 
 /* ---- pooling ---------------------------------------------------------------- */
@@ -239,7 +241,7 @@ static const char *indent(size_t k)
 static void pool_axis(char *buf, size_t size, const char *o, const char *k, size_t stride,
                       size_t dilation)
 {
-    char base[64];
+    char base[48];
     index_term(base, sizeof base, o, stride, 0);
     if (dilation > 1)
         snprintf(buf, size, "%s + %s * %zu", base, k, dilation);

@@ -95,48 +95,75 @@ static float conv_bias(const Emitter *e, size_t i, size_t ch)
     return folded_bias(e, i, ch, n->cfg.conv.bias ? emit_param(e->w, e->m, i, 1)[ch] : 0.0f);
 }
 
-/* [out][in/groups][kh][kw] (conv1d: [out][in/groups][k]), one kernel row
- * a line. */
+/* The transposed conv weights, one brace level per dimension: level 0
+ * groups, 1 input channels, 2 kernel rows, 3 kernel columns, 4 output
+ * channels (the values, six a line). */
+typedef struct ConvLayout {
+    size_t node, groups, cin, kh, kw, cout_g;
+    const float *w;  /* PyTorch's [out][in/groups][kh][kw] */
+    size_t at[4];    /* the indices of the levels above */
+} ConvLayout;
+
+static void put_conv_level(Emitter *e, ConvLayout *l, int level, bool two_d)
+{
+    size_t n = level == 0 ? l->groups : level == 1 ? l->cin : level == 2 ? l->kh : l->kw;
+    if (level == 2 && !two_d) {
+        l->at[2] = 0;
+        put_conv_level(e, l, 3, two_d);
+        return;
+    }
+    if (level == 4) {
+        cput(e, "{");
+        for (size_t o = 0; o < l->cout_g; o++) {
+            size_t oc = l->at[0] * l->cout_g + o;
+            float v = l->w[((oc * l->cin + l->at[1]) * l->kh + l->at[2]) * l->kw + l->at[3]];
+            cput(e, o ? (o % 6 ? ", " : ",\n     ") : "");
+            cput_float(e, folded_weight(e, l->node, oc, v));
+        }
+        cput(e, "}");
+        return;
+    }
+    cput(e, "{");
+    for (size_t k = 0; k < n; k++) {
+        l->at[level] = k;
+        cput(e, k ? (level == 3 ? ",\n    " : ",\n    ") : (level == 3 ? "\n    " : ""));
+        put_conv_level(e, l, level + 1, two_d);
+    }
+    cput(e, "}");
+}
+
+/* Transposed for the emitted loops, output channels last:
+ * [in][kh][kw][out] (conv1d: [in][k][out]); with groups,
+ * [groups][in/groups][kh][kw][out/groups]. One line per kernel position. */
 static void emit_conv_arrays(Emitter *e, size_t i)
 {
     const IrNode *n = &e->m->nodes[i];
     const IrWindow *win = &n->cfg.conv.win;
     const float *w = emit_param(e->w, e->m, i, 0);
     bool two_d = n->op == OP_CONV2D;
-    size_t cout = n->shape.dim[0], cin = n->in_shape.dim[0] / n->cfg.conv.groups;
-    size_t kh = win->kernel[0], kw = win->kernel[1];
-    char id[256];
+    size_t groups = n->cfg.conv.groups, cout = n->shape.dim[0], cin = n->in_shape.dim[0] / groups;
+    size_t cout_g = cout / groups, kh = win->kernel[0], kw = win->kernel[1];
+    char id[256], dims[160] = "", torch[96];
     c_node_ident(n, id, sizeof id);
-    cput(e, "\n/* %s: weight [%zu][%zu]", n->name, cout, cin);
+    size_t len = 0;
+    if (groups > 1)
+        len += (size_t)snprintf(dims + len, sizeof dims - len, "[%zu]", groups);
+    len += (size_t)snprintf(dims + len, sizeof dims - len, "[%zu]", cin);
     if (two_d)
-        cput(e, "[%zu]", kh);
-    cput(e, "[%zu] (as nn.Conv%s)%s */\n", kw, two_d ? "2d" : "1d",
-         n->cfg.conv.bias || e->plan.fold[i] ? ", bias" : ", no bias");
+        len += (size_t)snprintf(dims + len, sizeof dims - len, "[%zu]", kh);
+    snprintf(dims + len, sizeof dims - len, "[%zu][%zu]", kw, cout_g);
+    snprintf(torch, sizeof torch, two_d ? "[%zu][%zu][%zu][%zu]" : "[%zu][%zu][%zu]", cout, cin,
+             two_d ? kh : kw, kw);
+    cput(e, "\n/* %s: weight %s: nn.Conv%s's %s with the output channels last%s; %s */\n",
+         n->name, dims, two_d ? "2d" : "1d", torch, groups > 1 ? ", by group" : "",
+         n->cfg.conv.bias || e->plan.fold[i] ? "bias" : "no bias");
     if (e->plan.fold[i])
         cput(e, "/* %s is folded in: weight * gamma / sqrt(var + eps) per output channel, "
                 "bias (b - mean) * that + beta */\n", e->m->nodes[e->plan.fold[i]].name);
-    cput(e, "static const float %s_%s_weight[%zu][%zu]", e->o->prefix, id, cout, cin);
-    if (two_d)
-        cput(e, "[%zu]", kh);
-    cput(e, "[%zu] = {\n", kw);
-    for (size_t o = 0; o < cout; o++) {
-        cput(e, "    {");
-        for (size_t c = 0; c < cin; c++) {
-            cput(e, c ? ",\n     {" : "{");
-            for (size_t r = 0; r < kh; r++) {
-                const float *src = w + ((o * cin + c) * kh + r) * kw;
-                cput(e, two_d ? (r ? ", {" : "{") : "");
-                for (size_t k = 0; k < kw; k++) {
-                    cput(e, k ? (k % 6 ? ", " : ",\n      ") : "");
-                    cput_float(e, folded_weight(e, i, o, src[k]));
-                }
-                cput(e, two_d ? "}" : "");
-            }
-            cput(e, "}");
-        }
-        cput(e, "},\n");
-    }
-    cput(e, "};\n");
+    cput(e, "static const float %s_%s_weight_t%s = ", e->o->prefix, id, dims);
+    ConvLayout l = {i, groups, cin, two_d ? kh : 1, kw, cout_g, w, {0}};
+    put_conv_level(e, &l, groups > 1 ? 0 : 1, two_d);
+    cput(e, ";\n");
     if (n->cfg.conv.bias || e->plan.fold[i])
         put_channels(e, i, "bias", cout, conv_bias);
 }

@@ -26,15 +26,15 @@ void seq_forward(const float in[SEQ_IN], float out[SEQ_OUT]);
 /* The predicted class of a preprocessed row: the index of the largest output. */
 int seq_predict(const float in[SEQ_IN]);
 
-/* c1: weight [3][2][3] (as nn.Conv1d), bias */
-static const float seq_c1_weight[3][2][3] = {
-    {{0.05039937f, 0.3046251f, -0.29215333f},
-     {0.3531601f, 0.39623308f, -0.29595378f}},
-    {{-0.09209656f, 0.33077106f, -0.1618974f},
-     {0.11578501f, -0.14000297f, -0.3083516f}},
-    {{-0.07576031f, 0.38251993f, -0.23227005f},
-     {-0.3491207f, 0.3114585f, 0.23867059f}},
-};
+/* c1: weight [2][3][3]: nn.Conv1d's [3][2][3] with the output channels last; bias */
+static const float seq_c1_weight_t[2][3][3] = {{
+    {0.05039937f, -0.09209656f, -0.07576031f},
+    {0.3046251f, 0.33077106f, 0.38251993f},
+    {-0.29215333f, -0.1618974f, -0.23227005f}},
+    {
+    {0.3531601f, 0.11578501f, -0.3491207f},
+    {0.39623308f, -0.14000297f, 0.3114585f},
+    {-0.29595378f, -0.3083516f, 0.23867059f}}};
 static const float seq_c1_bias[3] = {
     0.14831863f, 0.1657321f, 0.2258098f
 };
@@ -50,21 +50,16 @@ static const float seq_bn_shift[3] = {
     0.00020220227f, 0.0013686382f, 0.0001777997f
 };
 
-/* c2: weight [4][3][2] (as nn.Conv1d), no bias */
-static const float seq_c2_weight[4][3][2] = {
-    {{0.102687314f, -0.3782396f},
-     {-0.33207616f, 0.22487518f},
-     {0.14143382f, -0.3421532f}},
-    {{-0.12867074f, -0.25994387f},
-     {0.33190376f, 0.051695686f},
-     {-0.13922969f, -0.23858795f}},
-    {{-0.36102492f, 0.08369972f},
-     {0.35070443f, -0.06119883f},
-     {0.038127508f, 0.26573712f}},
-    {{-0.33931464f, 0.19885357f},
-     {-0.38803527f, -0.18450162f},
-     {-0.25829297f, -0.22331634f}},
-};
+/* c2: weight [3][2][4]: nn.Conv1d's [4][3][2] with the output channels last; no bias */
+static const float seq_c2_weight_t[3][2][4] = {{
+    {0.102687314f, -0.12867074f, -0.36102492f, -0.33931464f},
+    {-0.3782396f, -0.25994387f, 0.08369972f, 0.19885357f}},
+    {
+    {-0.33207616f, 0.33190376f, 0.35070443f, -0.38803527f},
+    {0.22487518f, 0.051695686f, -0.06119883f, -0.18450162f}},
+    {
+    {0.14143382f, -0.13922969f, 0.038127508f, -0.25829297f},
+    {-0.3421532f, -0.23858795f, 0.26573712f, -0.22331634f}}};
 
 /* out: weight [2][12] (out, in: as nn.Linear), bias [2] */
 static const float seq_out_weight[2][12] = {
@@ -90,19 +85,21 @@ void seq_preprocess(const float raw[SEQ_IN], float in[SEQ_IN])
 void seq_forward(const float in[SEQ_IN], float out[SEQ_OUT])
 {
     /* c1: conv1d [2, 12] -> [3, 6], kernel 1x3, stride 1x2, padding 0x2, dilation 1x2, groups 1 */
-    for (int o = 0; o < 3; o++) {
-        float *y = seq_buf0 + o * 6;
-        for (int p = 0; p < 6; p++)
-            y[p] = seq_c1_bias[o];
-        for (int c = 0; c < 2; c++) {
-            const float *x = in + c * 12;
-            for (int ow = 1; ow < 6; ow++)
-                y[ow] += seq_c1_weight[o][c][0] * x[ow * 2 - 2];
-            for (int ow = 0; ow < 6; ow++)
-                y[ow] += seq_c1_weight[o][c][1] * x[ow * 2];
-            for (int ow = 0; ow < 5; ow++)
-                y[ow] += seq_c1_weight[o][c][2] * x[ow * 2 + 2];
-        }
+    for (int ow = 0; ow < 6; ow++) {
+        float acc[3];
+        for (int o = 0; o < 3; o++)
+            acc[o] = seq_c1_bias[o];
+        for (int c = 0; c < 2; c++)
+            for (int kj = 0; kj < 3; kj++) {
+                int iw = ow * 2 - 2 + kj * 2;
+                if (iw < 0 || iw >= 12)
+                    continue;
+                float v = in[c * 12 + iw];
+                for (int o = 0; o < 3; o++)
+                    acc[o] += seq_c1_weight_t[c][kj][o] * v;
+            }
+        for (int o = 0; o < 3; o++)
+            seq_buf0[o * 6 + ow] = acc[o];
     }
     /* c1.elu: elu */
     for (int j = 0; j < 18; j++)
@@ -128,17 +125,19 @@ void seq_forward(const float in[SEQ_IN], float out[SEQ_OUT])
         for (int p = c * 4; p < c * 4 + 4; p++)
             seq_buf1[p] = (seq_buf1[p] - seq_bn_mean[c]) * seq_bn_scale[c] + seq_bn_shift[c];
     /* c2: conv1d [3, 4] -> [4, 3], kernel 1x2, stride 1x1, padding 0x0, dilation 1x1, groups 1 */
-    for (int o = 0; o < 4; o++) {
-        float *y = seq_buf0 + o * 3;
-        for (int p = 0; p < 3; p++)
-            y[p] = 0.0f;
-        for (int c = 0; c < 3; c++) {
-            const float *x = seq_buf1 + c * 4;
-            for (int ow = 0; ow < 3; ow++)
-                y[ow] += seq_c2_weight[o][c][0] * x[ow];
-            for (int ow = 0; ow < 3; ow++)
-                y[ow] += seq_c2_weight[o][c][1] * x[ow + 1];
-        }
+    for (int ow = 0; ow < 3; ow++) {
+        float acc[4];
+        for (int o = 0; o < 4; o++)
+            acc[o] = 0.0f;
+        for (int c = 0; c < 3; c++)
+            for (int kj = 0; kj < 2; kj++) {
+                int iw = ow + kj;
+                float v = seq_buf1[c * 4 + iw];
+                for (int o = 0; o < 4; o++)
+                    acc[o] += seq_c2_weight_t[c][kj][o] * v;
+            }
+        for (int o = 0; o < 4; o++)
+            seq_buf0[o * 3 + ow] = acc[o];
     }
     /* c2.gelu: gelu */
     seq_buf0[0] = seq_buf0[0] * 0.5f * (1.0f + erff(seq_buf0[0] * (float)0.70710678118654752440));
