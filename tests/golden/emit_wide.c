@@ -303,9 +303,11 @@ void wide_forward(const float in[WIDE_IN], float out[WIDE_OUT])
 #else
     for (int j = 0; j < 40; j++)
         wide_buf0[j] = 0.0f;
-    for (int k = 0; k < 20; k++)
+    for (int k = 0; k < 20; k += 4) {
+        const float x0 = in[k], x1 = in[k + 1], x2 = in[k + 2], x3 = in[k + 3];
         for (int j = 0; j < 40; j++)
-            wide_buf0[j] += wide_hidden_weight_t[k][j] * in[k];
+            wide_buf0[j] = wide_buf0[j] + wide_hidden_weight_t[k][j] * x0 + wide_hidden_weight_t[k + 1][j] * x1 + wide_hidden_weight_t[k + 2][j] * x2 + wide_hidden_weight_t[k + 3][j] * x3;
+    }
     for (int j = 0; j < 40; j++) {
         float v = wide_buf0[j] + wide_hidden_bias[j];
         wide_buf0[j] = v > 0.0f ? v : v * (float)0.100000001;
@@ -325,9 +327,11 @@ void wide_forward(const float in[WIDE_IN], float out[WIDE_OUT])
 #else
     for (int j = 0; j < 8; j++)
         wide_buf1[j] = 0.0f;
-    for (int k = 0; k < 40; k++)
+    for (int k = 0; k < 40; k += 4) {
+        const float x0 = wide_buf0[k], x1 = wide_buf0[k + 1], x2 = wide_buf0[k + 2], x3 = wide_buf0[k + 3];
         for (int j = 0; j < 8; j++)
-            wide_buf1[j] += wide_mid_weight_t[k][j] * wide_buf0[k];
+            wide_buf1[j] = wide_buf1[j] + wide_mid_weight_t[k][j] * x0 + wide_mid_weight_t[k + 1][j] * x1 + wide_mid_weight_t[k + 2][j] * x2 + wide_mid_weight_t[k + 3][j] * x3;
+    }
     for (int j = 0; j < 8; j++) {
         float v = wide_buf1[j] + wide_mid_bias[j];
         wide_buf1[j] = tanhf(v);
