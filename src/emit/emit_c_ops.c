@@ -171,6 +171,41 @@ static void emit_tap_index(Emitter *e, const char *ind, const char *var, const c
         cput(e, "%sif (%s < 0 || %s >= %zu)\n%s    continue;\n", ind, var, var, in, ind);
 }
 
+/* Kernel rows of at most this many taps are added in one pass over the
+ * output channels. */
+enum { CONV_ROW_TAPS = 8 };
+
+/* One kernel row's taps in one pass over the output channels: v_k is the
+ * input the tap reads, 0 where it falls in the padding (what the runtime's
+ * im2col holds there, so the sum is its sum: acc + w0 * v0 + w1 * v1 + ...
+ * left to right, in the order of its product). */
+static void emit_conv_row(Emitter *e, const IrNode *n, const char *row, const char *w,
+                          const char *go, size_t cout_g, size_t lvl)
+{
+    const IrWindow *win = &n->cfg.conv.win;
+    Dims in = dims_of(&n->in_shape), out = dims_of(&n->shape);
+    char base[96];
+    index_term(base, sizeof base, "ow", win->stride[1], -(long)win->padding[1]);
+    cput(e, "%sconst float *xr = %s;\n%sint iw = %s;\n", indent(lvl), row, indent(lvl), base);
+    size_t last = (out.w - 1) * win->stride[1] + (win->kernel[1] - 1) * win->dilation[1];
+    bool padded = win->padding[1] > 0 || last >= in.w;
+    for (size_t k = 0; k < win->kernel[1]; k++) {
+        char at[48] = "iw";
+        if (k)
+            snprintf(at, sizeof at, "iw + %zu", k * win->dilation[1]);
+        if (padded)
+            cput(e, "%sfloat v%zu = %s >= 0 && %s < %zu ? xr[%s] : 0.0f;\n", indent(lvl), k, at,
+                 at, in.w, at);
+        else
+            cput(e, "%sfloat v%zu = xr[%s];\n", indent(lvl), k, at);
+    }
+    cput(e, "%sfor (int o = 0; o < %zu; o++)\n%s    acc[%so] = acc[%so]", indent(lvl), cout_g,
+         indent(lvl), go, go);
+    for (size_t k = 0; k < win->kernel[1]; k++)
+        cput(e, " + %s[%zu][o] * v%zu", w, k, k);
+    cput(e, ";\n");
+}
+
 /* Position by position: every output channel's sum in acc (the loop over
  * channels innermost, on the transposed weights, so it vectorises), then
  * the taps of the window that fall inside the input, in the order
@@ -212,26 +247,30 @@ static void emit_conv(Emitter *e, size_t i)
     size_t body = lvl;
     if (groups > 1)
         cput(e, "%sfor (int g = 0; g < %zu; g++)\n", indent(body++), groups);
-    cput(e, "%sfor (int c = 0; c < %zu; c++)\n", indent(body++), cin_g);
+    cput(e, "%sfor (int c = 0; c < %zu; c++)%s\n", indent(body++), cin_g, two_d ? "" : " {");
     if (two_d) {
         cput(e, "%sfor (int ki = 0; ki < %zu; ki++) {\n", indent(body++), win->kernel[0]);
         emit_tap_index(e, indent(body), "ih", "oh", "ki", win->stride[0], win->dilation[0],
                        win->padding[0], in.h, out.h, win->kernel[0]);
     }
-    cput(e, "%sfor (int kj = 0; kj < %zu; kj++) {\n", indent(body++), win->kernel[1]);
-    emit_tap_index(e, indent(body), "iw", "ow", "kj", win->stride[1], win->dilation[1],
-                   win->padding[1], in.w, out.w, win->kernel[1]);
+    char row[320], w[640];
     if (two_d)
-        cput(e, "%sfloat v = %s[%s * %zu + ih * %zu + iw];\n", indent(body), nm.src, gx,
-             in.h * in.w, in.w);
+        snprintf(row, sizeof row, "%s + %s * %zu + ih * %zu", nm.src, gx, in.h * in.w, in.w);
     else
-        cput(e, "%sfloat v = %s[%s * %zu + iw];\n", indent(body), nm.src, gx, in.w);
-    cput(e, "%sfor (int o = 0; o < %zu; o++)\n", indent(body), cout_g);
-    cput(e, "%s    acc[%so] += %s_%s_weight_t%s[c]%s[kj][o] * v;\n", indent(body), go, p, nm.id,
-         g, two_d ? "[ki]" : "");
-    cput(e, "%s}\n", indent(--body));
-    if (two_d)
+        snprintf(row, sizeof row, "%s + %s * %zu", nm.src, gx, in.w);
+    snprintf(w, sizeof w, "%s_%s_weight_t%s[c]%s", p, nm.id, g, two_d ? "[ki]" : "");
+    if (win->kernel[1] <= CONV_ROW_TAPS) {
+        emit_conv_row(e, n, row, w, go, cout_g, body);
+    } else {
+        cput(e, "%sfor (int kj = 0; kj < %zu; kj++) {\n", indent(body++), win->kernel[1]);
+        emit_tap_index(e, indent(body), "iw", "ow", "kj", win->stride[1], win->dilation[1],
+                       win->padding[1], in.w, out.w, win->kernel[1]);
+        cput(e, "%sfloat v = (%s)[iw];\n", indent(body), row);
+        cput(e, "%sfor (int o = 0; o < %zu; o++)\n", indent(body), cout_g);
+        cput(e, "%s    acc[%so] += %s[kj][o] * v;\n", indent(body), go, w);
         cput(e, "%s}\n", indent(--body));
+    }
+    cput(e, "%s}\n", indent(--body)); /* the kernel rows' loop, or the channels' (1-D) */
     cput(e, "%sfor (int o = 0; o < %zu; o++)\n", indent(lvl), out.c);
     if (two_d)
         cput(e, "%s    %s[o * %zu + oh * %zu + ow] = acc[o];\n", indent(lvl), nm.dst,

@@ -264,14 +264,13 @@ void layers_forward(const float in[LAYERS_IN], float out[LAYERS_OUT])
                     int ih = oh - 1 + ki;
                     if (ih < 0 || ih >= 6)
                         continue;
-                    for (int kj = 0; kj < 3; kj++) {
-                        int iw = ow - 1 + kj;
-                        if (iw < 0 || iw >= 6)
-                            continue;
-                        float v = in[c * 36 + ih * 6 + iw];
-                        for (int o = 0; o < 4; o++)
-                            acc[o] += layers_c1_weight_t[c][ki][kj][o] * v;
-                    }
+                    const float *xr = in + c * 36 + ih * 6;
+                    int iw = ow - 1;
+                    float v0 = iw >= 0 && iw < 6 ? xr[iw] : 0.0f;
+                    float v1 = iw + 1 >= 0 && iw + 1 < 6 ? xr[iw + 1] : 0.0f;
+                    float v2 = iw + 2 >= 0 && iw + 2 < 6 ? xr[iw + 2] : 0.0f;
+                    for (int o = 0; o < 4; o++)
+                        acc[o] = acc[o] + layers_c1_weight_t[c][ki][0][o] * v0 + layers_c1_weight_t[c][ki][1][o] * v1 + layers_c1_weight_t[c][ki][2][o] * v2;
                 }
             for (int o = 0; o < 4; o++)
                 layers_buf0[o * 36 + oh * 6 + ow] = acc[o];
@@ -291,14 +290,13 @@ void layers_forward(const float in[LAYERS_IN], float out[LAYERS_OUT])
                         int ih = oh - 2 + ki * 2;
                         if (ih < 0 || ih >= 6)
                             continue;
-                        for (int kj = 0; kj < 3; kj++) {
-                            int iw = ow - 2 + kj * 2;
-                            if (iw < 0 || iw >= 6)
-                                continue;
-                            float v = layers_buf0[(g * 1 + c) * 36 + ih * 6 + iw];
-                            for (int o = 0; o < 1; o++)
-                                acc[g * 1 + o] += layers_dw_weight_t[g][c][ki][kj][o] * v;
-                        }
+                        const float *xr = layers_buf0 + (g * 1 + c) * 36 + ih * 6;
+                        int iw = ow - 2;
+                        float v0 = iw >= 0 && iw < 6 ? xr[iw] : 0.0f;
+                        float v1 = iw + 2 >= 0 && iw + 2 < 6 ? xr[iw + 2] : 0.0f;
+                        float v2 = iw + 4 >= 0 && iw + 4 < 6 ? xr[iw + 4] : 0.0f;
+                        for (int o = 0; o < 1; o++)
+                            acc[g * 1 + o] = acc[g * 1 + o] + layers_dw_weight_t[g][c][ki][0][o] * v0 + layers_dw_weight_t[g][c][ki][1][o] * v1 + layers_dw_weight_t[g][c][ki][2][o] * v2;
                     }
             for (int o = 0; o < 4; o++)
                 layers_buf1[o * 36 + oh * 6 + ow] = acc[o];
@@ -341,14 +339,13 @@ void layers_forward(const float in[LAYERS_IN], float out[LAYERS_OUT])
             for (int c = 0; c < 4; c++)
                 for (int ki = 0; ki < 2; ki++) {
                     int ih = oh + ki;
-                    for (int kj = 0; kj < 3; kj++) {
-                        int iw = ow * 2 - 1 + kj;
-                        if (iw < 0 || iw >= 6)
-                            continue;
-                        float v = layers_buf0[c * 36 + ih * 6 + iw];
-                        for (int o = 0; o < 6; o++)
-                            acc[o] += layers_st_weight_t[c][ki][kj][o] * v;
-                    }
+                    const float *xr = layers_buf0 + c * 36 + ih * 6;
+                    int iw = ow * 2 - 1;
+                    float v0 = iw >= 0 && iw < 6 ? xr[iw] : 0.0f;
+                    float v1 = iw + 1 >= 0 && iw + 1 < 6 ? xr[iw + 1] : 0.0f;
+                    float v2 = iw + 2 >= 0 && iw + 2 < 6 ? xr[iw + 2] : 0.0f;
+                    for (int o = 0; o < 6; o++)
+                        acc[o] = acc[o] + layers_st_weight_t[c][ki][0][o] * v0 + layers_st_weight_t[c][ki][1][o] * v1 + layers_st_weight_t[c][ki][2][o] * v2;
                 }
             for (int o = 0; o < 6; o++)
                 layers_buf2[o * 15 + oh * 3 + ow] = acc[o];
