@@ -23,8 +23,8 @@
 # usage: bench/peers.sh [REPS [ITERATIONS]]   (BUILD= the build folder)
 set -eu
 cd "$(dirname "$0")/.."
-reps=${1:-7}
-iters=${2:-20000}
+reps=${1:-25}
+iters=${2:-5000}
 build=${BUILD:-build}
 nnc="$build/nnc"
 py=/usr/bin/python3
