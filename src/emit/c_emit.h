@@ -44,9 +44,9 @@ typedef struct Emitter {
     char upper[128]; /* the prefix in upper case, for constants */
 } Emitter;
 
-void cput(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void c_put(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The shortest decimal that reads back as exactly v, with an f suffix. */
-void cput_float(Emitter *e, float v);
+void c_put_float(Emitter *e, float v);
 /* Node n's name as a C identifier (layer1.relu -> layer1_relu). */
 void c_node_ident(const IrNode *n, char *buf, size_t size);
 

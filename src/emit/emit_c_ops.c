@@ -78,22 +78,23 @@ static void emit_dense_sums(Emitter *e, const IrNode *n, const Names *nm)
     const char *p = e->o->prefix;
     size_t main_k = n->in_units / DENSE_STEP * DENSE_STEP;
     if (main_k) {
-        cput(e, "    for (int k = 0; k < %zu; k += %d) {\n        const float", main_k, DENSE_STEP);
+        c_put(e, "    for (int k = 0; k < %zu; k += %d) {\n        const float", main_k,
+              DENSE_STEP);
         for (int t = 0; t < DENSE_STEP; t++)
-            cput(e, t ? ", x%d = %s[k + %d]" : " x%d = %s[k]", t, nm->src, t);
-        cput(e, ";\n        for (int j = 0; j < %zu; j++)\n            %s[j] = %s[j]", n->units,
+            c_put(e, t ? ", x%d = %s[k + %d]" : " x%d = %s[k]", t, nm->src, t);
+        c_put(e, ";\n        for (int j = 0; j < %zu; j++)\n            %s[j] = %s[j]", n->units,
              nm->dst, nm->dst);
         for (int t = 0; t < DENSE_STEP; t++)
-            cput(e, t ? " + %s_%s_weight_t[k + %d][j] * x%d" : " + %s_%s_weight_t[k][j] * x0", p,
+            c_put(e, t ? " + %s_%s_weight_t[k + %d][j] * x%d" : " + %s_%s_weight_t[k][j] * x0", p,
                  nm->id, t, t);
-        cput(e, ";\n    }\n");
+        c_put(e, ";\n    }\n");
     }
     if (main_k == n->in_units)
         return;
-    cput(e, "    for (int k = %zu; k < %zu; k++) {\n        const float x = %s[k];\n", main_k,
+    c_put(e, "    for (int k = %zu; k < %zu; k++) {\n        const float x = %s[k];\n", main_k,
          n->in_units, nm->src);
-    cput(e, "        for (int j = 0; j < %zu; j++)\n", n->units);
-    cput(e, "            %s[j] += %s_%s_weight_t[k][j] * x;\n    }\n", nm->dst, p, nm->id);
+    c_put(e, "        for (int j = 0; j < %zu; j++)\n", n->units);
+    c_put(e, "            %s[j] += %s_%s_weight_t[k][j] * x;\n    }\n", nm->dst, p, nm->id);
 }
 
 /* dst[j] = sum_k W[j][k] * src[k] + b[j], summed left to right from k = 0
@@ -103,15 +104,15 @@ static void emit_dense(Emitter *e, size_t i)
     const IrNode *n = &e->m->nodes[i];
     Names nm = names_of(e, i);
     const char *p = e->o->prefix;
-    cput(e, "    /* %s: dense %zu -> %zu%s */\n", n->name, n->in_units, n->units,
+    c_put(e, "    /* %s: dense %zu -> %zu%s */\n", n->name, n->in_units, n->units,
          e->plan.fold[i] ? ", its batchnorm folded in" : "");
     if (dense_unrolled(n)) {
         for (size_t j = 0; j < n->units; j++) {
-            cput(e, "    %s[%zu] = ", nm.dst, j);
+            c_put(e, "    %s[%zu] = ", nm.dst, j);
             for (size_t k = 0; k < n->in_units; k++)
-                cput(e, "%s%s_%s_weight[%zu][%zu] * %s[%zu]", k ? " + " : "", p, nm.id, j, k,
+                c_put(e, "%s%s_%s_weight[%zu][%zu] * %s[%zu]", k ? " + " : "", p, nm.id, j, k,
                      nm.src, k);
-            cput(e, " + %s_%s_bias[%zu];\n", p, nm.id, j);
+            c_put(e, " + %s_%s_bias[%zu];\n", p, nm.id, j);
         }
         return;
     }
@@ -123,15 +124,15 @@ static void emit_dense(Emitter *e, size_t i)
         snprintf(last, sizeof last, "%s = v;", d);
     /* Each output's sum runs k = 0, 1, ... in order, like the runtime, in
      * both forms. */
-    cput(e, "#ifdef __OPTIMIZE_SIZE__\n");
-    cput(e, "    for (int j = 0; j < %zu; j++) {\n        float s = 0.0f;\n", n->units);
-    cput(e, "        for (int k = 0; k < %zu; k++)\n", n->in_units);
-    cput(e, "            s += %s_%s_weight_t[k][j] * %s[k];\n", p, nm.id, nm.src);
-    cput(e, "        float v = s + %s_%s_bias[j];\n        %s\n    }\n#else\n", p, nm.id, last);
-    cput(e, "    for (int j = 0; j < %zu; j++)\n        %s[j] = 0.0f;\n", n->units, nm.dst);
+    c_put(e, "#ifdef __OPTIMIZE_SIZE__\n");
+    c_put(e, "    for (int j = 0; j < %zu; j++) {\n        float s = 0.0f;\n", n->units);
+    c_put(e, "        for (int k = 0; k < %zu; k++)\n", n->in_units);
+    c_put(e, "            s += %s_%s_weight_t[k][j] * %s[k];\n", p, nm.id, nm.src);
+    c_put(e, "        float v = s + %s_%s_bias[j];\n        %s\n    }\n#else\n", p, nm.id, last);
+    c_put(e, "    for (int j = 0; j < %zu; j++)\n        %s[j] = 0.0f;\n", n->units, nm.dst);
     emit_dense_sums(e, n, &nm);
-    cput(e, "    for (int j = 0; j < %zu; j++) {\n", n->units);
-    cput(e, "        float v = %s[j] + %s_%s_bias[j];\n        %s\n    }\n#endif\n", nm.dst, p,
+    c_put(e, "    for (int j = 0; j < %zu; j++) {\n", n->units);
+    c_put(e, "        float v = %s[j] + %s_%s_bias[j];\n        %s\n    }\n#endif\n", nm.dst, p,
          nm.id, last);
 }
 
@@ -163,12 +164,12 @@ static void emit_tap_index(Emitter *e, const char *ind, const char *var, const c
     char base[96];
     index_term(base, sizeof base, o, stride, -(long)pad);
     if (dilation > 1)
-        cput(e, "%sint %s = %s + %s * %zu;\n", ind, var, base, k, dilation);
+        c_put(e, "%sint %s = %s + %s * %zu;\n", ind, var, base, k, dilation);
     else
-        cput(e, "%sint %s = %s + %s;\n", ind, var, base, k);
+        c_put(e, "%sint %s = %s + %s;\n", ind, var, base, k);
     size_t reach = (out - 1) * stride + (kernel - 1) * dilation; /* the last padded index */
     if (pad > 0 || reach >= in)
-        cput(e, "%sif (%s < 0 || %s >= %zu)\n%s    continue;\n", ind, var, var, in, ind);
+        c_put(e, "%sif (%s < 0 || %s >= %zu)\n%s    continue;\n", ind, var, var, in, ind);
 }
 
 /* Kernel rows of at most this many taps are added in one pass over the
@@ -186,7 +187,7 @@ static void emit_conv_row(Emitter *e, const IrNode *n, const char *row, const ch
     Dims in = dims_of(&n->in_shape), out = dims_of(&n->shape);
     char base[96];
     index_term(base, sizeof base, "ow", win->stride[1], -(long)win->padding[1]);
-    cput(e, "%sconst float *xr = %s;\n%sint iw = %s;\n", indent(lvl), row, indent(lvl), base);
+    c_put(e, "%sconst float *xr = %s;\n%sint iw = %s;\n", indent(lvl), row, indent(lvl), base);
     size_t last = (out.w - 1) * win->stride[1] + (win->kernel[1] - 1) * win->dilation[1];
     bool padded = win->padding[1] > 0 || last >= in.w;
     for (size_t k = 0; k < win->kernel[1]; k++) {
@@ -194,16 +195,16 @@ static void emit_conv_row(Emitter *e, const IrNode *n, const char *row, const ch
         if (k)
             snprintf(at, sizeof at, "iw + %zu", k * win->dilation[1]);
         if (padded)
-            cput(e, "%sfloat v%zu = %s >= 0 && %s < %zu ? xr[%s] : 0.0f;\n", indent(lvl), k, at,
+            c_put(e, "%sfloat v%zu = %s >= 0 && %s < %zu ? xr[%s] : 0.0f;\n", indent(lvl), k, at,
                  at, in.w, at);
         else
-            cput(e, "%sfloat v%zu = xr[%s];\n", indent(lvl), k, at);
+            c_put(e, "%sfloat v%zu = xr[%s];\n", indent(lvl), k, at);
     }
-    cput(e, "%sfor (int o = 0; o < %zu; o++)\n%s    acc[%so] = acc[%so]", indent(lvl), cout_g,
+    c_put(e, "%sfor (int o = 0; o < %zu; o++)\n%s    acc[%so] = acc[%so]", indent(lvl), cout_g,
          indent(lvl), go, go);
     for (size_t k = 0; k < win->kernel[1]; k++)
-        cput(e, " + %s[%zu][o] * v%zu", w, k, k);
-    cput(e, ";\n");
+        c_put(e, " + %s[%zu][o] * v%zu", w, k, k);
+    c_put(e, ";\n");
 }
 
 /* Position by position: every output channel's sum in acc (the loop over
@@ -228,7 +229,7 @@ static void emit_conv(Emitter *e, size_t i)
     } else {
         snprintf(gx, sizeof gx, "c");
     }
-    cput(e, "    /* %s: %s %s -> %s, kernel %zux%zu, stride %zux%zu, padding %zux%zu, "
+    c_put(e, "    /* %s: %s %s -> %s, kernel %zux%zu, stride %zux%zu, padding %zux%zu, "
          "dilation %zux%zu, groups %zu%s */\n", n->name, ir_ops[n->op].name,
          ir_shape_text(&n->in_shape, shape_in, sizeof shape_in),
          ir_shape_text(&n->shape, shape_out, sizeof shape_out), win->kernel[0], win->kernel[1],
@@ -236,20 +237,20 @@ static void emit_conv(Emitter *e, size_t i)
          win->dilation[1], groups, e->plan.fold[i] ? ", its batchnorm folded in" : "");
     size_t lvl = 1;
     if (two_d)
-        cput(e, "%sfor (int oh = 0; oh < %zu; oh++)\n", indent(lvl++), out.h);
-    cput(e, "%sfor (int ow = 0; ow < %zu; ow++) {\n", indent(lvl++), out.w);
-    cput(e, "%sfloat acc[%zu];\n", indent(lvl), out.c);
-    cput(e, "%sfor (int o = 0; o < %zu; o++)\n", indent(lvl), out.c);
+        c_put(e, "%sfor (int oh = 0; oh < %zu; oh++)\n", indent(lvl++), out.h);
+    c_put(e, "%sfor (int ow = 0; ow < %zu; ow++) {\n", indent(lvl++), out.w);
+    c_put(e, "%sfloat acc[%zu];\n", indent(lvl), out.c);
+    c_put(e, "%sfor (int o = 0; o < %zu; o++)\n", indent(lvl), out.c);
     if (bias)
-        cput(e, "%s    acc[o] = %s_%s_bias[o];\n", indent(lvl), p, nm.id);
+        c_put(e, "%s    acc[o] = %s_%s_bias[o];\n", indent(lvl), p, nm.id);
     else
-        cput(e, "%s    acc[o] = 0.0f;\n", indent(lvl));
+        c_put(e, "%s    acc[o] = 0.0f;\n", indent(lvl));
     size_t body = lvl;
     if (groups > 1)
-        cput(e, "%sfor (int g = 0; g < %zu; g++)\n", indent(body++), groups);
-    cput(e, "%sfor (int c = 0; c < %zu; c++)%s\n", indent(body++), cin_g, two_d ? "" : " {");
+        c_put(e, "%sfor (int g = 0; g < %zu; g++)\n", indent(body++), groups);
+    c_put(e, "%sfor (int c = 0; c < %zu; c++)%s\n", indent(body++), cin_g, two_d ? "" : " {");
     if (two_d) {
-        cput(e, "%sfor (int ki = 0; ki < %zu; ki++) {\n", indent(body++), win->kernel[0]);
+        c_put(e, "%sfor (int ki = 0; ki < %zu; ki++) {\n", indent(body++), win->kernel[0]);
         emit_tap_index(e, indent(body), "ih", "oh", "ki", win->stride[0], win->dilation[0],
                        win->padding[0], in.h, out.h, win->kernel[0]);
     }
@@ -262,22 +263,22 @@ static void emit_conv(Emitter *e, size_t i)
     if (win->kernel[1] <= CONV_ROW_TAPS) {
         emit_conv_row(e, n, row, w, go, cout_g, body);
     } else {
-        cput(e, "%sfor (int kj = 0; kj < %zu; kj++) {\n", indent(body++), win->kernel[1]);
+        c_put(e, "%sfor (int kj = 0; kj < %zu; kj++) {\n", indent(body++), win->kernel[1]);
         emit_tap_index(e, indent(body), "iw", "ow", "kj", win->stride[1], win->dilation[1],
                        win->padding[1], in.w, out.w, win->kernel[1]);
-        cput(e, "%sfloat v = (%s)[iw];\n", indent(body), row);
-        cput(e, "%sfor (int o = 0; o < %zu; o++)\n", indent(body), cout_g);
-        cput(e, "%s    acc[%so] += %s[kj][o] * v;\n", indent(body), go, w);
-        cput(e, "%s}\n", indent(--body));
+        c_put(e, "%sfloat v = (%s)[iw];\n", indent(body), row);
+        c_put(e, "%sfor (int o = 0; o < %zu; o++)\n", indent(body), cout_g);
+        c_put(e, "%s    acc[%so] += %s[kj][o] * v;\n", indent(body), go, w);
+        c_put(e, "%s}\n", indent(--body));
     }
-    cput(e, "%s}\n", indent(--body)); /* the kernel rows' loop, or the channels' (1-D) */
-    cput(e, "%sfor (int o = 0; o < %zu; o++)\n", indent(lvl), out.c);
+    c_put(e, "%s}\n", indent(--body)); /* the kernel rows' loop, or the channels' (1-D) */
+    c_put(e, "%sfor (int o = 0; o < %zu; o++)\n", indent(lvl), out.c);
     if (two_d)
-        cput(e, "%s    %s[o * %zu + oh * %zu + ow] = acc[o];\n", indent(lvl), nm.dst,
+        c_put(e, "%s    %s[o * %zu + oh * %zu + ow] = acc[o];\n", indent(lvl), nm.dst,
              out.h * out.w, out.w);
     else
-        cput(e, "%s    %s[o * %zu + ow] = acc[o];\n", indent(lvl), nm.dst, out.w);
-    cput(e, "%s}\n", indent(lvl - 1));
+        c_put(e, "%s    %s[o * %zu + ow] = acc[o];\n", indent(lvl), nm.dst, out.w);
+    c_put(e, "%s}\n", indent(lvl - 1));
 }
 
 /* ---- pooling ---------------------------------------------------------------- */
@@ -327,16 +328,16 @@ static void emit_pool_read(Emitter *e, const IrNode *n, bool two_d, size_t lvl)
     pool_axis(col, sizeof col, "ow", "kj", win->stride[1], win->dilation[1]);
     if (!win->padding[0] && !win->padding[1]) {
         if (two_d)
-            cput(e, "%sfloat v = x[(%s) * %zu + %s];\n", indent(lvl), row, in.w, col);
+            c_put(e, "%sfloat v = x[(%s) * %zu + %s];\n", indent(lvl), row, in.w, col);
         else
-            cput(e, "%sfloat v = x[%s];\n", indent(lvl), col);
+            c_put(e, "%sfloat v = x[%s];\n", indent(lvl), col);
         return;
     }
-    cput(e, "%sint ih = %s - %zu, iw = %s - %zu;\n", indent(lvl), row, win->padding[0], col,
+    c_put(e, "%sint ih = %s - %zu, iw = %s - %zu;\n", indent(lvl), row, win->padding[0], col,
          win->padding[1]);
-    cput(e, "%sif (ih < 0 || ih >= %zu || iw < 0 || iw >= %zu)\n%scontinue;\n", indent(lvl),
+    c_put(e, "%sif (ih < 0 || ih >= %zu || iw < 0 || iw >= %zu)\n%scontinue;\n", indent(lvl),
          in.h, in.w, indent(lvl + 1));
-    cput(e, "%sfloat v = x[ih * %zu + iw];\n", indent(lvl), in.w);
+    c_put(e, "%sfloat v = x[ih * %zu + iw];\n", indent(lvl), in.w);
 }
 
 /* Max: from -inf, each tap in scan order; average: the sum of the taps
@@ -349,38 +350,39 @@ static void emit_pool(Emitter *e, size_t i)
     Dims in = dims_of(&n->in_shape), out = dims_of(&n->shape);
     bool max = pool_is_max(n->op), two_d = pool_two_d(n->op);
     char s_in[64], s_out[64];
-    cput(e, "    /* %s: %s %s -> %s, kernel %zux%zu, stride %zux%zu, padding %zux%zu, "
+    c_put(e, "    /* %s: %s %s -> %s, kernel %zux%zu, stride %zux%zu, padding %zux%zu, "
          "dilation %zux%zu */\n", n->name, ir_ops[n->op].name,
-         ir_shape_text(&n->in_shape, s_in, sizeof s_in), ir_shape_text(&n->shape, s_out, sizeof s_out),
+         ir_shape_text(&n->in_shape, s_in, sizeof s_in),
+         ir_shape_text(&n->shape, s_out, sizeof s_out),
          win->kernel[0], win->kernel[1], win->stride[0], win->stride[1], win->padding[0],
          win->padding[1], win->dilation[0], win->dilation[1]);
-    cput(e, "    for (int c = 0; c < %zu; c++) {\n", in.c);
-    cput(e, "        const float *x = %s + c * %zu;\n", nm.src, in.h * in.w);
-    cput(e, "        float *y = %s + c * %zu;\n", nm.dst, out.h * out.w);
+    c_put(e, "    for (int c = 0; c < %zu; c++) {\n", in.c);
+    c_put(e, "        const float *x = %s + c * %zu;\n", nm.src, in.h * in.w);
+    c_put(e, "        float *y = %s + c * %zu;\n", nm.dst, out.h * out.w);
     size_t lvl = 2;
     if (two_d)
-        cput(e, "%sfor (int oh = 0; oh < %zu; oh++)\n", indent(lvl++), out.h);
-    cput(e, "%sfor (int ow = 0; ow < %zu; ow++) {\n", indent(lvl++), out.w);
-    cput(e, "%sfloat %s;\n", indent(lvl), max ? "m = -INFINITY" : "s = 0.0f");
+        c_put(e, "%sfor (int oh = 0; oh < %zu; oh++)\n", indent(lvl++), out.h);
+    c_put(e, "%sfor (int ow = 0; ow < %zu; ow++) {\n", indent(lvl++), out.w);
+    c_put(e, "%sfloat %s;\n", indent(lvl), max ? "m = -INFINITY" : "s = 0.0f");
     size_t body = lvl;
     if (two_d)
-        cput(e, "%sfor (int ki = 0; ki < %zu; ki++)\n", indent(body++), win->kernel[0]);
-    cput(e, "%sfor (int kj = 0; kj < %zu; kj++) {\n", indent(body++), win->kernel[1]);
+        c_put(e, "%sfor (int ki = 0; ki < %zu; ki++)\n", indent(body++), win->kernel[0]);
+    c_put(e, "%sfor (int kj = 0; kj < %zu; kj++) {\n", indent(body++), win->kernel[1]);
     emit_pool_read(e, n, two_d, body);
-    cput(e, "%s%s\n", indent(body), max ? MAX_TAKE : "s += v;");
-    cput(e, "%s}\n", indent(body - 1));
+    c_put(e, "%s%s\n", indent(body), max ? MAX_TAKE : "s += v;");
+    c_put(e, "%s}\n", indent(body - 1));
     if (two_d)
-        cput(e, "%sy[oh * %zu + ow] = ", indent(lvl), out.w);
+        c_put(e, "%sy[oh * %zu + ow] = ", indent(lvl), out.w);
     else
-        cput(e, "%sy[ow] = ", indent(lvl));
+        c_put(e, "%sy[ow] = ", indent(lvl));
     if (max) {
-        cput(e, "m;\n");
+        c_put(e, "m;\n");
     } else {
-        cput(e, "s / ");
-        cput_float(e, (float)(win->kernel[0] * win->kernel[1]));
-        cput(e, ";\n");
+        c_put(e, "s / ");
+        c_put_float(e, (float)(win->kernel[0] * win->kernel[1]));
+        c_put(e, ";\n");
     }
-    cput(e, "%s}\n    }\n", indent(lvl - 1));
+    c_put(e, "%s}\n    }\n", indent(lvl - 1));
 }
 
 /* Global pools: one value per channel over all its positions. */
@@ -390,20 +392,20 @@ static void emit_global_pool(Emitter *e, size_t i)
     Names nm = names_of(e, i);
     size_t c = n->in_shape.dim[0], spatial = n->in_units / c;
     bool max = n->op == OP_GLOBAL_MAXPOOL;
-    cput(e, "    /* %s: %s over %zu channels of %zu */\n", n->name, ir_ops[n->op].name, c,
+    c_put(e, "    /* %s: %s over %zu channels of %zu */\n", n->name, ir_ops[n->op].name, c,
          spatial);
-    cput(e, "    for (int c = 0; c < %zu; c++) {\n", c);
-    cput(e, "        float %s;\n", max ? "m = -INFINITY" : "s = 0.0f");
-    cput(e, "        for (int p = 0; p < %zu; p++) {\n", spatial);
-    cput(e, "            float v = %s[c * %zu + p];\n            %s\n        }\n", nm.src, spatial,
+    c_put(e, "    for (int c = 0; c < %zu; c++) {\n", c);
+    c_put(e, "        float %s;\n", max ? "m = -INFINITY" : "s = 0.0f");
+    c_put(e, "        for (int p = 0; p < %zu; p++) {\n", spatial);
+    c_put(e, "            float v = %s[c * %zu + p];\n            %s\n        }\n", nm.src, spatial,
          max ? MAX_TAKE : "s += v;");
     if (max) {
-        cput(e, "        %s[c] = m;\n    }\n", nm.dst);
+        c_put(e, "        %s[c] = m;\n    }\n", nm.dst);
         return;
     }
-    cput(e, "        %s[c] = s / ", nm.dst);
-    cput_float(e, (float)spatial);
-    cput(e, ";\n    }\n");
+    c_put(e, "        %s[c] = s / ", nm.dst);
+    c_put_float(e, (float)spatial);
+    c_put(e, ";\n    }\n");
 }
 
 /* ---- batchnorm (not folded), add, concat ------------------------------------ */
@@ -416,11 +418,11 @@ static void emit_batchnorm(Emitter *e, size_t i)
     Names nm = names_of(e, i);
     const char *p = e->o->prefix;
     size_t c = n->shape.dim[0], spatial = n->units / c;
-    cput(e, "    /* %s: batchnorm over %zu channels of %zu (running statistics) */\n", n->name,
+    c_put(e, "    /* %s: batchnorm over %zu channels of %zu (running statistics) */\n", n->name,
          c, spatial);
-    cput(e, "    for (int c = 0; c < %zu; c++)\n", c);
-    cput(e, "        for (int p = c * %zu; p < c * %zu + %zu; p++)\n", spatial, spatial, spatial);
-    cput(e, "            %s[p] = (%s[p] - %s_%s_mean[c]) * %s_%s_scale[c] + %s_%s_shift[c];\n",
+    c_put(e, "    for (int c = 0; c < %zu; c++)\n", c);
+    c_put(e, "        for (int p = c * %zu; p < c * %zu + %zu; p++)\n", spatial, spatial, spatial);
+    c_put(e, "            %s[p] = (%s[p] - %s_%s_mean[c]) * %s_%s_scale[c] + %s_%s_shift[c];\n",
          nm.dst, nm.src, p, nm.id, p, nm.id, p, nm.id);
 }
 
@@ -429,14 +431,14 @@ static void emit_add(Emitter *e, size_t i)
 {
     const IrNode *n = &e->m->nodes[i];
     Names nm = names_of(e, i);
-    cput(e, "    /* %s: add of %zu */\n", n->name, n->n_inputs);
-    cput(e, "    for (int j = 0; j < %zu; j++)\n        %s[j] = ", n->units, nm.dst);
+    c_put(e, "    /* %s: add of %zu */\n", n->name, n->n_inputs);
+    c_put(e, "    for (int j = 0; j < %zu; j++)\n        %s[j] = ", n->units, nm.dst);
     for (size_t k = 0; k < n->n_inputs; k++) {
         char x[160];
         c_value_array(e, n->inputs[k], x, sizeof x);
-        cput(e, "%s%s[j]", k ? " + " : "", x);
+        c_put(e, "%s%s[j]", k ? " + " : "", x);
     }
-    cput(e, ";\n");
+    c_put(e, ";\n");
 }
 
 /* The inputs' values one after another (channels first: joining along the
@@ -445,13 +447,13 @@ static void emit_concat(Emitter *e, size_t i)
 {
     const IrNode *n = &e->m->nodes[i];
     Names nm = names_of(e, i);
-    cput(e, "    /* %s: concat of %zu */\n", n->name, n->n_inputs);
+    c_put(e, "    /* %s: concat of %zu */\n", n->name, n->n_inputs);
     size_t at = 0;
     for (size_t k = 0; k < n->n_inputs; k++) {
         char x[160];
         size_t units = e->m->nodes[n->inputs[k]].units;
         c_value_array(e, n->inputs[k], x, sizeof x);
-        cput(e, "    for (int j = 0; j < %zu; j++)\n        %s[%zu + j] = %s[j];\n", units, nm.dst,
+        c_put(e, "    for (int j = 0; j < %zu; j++)\n        %s[%zu + j] = %s[j];\n", units, nm.dst,
              at, x);
         at += units;
     }
@@ -515,23 +517,23 @@ static void emit_elementwise(Emitter *e, size_t i)
     Names nm = names_of(e, i);
     char expr[1024], d[192], s[192];
     if (c_fuses_next(e, i - 1)) {
-        cput(e, "    /* %s: %s, applied in %s's last loop */\n", n->name, ir_ops[n->op].name,
+        c_put(e, "    /* %s: %s, applied in %s's last loop */\n", n->name, ir_ops[n->op].name,
              e->m->nodes[i - 1].name);
         return;
     }
-    cput(e, "    /* %s: %s */\n", n->name, ir_ops[n->op].name);
+    c_put(e, "    /* %s: %s */\n", n->name, ir_ops[n->op].name);
     if (n->units > UNROLL_MAX_ACTIVATIONS) {
         snprintf(d, sizeof d, "%s[j]", nm.dst);
         snprintf(s, sizeof s, "%s[j]", nm.src);
         activation_expr(n, d, s, expr, sizeof expr);
-        cput(e, "    for (int j = 0; j < %zu; j++)\n        %s\n", n->units, expr);
+        c_put(e, "    for (int j = 0; j < %zu; j++)\n        %s\n", n->units, expr);
         return;
     }
     for (size_t j = 0; j < n->units; j++) {
         snprintf(d, sizeof d, "%s[%zu]", nm.dst, j);
         snprintf(s, sizeof s, "%s[%zu]", nm.src, j);
         activation_expr(n, d, s, expr, sizeof expr);
-        cput(e, "    %s\n", expr);
+        c_put(e, "    %s\n", expr);
     }
 }
 
@@ -541,28 +543,28 @@ static void emit_softmax(Emitter *e, size_t i)
     const IrNode *n = &e->m->nodes[i];
     Names nm = names_of(e, i);
     const char *buf = nm.dst;
-    cput(e, "    /* %s: softmax over %zu */\n", n->name, n->units);
+    c_put(e, "    /* %s: softmax over %zu */\n", n->name, n->units);
     if (e->plan.kind[i] != NODE_IN_PLACE)
-        cput(e, "    for (int j = 0; j < %zu; j++)\n        %s[j] = %s[j];\n", n->units, buf,
+        c_put(e, "    for (int j = 0; j < %zu; j++)\n        %s[j] = %s[j];\n", n->units, buf,
              nm.src);
-    cput(e, "    {\n        float max = %s[0], sum = 0.0f;\n", buf);
-    cput(e, "        for (int j = 1; j < %zu; j++)\n", n->units);
-    cput(e, "            if (%s[j] > max)\n                max = %s[j];\n", buf, buf);
-    cput(e, "        for (int j = 0; j < %zu; j++) {\n", n->units);
-    cput(e, "            %s[j] = expf(%s[j] - max);\n            sum += %s[j];\n        }\n", buf,
+    c_put(e, "    {\n        float max = %s[0], sum = 0.0f;\n", buf);
+    c_put(e, "        for (int j = 1; j < %zu; j++)\n", n->units);
+    c_put(e, "            if (%s[j] > max)\n                max = %s[j];\n", buf, buf);
+    c_put(e, "        for (int j = 0; j < %zu; j++) {\n", n->units);
+    c_put(e, "            %s[j] = expf(%s[j] - max);\n            sum += %s[j];\n        }\n", buf,
          buf, buf);
-    cput(e, "        for (int j = 0; j < %zu; j++)\n", n->units);
-    cput(e, "            %s[j] /= sum;\n    }\n", buf);
+    c_put(e, "        for (int j = 0; j < %zu; j++)\n", n->units);
+    c_put(e, "            %s[j] /= sum;\n    }\n", buf);
 }
 
 static void emit_alias(Emitter *e, size_t i)
 {
     const IrNode *n = &e->m->nodes[i];
     if (n->op == OP_BATCHNORM)
-        cput(e, "    /* %s: batchnorm, folded into %s's weights */\n", n->name,
+        c_put(e, "    /* %s: batchnorm, folded into %s's weights */\n", n->name,
              e->m->nodes[n->inputs[0]].name);
     else
-        cput(e, "    /* %s: %s, the same values (no code at inference) */\n", n->name,
+        c_put(e, "    /* %s: %s, the same values (no code at inference) */\n", n->name,
              ir_ops[n->op].name);
 }
 
@@ -616,20 +618,20 @@ static bool uses_op(const IrModel *m, OpKind op)
 void c_emit_helpers(Emitter *e)
 {
     if (uses_op(e->m, OP_SIGMOID)) {
-        cput(e, "\n/* Split at 0 so expf never overflows (the runtime's formula). */\n");
-        cput(e, "static float nnc_sigmoid(float z)\n{\n");
-        cput(e, "    if (z >= 0.0f)\n        return 1.0f / (1.0f + expf(-z));\n");
-        cput(e, "    float t = expf(z);\n    return t / (1.0f + t);\n}\n");
+        c_put(e, "\n/* Split at 0 so expf never overflows (the runtime's formula). */\n");
+        c_put(e, "static float nnc_sigmoid(float z)\n{\n");
+        c_put(e, "    if (z >= 0.0f)\n        return 1.0f / (1.0f + expf(-z));\n");
+        c_put(e, "    float t = expf(z);\n    return t / (1.0f + t);\n}\n");
     }
     if (uses_op(e->m, OP_HARDSWISH) || uses_op(e->m, OP_HARDSIGMOID)) {
-        cput(e, "\n/* relu6(z + 3): hardswish and hardsigmoid (the runtime's formulas). */\n");
-        cput(e, "static float nnc_relu6_shift(float z)\n{\n    float r = z + 3.0f;\n");
-        cput(e, "    return r < 0.0f ? 0.0f : r > 6.0f ? 6.0f : r;\n}\n");
+        c_put(e, "\n/* relu6(z + 3): hardswish and hardsigmoid (the runtime's formulas). */\n");
+        c_put(e, "static float nnc_relu6_shift(float z)\n{\n    float r = z + 3.0f;\n");
+        c_put(e, "    return r < 0.0f ? 0.0f : r > 6.0f ? 6.0f : r;\n}\n");
     }
     if (uses_op(e->m, OP_HARDSWISH))
-        cput(e, "\nstatic float nnc_hardswish(float z)\n{\n"
+        c_put(e, "\nstatic float nnc_hardswish(float z)\n{\n"
                 "    return z * nnc_relu6_shift(z) / 6.0f;\n}\n");
     if (uses_op(e->m, OP_HARDSIGMOID))
-        cput(e, "\nstatic float nnc_hardsigmoid(float z)\n{\n"
+        c_put(e, "\nstatic float nnc_hardsigmoid(float z)\n{\n"
                 "    return nnc_relu6_shift(z) / 6.0f;\n}\n");
 }

@@ -44,12 +44,12 @@ static void put_channels(Emitter *e, size_t i, const char *suffix, size_t n, Cha
 {
     char id[256];
     c_node_ident(&e->m->nodes[i], id, sizeof id);
-    cput(e, "static const float %s_%s_%s[%zu] = {\n    ", e->o->prefix, id, suffix, n);
+    c_put(e, "static const float %s_%s_%s[%zu] = {\n    ", e->o->prefix, id, suffix, n);
     for (size_t c = 0; c < n; c++) {
-        cput(e, c ? (c % 6 ? ", " : ",\n    ") : "");
-        cput_float(e, fn(e, i, c));
+        c_put(e, c ? (c % 6 ? ", " : ",\n    ") : "");
+        c_put_float(e, fn(e, i, c));
     }
-    cput(e, "\n};\n");
+    c_put(e, "\n};\n");
 }
 
 static float dense_bias(const Emitter *e, size_t i, size_t ch)
@@ -69,23 +69,23 @@ static void emit_dense_arrays(Emitter *e, size_t i)
     bool transposed = n->units * n->in_units > EMIT_UNROLL_MAX_WEIGHTS;
     size_t rows = transposed ? n->in_units : n->units;
     size_t cols = transposed ? n->units : n->in_units;
-    cput(e, "\n/* %s: weight [%zu][%zu] (%s), bias [%zu] */\n", n->name, rows, cols,
+    c_put(e, "\n/* %s: weight [%zu][%zu] (%s), bias [%zu] */\n", n->name, rows, cols,
          transposed ? "in, out: nn.Linear's weight transposed" : "out, in: as nn.Linear", n->units);
     if (e->plan.fold[i])
-        cput(e, "/* %s is folded in: weight * gamma / sqrt(var + eps) per output */\n",
+        c_put(e, "/* %s is folded in: weight * gamma / sqrt(var + eps) per output */\n",
              e->m->nodes[e->plan.fold[i]].name);
-    cput(e, "static const float %s_%s_weight%s[%zu][%zu] = {\n", e->o->prefix, id,
+    c_put(e, "static const float %s_%s_weight%s[%zu][%zu] = {\n", e->o->prefix, id,
          transposed ? "_t" : "", rows, cols);
     for (size_t r = 0; r < rows; r++) {
-        cput(e, "    {");
+        c_put(e, "    {");
         for (size_t c = 0; c < cols; c++) {
             size_t out = transposed ? c : r, in = transposed ? r : c;
-            cput(e, c ? (c % 6 ? ", " : ",\n     ") : "");
-            cput_float(e, folded_weight(e, i, out, w[out * n->in_units + in]));
+            c_put(e, c ? (c % 6 ? ", " : ",\n     ") : "");
+            c_put_float(e, folded_weight(e, i, out, w[out * n->in_units + in]));
         }
-        cput(e, "},\n");
+        c_put(e, "},\n");
     }
-    cput(e, "};\n");
+    c_put(e, "};\n");
     put_channels(e, i, "bias", n->units, dense_bias);
 }
 
@@ -113,23 +113,23 @@ static void put_conv_level(Emitter *e, ConvLayout *l, int level, bool two_d)
         return;
     }
     if (level == 4) {
-        cput(e, "{");
+        c_put(e, "{");
         for (size_t o = 0; o < l->cout_g; o++) {
             size_t oc = l->at[0] * l->cout_g + o;
             float v = l->w[((oc * l->cin + l->at[1]) * l->kh + l->at[2]) * l->kw + l->at[3]];
-            cput(e, o ? (o % 6 ? ", " : ",\n     ") : "");
-            cput_float(e, folded_weight(e, l->node, oc, v));
+            c_put(e, o ? (o % 6 ? ", " : ",\n     ") : "");
+            c_put_float(e, folded_weight(e, l->node, oc, v));
         }
-        cput(e, "}");
+        c_put(e, "}");
         return;
     }
-    cput(e, "{");
+    c_put(e, "{");
     for (size_t k = 0; k < n; k++) {
         l->at[level] = k;
-        cput(e, k ? (level == 3 ? ",\n    " : ",\n    ") : (level == 3 ? "\n    " : ""));
+        c_put(e, k ? (level == 3 ? ",\n    " : ",\n    ") : (level == 3 ? "\n    " : ""));
         put_conv_level(e, l, level + 1, two_d);
     }
-    cput(e, "}");
+    c_put(e, "}");
 }
 
 /* Transposed for the emitted loops, output channels last:
@@ -154,16 +154,16 @@ static void emit_conv_arrays(Emitter *e, size_t i)
     snprintf(dims + len, sizeof dims - len, "[%zu][%zu]", kw, cout_g);
     snprintf(torch, sizeof torch, two_d ? "[%zu][%zu][%zu][%zu]" : "[%zu][%zu][%zu]", cout, cin,
              two_d ? kh : kw, kw);
-    cput(e, "\n/* %s: weight %s: nn.Conv%s's %s with the output channels last%s; %s */\n",
+    c_put(e, "\n/* %s: weight %s: nn.Conv%s's %s with the output channels last%s; %s */\n",
          n->name, dims, two_d ? "2d" : "1d", torch, groups > 1 ? ", by group" : "",
          n->cfg.conv.bias || e->plan.fold[i] ? "bias" : "no bias");
     if (e->plan.fold[i])
-        cput(e, "/* %s is folded in: weight * gamma / sqrt(var + eps) per output channel, "
+        c_put(e, "/* %s is folded in: weight * gamma / sqrt(var + eps) per output channel, "
                 "bias (b - mean) * that + beta */\n", e->m->nodes[e->plan.fold[i]].name);
-    cput(e, "static const float %s_%s_weight_t%s = ", e->o->prefix, id, dims);
+    c_put(e, "static const float %s_%s_weight_t%s = ", e->o->prefix, id, dims);
     ConvLayout l = {i, groups, cin, two_d ? kh : 1, kw, cout_g, w, {0}};
     put_conv_level(e, &l, groups > 1 ? 0 : 1, two_d);
-    cput(e, ";\n");
+    c_put(e, ";\n");
     if (n->cfg.conv.bias || e->plan.fold[i])
         put_channels(e, i, "bias", cout, conv_bias);
 }
@@ -189,7 +189,7 @@ static void emit_batchnorm_arrays(Emitter *e, size_t i)
 {
     const IrNode *n = &e->m->nodes[i];
     size_t c = n->shape.dim[0];
-    cput(e, "\n/* %s: batchnorm at inference, per channel: mean = running_mean, scale = "
+    c_put(e, "\n/* %s: batchnorm at inference, per channel: mean = running_mean, scale = "
             "weight / sqrt(running_var + %.9g), shift = bias */\n", n->name,
          (double)(float)n->cfg.batchnorm.eps);
     put_channels(e, i, "mean", c, bn_mean);
