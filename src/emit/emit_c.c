@@ -295,9 +295,9 @@ static void put_doubles(Emitter *e, const char *name, const double *v, size_t n)
     c_put(e, "\n};\n");
 }
 
-/* nnc's own steps (lower_data.c), in double as nnc computes them and
- * rounded to float where nnc stores a float, so in[] is bit for bit what
- * training and evaluation saw. */
+/* nnc's own steps (lower_data.c), in double as nnc computes them (or in
+ * float where that rounds the same) and rounded to float where nnc stores
+ * a float, so in[] is bit for bit what training and evaluation saw. */
 static void emit_preprocess(Emitter *e)
 {
     const IrDataSource *d = e->o->data;
@@ -316,9 +316,15 @@ static void emit_preprocess(Emitter *e)
         return;
     }
     c_put(e, "    for (int j = 0; j < %s_IN; j++) {\n", e->upper);
-    if (d && d->has_scale)
+    if (d && d->has_scale && (double)(float)d->scale == d->scale) {
+        /* a float scale: the product of two floats is exact in double, so
+         * one float multiply rounds it the same (and needs no double) */
+        c_put(e, "        float x = raw[j] * ");
+        c_put_float(e, (float)d->scale);
+        c_put(e, ";\n");
+    } else if (d && d->has_scale) {
         c_put(e, "        float x = (float)((double)raw[j] * %.17g);\n", d->scale);
-    else
+    } else
         c_put(e, "        float x = raw[j];\n");
     if (norm) {
         c_put(e, "        double v = x;\n");

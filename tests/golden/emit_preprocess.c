@@ -3,7 +3,7 @@
  * Weights: trained by nnc on readings.train (bce, seed 2), as `nnc run` does.
  * Layers: hidden(dense), hidden.tanh(tanh), out(dense), out.sigmoid(sigmoid).
  * gate_preprocess(raw, in): raw = one row of dataset readings's features as written in data/preprocess.csv (its 4 feature columns in file order, the target column left out);
- *   in = what gate_forward takes, as nnc trained and evaluated it: raw * 0.5 (scale), then (x - shift[j]) / div[j] per column (normalize = standard: mean and standard deviation, statistics of the training rows; a constant column becomes 0).
+ *   in = what gate_forward takes, as nnc trained and evaluated it: raw * 0.29999999999999999 (scale), then (x - shift[j]) / div[j] per column (normalize = standard: mean and standard deviation, statistics of the training rows; a constant column becomes 0).
  *   raw and in may be the same array.
  * gate_forward(in, out): in = 4 preprocessed features (gate_preprocess's output); out = a probability: class 1 when > 0.5.
  *   in and out must not overlap. Not reentrant: the activations live in static buffers.
@@ -36,20 +36,20 @@ static float nnc_sigmoid(float z)
 
 /* hidden: weight [3][4] (out, in: as nn.Linear), bias [3] */
 static const float gate_hidden_weight[3][4] = {
-    {1.7902658f, 0.6729125f, 0.12516552f, 0.22622898f},
-    {1.7286527f, 0.696869f, 0.33957863f, 0.25651398f},
-    {2.1380024f, 0.70695513f, -0.40052843f, 0.18995191f},
+    {1.7902658f, 0.6729124f, 0.12516552f, 0.22622898f},
+    {1.7286528f, 0.69686913f, 0.33957863f, 0.256514f},
+    {2.1380024f, 0.70695513f, -0.40052843f, 0.18995202f},
 };
 static const float gate_hidden_bias[3] = {
-    0.49965078f, 0.5295056f, 0.5424219f
+    0.4996508f, 0.52950585f, 0.542422f
 };
 
 /* out: weight [1][3] (out, in: as nn.Linear), bias [1] */
 static const float gate_out_weight[1][3] = {
-    {2.110157f, 1.7176794f, 1.7611609f},
+    {2.110157f, 1.7176795f, 1.7611607f},
 };
 static const float gate_out_bias[1] = {
-    0.48459396f
+    0.48459405f
 };
 
 /* Activations: 1 static buffer, 12 bytes in all (GATE_RAM_BYTES); values whose lives do not overlap share one. */
@@ -57,16 +57,16 @@ static float gate_buf0[3]; /* hidden */
 
 /* normalize's statistics, from the training rows: x' = (x - shift) / div (div 0: a constant column) */
 static const double gate_norm_shift[4] = {
-    0.92696666568517683, 131.69366760253905, 2.5, 0.66666666666666663
+    0.55618001222610469, 79.016201019287109, 1.5, 0.40000000794728596
 };
 static const double gate_norm_div[4] = {
-    1.5018141246589209, 40.686192003660715, 0, 0.5055250296034367
+    0.90108848997619728, 24.411715437059097, 0, 0.30331501671400535
 };
 
 void gate_preprocess(const float raw[GATE_IN], float in[GATE_IN])
 {
     for (int j = 0; j < GATE_IN; j++) {
-        float x = (float)((double)raw[j] * 0.5);
+        float x = (float)((double)raw[j] * 0.29999999999999999);
         double v = x;
         in[j] = gate_norm_div[j] > 0.0 ? (float)((v - gate_norm_shift[j]) / gate_norm_div[j]) : 0.0f;
     }
