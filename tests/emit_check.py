@@ -2,7 +2,8 @@
 `nnc run --json` gives the interpreter's outputs for every evaluated row;
 `nnc emit --main` gives a program; it is compiled with gcc and clang under
 -std=c99 -Wall -Wextra -pedantic -Werror, fed the same rows, and its outputs
-must match bit for bit (the emitted sums run in the interpreter's order).
+must match bit for bit (the emitted sums run in the interpreter's order);
+-Wvla proves there is no variable-length array.
 Where a batchnorm is folded into the weights before it, the folded file is
 held to FOLD_TOL of each row's largest output and the same predictions, and
 the same model emitted with --keep-batchnorm must match bit for bit again.
@@ -31,7 +32,7 @@ CASES = [
     ("../tests/golden/emit_layers.nn", None), ("../tests/golden/emit_seq.nn", None),
     ("../tests/golden/emit_preprocess.nn", None),
 ]
-STRICT = ["-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror", "-O2", "-ffp-contract=off"]
+STRICT = ["-std=c99", "-Wall", "-Wextra", "-pedantic", "-Wvla", "-Werror", "-O2", "-ffp-contract=off"]
 FOLD_TOL = 1e-5
 
 
