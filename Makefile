@@ -76,7 +76,7 @@ MAIN    := $(BUILD)/obj/main.o
 UNITS   := $(wildcard tests/unit/*.c)
 
 .PHONY: install uninstall all run test test-unit test-golden test-examples test-torch bless \
-        test-asan test-valgrind test-portable bench bench-latency lint fuzz fuzz-build deps clean
+        test-asan test-valgrind test-portable bench bench-latency bench-peers lint fuzz fuzz-build deps clean
 
 all: deps $(BUILD)/nnc
 
@@ -221,6 +221,11 @@ $(BUILD)/latency-interp: bench/latency_interp.c $(OBJS)
 
 bench-latency: all $(BUILD)/latency-interp
 	./bench/latency.sh
+
+# nnc's emitted C beside onnxruntime-node on the digits MLP and CNN;
+# writes bench/PEERS.md (bench/peers.sh).
+bench-peers: all
+	./bench/peers.sh
 
 $(BUILD)/train-bench: bench/train_bench.c $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)

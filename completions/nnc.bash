@@ -28,7 +28,7 @@ _nnc()
     case $cmd in
         run) flags="--seed --epochs --quiet -q --weights --save --model --plot --json --verbose" ;;
         check) flags="" ;;
-        emit) flags="-o --output --target --weights --model --prefix --header --main --raw-input --seed --epochs" ;;
+        emit) flags="-o --output --target --weights --model --prefix --header --main --raw-input --keep-batchnorm --seed --epochs" ;;
         fmt) flags="-w --check -" ;;
         lsp) COMPREPLY=($(compgen -W "--stdio" -- "$cur")); return ;;
         dump)

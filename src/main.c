@@ -59,6 +59,8 @@ static const char usage_text[] =
     "      --main            add a main() reading comma-separated rows on stdin\n"
     "      --raw-input       onnx: the graph takes raw features and starts with the\n"
     "                        dataset's scale and normalize\n"
+    "      --keep-batchnorm  write batchnorm as its own op, not folded into the\n"
+    "                        dense or conv before it (bit for bit with run)\n"
     "      --seed N, --epochs N  as for run, when emit trains first\n"
     "  plot activations  draw every activation (sigmoid, tanh, relu, gelu...)\n"
     "      -o OUT.svg        output file (required)\n"
@@ -84,7 +86,7 @@ typedef struct Cli {
     const char *file;
     RtOptions rt;
     const char *weights, *save, *model, *out, *prefix, *header, *target;
-    bool with_main, verbose;
+    bool with_main, keep_batchnorm, verbose;
     bool raw_input; /* emit --target onnx: the graph starts with the dataset's preprocessing */
     bool stdio;     /* lsp --stdio: what editors' clients pass; stdio is the only transport */
 } Cli;
@@ -129,6 +131,7 @@ static const Flag flags[] = {
     {"--verbose", NULL, F_BOOL, FOR_RUN, CLI_FIELD(verbose)},
     {"--main", NULL, F_BOOL, FOR_EMIT, CLI_FIELD(with_main)},
     {"--raw-input", NULL, F_BOOL, FOR_EMIT, CLI_FIELD(raw_input)},
+    {"--keep-batchnorm", NULL, F_BOOL, FOR_EMIT, CLI_FIELD(keep_batchnorm)},
     {"--seed", NULL, F_SEED, FOR_RUN | FOR_EMIT, 0},
     {"--epochs", NULL, F_EPOCHS, FOR_RUN | FOR_EMIT, 0},
     {"--weights", NULL, F_STRING, FOR_RUN | FOR_EMIT, CLI_FIELD(weights)},
@@ -399,11 +402,11 @@ static bool write_artifact(const char *path, Diag *d, const IrModel *m, const Em
 
 
 /* The dataset whose preprocessing the model's input follows: the one its
- * first train block trains on, else the one it is first evaluated on; NULL
- * when the file runs it on none. */
+ * last train block trains on (where its weights come from), else the one
+ * it is first evaluated on; NULL when the file runs it on none. */
 static const IrDataSource *model_preprocess(const IrProgram *p, size_t model)
 {
-    for (size_t k = 0; k < p->n_trains; k++)
+    for (size_t k = p->n_trains; k-- > 0;)
         if (p->trains[k].model == model)
             return p->datasets[p->trains[k].dataset].source;
     for (size_t k = 0; k < p->n_evals; k++)
@@ -447,6 +450,7 @@ static bool emit_model(Arena *a, const Cli *cli, Target target, const IrProgram 
         .weights_origin = weights_origin(a, cli, p, model, trained),
         .header_name = header_base ? header_base + 1 : cli->header,
         .with_main = cli->with_main,
+        .keep_batchnorm = cli->keep_batchnorm,
     };
     if (cli->header && !write_artifact(cli->header, d, m, &w, &o, TARGET_C_HEADER))
         return false;
@@ -478,8 +482,9 @@ static int parse_target(const Cli *cli, Target *out)
         *out = TARGET_PYTORCH;
     else
         return usage_error("--target needs c, onnx or pytorch, not '%s'", t);
-    if (cli->prefix || cli->header || cli->with_main)
-        return usage_error("--prefix, --header and --main are for --target c, not '%s'", t);
+    if (cli->prefix || cli->header || cli->with_main || cli->keep_batchnorm)
+        return usage_error("--prefix, --header, --main and --keep-batchnorm are for --target c, "
+                           "not '%s'", t);
     if (!cli->out)
         return usage_error(*out == TARGET_ONNX ? "--target %s needs -o MODEL.onnx"
                                                : "--target %s needs -o DIR", t);
@@ -551,19 +556,12 @@ static int emit_program(Arena *a, const IrProgram *prog, const Cli *cli, Diag *d
     if (target == TARGET_PYTORCH)
         return emit_pytorch_package(a, prog, cli, model, d);
     char why[256];
-    if (target == TARGET_ONNX) {
-        const IrNode *bad = emit_onnx_unsupported(&prog->models[model], why, sizeof why);
-        if (bad) {
-            fprintf(stderr, "nnc: emit: %s '%s' cannot be written by --target onnx: %s\n",
-                    ir_ops[bad->op].name, bad->layer, why);
-            return EXIT_USER;
-        }
-    }
-    const IrNode *bad = target == TARGET_ONNX ? NULL : emit_first_unsupported(&prog->models[model]);
+    const IrNode *bad = target == TARGET_ONNX
+                            ? emit_onnx_unsupported(&prog->models[model], why, sizeof why)
+                            : emit_c_refusal(&prog->models[model], why, sizeof why);
     if (bad) {
-        fprintf(stderr, "nnc: emit: %s '%s' is not supported by --target %s yet; `nnc run` "
-                "trains and evaluates it\n", ir_ops[bad->op].name, bad->layer,
-                cli->target ? cli->target : "c");
+        fprintf(stderr, "nnc: emit: layer '%s' (%s) cannot be written by --target %s: %s\n",
+                bad->layer, ir_ops[bad->op].name, target == TARGET_ONNX ? "onnx" : "c", why);
         return EXIT_USER;
     }
     if (!probe_outputs(cli, d))

@@ -24,6 +24,9 @@ typedef struct EmitOptions {
     /* --target onnx --raw-input: the graph takes raw features and starts
      * with preprocess's steps (Mul, Sub, Div). */
     bool raw_input;
+    /* --target c: write a batchnorm as its own op even where it could be
+     * folded into the dense or conv before it (bit for bit with `nnc run`) */
+    bool keep_batchnorm;
 } EmitOptions;
 
 /* Per node of the model: params[i] holds node i's parameter tensors in
@@ -52,28 +55,10 @@ bool emit_is_classifier(const IrModel *m);
  * network cannot be written as C constants. */
 bool emit_weights_finite(const IrModel *m, const EmitWeights *w, const char **bad_layer);
 
-/* The layer kinds of Part 2 (convolutions, pooling, batchnorm, graphs) that
- * the C and ONNX emitters do not write yet (--target pytorch writes them):
- * their switches list them through this macro (so a kind missing from it
- * still fails the build), and emit_first_unsupported refuses such a model
- * before anything is written. */
-#define EMIT_NOT_YET_CASES                                                     \
-    case OP_CONV1D:                                                            \
-    case OP_CONV2D:                                                            \
-    case OP_MAXPOOL1D:                                                         \
-    case OP_MAXPOOL2D:                                                         \
-    case OP_AVGPOOL1D:                                                         \
-    case OP_AVGPOOL2D:                                                         \
-    case OP_GLOBAL_AVGPOOL:                                                    \
-    case OP_GLOBAL_MAXPOOL:                                                    \
-    case OP_FLATTEN:                                                           \
-    case OP_BATCHNORM:                                                         \
-    case OP_ADD:                                                               \
-    case OP_CONCAT
-
-/* The first node of m no emitter can write yet (EMIT_NOT_YET_CASES), or
- * NULL when every node can be written. */
-const IrNode *emit_first_unsupported(const IrModel *m);
+/* The first node --target c cannot write (an array too large for the
+ * emitted code's int indices), with the reason in why; NULL when the whole
+ * model can be written. Checked on the IR, before any weights exist. */
+const IrNode *emit_c_refusal(const IrModel *m, char *why, size_t size);
 
 /* One standalone C99 file; returns false when writing failed. */
 bool emit_c(FILE *out, const IrModel *m, const EmitWeights *w, const EmitOptions *o);

@@ -1,28 +1,23 @@
-/* The C emitter: one standalone C99 file per model, the forward pass unrolled
- * for its fixed sizes, the weights embedded as hexadecimal float literals
- * (shortest decimals that round-trip exactly), no heap, nothing but <math.h>. The expressions mirror
- * the runtime's (same order of summation, same activation formulas), so a
- * program built from this file reproduces `nnc run` bit for bit when both
- * are compiled without FMA contraction. */
+/* The C emitter: one standalone C99 file per model, the forward pass
+ * written out for its fixed sizes, the weights as static const arrays
+ * (shortest decimals that round-trip exactly), the activations in static
+ * buffers planned by liveness (emit_c_plan.c), no heap, nothing but
+ * <math.h>. The expressions mirror the runtime's (same order of summation,
+ * same formulas: emit_c_ops.c), so a program built from this file
+ * reproduces `nnc run` bit for bit when both are compiled without FMA
+ * contraction, except where a batchnorm is folded into weights. This file:
+ * the public entry points, the comment header, the API, preprocessing. */
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "nnc/emit.h"
+#include "c_emit.h"
 #include "nnc/version.h"
 
-typedef struct Emitter {
-    FILE *out;
-    const IrModel *m;
-    const EmitWeights *w;
-    const EmitOptions *o;
-    char upper[128]; /* the prefix in upper case, for constants */
-} Emitter;
-
-static void put(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(Emitter *e, const char *fmt, ...)
+void c_put(Emitter *e, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -40,38 +35,6 @@ const char *emit_default_prefix(Arena *a, const IrModel *m)
     return p;
 }
 
-static bool emit_op_supported(OpKind k)
-{
-    switch (k) {
-    case OP_INPUT:
-    case OP_DENSE:
-    case OP_DROPOUT:
-    case OP_STEP:
-    case OP_SIGMOID:
-    case OP_TANH:
-    case OP_RELU:
-    case OP_LEAKY_RELU:
-    case OP_GELU:
-    case OP_SILU:
-    case OP_ELU:
-    case OP_SOFTPLUS:
-    case OP_HARDSWISH:
-    case OP_HARDSIGMOID:
-    case OP_SOFTMAX:
-    case OP_IDENTITY: return true;
-    EMIT_NOT_YET_CASES: return false;
-    }
-    return false;
-}
-
-const IrNode *emit_first_unsupported(const IrModel *m)
-{
-    for (size_t i = 0; i < m->n_nodes; i++)
-        if (!emit_op_supported(m->nodes[i].op))
-            return &m->nodes[i];
-    return NULL;
-}
-
 bool emit_is_classifier(const IrModel *m)
 {
     if (m->out_units > 1 || m->logit_output)
@@ -83,7 +46,7 @@ bool emit_is_classifier(const IrModel *m)
 /* A float as the shortest decimal literal that reads back as exactly the
  * same float (at most 9 significant digits always do), so hand-set weights
  * stay readable (1.0f, -0.5f) and trained ones lose nothing. */
-static void put_float(Emitter *e, float v)
+void c_put_float(Emitter *e, float v)
 {
     /* Round-tripping is monotone in the digit count (more correctly rounded
      * digits are never farther away), so the shortest count is found by
@@ -100,7 +63,7 @@ static void put_float(Emitter *e, float v)
     }
     snprintf(buf, sizeof buf, "%.*g", lo, (double)v);
     bool is_integer = !strpbrk(buf, ".e");
-    put(e, "%s%sf", buf, is_integer ? ".0" : "");
+    c_put(e, "%s%sf", buf, is_integer ? ".0" : "");
 }
 
 const float *emit_param(const EmitWeights *w, const IrModel *m, size_t i, size_t k)
@@ -131,7 +94,7 @@ bool emit_weights_finite(const IrModel *m, const EmitWeights *w, const char **ba
 
 /* The identifier of a node in C: '.' in names like "layer1.relu" is not
  * allowed there. */
-static void node_ident(const IrNode *n, char *buf, size_t size)
+void c_node_ident(const IrNode *n, char *buf, size_t size)
 {
     snprintf(buf, size, "%s", n->name);
     for (char *c = buf; *c; c++)
@@ -139,364 +102,279 @@ static void node_ident(const IrNode *n, char *buf, size_t size)
             *c = '_';
 }
 
-static size_t max_width(const IrModel *m)
+/* The emitted loops count and index with int: every array (a value, a
+ * weight tensor) must be indexable by a 32-bit int. */
+#define C_MAX_ELEMENTS ((size_t)INT_MAX)
+
+const IrNode *emit_c_refusal(const IrModel *m, char *why, size_t size)
 {
-    size_t w = 0;
-    for (size_t i = 0; i < m->n_nodes; i++)
-        if (m->nodes[i].units > w)
-            w = m->nodes[i].units;
-    return w;
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        const IrNode *n = &m->nodes[i];
+        char shape[64];
+        size_t params = 0;
+        if (n->units > C_MAX_ELEMENTS) {
+            snprintf(why, size, "its output %s has %zu values, more than the emitted C's int "
+                     "indices reach (%zu)", ir_shape_text(&n->shape, shape, sizeof shape),
+                     n->units, C_MAX_ELEMENTS);
+            return n;
+        }
+        if (!ir_node_param_count(n, &params) || params > C_MAX_ELEMENTS) {
+            snprintf(why, size, "its parameters (%zu values) are more than one C array "
+                     "indexed by int holds (%zu)", params, C_MAX_ELEMENTS);
+            return n;
+        }
+    }
+    return NULL;
 }
 
-static size_t count_dense(const IrModel *m)
+static size_t count_op(const IrModel *m, OpKind op)
 {
     size_t n = 0;
     for (size_t i = 0; i < m->n_nodes; i++)
-        n += m->nodes[i].op == OP_DENSE;
+        n += m->nodes[i].op == op;
     return n;
+}
+
+static size_t ram_bytes(const Emitter *e)
+{
+    return c_plan_ram_floats(&e->plan) * sizeof(float);
+}
+
+/* What the model's outputs mean, for the comment header. */
+static const char *output_meaning(const IrModel *m)
+{
+    OpKind last = m->nodes[m->n_nodes - 1].op;
+    if (last == OP_SOFTMAX)
+        return "class probabilities (softmax)";
+    if (m->logit_output)
+        return "a logit: class 1 when > 0";
+    if (m->out_units > 1)
+        return "class scores (logits: the largest is the class; softmax gives probabilities)";
+    if (last == OP_SIGMOID)
+        return "a probability: class 1 when > 0.5";
+    if (last == OP_STEP)
+        return "0 or 1, the class";
+    return "the predicted value";
+}
+
+/* How the input vector is laid out when the model reads a tensor. */
+static void describe_layout(Emitter *e)
+{
+    const IrShape *s = &e->m->nodes[0].shape;
+    char text[64];
+    if (s->rank == 2)
+        c_put(e, " *   The input %s is flattened channel by channel: in[c * %zu + l].\n",
+             ir_shape_text(s, text, sizeof text), s->dim[1]);
+    if (s->rank == 3)
+        c_put(e, " *   The input %s is flattened channel by channel, row by row: "
+                "in[c * %zu + h * %zu + w].\n", ir_shape_text(s, text, sizeof text),
+             s->dim[1] * s->dim[2], s->dim[2]);
+}
+
+/* Exactly what NAME_preprocess takes and gives. */
+static void describe_preprocess(Emitter *e)
+{
+    const IrDataSource *d = e->o->preprocess;
+    const char *p = e->o->prefix;
+    if (!d) {
+        c_put(e, " * %s_preprocess(raw, in): copies raw to in. No train block trains this "
+                "model, so no dataset says how its inputs were scaled: in is used as given.\n", p);
+        return;
+    }
+    c_put(e, " * %s_preprocess(raw, in): raw = one row of dataset %s's features as written ",
+         p, d->name);
+    if (d->csv)
+        c_put(e, "in %s (its %zu feature columns in file order, the target column left out)",
+             d->csv, d->x_cols);
+    else
+        c_put(e, "in its x (%zu values)", d->x_cols);
+    c_put(e, ";\n *   in = what %s_forward takes, as nnc trained and evaluated it: ", p);
+    if (!d->has_scale && d->normalize == NORM_NONE)
+        c_put(e, "raw itself (the dataset has no scale or normalize).\n");
+    if (d->has_scale)
+        c_put(e, "raw * %.17g (scale)%s", d->scale, d->normalize == NORM_NONE ? ".\n" : ", then ");
+    if (d->normalize != NORM_NONE)
+        c_put(e, "(x - shift[j]) / div[j] per column (normalize = %s, statistics of the "
+                "training rows; a constant column becomes 0).\n",
+             d->normalize == NORM_STANDARD ? "standard: mean and standard deviation"
+                                           : "minmax: minimum and range");
+    c_put(e, " *   raw and in may be the same array.\n");
 }
 
 static void emit_comment_header(Emitter *e)
 {
     const IrModel *m = e->m;
-    put(e, "/* %s: model %s, generated by nnc %s from %s.\n", e->o->prefix, m->name,
-        NNC_VERSION, e->o->source_name ? e->o->source_name : "(unknown)");
-    put(e, " * %zu input%s -> %zu output%s, %zu parameters in %zu dense layer%s.\n",
-        m->in_units, m->in_units == 1 ? "" : "s", m->out_units, m->out_units == 1 ? "" : "s",
-        m->n_params, count_dense(m), count_dense(m) == 1 ? "" : "s");
-    put(e, " * Weights: %s.\n", e->o->weights_origin ? e->o->weights_origin : "given");
-    put(e, " * Layers:");
+    const char *p = e->o->prefix;
+    c_put(e, "/* %s: model %s, generated by nnc %s from %s.\n", p, m->name, NNC_VERSION,
+         e->o->source_name ? e->o->source_name : "(unknown)");
+    size_t weighted = count_op(m, OP_DENSE) + count_op(m, OP_CONV1D) + count_op(m, OP_CONV2D);
+    c_put(e, " * %zu input%s -> %zu output%s, %zu parameters in %zu layer%s with weights.\n",
+         m->in_units, m->in_units == 1 ? "" : "s", m->out_units, m->out_units == 1 ? "" : "s",
+         m->n_params, weighted, weighted == 1 ? "" : "s");
+    c_put(e, " * Weights: %s.\n", e->o->weights_origin ? e->o->weights_origin : "given");
+    c_put(e, " * Layers:");
     for (size_t i = 1; i < m->n_nodes; i++)
-        put(e, "%s %s(%s)", i > 1 ? "," : "", m->nodes[i].name, ir_ops[m->nodes[i].op].name);
-    put(e, ".\n");
-    put(e, " * Standalone C99: needs only <math.h> (link with -lm), no heap.\n");
-    put(e, " * Build: cc -std=c99 -O2 -c %s.c */\n", e->o->prefix);
+        c_put(e, "%s %s(%s)", i > 1 ? "," : "", m->nodes[i].name, ir_ops[m->nodes[i].op].name);
+    c_put(e, ".\n");
+    describe_preprocess(e);
+    c_put(e, " * %s_forward(in, out): in = %zu preprocessed features (%s_preprocess's "
+            "output); out = %s.\n", p, m->in_units, p, output_meaning(m));
+    describe_layout(e);
+    c_put(e, " *   in and out must not overlap.%s\n", e->plan.n_bufs ? " Not reentrant: the "
+         "activations live in static buffers." : "");
+    c_put(e, " * RAM: %zu bytes of static activation buffers (%s_RAM_BYTES), planned by "
+            "liveness,\n *   plus %s_forward's stack (a few scalars); in and out are the "
+            "caller's.\n", ram_bytes(e), e->upper, p);
+    c_put(e, " * Standalone C99: needs only <math.h> (link with -lm), no heap, int of 32 bits.\n");
+    c_put(e, " * Build: cc -std=c99 -O2 -c %s.c */\n", p);
 }
 
 static void emit_constants(Emitter *e)
 {
-    put(e, "#define %s_IN %zu\n", e->upper, e->m->in_units);
-    put(e, "#define %s_OUT %zu\n", e->upper, e->m->out_units);
-    put(e, "#define %s_PARAMS %zu\n", e->upper, e->m->n_params);
+    c_put(e, "#define %s_IN %zu\n", e->upper, e->m->in_units);
+    c_put(e, "#define %s_OUT %zu\n", e->upper, e->m->out_units);
+    c_put(e, "#define %s_PARAMS %zu\n", e->upper, e->m->n_params);
+    c_put(e, "#define %s_RAM_BYTES %zu\n", e->upper, ram_bytes(e));
 }
 
 static void emit_prototypes(Emitter *e)
 {
-    put(e, "/* Runs the network on one input row. */\n");
-    put(e, "void %s_forward(const float in[%s_IN], float out[%s_OUT]);\n", e->o->prefix,
-        e->upper, e->upper);
+    const char *p = e->o->prefix;
+    c_put(e, "/* The training data's scale and normalize, applied to a raw row. */\n");
+    c_put(e, "void %s_preprocess(const float raw[%s_IN], float in[%s_IN]);\n", p, e->upper,
+         e->upper);
+    c_put(e, "/* Runs the network on one preprocessed input row. */\n");
+    c_put(e, "void %s_forward(const float in[%s_IN], float out[%s_OUT]);\n", p, e->upper,
+         e->upper);
     if (emit_is_classifier(e->m)) {
-        put(e, "/* The predicted class: %s. */\n",
-            e->m->out_units > 1 ? "the index of the largest output"
-            : e->m->logit_output ? "1 when the output (a logit) is > 0, else 0"
-                                 : "1 when the output is > 0.5, else 0");
-        put(e, "int %s_predict(const float in[%s_IN]);\n", e->o->prefix, e->upper);
+        c_put(e, "/* The predicted class of a preprocessed row: %s. */\n",
+             e->m->out_units > 1 ? "the index of the largest output"
+             : e->m->logit_output ? "1 when the output (a logit) is > 0, else 0"
+                                  : "1 when the output is > 0.5, else 0");
+        c_put(e, "int %s_predict(const float in[%s_IN]);\n", p, e->upper);
     }
 }
 
-static bool is_unrolled(const IrNode *n)
+static void put_doubles(Emitter *e, const char *name, const double *v, size_t n)
 {
-    return n->units * n->in_units <= EMIT_UNROLL_MAX_WEIGHTS;
+    c_put(e, "static const double %s_%s[%zu] = {\n    ", e->o->prefix, name, n);
+    for (size_t j = 0; j < n; j++)
+        c_put(e, "%s%.17g", j ? (j % 4 ? ", " : ",\n    ") : "", v[j]);
+    c_put(e, "\n};\n");
 }
 
-/* Small layers keep nn.Linear's [out][in] layout. Wide layers are stored
- * transposed, [in][out], so the loop over outputs is innermost and
- * contiguous: the compiler vectorises it without reordering any sum. */
-static void emit_weight_matrix(Emitter *e, const IrNode *n, const char *id, const float *w)
+/* nnc's own steps (lower_data.c), in double as nnc computes them (or in
+ * float where that rounds the same) and rounded to float where nnc stores
+ * a float, so in[] is bit for bit what training and evaluation saw. */
+static void emit_preprocess(Emitter *e)
 {
-    bool transposed = !is_unrolled(n);
-    size_t rows = transposed ? n->in_units : n->units;
-    size_t cols = transposed ? n->units : n->in_units;
-    put(e, "\n/* %s: weight [%zu][%zu] (%s), bias [%zu] */\n", n->name, rows, cols,
-        transposed ? "in, out: nn.Linear's weight transposed" : "out, in: as nn.Linear", n->units);
-    put(e, "static const float %s_%s_weight%s[%zu][%zu] = {\n", e->o->prefix, id,
-        transposed ? "_t" : "", rows, cols);
-    for (size_t r = 0; r < rows; r++) {
-        put(e, "    {");
-        for (size_t c = 0; c < cols; c++) {
-            put(e, c ? (c % 6 ? ", " : ",\n     ") : "");
-            put_float(e, transposed ? w[c * n->in_units + r] : w[r * n->in_units + c]);
-        }
-        put(e, "},\n");
+    const IrDataSource *d = e->o->preprocess;
+    const char *p = e->o->prefix;
+    bool norm = d && d->normalize != NORM_NONE && d->norm_shift && d->x_cols == e->m->in_units;
+    if (norm) {
+        c_put(e, "\n/* normalize's statistics, from the training rows: x' = (x - shift) / div "
+                "(div 0: a constant column) */\n");
+        put_doubles(e, "norm_shift", d->norm_shift, d->x_cols);
+        put_doubles(e, "norm_div", d->norm_div, d->x_cols);
     }
-    put(e, "};\n");
-}
-
-static void emit_dense_arrays(Emitter *e, size_t i)
-{
-    const IrNode *n = &e->m->nodes[i];
-    char id[256];
-    node_ident(n, id, sizeof id);
-    emit_weight_matrix(e, n, id, emit_param(e->w, e->m, i, 0));
-    const float *b = emit_param(e->w, e->m, i, 1);
-    put(e, "static const float %s_%s_bias[%zu] = {", e->o->prefix, id, n->units);
-    for (size_t r = 0; r < n->units; r++) {
-        put(e, r ? (r % 6 ? ", " : ",\n    ") : "\n    ");
-        put_float(e, b[r]);
-    }
-    put(e, "\n};\n");
-}
-
-/* The static const arrays of every node with parameters. */
-static void emit_weight_arrays(Emitter *e)
-{
-    for (size_t i = 0; i < e->m->n_nodes; i++) {
-        switch (e->m->nodes[i].op) {
-        case OP_DENSE: emit_dense_arrays(e, i); break;
-        case OP_INPUT:
-        case OP_DROPOUT:
-        case OP_STEP:
-        case OP_SIGMOID:
-        case OP_TANH:
-        case OP_GELU:
-        case OP_SILU:
-        case OP_ELU:
-        case OP_SOFTPLUS:
-        case OP_HARDSWISH:
-        case OP_HARDSIGMOID:
-        case OP_RELU:
-        case OP_LEAKY_RELU:
-        case OP_SOFTMAX:
-        case OP_IDENTITY: break;
-        EMIT_NOT_YET_CASES: break; /* refused before (emit_first_unsupported) */
-        }
-    }
-}
-
-/* dst[j] = sum_k W[j][k] * src[k] + b[j], summed left to right from k = 0
- * like the runtime's matrix product, bias added last. */
-static void emit_dense(Emitter *e, const IrNode *n, const char *src, const char *dst)
-{
-    char id[256];
-    node_ident(n, id, sizeof id);
-    put(e, "    /* %s: dense %zu -> %zu */\n", n->name, n->in_units, n->units);
-    if (is_unrolled(n)) {
-        for (size_t j = 0; j < n->units; j++) {
-            put(e, "    %s[%zu] = ", dst, j);
-            for (size_t k = 0; k < n->in_units; k++)
-                put(e, "%s%s_%s_weight[%zu][%zu] * %s[%zu]", k ? " + " : "", e->o->prefix, id,
-                    j, k, src, k);
-            put(e, " + %s_%s_bias[%zu];\n", e->o->prefix, id, j);
-        }
+    c_put(e, "\nvoid %s_preprocess(const float raw[%s_IN], float in[%s_IN])\n{\n", p, e->upper,
+         e->upper);
+    if (!norm && !(d && d->has_scale)) {
+        c_put(e, "    for (int j = 0; j < %s_IN; j++)\n        in[j] = raw[j];\n}\n", e->upper);
         return;
     }
-    /* Each output's sum still runs k = 0, 1, ... in order, like the runtime. */
-    put(e, "    {\n        float acc[%zu];\n", n->units);
-    put(e, "        for (int j = 0; j < %zu; j++)\n            acc[j] = 0.0f;\n", n->units);
-    put(e, "        for (int k = 0; k < %zu; k++)\n", n->in_units);
-    put(e, "            for (int j = 0; j < %zu; j++)\n", n->units);
-    put(e, "                acc[j] += %s_%s_weight_t[k][j] * %s[k];\n", e->o->prefix, id, src);
-    put(e, "        for (int j = 0; j < %zu; j++)\n", n->units);
-    put(e, "            %s[j] = acc[j] + %s_%s_bias[j];\n    }\n", dst, e->o->prefix, id);
-}
-
-/* The per-element formula of an elementwise op, applied to v in place:
- * the runtime's formulas, written out. */
-static void activation_expr(const IrNode *n, const char *v, char *buf, size_t size)
-{
-    switch (n->op) {
-    case OP_STEP:
-        snprintf(buf, size, "%s = %s > 0.0f ? 1.0f : 0.0f;", v, v);
-        break;
-    case OP_RELU:
-        snprintf(buf, size, "%s = %s > 0.0f ? %s : 0.0f;", v, v, v);
-        break;
-    case OP_LEAKY_RELU:
-        snprintf(buf, size, "%s = %s > 0.0f ? %s : %s * (float)%.9g;", v, v, v, v,
-                 (double)(float)n->cfg.leaky_relu.slope);
-        break;
-    case OP_SIGMOID:
-        snprintf(buf, size, "%s = nnc_sigmoid(%s);", v, v);
-        break;
-    case OP_TANH:
-        snprintf(buf, size, "%s = tanhf(%s);", v, v);
-        break;
-    case OP_GELU: /* the runtime's rt_act_gelu, same order */
-        snprintf(buf, size, "%s = %s * 0.5f * (1.0f + erff(%s * (float)0.70710678118654752440));",
-                 v, v, v);
-        break;
-    case OP_SILU: snprintf(buf, size, "%s = %s / (1.0f + expf(-%s));", v, v, v); break;
-    case OP_ELU:
-        snprintf(buf, size, "%s = %s > 0.0f ? %s : (float)%.9g * expm1f(%s);", v, v, v,
-                 (double)(float)n->cfg.elu.alpha, v);
-        break;
-    case OP_SOFTPLUS:
-        snprintf(buf, size, "%s = %s > 20.0f ? %s : log1pf(expf(%s));", v, v, v, v);
-        break;
-    case OP_HARDSWISH: snprintf(buf, size, "%s = nnc_hardswish(%s);", v, v); break;
-    case OP_HARDSIGMOID: snprintf(buf, size, "%s = nnc_hardsigmoid(%s);", v, v); break;
-    case OP_INPUT:
-    case OP_DENSE:
-    case OP_DROPOUT:
-    case OP_SOFTMAX:
-    case OP_IDENTITY: /* not elementwise formulas: emit_node writes them */
-    EMIT_NOT_YET_CASES:
-        buf[0] = '\0';
-        break;
+    c_put(e, "    for (int j = 0; j < %s_IN; j++) {\n", e->upper);
+    if (d && d->has_scale && (double)(float)d->scale == d->scale) {
+        /* a float scale: the product of two floats is exact in double, so
+         * one float multiply rounds it the same (and needs no double) */
+        c_put(e, "        float x = raw[j] * ");
+        c_put_float(e, (float)d->scale);
+        c_put(e, ";\n");
+    } else if (d && d->has_scale) {
+        c_put(e, "        float x = (float)((double)raw[j] * %.17g);\n", d->scale);
+    } else
+        c_put(e, "        float x = raw[j];\n");
+    if (norm) {
+        c_put(e, "        double v = x;\n");
+        c_put(e, "        in[j] = %s_norm_div[j] > 0.0 ? (float)((v - %s_norm_shift[j]) / "
+                "%s_norm_div[j]) : 0.0f;\n", p, p, p);
+    } else {
+        c_put(e, "        in[j] = x;\n");
     }
+    c_put(e, "    }\n}\n");
 }
 
-static void emit_softmax(Emitter *e, const IrNode *n, const char *buf)
+static void emit_buffers(Emitter *e)
 {
-    put(e, "    /* %s: softmax over %zu */\n    {\n", n->name, n->units);
-    put(e, "        float max = %s[0], sum = 0.0f;\n", buf);
-    put(e, "        for (int j = 1; j < %zu; j++)\n", n->units);
-    put(e, "            if (%s[j] > max)\n                max = %s[j];\n", buf, buf);
-    put(e, "        for (int j = 0; j < %zu; j++) {\n", n->units);
-    put(e, "            %s[j] = expf(%s[j] - max);\n            sum += %s[j];\n        }\n", buf,
-        buf, buf);
-    put(e, "        for (int j = 0; j < %zu; j++)\n", n->units);
-    put(e, "            %s[j] /= sum;\n    }\n", buf);
-}
-
-enum { UNROLL_MAX_ACTIVATIONS = 16 };
-
-static void emit_elementwise(Emitter *e, const IrNode *n, const char *buf)
-{
-    char expr[512], v[64];
-    put(e, "    /* %s: %s */\n", n->name, ir_ops[n->op].name);
-    if (n->units > UNROLL_MAX_ACTIVATIONS) {
-        snprintf(v, sizeof v, "%s[j]", buf);
-        activation_expr(n, v, expr, sizeof expr);
-        put(e, "    for (int j = 0; j < %zu; j++)\n        %s\n", n->units, expr);
+    const CPlan *pl = &e->plan;
+    if (!pl->n_bufs)
         return;
-    }
-    for (size_t j = 0; j < n->units; j++) {
-        snprintf(v, sizeof v, "%s[%zu]", buf, j);
-        activation_expr(n, v, expr, sizeof expr);
-        put(e, "    %s\n", expr);
-    }
-}
-
-/* The two buffers of the forward pass: cur holds the last node's output. */
-typedef struct Buffers {
-    const char *cur, *other;
-} Buffers;
-
-/* Node n's code: dense layers write into the other buffer, the rest work
- * in place. */
-static void emit_node(Emitter *e, const IrNode *n, Buffers *b)
-{
-    switch (n->op) {
-    case OP_DENSE: {
-        emit_dense(e, n, b->cur, b->other);
-        const char *t = b->cur;
-        b->cur = b->other;
-        b->other = t;
-        break;
-    }
-    case OP_SOFTMAX: emit_softmax(e, n, b->cur); break;
-    case OP_DROPOUT:
-    case OP_IDENTITY:
-        put(e, "    /* %s: %s is the identity at inference */\n", n->name, ir_ops[n->op].name);
-        break;
-    case OP_STEP:
-    case OP_SIGMOID:
-    case OP_TANH:
-    case OP_RELU:
-    case OP_LEAKY_RELU:
-    case OP_GELU:
-    case OP_SILU:
-    case OP_ELU:
-    case OP_SOFTPLUS:
-    case OP_HARDSWISH:
-    case OP_HARDSIGMOID: emit_elementwise(e, n, b->cur); break;
-    case OP_INPUT: break; /* copied into a first */
-    EMIT_NOT_YET_CASES: break; /* refused before (emit_first_unsupported) */
+    c_put(e, "\n/* Activations: %zu static buffer%s, %zu bytes in all (%s_RAM_BYTES); values "
+            "whose lives do not overlap share one. */\n", pl->n_bufs, pl->n_bufs == 1 ? "" : "s",
+         ram_bytes(e), e->upper);
+    for (size_t b = 0; b < pl->n_bufs; b++) {
+        c_put(e, "static float %s_buf%zu[%zu]; /*", e->o->prefix, b, pl->buf_units[b]);
+        for (size_t i = 1; i < e->m->n_nodes; i++)
+            if (pl->group[i] == i && pl->store[i] == STORE_BUF && pl->buf[i] == b)
+                c_put(e, " %s", e->m->nodes[i].name);
+        c_put(e, " */\n");
     }
 }
 
-static bool uses_op(const IrModel *m, OpKind op)
-{
-    for (size_t i = 0; i < m->n_nodes; i++)
-        if (m->nodes[i].op == op)
-            return true;
-    return false;
-}
-
-/* Dense layers write into the other of two buffers (a, b); the rest work
- * in place. The input is copied once so every layer reads a local array. */
 static void emit_forward(Emitter *e)
 {
     const IrModel *m = e->m;
-    size_t width = max_width(m);
-    put(e, "\nvoid %s_forward(const float in[%s_IN], float out[%s_OUT])\n{\n", e->o->prefix,
-        e->upper, e->upper);
-    if (count_dense(m) > 0)
-        put(e, "    float a[%zu], b[%zu];\n", width, width);
-    else
-        put(e, "    float a[%zu];\n", width);
-    put(e, "    for (int j = 0; j < %s_IN; j++)\n        a[j] = in[j];\n", e->upper);
-    Buffers b = {"a", "b"};
+    c_put(e, "\nvoid %s_forward(const float in[%s_IN], float out[%s_OUT])\n{\n", e->o->prefix,
+         e->upper, e->upper);
     for (size_t i = 1; i < m->n_nodes; i++)
-        emit_node(e, &m->nodes[i], &b);
-    put(e, "    for (int j = 0; j < %s_OUT; j++)\n        out[j] = %s[j];\n}\n", e->upper, b.cur);
+        c_emit_node_code(e, i);
+    if (e->plan.group[m->n_nodes - 1] == 0) /* the output is the input */
+        c_put(e, "    for (int j = 0; j < %s_OUT; j++)\n        out[j] = in[j];\n", e->upper);
+    c_put(e, "}\n");
 }
 
 static void emit_predict(Emitter *e)
 {
     if (!emit_is_classifier(e->m))
         return;
-    put(e, "\nint %s_predict(const float in[%s_IN])\n{\n", e->o->prefix, e->upper);
-    put(e, "    float out[%s_OUT];\n    %s_forward(in, out);\n", e->upper, e->o->prefix);
+    c_put(e, "\nint %s_predict(const float in[%s_IN])\n{\n", e->o->prefix, e->upper);
+    c_put(e, "    float out[%s_OUT];\n    %s_forward(in, out);\n", e->upper, e->o->prefix);
     if (e->m->out_units == 1) {
-        put(e, "    return out[0] > ");
-        put_float(e, ir_binary_threshold(e->m));
-        put(e, ";\n}\n");
+        c_put(e, "    return out[0] > ");
+        c_put_float(e, ir_binary_threshold(e->m));
+        c_put(e, ";\n}\n");
         return;
     }
-    put(e, "    int best = 0;\n    for (int j = 1; j < %s_OUT; j++)\n", e->upper);
-    put(e, "        if (out[j] > out[best])\n            best = j;\n    return best;\n}\n");
+    c_put(e, "    int best = 0;\n    for (int j = 1; j < %s_OUT; j++)\n", e->upper);
+    c_put(e, "        if (out[j] > out[best])\n            best = j;\n    return best;\n}\n");
 }
 
-/* A main() for trying the network from a shell: one comma-separated input
- * row per line on stdin, the outputs on stdout. */
+/* A main() for trying the network from a shell: one comma-separated row of
+ * preprocessed inputs per line on stdin, the outputs on stdout. */
 static void emit_main(Emitter *e)
 {
-    put(e, "\n#include <stdio.h>\n#include <stdlib.h>\n\n");
-    put(e, "int main(void)\n{\n    char line[65536];\n");
-    put(e, "    while (fgets(line, sizeof line, stdin)) {\n");
-    put(e, "        float in[%s_IN], out[%s_OUT];\n        char *p = line, *end;\n", e->upper,
-        e->upper);
-    put(e, "        int n = 0;\n");
-    put(e, "        for (; n < %s_IN; n++) {\n", e->upper);
-    put(e, "            in[n] = strtof(p, &end);\n            if (end == p)\n                break;\n");
-    put(e, "            p = end;\n            while (*p == ',' || *p == ' ' || *p == '\\t')\n"
-           "                p++;\n        }\n");
-    put(e, "        if (n == 0)\n            continue; /* blank line */\n");
-    put(e, "        if (n < %s_IN) {\n", e->upper);
-    put(e, "            fprintf(stderr, \"expected %%d comma-separated numbers per line\\n\", "
-           "%s_IN);\n            return 1;\n        }\n", e->upper);
-    put(e, "        %s_forward(in, out);\n", e->o->prefix);
-    put(e, "        for (int j = 0; j < %s_OUT; j++)\n", e->upper);
-    put(e, "            printf(j ? \",%%.9g\" : \"%%.9g\", (double)out[j]);\n");
-    put(e, "        putchar('\\n');\n    }\n    return 0;\n}\n");
+    c_put(e, "\n#include <stdio.h>\n#include <stdlib.h>\n\n");
+    c_put(e, "int main(void)\n{\n    char line[65536];\n");
+    c_put(e, "    while (fgets(line, sizeof line, stdin)) {\n");
+    c_put(e, "        float in[%s_IN], out[%s_OUT];\n        char *p = line, *end;\n", e->upper,
+         e->upper);
+    c_put(e, "        int n = 0;\n");
+    c_put(e, "        for (; n < %s_IN; n++) {\n", e->upper);
+    c_put(e, "            in[n] = strtof(p, &end);\n"
+             "            if (end == p)\n                break;\n");
+    c_put(e, "            p = end;\n            while (*p == ',' || *p == ' ' || *p == '\\t')\n"
+            "                p++;\n        }\n");
+    c_put(e, "        if (n == 0)\n            continue; /* blank line */\n");
+    c_put(e, "        if (n < %s_IN) {\n", e->upper);
+    c_put(e, "            fprintf(stderr, \"expected %%d comma-separated numbers per line\\n\", "
+            "%s_IN);\n            return 1;\n        }\n", e->upper);
+    c_put(e, "        %s_forward(in, out);\n", e->o->prefix);
+    c_put(e, "        for (int j = 0; j < %s_OUT; j++)\n", e->upper);
+    c_put(e, "            printf(j ? \",%%.9g\" : \"%%.9g\", (double)out[j]);\n");
+    c_put(e, "        putchar('\\n');\n    }\n    return 0;\n}\n");
 }
 
-/* The runtime's scalar functions that need more than an expression, as
- * static functions, for the ops the model uses. */
-static void emit_helpers(Emitter *e)
-{
-    if (uses_op(e->m, OP_SIGMOID)) {
-        put(e, "\n/* Split at 0 so expf never overflows (the runtime's formula). */\n");
-        put(e, "static float nnc_sigmoid(float z)\n{\n");
-        put(e, "    if (z >= 0.0f)\n        return 1.0f / (1.0f + expf(-z));\n");
-        put(e, "    float t = expf(z);\n    return t / (1.0f + t);\n}\n");
-    }
-    if (uses_op(e->m, OP_HARDSWISH) || uses_op(e->m, OP_HARDSIGMOID)) {
-        put(e, "\n/* relu6(z + 3): hardswish and hardsigmoid (the runtime's formulas). */\n");
-        put(e, "static float nnc_relu6_shift(float z)\n{\n    float r = z + 3.0f;\n");
-        put(e, "    return r < 0.0f ? 0.0f : r > 6.0f ? 6.0f : r;\n}\n");
-    }
-    if (uses_op(e->m, OP_HARDSWISH))
-        put(e, "\nstatic float nnc_hardswish(float z)\n{\n"
-               "    return z * nnc_relu6_shift(z) / 6.0f;\n}\n");
-    if (uses_op(e->m, OP_HARDSIGMOID))
-        put(e, "\nstatic float nnc_hardsigmoid(float z)\n{\n"
-               "    return nnc_relu6_shift(z) / 6.0f;\n}\n");
-}
-
-static void emitter_init(Emitter *e, FILE *out, const IrModel *m, const EmitWeights *w,
+static bool emitter_init(Emitter *e, Arena *a, FILE *out, const IrModel *m, const EmitWeights *w,
                          const EmitOptions *o)
 {
     e->out = out;
@@ -506,40 +384,54 @@ static void emitter_init(Emitter *e, FILE *out, const IrModel *m, const EmitWeig
     snprintf(e->upper, sizeof e->upper, "%s", o->prefix);
     for (char *c = e->upper; *c; c++)
         *c = (char)toupper((unsigned char)*c);
+    return c_plan(a, m, !o->keep_batchnorm, &e->plan);
 }
 
 bool emit_c_header(FILE *out, const IrModel *m, const EmitOptions *o)
 {
     Emitter e;
-    emitter_init(&e, out, m, NULL, o);
-    emit_comment_header(&e);
-    put(&e, "#ifndef %s_H\n#define %s_H\n\n", e.upper, e.upper);
-    emit_constants(&e);
-    put(&e, "\n");
-    emit_prototypes(&e);
-    put(&e, "\n#endif\n");
-    return !ferror(out);
+    Arena a;
+    arena_init(&a);
+    bool ok = emitter_init(&e, &a, out, m, NULL, o);
+    if (ok) {
+        emit_comment_header(&e);
+        c_put(&e, "#ifndef %s_H\n#define %s_H\n\n", e.upper, e.upper);
+        emit_constants(&e);
+        c_put(&e, "\n");
+        emit_prototypes(&e);
+        c_put(&e, "\n#endif\n");
+    }
+    arena_free(&a);
+    return ok && !ferror(out);
 }
 
 bool emit_c(FILE *out, const IrModel *m, const EmitWeights *w, const EmitOptions *o)
 {
     Emitter e;
-    emitter_init(&e, out, m, w, o);
-    emit_comment_header(&e);
-    put(&e, "#include <math.h>\n");
-    if (o->header_name) {
-        put(&e, "#include \"%s\"\n", o->header_name);
-    } else {
-        put(&e, "\n");
-        emit_constants(&e);
-        put(&e, "\n");
-        emit_prototypes(&e);
+    Arena a;
+    arena_init(&a);
+    bool ok = emitter_init(&e, &a, out, m, w, o);
+    if (ok) {
+        emit_comment_header(&e);
+        c_put(&e, "#include <math.h>\n");
+        if (o->header_name) {
+            c_put(&e, "#include \"%s\"\n", o->header_name);
+        } else {
+            c_put(&e, "\n");
+            emit_constants(&e);
+            c_put(&e, "\n");
+            emit_prototypes(&e);
+        }
+        c_emit_helpers(&e);
+        for (size_t i = 0; i < m->n_nodes; i++)
+            c_emit_node_arrays(&e, i);
+        emit_buffers(&e);
+        emit_preprocess(&e);
+        emit_forward(&e);
+        emit_predict(&e);
+        if (o->with_main)
+            emit_main(&e);
     }
-    emit_helpers(&e);
-    emit_weight_arrays(&e);
-    emit_forward(&e);
-    emit_predict(&e);
-    if (o->with_main)
-        emit_main(&e);
-    return !ferror(out);
+    arena_free(&a);
+    return ok && !ferror(out);
 }

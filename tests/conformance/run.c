@@ -1,8 +1,9 @@
 /* ONNX backend node tests run through nnc: each case's model.onnx is mapped
  * node by node onto the runtime's own ops and losses (rt_op_forward, rt_gemm,
  * rt_loss), run on test_data_set_*, and compared with the expected outputs.
- * Cases that are whole models (Gemm + activation chains) are also emitted as
- * C with emit_c, compiled with cc and run. Prints one line per case and a
+ * Cases that are whole models (chains of Gemm, Conv, pools, BatchNormalization,
+ * Flatten and activations) are also emitted as C with emit_c, compiled with
+ * cc and run. Prints one line per case and a
  * closing count; exits 1 when any case failed.
  *   onnx-conformance DATA_DIR [--all]   (DATA_DIR holds node/, pytorch-converted/) */
 #include <dirent.h>
@@ -968,8 +969,10 @@ static Status compare(Case *c, const char *what, const OnnxTensor *got, const On
 /* ---- the emitted C path ------------------------------------------------ */
 
 /* A chain nnc can write as a model: one data input flowing through Gemm /
- * 2-D MatMul (their other inputs become weights) and activations, ending in
- * the one graph output. rows x in is the data input's matrix view. */
+ * 2-D MatMul (their other inputs become weights), Conv, MaxPool,
+ * AveragePool, the global pools, inference BatchNormalization, Flatten and
+ * activations, ending in the one graph output. rows x in is the data
+ * input's matrix view (a tensor input [N, C, ...]: N samples of C x ...). */
 typedef struct Chain {
     IrModel model;
     const float **params; /* per node: weight then bias, as EmitWeights wants */
@@ -1022,6 +1025,166 @@ static bool chain_dense(Case *c, const OnnxNode *n, IrNode *node, const float **
     return true;
 }
 
+/* ---- the chain's tensor layers (Conv, pools, BatchNormalization,
+ * Flatten): the emitted C's convolutions, pooling and batchnorm ---------- */
+
+static bool chain_tensor_op(const char *op)
+{
+    static const char *const ops[] = {"Conv", "MaxPool", "AveragePool", "GlobalAveragePool",
+                                      "GlobalMaxPool", "BatchNormalization", "Flatten"};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (!strcmp(op, ops[i]))
+            return true;
+    return false;
+}
+
+/* An ints attribute of `rank` values (pads: 2 * rank, begin then end,
+ * which must match) into a window's [h, w]; a 1-D op's value goes to [1]
+ * and [0] keeps dflt (nnc's trivial height). Absent: dflt. */
+static bool chain_ints(const OnnxNode *n, const char *name, size_t rank, size_t dflt,
+                       size_t out[2])
+{
+    const OnnxAttr *at = onnx_attr(n, name);
+    out[0] = out[1] = dflt;
+    if (!at)
+        return true;
+    bool pads = !strcmp(name, "pads");
+    if (at->kind != ONNX_ATTR_INTS || at->n_ints != (pads ? 2 : 1) * rank)
+        return false;
+    for (size_t d = 0; d < rank; d++) {
+        if (at->ints[d] < 0 || (pads && at->ints[d] != at->ints[d + rank]))
+            return false;
+        out[2 - rank + d] = (size_t)at->ints[d];
+    }
+    return true;
+}
+
+/* kernel_shape (or the weight's), strides, pads, dilations; NOTSET padding
+ * and floor rounding only, as nnc's layers have. */
+static bool chain_window(const OnnxNode *n, size_t rank, const int64_t *w_kernel, IrWindow *win)
+{
+    const OnnxAttr *pad = onnx_attr(n, "auto_pad");
+    if ((pad && strcmp(pad->s ? pad->s : "", "NOTSET")) || attr_int(n, "ceil_mode", 0))
+        return false;
+    if (!chain_ints(n, "kernel_shape", rank, 1, win->kernel) ||
+        !chain_ints(n, "strides", rank, 1, win->stride) ||
+        !chain_ints(n, "pads", rank, 0, win->padding) ||
+        !chain_ints(n, "dilations", rank, 1, win->dilation))
+        return false;
+    for (size_t d = 0; w_kernel && d < rank; d++) {
+        size_t *k = &win->kernel[2 - rank + d];
+        if (onnx_attr(n, "kernel_shape") && (int64_t)*k != w_kernel[d])
+            return false;
+        *k = (size_t)w_kernel[d];
+    }
+    return true;
+}
+
+/* Tensors back to back in one array, as EmitWeights wants a node's. */
+static const float *chain_pack(Case *c, const OnnxTensor *const *t, size_t n, size_t pad)
+{
+    size_t count = pad;
+    for (size_t i = 0; i < n; i++)
+        count += t[i]->count;
+    float *p = arena_array(c->a, count + 1, sizeof(float)), *at = p;
+    for (size_t i = 0; p && i < n; i++) {
+        memcpy(at, t[i]->f, t[i]->count * sizeof(float));
+        at += t[i]->count;
+    }
+    for (size_t i = 0; p && i < pad; i++)
+        *at++ = 0.0f;
+    return p;
+}
+
+static bool chain_conv(Case *c, const OnnxNode *n, const IrShape *in, IrNode *node,
+                       const float **params)
+{
+    size_t rank = in->rank - 1;
+    const OnnxTensor *W = value_get(c, n->inputs[1]);
+    const OnnxTensor *B = has_input(n, 2) ? value_get(c, n->inputs[2]) : NULL;
+    int64_t groups = attr_int(n, "group", 1);
+    if (!W || !W->f || W->ndim != rank + 2 || groups < 1 || (has_input(n, 2) && (!B || !B->f)) ||
+        (size_t)W->dims[1] * (size_t)groups != in->dim[0] || W->dims[0] % groups)
+        return false;
+    node->op = rank == 2 ? OP_CONV2D : OP_CONV1D;
+    node->cfg.conv.channels = (size_t)W->dims[0];
+    node->cfg.conv.groups = (size_t)groups;
+    node->cfg.conv.bias = B != NULL;
+    if (!chain_window(n, rank, W->dims + 2, &node->cfg.conv.win))
+        return false;
+    const OnnxTensor *t[2] = {W, B};
+    *params = chain_pack(c, t, B ? 2 : 1, 0);
+    return *params != NULL;
+}
+
+static bool chain_pool(const OnnxNode *n, const IrShape *in, IrNode *node)
+{
+    size_t rank = in->rank - 1;
+    bool max = !strcmp(n->op_type, "MaxPool");
+    node->op = max ? (rank == 2 ? OP_MAXPOOL2D : OP_MAXPOOL1D)
+                   : (rank == 2 ? OP_AVGPOOL2D : OP_AVGPOOL1D);
+    IrWindow *win = &node->cfg.pool.win;
+    if (!chain_window(n, rank, NULL, win) || win->dilation[0] != 1 || win->dilation[1] != 1 ||
+        attr_int(n, "storage_order", 0))
+        return false;
+    /* nnc's average divides by the whole kernel: ONNX's count_include_pad */
+    return max || !(win->padding[0] || win->padding[1]) || attr_int(n, "count_include_pad", 0);
+}
+
+/* Inference BatchNormalization: X, scale, B, mean, var (nnc's weight, bias,
+ * running_mean, running_var; num_batches_tracked is one unused float). */
+static bool chain_batchnorm(Case *c, const OnnxNode *n, const IrShape *in, IrNode *node,
+                            const float **params)
+{
+    const OnnxTensor *t[4];
+    if (n->n_inputs != 5 || attr_int(n, "training_mode", 0))
+        return false;
+    for (size_t i = 0; i < 4; i++) {
+        t[i] = value_get(c, n->inputs[i + 1]);
+        if (!t[i] || !t[i]->f || t[i]->count != in->dim[0])
+            return false;
+    }
+    node->op = OP_BATCHNORM;
+    node->cfg.batchnorm.eps = attr_float(n, "epsilon", 1e-5f);
+    node->cfg.batchnorm.momentum = 0.1;
+    *params = chain_pack(c, t, 4, 1);
+    return *params != NULL;
+}
+
+/* Flatten's axis counted from the batch dimension (negative: from the end). */
+static int64_t chain_flatten_axis(const OnnxNode *n, const IrShape *in)
+{
+    int64_t axis = attr_int(n, "axis", 1), rank = (int64_t)in->rank + 1;
+    return axis < 0 ? axis + rank : axis;
+}
+
+/* One tensor layer of the chain reading a value of shape in: node's op,
+ * configuration and parameters; its shape by the IR's own rule. */
+static bool chain_tensor(Case *c, const OnnxNode *n, const IrShape *in, IrNode *node,
+                         const float **params)
+{
+    const char *op = n->op_type;
+    bool ok;
+    if (in->rank < 2 || in->rank > 3)
+        return false;
+    if (!strcmp(op, "Conv"))
+        ok = chain_conv(c, n, in, node, params);
+    else if (!strcmp(op, "MaxPool") || !strcmp(op, "AveragePool"))
+        ok = chain_pool(n, in, node);
+    else if (!strcmp(op, "BatchNormalization"))
+        ok = chain_batchnorm(c, n, in, node, params);
+    else if (!strcmp(op, "Flatten"))
+        ok = chain_flatten_axis(n, in) == 1 && (node->op = OP_FLATTEN, true);
+    else
+        ok = (node->op = strcmp(op, "GlobalMaxPool") ? OP_GLOBAL_AVGPOOL : OP_GLOBAL_MAXPOOL, true);
+    node->in_shape = *in;
+    node->in_units = ir_shape_size(in);
+    const IrShape *ins[1] = {in};
+    const char *names[1] = {"x"};
+    IrShapeError err;
+    return ok && ir_infer_shape(node, ins, names, 1, &err);
+}
+
 static bool chain_build(Case *c, const OnnxTensor *x0, const char *data_name, Chain *ch)
 {
     const OnnxModel *m = &c->m;
@@ -1051,8 +1214,18 @@ static bool chain_build(Case *c, const OnnxTensor *x0, const char *data_name, Ch
         ch->rows = rows;
         width = k;
     }
+    IrShape shape = ir_shape_1d(width);
+    if (chain_tensor_op(first->op_type)) { /* [N, C, L] or [N, C, H, W]: N samples */
+        if (x0->ndim < 3 || x0->ndim > 4 || x0->dims[0] < 1)
+            return false;
+        shape.rank = x0->ndim - 1;
+        for (size_t d = 0; d < shape.rank; d++)
+            shape.dim[d] = (size_t)x0->dims[d + 1];
+        ch->rows = (size_t)x0->dims[0];
+        width = ir_shape_size(&shape);
+    }
     nodes[0] = (IrNode){.op = OP_INPUT, .name = "input", .layer = "input", .units = width,
-                        .shape = ir_shape_1d(width)};
+                        .shape = shape};
     const char *prev = data_name;
     size_t params = 0;
     for (size_t i = 0; i < m->n_nodes; i++) {
@@ -1061,7 +1234,18 @@ static bool chain_build(Case *c, const OnnxTensor *x0, const char *data_name, Ch
         OpKind k;
         if (n->n_inputs < 1 || strcmp(n->inputs[0], prev) || n->n_outputs != 1)
             return false;
-        if (!strcmp(n->op_type, "Gemm") || !strcmp(n->op_type, "MatMul")) {
+        node->name = arena_printf(c->a, "n%zu", i);
+        if (chain_tensor_op(n->op_type)) {
+            size_t count;
+            if (!chain_tensor(c, n, &shape, node, &ch->params[i + 1]) ||
+                !ir_node_param_count(node, &count))
+                return false;
+            params += count;
+        } else if (shape.rank != 1 && strcmp(n->op_type, "Relu") &&
+                   strcmp(n->op_type, "Sigmoid") && strcmp(n->op_type, "Tanh") &&
+                   strcmp(n->op_type, "LeakyRelu")) {
+            return false; /* Gemm, MatMul and Softmax see vectors */
+        } else if (!strcmp(n->op_type, "Gemm") || !strcmp(n->op_type, "MatMul")) {
             if (i > 0 && attr_int(n, "transA", 0))
                 return false;
             if ((i > 0 || !attr_int(n, "transA", 0)) && x0->ndim != 2 && i == 0)
@@ -1078,7 +1262,8 @@ static bool chain_build(Case *c, const OnnxTensor *x0, const char *data_name, Ch
                     (i == 0 && x0->ndim != 2 && c->m.opset < 13 && cols != width))
                     return false;
             }
-            *node = (IrNode){.op = k, .in_units = width, .units = width};
+            *node = (IrNode){.op = k, .in_units = width, .units = width, .shape = shape,
+                             .in_shape = shape};
             if (k == OP_LEAKY_RELU)
                 node->cfg.leaky_relu.slope = attr_float(n, "alpha", 0.01f);
         } else {
@@ -1090,7 +1275,9 @@ static bool chain_build(Case *c, const OnnxTensor *x0, const char *data_name, Ch
         order[i] = i;
         node->inputs = &order[i];
         node->n_inputs = 1;
-        node->shape = ir_shape_1d(node->units);
+        if (node->op == OP_DENSE)
+            node->shape = ir_shape_1d(node->units), node->in_shape = ir_shape_1d(node->in_units);
+        shape = node->shape;
         width = node->units;
         prev = n->outputs[0];
     }
