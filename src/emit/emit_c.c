@@ -350,28 +350,33 @@ static void emit_predict(Emitter *e)
 }
 
 /* A main() for trying the network from a shell: one comma-separated row of
- * preprocessed inputs per line on stdin, the outputs on stdout. */
+ * preprocessed inputs per line on stdin, the outputs on stdout. Numbers are
+ * read one at a time, so a row may be as long as the input is wide. */
 static void emit_main(Emitter *e)
 {
-    c_put(e, "\n#include <stdio.h>\n#include <stdlib.h>\n\n");
-    c_put(e, "int main(void)\n{\n    char line[65536];\n");
-    c_put(e, "    while (fgets(line, sizeof line, stdin)) {\n");
-    c_put(e, "        float in[%s_IN], out[%s_OUT];\n        char *p = line, *end;\n", e->upper,
-         e->upper);
-    c_put(e, "        int n = 0;\n");
-    c_put(e, "        for (; n < %s_IN; n++) {\n", e->upper);
-    c_put(e, "            in[n] = strtof(p, &end);\n"
-             "            if (end == p)\n                break;\n");
-    c_put(e, "            p = end;\n            while (*p == ',' || *p == ' ' || *p == '\\t')\n"
-            "                p++;\n        }\n");
-    c_put(e, "        if (n == 0)\n            continue; /* blank line */\n");
-    c_put(e, "        if (n < %s_IN) {\n", e->upper);
+    const char *u = e->upper;
+    c_put(e, "\n#include <stdio.h>\n\n");
+    c_put(e, "static float main_in[%s_IN], main_out[%s_OUT];\n\n", u, u);
+    c_put(e, "/* One row's outputs; false when the row has too few numbers. */\n");
+    c_put(e, "static int main_row(int n)\n{\n");
+    c_put(e, "    if (n < %s_IN) {\n", u);
+    c_put(e, "        fprintf(stderr, \"expected %%d comma-separated numbers per line\\n\", "
+             "%s_IN);\n        return 0;\n    }\n", u);
+    c_put(e, "    %s_forward(main_in, main_out);\n", e->o->prefix);
+    c_put(e, "    for (int j = 0; j < %s_OUT; j++)\n", u);
+    c_put(e, "        printf(j ? \",%%.9g\" : \"%%.9g\", (double)main_out[j]);\n");
+    c_put(e, "    putchar('\\n');\n    return 1;\n}\n\n");
+    c_put(e, "int main(void)\n{\n    int n = 0, c;\n");
+    c_put(e, "    while ((c = getchar()) != EOF) {\n");
+    c_put(e, "        if (c == '\\n') {\n");
+    c_put(e, "            if (n > 0 && !main_row(n))\n                return 1;\n");
+    c_put(e, "            n = 0; /* a blank line is skipped */\n            continue;\n        }\n");
+    c_put(e, "        if (c == ',' || c == ' ' || c == '\\t' || c == '\\r')\n            continue;\n");
+    c_put(e, "        ungetc(c, stdin);\n");
+    c_put(e, "        if (n == %s_IN || scanf(\"%%f\", &main_in[n]) != 1) {\n", u);
     c_put(e, "            fprintf(stderr, \"expected %%d comma-separated numbers per line\\n\", "
-            "%s_IN);\n            return 1;\n        }\n", e->upper);
-    c_put(e, "        %s_forward(in, out);\n", e->o->prefix);
-    c_put(e, "        for (int j = 0; j < %s_OUT; j++)\n", e->upper);
-    c_put(e, "            printf(j ? \",%%.9g\" : \"%%.9g\", (double)out[j]);\n");
-    c_put(e, "        putchar('\\n');\n    }\n    return 0;\n}\n");
+             "%s_IN);\n            return 1;\n        }\n        n++;\n    }\n", u);
+    c_put(e, "    return n > 0 && !main_row(n);\n}\n");
 }
 
 static bool emitter_init(Emitter *e, Arena *a, FILE *out, const IrModel *m, const EmitWeights *w,

@@ -1335,16 +1335,12 @@ static Status chain_run(Case *c, const Chain *ch, float *y)
     }
     snprintf(path, sizeof path, "%s/out.csv", dir);
     f = fopen(path, "r");
-    size_t got = 0;
-    char line[65536];
-    while (f && got < ch->rows * out && fgets(line, sizeof line, f)) {
-        char *p = line, *end;
-        for (size_t j = 0; j < out && got < ch->rows * out; j++, got++) {
-            y[got] = strtof(p, &end);
-            if (end == p)
-                break;
-            p = *end == ',' ? end + 1 : end;
-        }
+    size_t got = 0; /* number by number: a row can be longer than any line buffer */
+    while (f && got < ch->rows * out && fscanf(f, " %f", &y[got]) == 1) {
+        got++;
+        int sep = fgetc(f);
+        if (sep != ',' && sep != '\n' && sep != EOF)
+            break;
     }
     if (f)
         fclose(f);
