@@ -403,6 +403,10 @@ static const PoolCase pool_cases[] = {
     {"3x3 stride 2 pad 1", 3, 7, 8, 3, 3, 2, 2, 1, 1, 1, 1},
     {"2x3 stride (1,2) pad (1,1)", 2, 5, 9, 2, 3, 1, 2, 1, 1, 1, 1},
     {"2x2 stride 2", 2, 6, 7, 2, 2, 2, 2, 0, 0, 1, 1},
+    /* column pairs at stride 2 (rt_*pool_* take a vectorised path) */
+    {"2x2 stride 2 on 8x8", 3, 8, 8, 2, 2, 2, 2, 0, 0, 1, 1},
+    {"3x2 stride (3,2) on 7x9", 2, 7, 9, 3, 2, 3, 2, 0, 0, 1, 1},
+    {"1d k2 stride 2 on 9", 2, 1, 9, 1, 2, 1, 2, 0, 0, 1, 1},
     {"3x3 stride 1 pad 1 dil 2", 2, 5, 6, 3, 3, 1, 1, 1, 1, 2, 2},
     {"3x2 stride (3,1) pad (1,1) dil (1,2)", 2, 8, 6, 3, 2, 3, 1, 1, 1, 1, 2},
     {"1d k3 stride 2 pad 1", 4, 1, 10, 1, 3, 1, 2, 0, 1, 1, 1},
