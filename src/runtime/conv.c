@@ -17,7 +17,8 @@
  * im2col and col2im move each output row's run of values with one copy or
  * one vector loop; where rows are short (8x8 images and smaller: runs of
  * a few values) they go through a per-sample gather table instead, built
- * once per call, with no window arithmetic per value. */
+ * once per call, with no window arithmetic per value; col2im through its
+ * inverse, each dx value summed from the entries that read it. */
 #include <stdint.h>
 #include <string.h>
 
@@ -72,13 +73,16 @@ static size_t conv_ld(const RtWindow *w, size_t chunk)
     return chunk * conv_out_hw(w) + 16;
 }
 
-/* Floats of the gather table (one int32 each) and the scatter list (pairs). */
+/* Floats of the gather table and of its inverse, the gather list (one
+ * int32 each). */
+static size_t conv_gather_ints(const RtWindow *w);
+
 static size_t conv_table_floats(const RtWindow *w)
 {
-    return conv_short_rows(w) ? 3 * conv_col_rows(w) * conv_out_hw(w) : 0;
+    return conv_short_rows(w) ? conv_col_rows(w) * conv_out_hw(w) + conv_gather_ints(w) : 0;
 }
 
-/* col, dcol and Yt for one chunk, then the gather table and scatter list. */
+/* col, dcol and Yt for one chunk, then the gather table and list. */
 size_t rt_conv_workspace(const RtWindow *w, size_t rows)
 {
     size_t ld = conv_ld(w, conv_chunk(w, rows));
@@ -194,58 +198,100 @@ static void conv_gather_table(const RtWindow *w, int32_t *restrict tab)
                 }
 }
 
-/* Where the padding falls changes from tap to tap in a pattern too long
- * to predict, and a mispredicted branch per value cost more than the copy
- * itself (gcc turns a select of pointers back into a branch). So the
- * padding is masked: keep is all ones for a real index and 0 for the
- * padding, whose index becomes 0 (a valid read) and whose value 0. */
-static inline uint32_t conv_keep(int32_t t)
+/* col of nr samples through the table, entry by entry and, for each, all
+ * samples: the entry's index (or padding) is read once for the chunk and
+ * its test is taken once per nr values. Sample by sample the test came at
+ * every value, and where the padding falls changes from tap to tap in a
+ * pattern too long to predict (masking it instead cost two more operations
+ * a value). */
+static void im2col_table(const RtWindow *w, const int32_t *restrict tab, size_t nr,
+                         const float *restrict x, float *restrict col, size_t ld)
 {
-    return 0u - (uint32_t)(t >= 0);
-}
-
-static void im2col_table(const RtWindow *w, const int32_t *restrict tab, const float *restrict x,
-                         float *restrict col, size_t ld)
-{
-    size_t ohw = conv_out_hw(w), rows = conv_col_rows(w);
-    for (size_t kk = 0; kk < rows; kk++) {
-        const int32_t *t = tab + kk * ohw;
-        float *dst = col + kk * ld;
+    size_t ohw = conv_out_hw(w), rows = conv_col_rows(w), in_size = conv_in_size(w);
+    for (size_t kk = 0; kk < rows; kk++)
         for (size_t q = 0; q < ohw; q++) {
-            uint32_t keep = conv_keep(t[q]), bits;
-            memcpy(&bits, x + ((uint32_t)t[q] & keep), sizeof bits);
-            bits &= keep;
-            memcpy(dst + q, &bits, sizeof bits);
-        }
-    }
-}
-
-/* The scatter list: the (col offset, x index) pair of every table entry
- * that reads x, padding left out, col offsets for rows of ld floats.
- * Masked padding entries would all add into one dx value, each waiting for
- * the one before. Position by position, all taps of a position, so that
- * two adds into one dx value (neighbouring positions through neighbouring
- * taps) are a whole position's taps apart, not a few entries. Returns the
- * pairs' count. */
-static size_t conv_scatter_pairs(const RtWindow *w, const int32_t *restrict tab, size_t ld,
-                                 int32_t *restrict pairs)
-{
-    size_t ohw = conv_out_hw(w), rows = conv_col_rows(w), count = 0;
-    for (size_t q = 0; q < ohw; q++)
-        for (size_t kk = 0; kk < rows; kk++)
-            if (tab[kk * ohw + q] >= 0) {
-                pairs[2 * count] = (int32_t)(kk * ld + q);
-                pairs[2 * count + 1] = tab[kk * ohw + q];
-                count++;
+            int32_t t = tab[kk * ohw + q];
+            float *restrict dst = col + kk * ld + q;
+            if (t < 0) {
+                for (size_t r = 0; r < nr; r++)
+                    dst[r * ohw] = 0.0f;
+                continue;
             }
-    return count;
+            const float *restrict src = x + t;
+            for (size_t r = 0; r < nr; r++)
+                dst[r * ohw] = src[r * in_size];
+        }
 }
 
-static void col2im_pairs(const int32_t *restrict pairs, size_t n_pairs, const float *restrict dcol,
-                         float *restrict dx)
+/* The gather list, the table's inverse: for each x index, the col
+ * offsets (rows of ld floats) of the entries that read it, padding left
+ * out, in order of position q. col2im then sums each dx value's entries in
+ * a register and stores it once: adding every entry into dx in table order
+ * (a scatter) made each add wait for the store of the one before into the
+ * same value. The order by position is the order those adds had, so the
+ * sums are the same. The x indices are listed by their entry count (a
+ * corner of the image has fewer than its middle), so that the inner loop's
+ * trip count changes a few times per sample, not at every value: varying
+ * counts mispredicted its exit on most values. order[j] is the j-th index,
+ * from[j] .. from[j + 1] its entries; count is scratch. */
+typedef struct ConvGather {
+    int32_t *order, *from, *list, *count;
+} ConvGather;
+
+/* Int32s of a ConvGather (after the gather table's entries). */
+static size_t conv_gather_ints(const RtWindow *w)
 {
-    for (size_t p = 0; p < n_pairs; p++)
-        dx[pairs[2 * p + 1]] += dcol[pairs[2 * p]];
+    return conv_col_rows(w) * conv_out_hw(w) + 3 * conv_in_size(w) + 1;
+}
+
+static ConvGather conv_gather_at(const RtWindow *w, int32_t *at)
+{
+    size_t in_size = conv_in_size(w);
+    ConvGather g = {at, at + in_size, at + 2 * in_size + 1, NULL};
+    g.count = g.list + conv_col_rows(w) * conv_out_hw(w);
+    return g;
+}
+
+static void conv_gather_list(const RtWindow *w, const int32_t *restrict tab, size_t ld,
+                             const ConvGather *g)
+{
+    size_t ohw = conv_out_hw(w), rows = conv_col_rows(w), in_size = conv_in_size(w);
+    int32_t *count = g->count, taps = (int32_t)(w->k_h * w->k_w);
+    memset(count, 0, in_size * sizeof *count);
+    for (size_t e = 0; e < rows * ohw; e++)
+        if (tab[e] >= 0)
+            count[tab[e]]++;
+    size_t j = 0; /* the indices by count (at most taps: one per tap of a channel) */
+    for (int32_t m = 0; m <= taps; m++)
+        for (size_t i = 0; i < in_size; i++)
+            if (count[i] == m)
+                g->order[j++] = (int32_t)i;
+    g->from[0] = 0;
+    for (j = 0; j < in_size; j++) {
+        int32_t i = g->order[j];
+        g->from[j + 1] = g->from[j] + count[i];
+        count[i] = g->from[j]; /* now i's next free slot */
+    }
+    for (size_t q = 0; q < ohw; q++)
+        for (size_t kk = 0; kk < rows; kk++) {
+            int32_t i = tab[kk * ohw + q];
+            if (i >= 0)
+                g->list[count[i]++] = (int32_t)(kk * ld + q);
+        }
+}
+
+/* dx[i] (or 0 when written) plus its entries of one sample's dcol. */
+static void col2im_gather(const ConvGather *g, size_t in_size, const float *restrict dcol,
+                          float *restrict dx, bool dx_add)
+{
+    const int32_t *restrict order = g->order, *restrict from = g->from, *restrict list = g->list;
+    for (size_t j = 0; j < in_size; j++) {
+        size_t i = (size_t)order[j];
+        float sum = dx_add ? dx[i] : 0.0f;
+        for (int32_t e = from[j]; e < from[j + 1]; e++)
+            sum += dcol[list[e]];
+        dx[i] = sum;
+    }
 }
 
 /* ---- the chunked products ------------------------------------------------- */
@@ -254,8 +300,8 @@ static void col2im_pairs(const int32_t *restrict pairs, size_t n_pairs, const fl
 typedef struct ConvWork {
     size_t chunk, ld;
     float *col, *dcol, *yt;
-    int32_t *tab, *pairs; /* short rows only; pairs filled by the backward */
-    size_t n_pairs;
+    int32_t *tab;        /* short rows only */
+    ConvGather gather;   /* short rows, filled by a backward with dx; else list NULL */
 } ConvWork;
 
 static ConvWork conv_work(const RtWindow *w, size_t rows, float *work)
@@ -269,7 +315,7 @@ static ConvWork conv_work(const RtWindow *w, size_t rows, float *work)
     cw.yt = cw.dcol + cw.ld * conv_col_rows(w);
     if (conv_short_rows(w)) {
         cw.tab = (int32_t *)(void *)(cw.yt + cw.ld * w->out_c);
-        cw.pairs = cw.tab + conv_col_rows(w) * conv_out_hw(w);
+        cw.gather = conv_gather_at(w, cw.tab + conv_col_rows(w) * conv_out_hw(w));
         conv_gather_table(w, cw.tab);
     }
     return cw;
@@ -279,12 +325,12 @@ static ConvWork conv_work(const RtWindow *w, size_t rows, float *work)
 static void conv_im2col(const RtWindow *w, const ConvWork *cw, size_t nr, const float *x, float *col)
 {
     size_t ohw = conv_out_hw(w), in_size = conv_in_size(w);
-    for (size_t r = 0; r < nr; r++) {
-        if (cw->tab)
-            im2col_table(w, cw->tab, x + r * in_size, col + r * ohw, cw->ld);
-        else
-            im2col_runs(w, x + r * in_size, col + r * ohw, cw->ld);
+    if (cw->tab) {
+        im2col_table(w, cw->tab, nr, x, col, cw->ld);
+        return;
     }
+    for (size_t r = 0; r < nr; r++)
+        im2col_runs(w, x + r * in_size, col + r * ohw, cw->ld);
 }
 
 /* Yt [out_c][nr][ohw] starts as the bias, and the product is added onto
@@ -352,6 +398,24 @@ static size_t conv_sum_samples(const RtWindow *w)
     return s ? s : 1;
 }
 
+/* The sum of d[0..n) in eight interleaved partial sums (d[l], d[l + 8],
+ * ...) added pairwise, then the tail: one float chain waited on each add
+ * (the bias gradient of a conv over an 8x8 image was 3% of a digits_cnn
+ * epoch), eight chains vectorise. The lanes are written out, so the order
+ * is the same at every vector width. */
+static float conv_sum(const float *restrict d, size_t n)
+{
+    float lane[8] = {0};
+    size_t p = 0;
+    for (; p + 8 <= n; p += 8)
+        for (size_t l = 0; l < 8; l++)
+            lane[l] += d[p + l];
+    float sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    for (; p < n; p++)
+        sum += d[p];
+    return sum;
+}
+
 /* db[oc] += the sum of dYt's row oc (every sample and position), in
  * partial sums of conv_sum_samples samples. */
 static void conv_bias_grad(const RtWindow *w, const ConvWork *cw, size_t nr, float *db)
@@ -359,13 +423,8 @@ static void conv_bias_grad(const RtWindow *w, const ConvWork *cw, size_t nr, flo
     size_t ohw = conv_out_hw(w), n = nr * ohw, part = conv_sum_samples(w) * ohw;
     for (size_t oc = 0; oc < w->out_c; oc++) {
         const float *d = cw->yt + oc * cw->ld;
-        for (size_t p0 = 0; p0 < n; p0 += part) {
-            size_t end = n - p0 < part ? n : p0 + part;
-            float sum = 0.0f;
-            for (size_t p = p0; p < end; p++)
-                sum += d[p];
-            db[oc] += sum;
-        }
+        for (size_t p0 = 0; p0 < n; p0 += part)
+            db[oc] += conv_sum(d + p0, n - p0 < part ? n - p0 : part);
     }
 }
 
@@ -393,14 +452,15 @@ static void conv_input_grad(const RtWindow *w, const ConvWork *cw, size_t nr, co
     for (size_t g = 0; g < w->groups; g++)
         rt_gemm(true, false, k, nr * ohw, cout_g, 1.0f, weight + g * cout_g * k, k,
                 cw->yt + g * cout_g * ld, ld, 0.0f, cw->dcol + g * k * ld, ld);
+    if (cw->gather.list) {
+        for (size_t r = 0; r < nr; r++)
+            col2im_gather(&cw->gather, in_size, cw->dcol + r * ohw, dx + r * in_size, dx_add);
+        return;
+    }
     if (!dx_add)
         memset(dx, 0, nr * in_size * sizeof(float));
-    for (size_t r = 0; r < nr; r++) {
-        if (cw->pairs)
-            col2im_pairs(cw->pairs, cw->n_pairs, cw->dcol + r * ohw, dx + r * in_size);
-        else
-            col2im_runs(w, cw->dcol + r * ohw, ld, dx + r * in_size);
-    }
+    for (size_t r = 0; r < nr; r++)
+        col2im_runs(w, cw->dcol + r * ohw, ld, dx + r * in_size);
 }
 
 void rt_conv_backward(const RtWindow *w, size_t rows, const float *x, const float *weight,
@@ -410,7 +470,9 @@ void rt_conv_backward(const RtWindow *w, size_t rows, const float *x, const floa
     size_t ohw = conv_out_hw(w), in_size = conv_in_size(w);
     ConvWork cw = conv_work(w, rows, work);
     if (cw.tab && dx)
-        cw.n_pairs = conv_scatter_pairs(w, cw.tab, cw.ld, cw.pairs);
+        conv_gather_list(w, cw.tab, cw.ld, &cw.gather);
+    else
+        cw.gather.list = NULL;
     for (size_t r0 = 0; r0 < rows; r0 += cw.chunk) {
         size_t nr = rows - r0 < cw.chunk ? rows - r0 : cw.chunk;
         conv_batch_to_planes(w, &cw, nr, dy + r0 * w->out_c * ohw);

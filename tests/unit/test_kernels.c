@@ -377,8 +377,12 @@ Test(kernels, conv_workspace_size)
     RtWindow w = conv_window(&conv_cases[0]);
     size_t ohw = w.out_h * w.out_w, k = 4 * 3 * 2;
     /* col, dcol and the product's output for the whole batch of 7 (rows
-     * padded by 16 floats), and one sample's gather table and scatter list */
-    cr_assert_eq(rt_conv_workspace(&w, 7), (7 * ohw + 16) * (2 * k + w.out_c) + 3 * k * ohw);
+     * padded by 16 floats), and one sample's gather table and its inverse
+     * (an entry per table entry; per input value its place in the order,
+     * its first entry and a count; the end of the last) */
+    size_t in_size = 4 * 7 * 6;
+    cr_assert_eq(rt_conv_workspace(&w, 7),
+                 (7 * ohw + 16) * (2 * k + w.out_c) + 2 * k * ohw + 3 * in_size + 1);
     /* rows of 16 and more need no gather table */
     RtWindow wide = conv_window(&conv_cases[CONV_CASES - 3]);
     size_t wohw = wide.out_h * wide.out_w, wk = 3 * 3 * 3;
