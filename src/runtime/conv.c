@@ -14,11 +14,14 @@
  * Each output's sum over K runs in the same order whatever the chunk, so
  * the exact (portable) forward gives the same values for any batch.
  *
- * im2col and col2im move each output row's run of values with one copy or
- * one vector loop; where rows are short (8x8 images and smaller: runs of
- * a few values) they go through a per-sample gather table instead, built
- * once per call, with no window arithmetic per value; col2im through its
- * inverse, each dx value summed from the entries that read it. */
+ * im2col reads a padded copy of the chunk (zero borders, made once per
+ * chunk; x itself without padding), so every output row of every tap is
+ * one run of out_w values with no bounds to test: a short vector copy, not
+ * a call (rows of an 8x8 image are a few values, and memcpy's call cost
+ * more than the copy). col2im adds the runs back into a padded gradient
+ * the same way and then takes its interior. The runs cost the same at any
+ * image size; before, short rows went through a gather table (an index
+ * test per value) and long rows through clipped runs. */
 #include <stdint.h>
 #include <string.h>
 
@@ -27,9 +30,6 @@
 
 typedef void GemmFn(bool, bool, size_t, size_t, size_t, float, const float *,
                     size_t, const float *, size_t, float, float *, size_t);
-
-/* Output rows narrower than this take the gather table. */
-#define CONV_SHORT_ROW 16
 
 static size_t conv_out_hw(const RtWindow *w)
 {
@@ -47,9 +47,20 @@ static size_t conv_in_size(const RtWindow *w)
     return w->in_c * w->in_h * w->in_w;
 }
 
-static bool conv_short_rows(const RtWindow *w)
+/* The padded input plane: in_h + 2 pad_h rows of in_w + 2 pad_w. */
+static size_t conv_pad_h(const RtWindow *w)
 {
-    return w->out_w < CONV_SHORT_ROW;
+    return w->in_h + 2 * w->pad_h;
+}
+
+static size_t conv_pad_w(const RtWindow *w)
+{
+    return w->in_w + 2 * w->pad_w;
+}
+
+static bool conv_padded(const RtWindow *w)
+{
+    return w->pad_h || w->pad_w;
 }
 
 /* Samples per product: as many as keep col within RT_CONV_COL_FLOATS, at
@@ -73,20 +84,17 @@ static size_t conv_ld(const RtWindow *w, size_t chunk)
     return chunk * conv_out_hw(w) + 16;
 }
 
-/* Floats of the gather table and of its inverse, the gather list (one
- * int32 each). */
-static size_t conv_gather_ints(const RtWindow *w);
-
-static size_t conv_table_floats(const RtWindow *w)
+/* The padded copy of a chunk (input, or in the backward its gradient). */
+static size_t conv_pad_floats(const RtWindow *w, size_t chunk)
 {
-    return conv_short_rows(w) ? conv_col_rows(w) * conv_out_hw(w) + conv_gather_ints(w) : 0;
+    return conv_padded(w) ? chunk * w->in_c * conv_pad_h(w) * conv_pad_w(w) : 0;
 }
 
-/* col, dcol and Yt for one chunk, then the gather table and list. */
+/* col, dcol and Yt for one chunk, then the padded copy. */
 size_t rt_conv_workspace(const RtWindow *w, size_t rows)
 {
-    size_t ld = conv_ld(w, conv_chunk(w, rows));
-    return ld * (2 * conv_col_rows(w) + w->out_c) + conv_table_floats(w);
+    size_t chunk = conv_chunk(w, rows);
+    return conv_ld(w, chunk) * (2 * conv_col_rows(w) + w->out_c) + conv_pad_floats(w, chunk);
 }
 
 size_t rt_conv_keep_floats(const RtWindow *w, size_t rows)
@@ -96,202 +104,134 @@ size_t rt_conv_keep_floats(const RtWindow *w, size_t rows)
     return chunk == rows && n <= RT_CONV_KEEP_FLOATS ? n : 0;
 }
 
-/* ---- long rows: a run per output row ------------------------------------- */
+/* ---- runs ---------------------------------------------------------------- */
 
-/* One output row of one col row: zeros where tap (kj) reads padding, the
- * strided input row in between (a memcpy at stride 1). */
-static void im2col_row(const float *restrict xrow, float *restrict dst, size_t lo,
-                       size_t hi, size_t first, size_t stride, size_t out_w)
+/* rows runs of n values: d[i * d_step + o] = s[i * s_step + o * stride].
+ * Output rows of small images are a few values, and a copy loop over n
+ * values cost more in its tests than in the copy (as a plain loop gcc also
+ * makes it a memcpy call); so rows of up to 8 values at stride 1 take a
+ * version with n a constant, compiled to a move or two per row. */
+static inline void runs_copy_n(float *restrict d, size_t d_step, const float *restrict s,
+                               size_t s_step, size_t rows, size_t n, size_t stride)
 {
-    for (size_t o = 0; o < lo; o++)
-        dst[o] = 0.0f;
-    const float *src = xrow + first;
-    if (stride == 1) {
-        memcpy(dst + lo, src, (hi - lo) * sizeof(float));
-    } else {
-        for (size_t o = lo; o < hi; o++)
-            dst[o] = src[(o - lo) * stride];
-    }
-    for (size_t o = hi; o < out_w; o++)
-        dst[o] = 0.0f;
+    for (size_t i = 0; i < rows; i++, d += d_step, s += s_step)
+        for (size_t o = 0; o < n; o++)
+            d[o] = s[o * stride];
 }
 
-/* One sample x [in_c][in_h][in_w] into col's rows (ld floats apart) at its
- * out_h*out_w columns from col. The valid output ranges are computed once
- * per tap, so the inner loops carry no bounds test. */
-static void im2col_runs(const RtWindow *w, const float *restrict x, float *restrict col, size_t ld)
+static inline void runs_add_n(float *restrict d, size_t d_step, const float *restrict s,
+                              size_t s_step, size_t rows, size_t n, size_t stride)
 {
-    size_t in_hw = w->in_h * w->in_w;
-    float *dst = col;
-    for (size_t c = 0; c < w->in_c; c++) {
-        const float *xc = x + c * in_hw;
-        for (size_t ki = 0; ki < w->k_h; ki++) {
-            size_t th = ki * w->dil_h, hlo, hhi;
-            rt_window_span(th, w->pad_h, w->stride_h, w->in_h, w->out_h, &hlo, &hhi);
-            for (size_t kj = 0; kj < w->k_w; kj++, dst += ld) {
-                size_t tw = kj * w->dil_w, wlo, whi;
-                rt_window_span(tw, w->pad_w, w->stride_w, w->in_w, w->out_w, &wlo, &whi);
-                memset(dst, 0, hlo * w->out_w * sizeof(float));
-                memset(dst + hhi * w->out_w, 0, (w->out_h - hhi) * w->out_w * sizeof(float));
-                /* the input column of output wlo; no pointer is formed when none is valid */
-                size_t first = wlo < whi ? wlo * w->stride_w + tw - w->pad_w : 0;
-                for (size_t oh = hlo; oh < hhi; oh++) {
-                    const float *xrow = xc + (oh * w->stride_h + th - w->pad_h) * w->in_w;
-                    im2col_row(xrow, dst + oh * w->out_w, wlo, whi, first, w->stride_w, w->out_w);
+    for (size_t i = 0; i < rows; i++, d += d_step, s += s_step)
+        for (size_t o = 0; o < n; o++)
+            d[o * stride] += s[o];
+}
+
+/* The dispatch: n and stride 1 constants where that pays. */
+#define RUNS_DISPATCH(fn, d, d_step, s, s_step, rows, n, stride)        \
+    do {                                                                \
+        switch ((stride) == 1 ? (n) : 0) {                              \
+        case 1: fn(d, d_step, s, s_step, rows, 1, 1); break;            \
+        case 2: fn(d, d_step, s, s_step, rows, 2, 1); break;            \
+        case 3: fn(d, d_step, s, s_step, rows, 3, 1); break;            \
+        case 4: fn(d, d_step, s, s_step, rows, 4, 1); break;            \
+        case 5: fn(d, d_step, s, s_step, rows, 5, 1); break;            \
+        case 6: fn(d, d_step, s, s_step, rows, 6, 1); break;            \
+        case 7: fn(d, d_step, s, s_step, rows, 7, 1); break;            \
+        case 8: fn(d, d_step, s, s_step, rows, 8, 1); break;            \
+        default: fn(d, d_step, s, s_step, rows, n, stride); break;      \
+        }                                                               \
+    } while (0)
+
+static void runs_copy(float *restrict d, size_t d_step, const float *restrict s, size_t s_step,
+                      size_t rows, size_t n, size_t stride)
+{
+    RUNS_DISPATCH(runs_copy_n, d, d_step, s, s_step, rows, n, stride);
+}
+
+static void runs_add(float *restrict d, size_t d_step, const float *restrict s, size_t s_step,
+                     size_t rows, size_t n, size_t stride)
+{
+    RUNS_DISPATCH(runs_add_n, d, d_step, s, s_step, rows, n, stride);
+}
+
+/* ---- padding -------------------------------------------------------------- */
+
+/* nr samples of x with zero borders ([nr][in_c][pad_h][pad_w]) in buf;
+ * without padding x itself. */
+static const float *conv_pad_input(const RtWindow *w, size_t nr, const float *x, float *buf)
+{
+    if (!conv_padded(w))
+        return x;
+    size_t planes = nr * w->in_c, pw = conv_pad_w(w), plane = conv_pad_h(w) * pw;
+    memset(buf, 0, planes * plane * sizeof *buf);
+    for (size_t p = 0; p < planes; p++)
+        runs_copy(buf + p * plane + w->pad_h * pw + w->pad_w, pw, x + p * w->in_h * w->in_w,
+                  w->in_w, w->in_h, w->in_w, 1);
+    return buf;
+}
+
+/* dx (+)= the interior of the padded gradient buf. */
+static void conv_unpad_grad(const RtWindow *w, size_t nr, const float *buf, float *dx, bool dx_add)
+{
+    size_t planes = nr * w->in_c, pw = conv_pad_w(w), plane = conv_pad_h(w) * pw;
+    for (size_t p = 0; p < planes; p++) {
+        const float *s = buf + p * plane + w->pad_h * pw + w->pad_w;
+        float *d = dx + p * w->in_h * w->in_w;
+        if (dx_add)
+            runs_add(d, w->in_w, s, pw, w->in_h, w->in_w, 1);
+        else
+            runs_copy(d, w->in_w, s, pw, w->in_h, w->in_w, 1);
+    }
+}
+
+/* ---- im2col and col2im ----------------------------------------------------- */
+
+/* Row kk = (c, ki, kj) of col, and sample r of the chunk. */
+typedef struct ConvTap {
+    size_t kk, r, c, ki, kj;
+} ConvTap;
+
+/* The first value tap t reads in the padded input, output (0, 0). */
+static size_t conv_tap_start(const RtWindow *w, const ConvTap *t)
+{
+    size_t pw = conv_pad_w(w);
+    return (t->r * w->in_c + t->c) * conv_pad_h(w) * pw + t->ki * w->dil_h * pw + t->kj * w->dil_w;
+}
+
+/* col of nr samples from the padded input xp: tap by tap, sample by
+ * sample, one run per output row. */
+static void im2col_padded(const RtWindow *w, size_t nr, const float *restrict xp,
+                          float *restrict col, size_t ld)
+{
+    size_t ohw = conv_out_hw(w), row_step = w->stride_h * conv_pad_w(w);
+    ConvTap t = {0};
+    for (t.c = 0; t.c < w->in_c; t.c++)
+        for (t.ki = 0; t.ki < w->k_h; t.ki++)
+            for (t.kj = 0; t.kj < w->k_w; t.kj++, t.kk++)
+                for (t.r = 0; t.r < nr; t.r++) {
+                    runs_copy(col + t.kk * ld + t.r * ohw, w->out_w, xp + conv_tap_start(w, &t),
+                              row_step, w->out_h, w->out_w, w->stride_w);
                 }
-            }
-        }
-    }
 }
 
-/* The adjoint of im2col_runs: dx[c][ih][iw] += dcol at every position that
- * read it (padding reads go nowhere). Same traversal, so the same ranges. */
-static void col2im_runs(const RtWindow *w, const float *restrict dcol, size_t ld, float *restrict dx)
+/* The adjoint: every dcol run added back into the padded gradient gp
+ * (zero at first). Tap by tap over all samples, so that the runs of
+ * neighbouring taps, which overlap shifted by one value, are a whole
+ * chunk's runs apart: a vector add reading what the one before has just
+ * stored, shifted, waits for that store. */
+static void col2im_padded(const RtWindow *w, size_t nr, const float *restrict dcol, size_t ld,
+                          float *restrict gp)
 {
-    size_t in_hw = w->in_h * w->in_w, sw = w->stride_w;
-    const float *src = dcol;
-    for (size_t c = 0; c < w->in_c; c++) {
-        float *dxc = dx + c * in_hw;
-        for (size_t ki = 0; ki < w->k_h; ki++) {
-            size_t th = ki * w->dil_h, hlo, hhi;
-            rt_window_span(th, w->pad_h, w->stride_h, w->in_h, w->out_h, &hlo, &hhi);
-            for (size_t kj = 0; kj < w->k_w; kj++, src += ld) {
-                size_t tw = kj * w->dil_w, wlo, whi;
-                rt_window_span(tw, w->pad_w, sw, w->in_w, w->out_w, &wlo, &whi);
-                if (wlo == whi)
-                    continue;
-                size_t first = wlo * sw + tw - w->pad_w;
-                for (size_t oh = hlo; oh < hhi; oh++) {
-                    float *dxrow = dxc + (oh * w->stride_h + th - w->pad_h) * w->in_w + first;
-                    const float *s = src + oh * w->out_w + wlo;
-                    size_t n = whi - wlo;
-                    for (size_t o = 0; o < n; o++)
-                        dxrow[o * sw] += s[o];
+    size_t ohw = conv_out_hw(w), row_step = w->stride_h * conv_pad_w(w);
+    ConvTap t = {0};
+    for (t.c = 0; t.c < w->in_c; t.c++)
+        for (t.ki = 0; t.ki < w->k_h; t.ki++)
+            for (t.kj = 0; t.kj < w->k_w; t.kj++, t.kk++)
+                for (t.r = 0; t.r < nr; t.r++) {
+                    runs_add(gp + conv_tap_start(w, &t), row_step, dcol + t.kk * ld + t.r * ohw,
+                             w->out_w, w->out_h, w->out_w, w->stride_w);
                 }
-            }
-        }
-    }
-}
-
-/* ---- short rows: a gather table ------------------------------------------ */
-
-/* The gather table of one sample: for col row kk = (c, i, j) and output
- * position q, the index in the sample's x of the value that tap reads, or
- * -1 where it reads padding. Indices fit 32 bits: a sample holds at most
- * LOWER_MAX_UNITS values. */
-static void conv_gather_table(const RtWindow *w, int32_t *restrict tab)
-{
-    size_t in_hw = w->in_h * w->in_w;
-    for (size_t c = 0; c < w->in_c; c++)
-        for (size_t ki = 0; ki < w->k_h; ki++)
-            for (size_t kj = 0; kj < w->k_w; kj++)
-                for (size_t oh = 0; oh < w->out_h; oh++) {
-                    /* coordinates in the padded input */
-                    size_t ph = oh * w->stride_h + ki * w->dil_h;
-                    bool row_in = ph >= w->pad_h && ph - w->pad_h < w->in_h;
-                    for (size_t ow = 0; ow < w->out_w; ow++, tab++) {
-                        size_t pw = ow * w->stride_w + kj * w->dil_w;
-                        bool in = row_in && pw >= w->pad_w && pw - w->pad_w < w->in_w;
-                        *tab = in ? (int32_t)(c * in_hw + (ph - w->pad_h) * w->in_w + pw - w->pad_w)
-                                  : -1;
-                    }
-                }
-}
-
-/* col of nr samples through the table, entry by entry and, for each, all
- * samples: the entry's index (or padding) is read once for the chunk and
- * its test is taken once per nr values. Sample by sample the test came at
- * every value, and where the padding falls changes from tap to tap in a
- * pattern too long to predict (masking it instead cost two more operations
- * a value). */
-static void im2col_table(const RtWindow *w, const int32_t *restrict tab, size_t nr,
-                         const float *restrict x, float *restrict col, size_t ld)
-{
-    size_t ohw = conv_out_hw(w), rows = conv_col_rows(w), in_size = conv_in_size(w);
-    for (size_t kk = 0; kk < rows; kk++)
-        for (size_t q = 0; q < ohw; q++) {
-            int32_t t = tab[kk * ohw + q];
-            float *restrict dst = col + kk * ld + q;
-            if (t < 0) {
-                for (size_t r = 0; r < nr; r++)
-                    dst[r * ohw] = 0.0f;
-                continue;
-            }
-            const float *restrict src = x + t;
-            for (size_t r = 0; r < nr; r++)
-                dst[r * ohw] = src[r * in_size];
-        }
-}
-
-/* The gather list, the table's inverse: for each x index, the col
- * offsets (rows of ld floats) of the entries that read it, padding left
- * out, in order of position q. col2im then sums each dx value's entries in
- * a register and stores it once: adding every entry into dx in table order
- * (a scatter) made each add wait for the store of the one before into the
- * same value. The order by position is the order those adds had, so the
- * sums are the same. The x indices are listed by their entry count (a
- * corner of the image has fewer than its middle), so that the inner loop's
- * trip count changes a few times per sample, not at every value: varying
- * counts mispredicted its exit on most values. order[j] is the j-th index,
- * from[j] .. from[j + 1] its entries; count is scratch. */
-typedef struct ConvGather {
-    int32_t *order, *from, *list, *count;
-} ConvGather;
-
-/* Int32s of a ConvGather (after the gather table's entries). */
-static size_t conv_gather_ints(const RtWindow *w)
-{
-    return conv_col_rows(w) * conv_out_hw(w) + 3 * conv_in_size(w) + 1;
-}
-
-static ConvGather conv_gather_at(const RtWindow *w, int32_t *at)
-{
-    size_t in_size = conv_in_size(w);
-    ConvGather g = {at, at + in_size, at + 2 * in_size + 1, NULL};
-    g.count = g.list + conv_col_rows(w) * conv_out_hw(w);
-    return g;
-}
-
-static void conv_gather_list(const RtWindow *w, const int32_t *restrict tab, size_t ld,
-                             const ConvGather *g)
-{
-    size_t ohw = conv_out_hw(w), rows = conv_col_rows(w), in_size = conv_in_size(w);
-    int32_t *count = g->count, taps = (int32_t)(w->k_h * w->k_w);
-    memset(count, 0, in_size * sizeof *count);
-    for (size_t e = 0; e < rows * ohw; e++)
-        if (tab[e] >= 0)
-            count[tab[e]]++;
-    size_t j = 0; /* the indices by count (at most taps: one per tap of a channel) */
-    for (int32_t m = 0; m <= taps; m++)
-        for (size_t i = 0; i < in_size; i++)
-            if (count[i] == m)
-                g->order[j++] = (int32_t)i;
-    g->from[0] = 0;
-    for (j = 0; j < in_size; j++) {
-        int32_t i = g->order[j];
-        g->from[j + 1] = g->from[j] + count[i];
-        count[i] = g->from[j]; /* now i's next free slot */
-    }
-    for (size_t q = 0; q < ohw; q++)
-        for (size_t kk = 0; kk < rows; kk++) {
-            int32_t i = tab[kk * ohw + q];
-            if (i >= 0)
-                g->list[count[i]++] = (int32_t)(kk * ld + q);
-        }
-}
-
-/* dx[i] (or 0 when written) plus its entries of one sample's dcol. */
-static void col2im_gather(const ConvGather *g, size_t in_size, const float *restrict dcol,
-                          float *restrict dx, bool dx_add)
-{
-    const int32_t *restrict order = g->order, *restrict from = g->from, *restrict list = g->list;
-    for (size_t j = 0; j < in_size; j++) {
-        size_t i = (size_t)order[j];
-        float sum = dx_add ? dx[i] : 0.0f;
-        for (int32_t e = from[j]; e < from[j + 1]; e++)
-            sum += dcol[list[e]];
-        dx[i] = sum;
-    }
 }
 
 /* ---- the chunked products ------------------------------------------------- */
@@ -299,38 +239,25 @@ static void col2im_gather(const ConvGather *g, size_t in_size, const float *rest
 /* One call's view of the workspace (rt_conv_workspace's order). */
 typedef struct ConvWork {
     size_t chunk, ld;
-    float *col, *dcol, *yt;
-    int32_t *tab;        /* short rows only */
-    ConvGather gather;   /* short rows, filled by a backward with dx; else list NULL */
+    float *col, *dcol, *yt, *pad;
 } ConvWork;
 
 static ConvWork conv_work(const RtWindow *w, size_t rows, float *work)
 {
-    _Static_assert(sizeof(int32_t) == sizeof(float), "a table entry takes one float");
     ConvWork cw = {0};
     cw.chunk = conv_chunk(w, rows);
     cw.ld = conv_ld(w, cw.chunk);
     cw.col = work;
     cw.dcol = work + cw.ld * conv_col_rows(w);
     cw.yt = cw.dcol + cw.ld * conv_col_rows(w);
-    if (conv_short_rows(w)) {
-        cw.tab = (int32_t *)(void *)(cw.yt + cw.ld * w->out_c);
-        cw.gather = conv_gather_at(w, cw.tab + conv_col_rows(w) * conv_out_hw(w));
-        conv_gather_table(w, cw.tab);
-    }
+    cw.pad = cw.yt + cw.ld * w->out_c;
     return cw;
 }
 
 /* col of nr samples from x (batch first). */
 static void conv_im2col(const RtWindow *w, const ConvWork *cw, size_t nr, const float *x, float *col)
 {
-    size_t ohw = conv_out_hw(w), in_size = conv_in_size(w);
-    if (cw->tab) {
-        im2col_table(w, cw->tab, nr, x, col, cw->ld);
-        return;
-    }
-    for (size_t r = 0; r < nr; r++)
-        im2col_runs(w, x + r * in_size, col + r * ohw, cw->ld);
+    im2col_padded(w, nr, conv_pad_input(w, nr, x, cw->pad), col, cw->ld);
 }
 
 /* Yt [out_c][nr][ohw] starts as the bias, and the product is added onto
@@ -452,15 +379,15 @@ static void conv_input_grad(const RtWindow *w, const ConvWork *cw, size_t nr, co
     for (size_t g = 0; g < w->groups; g++)
         rt_gemm(true, false, k, nr * ohw, cout_g, 1.0f, weight + g * cout_g * k, k,
                 cw->yt + g * cout_g * ld, ld, 0.0f, cw->dcol + g * k * ld, ld);
-    if (cw->gather.list) {
-        for (size_t r = 0; r < nr; r++)
-            col2im_gather(&cw->gather, in_size, cw->dcol + r * ohw, dx + r * in_size, dx_add);
+    if (conv_padded(w)) {
+        memset(cw->pad, 0, conv_pad_floats(w, nr) * sizeof(float));
+        col2im_padded(w, nr, cw->dcol, ld, cw->pad);
+        conv_unpad_grad(w, nr, cw->pad, dx, dx_add);
         return;
     }
     if (!dx_add)
         memset(dx, 0, nr * in_size * sizeof(float));
-    for (size_t r = 0; r < nr; r++)
-        col2im_runs(w, cw->dcol + r * ohw, ld, dx + r * in_size);
+    col2im_padded(w, nr, cw->dcol, ld, dx);
 }
 
 void rt_conv_backward(const RtWindow *w, size_t rows, const float *x, const float *weight,
@@ -469,10 +396,6 @@ void rt_conv_backward(const RtWindow *w, size_t rows, const float *x, const floa
 {
     size_t ohw = conv_out_hw(w), in_size = conv_in_size(w);
     ConvWork cw = conv_work(w, rows, work);
-    if (cw.tab && dx)
-        conv_gather_list(w, cw.tab, cw.ld, &cw.gather);
-    else
-        cw.gather.list = NULL;
     for (size_t r0 = 0; r0 < rows; r0 += cw.chunk) {
         size_t nr = rows - r0 < cw.chunk ? rows - r0 : cw.chunk;
         conv_batch_to_planes(w, &cw, nr, dy + r0 * w->out_c * ohw);

@@ -377,16 +377,14 @@ Test(kernels, conv_workspace_size)
     RtWindow w = conv_window(&conv_cases[0]);
     size_t ohw = w.out_h * w.out_w, k = 4 * 3 * 2;
     /* col, dcol and the product's output for the whole batch of 7 (rows
-     * padded by 16 floats), and one sample's gather table and its inverse
-     * (an entry per table entry; per input value its place in the order,
-     * its first entry and a count; the end of the last) */
-    size_t in_size = 4 * 7 * 6;
+     * padded by 16 floats), and the batch's input with its padding (1, 2) */
     cr_assert_eq(rt_conv_workspace(&w, 7),
-                 (7 * ohw + 16) * (2 * k + w.out_c) + 2 * k * ohw + 3 * in_size + 1);
-    /* rows of 16 and more need no gather table */
-    RtWindow wide = conv_window(&conv_cases[CONV_CASES - 3]);
-    size_t wohw = wide.out_h * wide.out_w, wk = 3 * 3 * 3;
-    cr_assert_eq(rt_conv_workspace(&wide, 7), (7 * wohw + 16) * (2 * wk + wide.out_c));
+                 (7 * ohw + 16) * (2 * k + w.out_c) + 7 * 4 * (7 + 2) * (6 + 4));
+    /* without padding no copy */
+    RtWindow pw = conv_window(&conv_cases[7]);
+    cr_assert_eq(pw.pad_h + pw.pad_w, 0);
+    size_t pohw = pw.out_h * pw.out_w, pk = 3;
+    cr_assert_eq(rt_conv_workspace(&pw, 7), (7 * pohw + 16) * (2 * pk + pw.out_c));
 }
 
 /* ---- pooling ------------------------------------------------------------ */
