@@ -108,15 +108,39 @@ size_t rt_conv_keep_floats(const RtWindow *w, size_t rows)
 
 /* rows runs of n values: d[i * d_step + o] = s[i * s_step + o * stride].
  * Output rows of small images are a few values, and a copy loop over n
- * values cost more in its tests than in the copy (as a plain loop gcc also
- * makes it a memcpy call); so rows of up to 8 values at stride 1 take a
- * version with n a constant, compiled to a move or two per row. */
+ * values cost more in its tests than in the copy; so rows of up to 8
+ * values at stride 1 take a version with n a constant, compiled to a move
+ * or two per row. Other lengths copy four values at a time and write the
+ * tail out: as a plain loop gcc makes a copy a memcpy call, whose cost is
+ * the call's on runs of 16 to 64 values. */
 static inline void runs_copy_n(float *restrict d, size_t d_step, const float *restrict s,
                                size_t s_step, size_t rows, size_t n, size_t stride)
 {
     for (size_t i = 0; i < rows; i++, d += d_step, s += s_step)
         for (size_t o = 0; o < n; o++)
             d[o] = s[o * stride];
+}
+
+static void runs_copy_any(float *restrict d, size_t d_step, const float *restrict s,
+                          size_t s_step, size_t rows, size_t n, size_t stride)
+{
+    if (stride != 1) {
+        runs_copy_n(d, d_step, s, s_step, rows, n, stride);
+        return;
+    }
+    for (size_t i = 0; i < rows; i++, d += d_step, s += s_step) {
+        size_t o = 0;
+        for (; o + 4 <= n; o += 4) {
+            float a = s[o], b = s[o + 1], c = s[o + 2], e = s[o + 3];
+            d[o] = a, d[o + 1] = b, d[o + 2] = c, d[o + 3] = e;
+        }
+        if (o < n)
+            d[o] = s[o];
+        if (o + 1 < n)
+            d[o + 1] = s[o + 1];
+        if (o + 2 < n)
+            d[o + 2] = s[o + 2];
+    }
 }
 
 static inline void runs_add_n(float *restrict d, size_t d_step, const float *restrict s,
@@ -128,7 +152,7 @@ static inline void runs_add_n(float *restrict d, size_t d_step, const float *res
 }
 
 /* The dispatch: n and stride 1 constants where that pays. */
-#define RUNS_DISPATCH(fn, d, d_step, s, s_step, rows, n, stride)        \
+#define RUNS_DISPATCH(fn, any, d, d_step, s, s_step, rows, n, stride)   \
     do {                                                                \
         switch ((stride) == 1 ? (n) : 0) {                              \
         case 1: fn(d, d_step, s, s_step, rows, 1, 1); break;            \
@@ -139,20 +163,20 @@ static inline void runs_add_n(float *restrict d, size_t d_step, const float *res
         case 6: fn(d, d_step, s, s_step, rows, 6, 1); break;            \
         case 7: fn(d, d_step, s, s_step, rows, 7, 1); break;            \
         case 8: fn(d, d_step, s, s_step, rows, 8, 1); break;            \
-        default: fn(d, d_step, s, s_step, rows, n, stride); break;      \
+        default: any(d, d_step, s, s_step, rows, n, stride); break;     \
         }                                                               \
     } while (0)
 
 static void runs_copy(float *restrict d, size_t d_step, const float *restrict s, size_t s_step,
                       size_t rows, size_t n, size_t stride)
 {
-    RUNS_DISPATCH(runs_copy_n, d, d_step, s, s_step, rows, n, stride);
+    RUNS_DISPATCH(runs_copy_n, runs_copy_any, d, d_step, s, s_step, rows, n, stride);
 }
 
 static void runs_add(float *restrict d, size_t d_step, const float *restrict s, size_t s_step,
                      size_t rows, size_t n, size_t stride)
 {
-    RUNS_DISPATCH(runs_add_n, d, d_step, s, s_step, rows, n, stride);
+    RUNS_DISPATCH(runs_add_n, runs_add_n, d, d_step, s, s_step, rows, n, stride);
 }
 
 /* ---- padding -------------------------------------------------------------- */
@@ -274,23 +298,21 @@ static void conv_put_bias(const RtWindow *w, const ConvWork *cw, const float *bi
 }
 
 /* Between the product's layout [out_c][nr][ohw] and the batch's
- * [nr][out_c][ohw]: plane copies. */
+ * [nr][out_c][ohw]: plane copies, sample by sample so that the batch side
+ * runs in order (channel by channel its planes are a power-of-two stride
+ * apart, 4 KB for 16 planes of 8x8, all in one cache set). */
 static void conv_planes_to_batch(const RtWindow *w, const ConvWork *cw, size_t nr, float *y)
 {
     size_t ohw = conv_out_hw(w);
     for (size_t r = 0; r < nr; r++)
-        for (size_t oc = 0; oc < w->out_c; oc++)
-            memcpy(y + (r * w->out_c + oc) * ohw, cw->yt + oc * cw->ld + r * ohw,
-                   ohw * sizeof(float));
+        runs_copy(y + r * w->out_c * ohw, ohw, cw->yt + r * ohw, cw->ld, w->out_c, ohw, 1);
 }
 
 static void conv_batch_to_planes(const RtWindow *w, const ConvWork *cw, size_t nr, const float *y)
 {
     size_t ohw = conv_out_hw(w);
     for (size_t r = 0; r < nr; r++)
-        for (size_t oc = 0; oc < w->out_c; oc++)
-            memcpy(cw->yt + oc * cw->ld + r * ohw, y + (r * w->out_c + oc) * ohw,
-                   ohw * sizeof(float));
+        runs_copy(cw->yt + r * ohw, cw->ld, y + r * w->out_c * ohw, ohw, w->out_c, ohw, 1);
 }
 
 void rt_conv_forward(const RtWindow *w, size_t rows, const float *x, const float *weight,
