@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "batchnorm.h"
+#include "clones.h"
 
 /* The values of one channel, sample by sample. */
 static const float *bn_run(const RtBatchnorm *bn, const float *x, size_t r, size_t ch)
@@ -80,6 +81,7 @@ static void bn_normalise(const RtBatchnorm *bn, size_t rows, const float *x, flo
     }
 }
 
+RT_CLONES
 void rt_batchnorm_train_forward(const RtBatchnorm *bn, size_t rows, const float *x, const float *weight,
                                 const float *bias, float *running_mean, float *running_var,
                                 float *y, float *saved)
@@ -151,6 +153,7 @@ static void bn_input_grad(const RtBatchnorm *bn, size_t rows, const float *x, co
     }
 }
 
+RT_CLONES
 void rt_batchnorm_backward(const RtBatchnorm *bn, size_t rows, const float *x, const float *weight,
                            const float *saved, const float *dy, float *dweight, float *dbias,
                            float *dx, bool dx_add)
