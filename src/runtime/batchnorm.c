@@ -30,6 +30,7 @@ static double bn_lanes_sum(const BnLanes *l)
     return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
 }
 
+RT_CLONES
 static double bn_mean(const RtBatchnorm *bn, size_t rows, const float *x, size_t ch)
 {
     BnLanes sum = {{0}};
@@ -46,6 +47,7 @@ static double bn_mean(const RtBatchnorm *bn, size_t rows, const float *x, size_t
 }
 
 /* Sum of squared deviations from mean. */
+RT_CLONES
 static double bn_sq_dev(const RtBatchnorm *bn, size_t rows, const float *x, size_t ch, double mean)
 {
     BnLanes sq = {{0}};
@@ -68,6 +70,7 @@ static double bn_sq_dev(const RtBatchnorm *bn, size_t rows, const float *x, size
 /* y = (x - mean) * (weight * invstd) + bias for one channel. Subtracting
  * first (rather than PyTorch's x * a + (bias - mean * a)) keeps the digits
  * of x when the mean is large; the two agree to float rounding. */
+RT_CLONES
 static void bn_normalise(const RtBatchnorm *bn, size_t rows, const float *x, float *y, size_t ch,
                          float mean, float invstd, const float *weight, const float *bias)
 {
@@ -81,7 +84,6 @@ static void bn_normalise(const RtBatchnorm *bn, size_t rows, const float *x, flo
     }
 }
 
-RT_CLONES
 void rt_batchnorm_train_forward(const RtBatchnorm *bn, size_t rows, const float *x, const float *weight,
                                 const float *bias, float *running_mean, float *running_var,
                                 float *y, float *saved)
@@ -112,6 +114,7 @@ void rt_batchnorm_eval_forward(const RtBatchnorm *bn, size_t rows, const float *
 }
 
 /* sum(dy) and sum(dy * xhat) of one channel, xhat = (x - mean) * invstd. */
+RT_CLONES
 static void bn_grad_sums(const RtBatchnorm *bn, size_t rows, const float *x, const float *dy,
                          size_t ch, float mean, float invstd, double *sum_dy, double *sum_dy_xhat)
 {
@@ -136,6 +139,7 @@ static void bn_grad_sums(const RtBatchnorm *bn, size_t rows, const float *x, con
 /* dx = weight*invstd/n * (n*dy - sum(dy) - xhat*sum(dy*xhat)) for one
  * channel: the batch statistics' own gradient included (the mean moves with
  * every x, and so does the variance). */
+RT_CLONES
 static void bn_input_grad(const RtBatchnorm *bn, size_t rows, const float *x, const float *dy,
                           float *dx, bool dx_add, size_t ch, float mean, float invstd, float w,
                           float sum_dy, float sum_dy_xhat)
@@ -153,7 +157,6 @@ static void bn_input_grad(const RtBatchnorm *bn, size_t rows, const float *x, co
     }
 }
 
-RT_CLONES
 void rt_batchnorm_backward(const RtBatchnorm *bn, size_t rows, const float *x, const float *weight,
                            const float *saved, const float *dy, float *dweight, float *dbias,
                            float *dx, bool dx_add)
