@@ -72,21 +72,23 @@ static double bn_sq_dev(const RtBatchnorm *bn, size_t rows, const float *x, size
  * of x when the mean is large; the two agree to float rounding. */
 RT_CLONES
 static void bn_normalise(const RtBatchnorm *bn, size_t rows, const float *x, float *y, size_t ch,
-                         float mean, float invstd, const float *weight, const float *bias)
+                         float mean, float invstd, const float *weight, const float *bias, bool relu)
 {
     float a = (weight ? weight[ch] : 1.0f) * invstd;
     float b = bias ? bias[ch] : 0.0f;
     for (size_t r = 0; r < rows; r++) {
         const float *xc = bn_run(bn, x, r, ch);
         float *yc = y + (xc - x);
-        for (size_t s = 0; s < bn->spatial; s++)
-            yc[s] = (xc[s] - mean) * a + b;
+        for (size_t s = 0; s < bn->spatial; s++) {
+            float v = (xc[s] - mean) * a + b;
+            yc[s] = !relu || v > 0.0f ? v : 0.0f; /* rt_act_relu's rule */
+        }
     }
 }
 
 void rt_batchnorm_train_forward(const RtBatchnorm *bn, size_t rows, const float *x, const float *weight,
                                 const float *bias, float *running_mean, float *running_var,
-                                float *y, float *saved)
+                                float *y, float *saved, bool relu)
 {
     double n = (double)(rows * bn->spatial), mom = bn->momentum;
     for (size_t ch = 0; ch < bn->c; ch++) {
@@ -95,7 +97,7 @@ void rt_batchnorm_train_forward(const RtBatchnorm *bn, size_t rows, const float 
         float invstd = (float)(1.0 / sqrt(sq / n + (double)bn->eps));
         saved[ch] = (float)mean;
         saved[bn->c + ch] = invstd;
-        bn_normalise(bn, rows, x, y, ch, (float)mean, invstd, weight, bias);
+        bn_normalise(bn, rows, x, y, ch, (float)mean, invstd, weight, bias, relu);
         /* The running variance estimates the population's: unbiased. */
         if (running_mean)
             running_mean[ch] = (float)((1.0 - mom) * running_mean[ch] + mom * mean);
@@ -105,31 +107,44 @@ void rt_batchnorm_train_forward(const RtBatchnorm *bn, size_t rows, const float 
 }
 
 void rt_batchnorm_eval_forward(const RtBatchnorm *bn, size_t rows, const float *x, const float *weight,
-                               const float *bias, const float *running_mean, const float *running_var, float *y)
+                               const float *bias, const float *running_mean, const float *running_var, float *y,
+                               bool relu)
 {
     for (size_t ch = 0; ch < bn->c; ch++) {
         float invstd = (float)(1.0 / sqrt((double)running_var[ch] + (double)bn->eps));
-        bn_normalise(bn, rows, x, y, ch, running_mean[ch], invstd, weight, bias);
+        bn_normalise(bn, rows, x, y, ch, running_mean[ch], invstd, weight, bias, relu);
     }
+}
+
+/* dy[s] of one run, or with a relu folded in (relu_y, the run of its
+ * output; NULL without) 0 where relu was, as relu's backward has it. */
+static inline float bn_dy(const float *dc, const float *yc, size_t s)
+{
+    float g = dc[s];
+    return !yc || yc[s] > 0.0f ? g : 0.0f;
 }
 
 /* sum(dy) and sum(dy * xhat) of one channel, xhat = (x - mean) * invstd. */
 RT_CLONES
 static void bn_grad_sums(const RtBatchnorm *bn, size_t rows, const float *x, const float *dy,
-                         size_t ch, float mean, float invstd, double *sum_dy, double *sum_dy_xhat)
+                         const float *relu_y, size_t ch, float mean, float invstd, double *sum_dy,
+                         double *sum_dy_xhat)
 {
     BnLanes sd = {{0}}, sdx = {{0}};
     for (size_t r = 0; r < rows; r++) {
         const float *xc = bn_run(bn, x, r, ch), *dc = dy + (xc - x);
+        const float *yc = relu_y ? relu_y + (xc - x) : NULL;
         size_t s = 0;
         for (; s + 8 <= bn->spatial; s += 8)
             for (size_t l = 0; l < 8; l++) {
-                sd.v[l] += dc[s + l];
-                sdx.v[l] += (double)dc[s + l] * ((double)(xc[s + l] - mean) * invstd);
+                float g = bn_dy(dc, yc, s + l);
+                sd.v[l] += g;
+                sdx.v[l] += (double)g * ((double)(xc[s + l] - mean) * invstd);
             }
         for (; s < bn->spatial; s++) {
-            sd.v[s % 8] += dc[s];
-            sdx.v[s % 8] += (double)dc[s] * ((double)(xc[s] - mean) * invstd);
+            float g = bn_dy(dc, yc, s);
+            sd.v[s % 8] += g;
+            sdx.v[s % 8] += (double)g * ((double)(xc[s] - mean) * invstd);
         }
     }
     *sum_dy = bn_lanes_sum(&sd);
@@ -141,36 +156,37 @@ static void bn_grad_sums(const RtBatchnorm *bn, size_t rows, const float *x, con
  * every x, and so does the variance). */
 RT_CLONES
 static void bn_input_grad(const RtBatchnorm *bn, size_t rows, const float *x, const float *dy,
-                          float *dx, bool dx_add, size_t ch, float mean, float invstd, float w,
-                          float sum_dy, float sum_dy_xhat)
+                          const float *relu_y, float *dx, bool dx_add, size_t ch, float mean,
+                          float invstd, float w, float sum_dy, float sum_dy_xhat)
 {
     float nf = (float)(rows * bn->spatial);
     float scale = w * invstd / nf;
     for (size_t r = 0; r < rows; r++) {
         const float *xc = bn_run(bn, x, r, ch), *dc = dy + (xc - x);
+        const float *yc = relu_y ? relu_y + (xc - x) : NULL;
         float *dxc = dx + (xc - x);
         for (size_t s = 0; s < bn->spatial; s++) {
             float xhat = (xc[s] - mean) * invstd;
-            float g = scale * (nf * dc[s] - sum_dy - xhat * sum_dy_xhat);
+            float g = scale * (nf * bn_dy(dc, yc, s) - sum_dy - xhat * sum_dy_xhat);
             dxc[s] = dx_add ? dxc[s] + g : g;
         }
     }
 }
 
 void rt_batchnorm_backward(const RtBatchnorm *bn, size_t rows, const float *x, const float *weight,
-                           const float *saved, const float *dy, float *dweight, float *dbias,
-                           float *dx, bool dx_add)
+                           const float *saved, const float *dy, const float *relu_y,
+                           float *dweight, float *dbias, float *dx, bool dx_add)
 {
     for (size_t ch = 0; ch < bn->c; ch++) {
         float mean = saved[ch], invstd = saved[bn->c + ch];
         double sum_dy, sum_dy_xhat;
-        bn_grad_sums(bn, rows, x, dy, ch, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_grad_sums(bn, rows, x, dy, relu_y, ch, mean, invstd, &sum_dy, &sum_dy_xhat);
         if (dbias)
             dbias[ch] += (float)sum_dy;
         if (dweight)
             dweight[ch] += (float)sum_dy_xhat;
         if (dx)
-            bn_input_grad(bn, rows, x, dy, dx, dx_add, ch, mean, invstd,
+            bn_input_grad(bn, rows, x, dy, relu_y, dx, dx_add, ch, mean, invstd,
                           weight ? weight[ch] : 1.0f, (float)sum_dy, (float)sum_dy_xhat);
     }
 }

@@ -300,23 +300,51 @@ static void conv_put_bias(const RtWindow *w, const ConvWork *cw, const float *bi
 /* Between the product's layout [out_c][nr][ohw] and the batch's
  * [nr][out_c][ohw]: plane copies, sample by sample so that the batch side
  * runs in order (channel by channel its planes are a power-of-two stride
- * apart, 4 KB for 16 planes of 8x8, all in one cache set). */
-static void conv_planes_to_batch(const RtWindow *w, const ConvWork *cw, size_t nr, float *y)
+ * apart, 4 KB for 16 planes of 8x8, all in one cache set). A relu folded
+ * into the conv is applied on the way out (rt_act_relu's z > 0 ? z : 0). */
+static void conv_planes_to_batch(const RtWindow *w, const ConvWork *cw, size_t nr, float *y,
+                                 bool relu)
 {
     size_t ohw = conv_out_hw(w);
-    for (size_t r = 0; r < nr; r++)
-        runs_copy(y + r * w->out_c * ohw, ohw, cw->yt + r * ohw, cw->ld, w->out_c, ohw, 1);
+    for (size_t r = 0; r < nr; r++) {
+        float *yr = y + r * w->out_c * ohw;
+        const float *yt = cw->yt + r * ohw;
+        if (!relu) {
+            runs_copy(yr, ohw, yt, cw->ld, w->out_c, ohw, 1);
+            continue;
+        }
+        for (size_t oc = 0; oc < w->out_c; oc++)
+            for (size_t q = 0; q < ohw; q++) {
+                float z = yt[oc * cw->ld + q];
+                yr[oc * ohw + q] = z > 0.0f ? z : 0.0f;
+            }
+    }
 }
 
-static void conv_batch_to_planes(const RtWindow *w, const ConvWork *cw, size_t nr, const float *y)
+/* dy into the product's layout; with a relu folded in, 0 where it was
+ * (relu_y <= 0), as its backward has it. */
+static void conv_batch_to_planes(const RtWindow *w, const ConvWork *cw, size_t nr, const float *dy,
+                                 const float *relu_y)
 {
     size_t ohw = conv_out_hw(w);
-    for (size_t r = 0; r < nr; r++)
-        runs_copy(cw->yt + r * ohw, cw->ld, y + r * w->out_c * ohw, ohw, w->out_c, ohw, 1);
+    for (size_t r = 0; r < nr; r++) {
+        const float *dr = dy + r * w->out_c * ohw;
+        float *yt = cw->yt + r * ohw;
+        if (!relu_y) {
+            runs_copy(yt, cw->ld, dr, ohw, w->out_c, ohw, 1);
+            continue;
+        }
+        const float *yr = relu_y + r * w->out_c * ohw;
+        for (size_t oc = 0; oc < w->out_c; oc++)
+            for (size_t q = 0; q < ohw; q++) {
+                float g = dr[oc * ohw + q]; /* loaded on both paths: the loop if-converts */
+                yt[oc * cw->ld + q] = yr[oc * ohw + q] > 0.0f ? g : 0.0f;
+            }
+    }
 }
 
 void rt_conv_forward(const RtWindow *w, size_t rows, const float *x, const float *weight,
-                     const float *bias, float *y, float *work, float *keep, bool exact)
+                     const float *bias, float *y, float *work, float *keep, bool exact, bool relu)
 {
     GemmFn *gemm = exact ? rt_gemm_portable : rt_gemm;
     size_t ohw = conv_out_hw(w), cout_g = w->out_c / w->groups;
@@ -331,7 +359,7 @@ void rt_conv_forward(const RtWindow *w, size_t rows, const float *x, const float
         for (size_t g = 0; g < w->groups; g++)
             gemm(false, false, cout_g, n, k, 1.0f, weight + g * cout_g * k, k,
                  col + g * k * ld, ld, bias ? 1.0f : 0.0f, cw.yt + g * cout_g * ld, ld);
-        conv_planes_to_batch(w, &cw, nr, y + r0 * w->out_c * ohw);
+        conv_planes_to_batch(w, &cw, nr, y + r0 * w->out_c * ohw, relu);
     }
 }
 
@@ -413,14 +441,15 @@ static void conv_input_grad(const RtWindow *w, const ConvWork *cw, size_t nr, co
 }
 
 void rt_conv_backward(const RtWindow *w, size_t rows, const float *x, const float *weight,
-                      const float *dy, float *dw, float *db, float *dx, bool dx_add, float *work,
-                      const float *keep)
+                      const float *dy, const float *relu_y, float *dw, float *db, float *dx,
+                      bool dx_add, float *work, const float *keep)
 {
     size_t ohw = conv_out_hw(w), in_size = conv_in_size(w);
     ConvWork cw = conv_work(w, rows, work);
     for (size_t r0 = 0; r0 < rows; r0 += cw.chunk) {
         size_t nr = rows - r0 < cw.chunk ? rows - r0 : cw.chunk;
-        conv_batch_to_planes(w, &cw, nr, dy + r0 * w->out_c * ohw);
+        size_t at = r0 * w->out_c * ohw;
+        conv_batch_to_planes(w, &cw, nr, dy + at, relu_y ? relu_y + at : NULL);
         if (db)
             conv_bias_grad(w, &cw, nr, db);
         if (dw) {
