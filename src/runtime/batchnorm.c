@@ -5,6 +5,8 @@
  * E[x^2] - E[x]^2 loses every digit when the mean is large next to the
  * spread. Per-value arithmetic is float. */
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "batchnorm.h"
 #include "clones.h"
@@ -116,12 +118,40 @@ void rt_batchnorm_eval_forward(const RtBatchnorm *bn, size_t rows, const float *
     }
 }
 
-/* dy[s] of one run, or with a relu folded in (relu_y, the run of its
- * output; NULL without) 0 where relu was, as relu's backward has it. */
-static inline float bn_dy(const float *dc, const float *yc, size_t s)
+/* dy[s] of one run, or with a relu folded in (yc, the run of relu's
+ * output) 0 where relu was, as relu's backward has it. Called with masked
+ * a constant, so each caller's loop has one form; the mask is a bitwise
+ * and (the same value as a select, 0 or dy itself), which vectorises where
+ * the select, followed by the conversion to double, did not. */
+static inline float bn_dy(const float *dc, const float *yc, size_t s, bool masked)
 {
-    float g = dc[s];
-    return !yc || yc[s] > 0.0f ? g : 0.0f;
+    if (!masked)
+        return dc[s];
+    uint32_t bits, keep = 0u - (uint32_t)(yc[s] > 0.0f);
+    memcpy(&bits, &dc[s], sizeof bits);
+    bits &= keep;
+    float g;
+    memcpy(&g, &bits, sizeof g);
+    return g;
+}
+
+/* One run's terms of sum(dy) and sum(dy * xhat), into the lanes. */
+static inline void bn_grad_run(const float *restrict xc, const float *restrict dc,
+                               const float *restrict yc, bool masked, size_t spatial, float mean,
+                               float invstd, BnLanes *sd, BnLanes *sdx)
+{
+    size_t s = 0;
+    for (; s + 8 <= spatial; s += 8)
+        for (size_t l = 0; l < 8; l++) {
+            float g = bn_dy(dc, yc, s + l, masked);
+            sd->v[l] += g;
+            sdx->v[l] += (double)g * ((double)(xc[s + l] - mean) * invstd);
+        }
+    for (; s < spatial; s++) {
+        float g = bn_dy(dc, yc, s, masked);
+        sd->v[s % 8] += g;
+        sdx->v[s % 8] += (double)g * ((double)(xc[s] - mean) * invstd);
+    }
 }
 
 /* sum(dy) and sum(dy * xhat) of one channel, xhat = (x - mean) * invstd. */
@@ -132,20 +162,12 @@ static void bn_grad_sums(const RtBatchnorm *bn, size_t rows, const float *x, con
 {
     BnLanes sd = {{0}}, sdx = {{0}};
     for (size_t r = 0; r < rows; r++) {
-        const float *xc = bn_run(bn, x, r, ch), *dc = dy + (xc - x);
-        const float *yc = relu_y ? relu_y + (xc - x) : NULL;
-        size_t s = 0;
-        for (; s + 8 <= bn->spatial; s += 8)
-            for (size_t l = 0; l < 8; l++) {
-                float g = bn_dy(dc, yc, s + l);
-                sd.v[l] += g;
-                sdx.v[l] += (double)g * ((double)(xc[s + l] - mean) * invstd);
-            }
-        for (; s < bn->spatial; s++) {
-            float g = bn_dy(dc, yc, s);
-            sd.v[s % 8] += g;
-            sdx.v[s % 8] += (double)g * ((double)(xc[s] - mean) * invstd);
-        }
+        const float *xc = bn_run(bn, x, r, ch);
+        size_t at = (size_t)(xc - x);
+        if (relu_y)
+            bn_grad_run(xc, dy + at, relu_y + at, true, bn->spatial, mean, invstd, &sd, &sdx);
+        else
+            bn_grad_run(xc, dy + at, NULL, false, bn->spatial, mean, invstd, &sd, &sdx);
     }
     *sum_dy = bn_lanes_sum(&sd);
     *sum_dy_xhat = bn_lanes_sum(&sdx);
@@ -154,6 +176,19 @@ static void bn_grad_sums(const RtBatchnorm *bn, size_t rows, const float *x, con
 /* dx = weight*invstd/n * (n*dy - sum(dy) - xhat*sum(dy*xhat)) for one
  * channel: the batch statistics' own gradient included (the mean moves with
  * every x, and so does the variance). */
+/* One run of dx. */
+static inline void bn_input_run(const float *restrict xc, const float *restrict dc,
+                                const float *restrict yc, bool masked, float *restrict dxc,
+                                bool dx_add, size_t spatial, float mean, float invstd, float scale,
+                                float nf, float sum_dy, float sum_dy_xhat)
+{
+    for (size_t s = 0; s < spatial; s++) {
+        float xhat = (xc[s] - mean) * invstd;
+        float g = scale * (nf * bn_dy(dc, yc, s, masked) - sum_dy - xhat * sum_dy_xhat);
+        dxc[s] = dx_add ? dxc[s] + g : g;
+    }
+}
+
 RT_CLONES
 static void bn_input_grad(const RtBatchnorm *bn, size_t rows, const float *x, const float *dy,
                           const float *relu_y, float *dx, bool dx_add, size_t ch, float mean,
@@ -162,14 +197,14 @@ static void bn_input_grad(const RtBatchnorm *bn, size_t rows, const float *x, co
     float nf = (float)(rows * bn->spatial);
     float scale = w * invstd / nf;
     for (size_t r = 0; r < rows; r++) {
-        const float *xc = bn_run(bn, x, r, ch), *dc = dy + (xc - x);
-        const float *yc = relu_y ? relu_y + (xc - x) : NULL;
-        float *dxc = dx + (xc - x);
-        for (size_t s = 0; s < bn->spatial; s++) {
-            float xhat = (xc[s] - mean) * invstd;
-            float g = scale * (nf * bn_dy(dc, yc, s) - sum_dy - xhat * sum_dy_xhat);
-            dxc[s] = dx_add ? dxc[s] + g : g;
-        }
+        const float *xc = bn_run(bn, x, r, ch);
+        size_t at = (size_t)(xc - x);
+        if (relu_y)
+            bn_input_run(xc, dy + at, relu_y + at, true, dx + at, dx_add, bn->spatial, mean,
+                         invstd, scale, nf, sum_dy, sum_dy_xhat);
+        else
+            bn_input_run(xc, dy + at, NULL, false, dx + at, dx_add, bn->spatial, mean, invstd,
+                         scale, nf, sum_dy, sum_dy_xhat);
     }
 }
 
