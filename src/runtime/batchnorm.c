@@ -119,8 +119,9 @@ void rt_batchnorm_eval_forward(const RtBatchnorm *bn, size_t rows, const float *
 }
 
 /* dy[s] of one run, or with a relu folded in (yc, the run of relu's
- * output) 0 where relu was, as relu's backward has it. Called with masked
- * a constant, so each caller's loop has one form; the mask is a bitwise
+ * output; unread without, where callers pass dc) 0 where relu was, as
+ * relu's backward has it. Called with masked a constant, so each caller's
+ * loop has one form; the mask is a bitwise
  * and (the same value as a select, 0 or dy itself), which vectorises where
  * the select, followed by the conversion to double, did not. */
 static inline float bn_dy(const float *dc, const float *yc, size_t s, bool masked)
@@ -167,7 +168,7 @@ static void bn_grad_sums(const RtBatchnorm *bn, size_t rows, const float *x, con
         if (relu_y)
             bn_grad_run(xc, dy + at, relu_y + at, true, bn->spatial, mean, invstd, &sd, &sdx);
         else
-            bn_grad_run(xc, dy + at, NULL, false, bn->spatial, mean, invstd, &sd, &sdx);
+            bn_grad_run(xc, dy + at, dy + at, false, bn->spatial, mean, invstd, &sd, &sdx);
     }
     *sum_dy = bn_lanes_sum(&sd);
     *sum_dy_xhat = bn_lanes_sum(&sdx);
@@ -203,8 +204,8 @@ static void bn_input_grad(const RtBatchnorm *bn, size_t rows, const float *x, co
             bn_input_run(xc, dy + at, relu_y + at, true, dx + at, dx_add, bn->spatial, mean,
                          invstd, scale, nf, sum_dy, sum_dy_xhat);
         else
-            bn_input_run(xc, dy + at, NULL, false, dx + at, dx_add, bn->spatial, mean, invstd,
-                         scale, nf, sum_dy, sum_dy_xhat);
+            bn_input_run(xc, dy + at, dy + at, false, dx + at, dx_add, bn->spatial, mean,
+                         invstd, scale, nf, sum_dy, sum_dy_xhat);
     }
 }
 
