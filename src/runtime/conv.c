@@ -22,7 +22,6 @@
  * the same way and then takes its interior. The runs cost the same at any
  * image size; before, short rows went through a gather table (an index
  * test per value) and long rows through clipped runs. */
-#include <stdint.h>
 #include <string.h>
 
 #include "conv.h"
