@@ -42,16 +42,19 @@ size_t rt_conv_keep_floats(const RtWindow *w, size_t rows);
  * exactly like torch.nn.functional.conv2d (zero padding, dilation, groups).
  * exact = true: every product through rt_gemm_portable (fixed order; used by evaluation so results are
  * reproducible and match generated C later); false: rt_gemm (BLAS for large products).
- * keep: NULL, or rt_conv_keep_floats floats where the im2col is left for rt_conv_backward. */
+ * keep: NULL, or rt_conv_keep_floats floats where the im2col is left for rt_conv_backward.
+ * relu: y = relu(conv(x) + bias) instead (a relu folded into the conv). */
 void rt_conv_forward(const RtWindow *w, size_t rows, const float *x, const float *weight,
-                     const float *bias, float *y, float *work, float *keep, bool exact);
+                     const float *bias, float *y, float *work, float *keep, bool exact, bool relu);
 
 /* Adds dL/dweight into dw and dL/dbias into db (either may be NULL = frozen), and writes dx
  * (dx_add false) or adds to it (dx_add true); dx may be NULL (not needed). dy is [rows][out_c][out_h][out_w].
- * Products through rt_gemm (training). keep: the forward's, or NULL (x's im2col is recomputed). */
+ * Products through rt_gemm (training). keep: the forward's, or NULL (x's im2col is recomputed).
+ * relu_y: with a relu folded in, the forward's y, and dy is the gradient of that relu's output
+ * (masked here by relu_y > 0); NULL otherwise. */
 void rt_conv_backward(const RtWindow *w, size_t rows, const float *x, const float *weight,
-                      const float *dy, float *dw, float *db, float *dx, bool dx_add, float *work,
-                      const float *keep);
+                      const float *dy, const float *relu_y, float *dw, float *db, float *dx,
+                      bool dx_add, float *work, const float *keep);
 
 /* Shared by conv.c and pool.c: the outputs o in [*lo, *hi) of one axis
  * whose input index o*stride + tap - pad lies in [0, n) (tap = kernel

@@ -583,6 +583,16 @@ size_t rt_op_scratch(const IrNode *n, size_t rows)
     return op->scratch ? op->scratch(n, rows) : 0;
 }
 
+/* Which ops apply relu_out; the others are never given it. */
+static const bool rt_op_relu_out[OP_COUNT] = {
+    [OP_CONV1D] = true, [OP_CONV2D] = true, [OP_BATCHNORM] = true,
+};
+
+bool rt_op_fuses_relu(OpKind k)
+{
+    return rt_op_relu_out[k];
+}
+
 size_t rt_op_workspace(const IrNode *n, size_t rows)
 {
     const RtOp *op = &rt_op_table[n->op];

@@ -44,6 +44,10 @@ typedef struct RtOpArgs {
      * indexed like param; NULL for tensors that train. */
     float *buffer[IR_MAX_PARAMS];
     float *scratch;      /* training only: rt_op_scratch floats kept for backward */
+    /* A relu node folded into this one (plan.c, where rt_op_fuses_relu):
+     * the op writes relu's output as its y, and its dy is relu's, which the
+     * op masks by y > 0 (y > 0 exactly where relu's input was). */
+    bool relu_out;
     float *work;         /* rt_op_workspace floats, shared by every node, free after each call */
     RtRng *rng;          /* dropout: the session's generator */
 } RtOpArgs;
@@ -73,6 +77,10 @@ void rt_op_backward(OpKind k, RtOpArgs *a);
  * batch of rows rows (dropout's mask, batchnorm's statistics); 0 for most
  * ops. plan.c allocates them. */
 size_t rt_op_scratch(const IrNode *n, size_t rows);
+/* True for the ops that can end in relu themselves (RtOpArgs.relu_out):
+ * applying it where they write y and masking dy where they read it saves
+ * relu's two passes over the tensor. */
+bool rt_op_fuses_relu(OpKind k);
 /* Floats of temporary workspace one forward or backward call of the node
  * on up to rows rows needs (im2col's columns); 0 for most ops. One buffer,
  * the largest, is shared by every node of a plan. */

@@ -42,13 +42,13 @@ void rt_conv_op_forward(RtOpArgs *a)
 {
     RtWindow w = conv_window(a->node);
     rt_conv_forward(&w, a->rows, a->x, a->param[0], a->node->cfg.conv.bias ? a->param[1] : NULL,
-                    a->y, a->work, a->training ? a->scratch : NULL, !a->training);
+                    a->y, a->work, a->training ? a->scratch : NULL, !a->training, a->relu_out);
 }
 
 void rt_conv_op_backward(RtOpArgs *a)
 {
     RtWindow w = conv_window(a->node);
-    rt_conv_backward(&w, a->rows, a->x, a->param[0], a->dy, a->grad[0],
+    rt_conv_backward(&w, a->rows, a->x, a->param[0], a->dy, a->relu_out ? a->y : NULL, a->grad[0],
                      a->node->cfg.conv.bias ? a->grad[1] : NULL, a->dx, a->dx_add, a->work,
                      a->scratch);
 }
@@ -162,11 +162,11 @@ void rt_batchnorm_op_forward(RtOpArgs *a)
     RtBatchnorm bn = node_batchnorm(a->node);
     if (!a->training) {
         rt_batchnorm_eval_forward(&bn, a->rows, a->x, a->param[BN_WEIGHT], a->param[BN_BIAS],
-                                  a->param[BN_MEAN], a->param[BN_VAR], a->y);
+                                  a->param[BN_MEAN], a->param[BN_VAR], a->y, a->relu_out);
         return;
     }
     rt_batchnorm_train_forward(&bn, a->rows, a->x, a->param[BN_WEIGHT], a->param[BN_BIAS],
-                               a->buffer[BN_MEAN], a->buffer[BN_VAR], a->y, a->scratch);
+                               a->buffer[BN_MEAN], a->buffer[BN_VAR], a->y, a->scratch, a->relu_out);
     a->buffer[BN_TRACKED][0] += 1.0f;
 }
 
@@ -174,7 +174,8 @@ void rt_batchnorm_op_backward(RtOpArgs *a)
 {
     RtBatchnorm bn = node_batchnorm(a->node);
     rt_batchnorm_backward(&bn, a->rows, a->x, a->param[BN_WEIGHT], a->scratch, a->dy,
-                          a->grad[BN_WEIGHT], a->grad[BN_BIAS], a->dx, a->dx_add);
+                          a->relu_out ? a->y : NULL, a->grad[BN_WEIGHT], a->grad[BN_BIAS], a->dx,
+                          a->dx_add);
 }
 
 /* The batch mean and 1/sqrt(var + eps) of every channel. */

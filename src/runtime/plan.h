@@ -61,6 +61,11 @@ typedef struct RtPlan {
     size_t *in_sizes;     /* per node's inputs, their units (RtOpArgs.in_sizes) */
     size_t n_slots;       /* output buffers allocated (== nodes - 1 when training) */
     bool *has_grad;       /* per node: a gradient reached dy[i] in this backward */
+    /* per node (training plans): for a relu folded into the op of its
+     * input (rt_op_fuses_relu), that input's index, else 0. The input's op
+     * then writes relu's output and masks relu's gradient itself: y[relu]
+     * is y[input], dy[input] is dy[relu], and the relu node does not run. */
+    size_t *folded;
     struct RtOpArgs *args; /* per node: its op's arguments but the batch's (plan.c) */
     float *grads;         /* like RtModel.params */
     float *state[RT_OPTIM_MAX_STATE]; /* the optimizer's n_state buffers, like params */

@@ -189,12 +189,109 @@ static void maxpool_unpadded(const RtWindow *w, size_t planes, const float *x, f
         }
 }
 
+/* count_include_pad with ceil_mode false: every window lies within the
+ * padded input, so PyTorch's divisor is the whole kernel. It divides the
+ * sum (not multiplies by a reciprocal); so do we. */
+static float avgpool_divisor(const RtWindow *w)
+{
+    return (float)(w->k_h * w->k_w);
+}
+
+/* ---- windows of 2 columns, stride 2, no padding --------------------------- */
+
+/* The most common pooling (maxpool2d(2), avgpool1d(2), ...): disjoint
+ * windows of k_h rows by one column pair. With the stride a constant,
+ * max pooling's loop over a row's outputs vectorises (pairs deinterleaved,
+ * selects on 32-bit lanes; a scalar select chain per window, value and
+ * index, was slower still); the average, a plain sum, runs window by
+ * window with the pairs unrolled. On the short rows of small images (2 to
+ * 4 outputs) the general tap-by-tap loops were all loop overhead. The
+ * same scan order as they have, so the same results. */
+static bool pool_pairs(const RtWindow *w)
+{
+    return pool_unpadded(w) && w->k_w == 2 && w->stride_w == 2 && w->dil_w == 1 &&
+           w->stride_h == w->k_h && w->dil_h == 1;
+}
+
+/* Output row oh of one plane: tap row ki's pair folded into (y, arg) in
+ * scan order, the pair's first value starting each window. */
+static void maxpool_pairs_row(const RtWindow *w, const float *restrict xp, size_t oh,
+                              float *restrict y, uint32_t *restrict arg)
+{
+    for (size_t ki = 0; ki < w->k_h; ki++) {
+        uint32_t at = (uint32_t)((oh * w->k_h + ki) * w->in_w);
+        const float *restrict row = xp + at;
+        for (size_t ow = 0; ow < w->out_w; ow++) {
+            float a = row[2 * ow], b = row[2 * ow + 1];
+            bool b_takes = (b > a) | (b != b);
+            float v = b_takes ? b : a;
+            uint32_t iv = at + 2 * (uint32_t)ow + (uint32_t)b_takes;
+            if (ki == 0) { /* starts the windows (gcc unswitches the loop on it) */
+                y[ow] = v;
+                arg[ow] = iv;
+                continue;
+            }
+            bool takes = (v > y[ow]) | (v != v);
+            y[ow] = takes ? v : y[ow];
+            arg[ow] = takes ? iv : arg[ow];
+        }
+    }
+}
+
+static void maxpool_pairs(const RtWindow *w, size_t planes, const float *x, float *y,
+                          uint32_t *arg, uint32_t *row_scratch)
+{
+    size_t in = plane_in(w), out = plane_out(w);
+    for (size_t p = 0; p < planes; p++)
+        for (size_t oh = 0; oh < w->out_h; oh++) {
+            size_t o = p * out + oh * w->out_w;
+            maxpool_pairs_row(w, x + p * in, oh, y + o, arg ? arg + o : row_scratch);
+        }
+}
+
+/* Each window's sum in scan order from 0, then the division. */
+static void avgpool_pairs(const RtWindow *w, size_t planes, const float *restrict x,
+                          float *restrict y)
+{
+    size_t in = plane_in(w), in_w = w->in_w;
+    float div = avgpool_divisor(w);
+    for (size_t p = 0, o = 0; p < planes; p++)
+        for (size_t oh = 0; oh < w->out_h; oh++)
+            for (size_t ow = 0; ow < w->out_w; ow++, o++) {
+                const float *restrict src = x + p * in + oh * w->k_h * in_w + 2 * ow;
+                float sum = 0.0f;
+                for (size_t ki = 0; ki < w->k_h; ki++, src += in_w)
+                    sum = sum + src[0] + src[1];
+                y[o] = sum / div;
+            }
+}
+
+/* Disjoint windows: each input value gets one output's dy / divisor. */
+static void avgpool_pairs_backward(const RtWindow *w, size_t planes, const float *restrict dy,
+                                   float *restrict dx)
+{
+    size_t in = plane_in(w), in_w = w->in_w;
+    float div = avgpool_divisor(w);
+    for (size_t p = 0, o = 0; p < planes; p++)
+        for (size_t oh = 0; oh < w->out_h; oh++)
+            for (size_t ow = 0; ow < w->out_w; ow++, o++) {
+                float *restrict dst = dx + p * in + oh * w->k_h * in_w + 2 * ow, g = dy[o] / div;
+                for (size_t ki = 0; ki < w->k_h; ki++, dst += in_w) {
+                    dst[0] += g;
+                    dst[1] += g;
+                }
+            }
+}
+
 void rt_maxpool_forward(const RtWindow *w, size_t rows, const float *x, float *y, uint32_t *arg)
 {
     size_t planes = rows * w->in_c, n = planes * plane_out(w);
     if (pool_unpadded(w) && (arg || w->out_w <= POOL_ROW_SCRATCH)) {
         uint32_t row_scratch[POOL_ROW_SCRATCH];
-        maxpool_unpadded(w, planes, x, y, arg, row_scratch);
+        if (pool_pairs(w))
+            maxpool_pairs(w, planes, x, y, arg, row_scratch);
+        else
+            maxpool_unpadded(w, planes, x, y, arg, row_scratch);
         return;
     }
     fill(y, n, -INFINITY);
@@ -219,14 +316,6 @@ void rt_maxpool_backward(const RtWindow *w, size_t rows, const uint32_t *arg, co
             if (ap[o] != RT_POOL_NO_ARG)
                 dxp[ap[o]] += dyp[o];
     }
-}
-
-/* count_include_pad with ceil_mode false: every window lies within the
- * padded input, so PyTorch's divisor is the whole kernel. It divides the
- * sum (not multiplies by a reciprocal); so do we. */
-static float avgpool_divisor(const RtWindow *w)
-{
-    return (float)(w->k_h * w->k_w);
 }
 
 static void sum_tap(const RtWindow *w, size_t planes, const PoolTap *t, void *ctx)
@@ -262,6 +351,10 @@ void rt_avgpool_forward(const RtWindow *w, size_t rows, const float *x, float *y
 {
     size_t planes = rows * w->in_c, n = planes * plane_out(w);
     float div = avgpool_divisor(w);
+    if (pool_pairs(w)) {
+        avgpool_pairs(w, planes, x, y);
+        return;
+    }
     if (pool_unpadded(w)) {
         avgpool_unpadded(w, planes, x, y);
         return;
@@ -306,6 +399,10 @@ void rt_avgpool_backward(const RtWindow *w, size_t rows, const float *dy, float 
     size_t planes = rows * w->in_c;
     if (!dx_add)
         memset(dx, 0, planes * plane_in(w) * sizeof(float));
+    if (pool_pairs(w)) {
+        avgpool_pairs_backward(w, planes, dy, dx);
+        return;
+    }
     if (pool_unpadded(w)) {
         avgpool_unpadded_backward(w, planes, dy, dx);
         return;

@@ -28,7 +28,7 @@ int seq_predict(const float in[SEQ_IN]);
 
 /* wide: weight [2][9][2]: nn.Conv1d's [2][2][9] with the output channels last; bias */
 static const float seq_wide_weight_t[2][9][2] = {{
-    {0.021902181f, 0.0901856f},
+    {0.02190218f, 0.090185605f},
     {0.18737368f, 0.09786998f},
     {-0.16695225f, 0.1350466f},
     {0.20680065f, 0.04759521f},
@@ -36,7 +36,7 @@ static const float seq_wide_weight_t[2][9][2] = {{
     {-0.18190604f, -0.19451752f},
     {-0.047143877f, 0.12916507f},
     {0.1902479f, 0.08197252f},
-    {-0.09193231f, -0.20065445f}},
+    {-0.09193231f, -0.20065443f}},
     {
     {0.07378849f, -0.075271964f},
     {-0.08337772f, -0.14400823f},
@@ -48,7 +48,7 @@ static const float seq_wide_weight_t[2][9][2] = {{
     {0.17146502f, 0.05296173f},
     {0.13880548f, 0.19082107f}}};
 static const float seq_wide_bias[2] = {
-    -0.038616773f, 0.026241574f
+    -0.038616776f, 0.026241574f
 };
 
 /* c1: weight [2][3][3]: nn.Conv1d's [3][2][3] with the output channels last; bias */

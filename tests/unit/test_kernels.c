@@ -268,7 +268,7 @@ static void check_conv_case_keep(const ConvCase *cc, size_t rows, bool exact, bo
     cr_assert(!kept || nkeep > 0, "[%s] a test case too large to keep", name);
 
     ref_conv_forward(&w, rows, dxd, dwd, dbd, yref);
-    rt_conv_forward(&w, rows, x, wt, b, y, work, keep, exact);
+    rt_conv_forward(&w, rows, x, wt, b, y, work, keep, exact, false);
     expect_close("conv y", name, y, NULL, yref, ny, rel);
 
     ref_conv_backward(&w, rows, dxd, dwd, dyd, gw, gb, gx);
@@ -276,18 +276,18 @@ static void check_conv_case_keep(const ConvCase *cc, size_t rows, bool exact, bo
     float *dw0 = frand(rng, nw), *db0 = frand(rng, nc), *dx0 = frand(rng, nx);
     float *dw = malloc(nw * sizeof *dw), *db = malloc(nc * sizeof *db), *dx = malloc(nx * sizeof *dx);
     memcpy(dw, dw0, nw * sizeof *dw), memcpy(db, db0, nc * sizeof *db), memcpy(dx, dx0, nx * sizeof *dx);
-    rt_conv_backward(&w, rows, x, wt, dy, dw, db, dx, true, work, keep);
+    rt_conv_backward(&w, rows, x, wt, dy, NULL, dw, db, dx, true, work, keep);
     expect_close("conv dw (added)", name, dw, dw0, gw, nw, rel);
     expect_close("conv db (added)", name, db, db0, gb, nc, rel);
     expect_close("conv dx (added)", name, dx, dx0, gx, nx, rel);
     /* dx written over NaN, no parameter gradients (frozen) */
     for (size_t i = 0; i < nx; i++)
         dx[i] = NAN;
-    rt_conv_backward(&w, rows, x, wt, dy, NULL, NULL, dx, false, work, keep);
+    rt_conv_backward(&w, rows, x, wt, dy, NULL, NULL, NULL, dx, false, work, keep);
     expect_close("conv dx (written)", name, dx, NULL, gx, nx, rel);
     /* parameters only: dx NULL */
     memset(dw, 0, nw * sizeof *dw), memset(db, 0, nc * sizeof *db);
-    rt_conv_backward(&w, rows, x, wt, dy, dw, db, NULL, false, work, keep);
+    rt_conv_backward(&w, rows, x, wt, dy, NULL, dw, db, NULL, false, work, keep);
     expect_close("conv dw (no dx)", name, dw, NULL, gw, nw, rel);
     expect_close("conv db (no dx)", name, db, NULL, gb, nc, rel);
 
@@ -337,10 +337,10 @@ Test(kernels, conv_exact_is_reproducible)
     float *x = frand(&rng, nx), *wt = frand(&rng, conv_wsize(&w)), *b = frand(&rng, w.out_c);
     float *work = malloc(rt_conv_workspace(&w, 2) * sizeof *work);
     float *y1 = malloc(ny * sizeof *y1), *y2 = malloc(ny * sizeof *y2);
-    rt_conv_forward(&w, 2, x, wt, b, y1, work, NULL, true);
-    rt_conv_forward(&w, 2, x, wt, b, y2, work, NULL, true);
+    rt_conv_forward(&w, 2, x, wt, b, y1, work, NULL, true, false);
+    rt_conv_forward(&w, 2, x, wt, b, y2, work, NULL, true, false);
     cr_assert_eq(memcmp(y1, y2, ny * sizeof *y1), 0);
-    rt_conv_forward(&w, 2, x, wt, b, y2, work, NULL, false);
+    rt_conv_forward(&w, 2, x, wt, b, y2, work, NULL, false, false);
     cr_assert_eq(memcmp(y1, y2, ny * sizeof *y1), 0);
     free(x), free(wt), free(b), free(work), free(y1), free(y2);
 }
@@ -364,9 +364,9 @@ Test(kernels, conv_chunks)
     float *x = frand(&rng, nx), *wt = frand(&rng, conv_wsize(&w)), *b = frand(&rng, w.out_c);
     float *work = malloc(rt_conv_workspace(&w, 5) * sizeof *work);
     float *y = malloc(ny * sizeof *y), *y1 = malloc(ny1 * sizeof *y1);
-    rt_conv_forward(&w, 5, x, wt, b, y, work, NULL, true);
+    rt_conv_forward(&w, 5, x, wt, b, y, work, NULL, true, false);
     for (size_t r = 0; r < 5; r++) {
-        rt_conv_forward(&w, 1, x + r * win_in(&w, 1), wt, b, y1, work, NULL, true);
+        rt_conv_forward(&w, 1, x + r * win_in(&w, 1), wt, b, y1, work, NULL, true, false);
         cr_assert_eq(memcmp(y + r * ny1, y1, ny1 * sizeof *y1), 0, "sample %zu", r);
     }
     free(x), free(wt), free(b), free(work), free(y), free(y1);
@@ -377,12 +377,14 @@ Test(kernels, conv_workspace_size)
     RtWindow w = conv_window(&conv_cases[0]);
     size_t ohw = w.out_h * w.out_w, k = 4 * 3 * 2;
     /* col, dcol and the product's output for the whole batch of 7 (rows
-     * padded by 16 floats), and one sample's gather table and scatter list */
-    cr_assert_eq(rt_conv_workspace(&w, 7), (7 * ohw + 16) * (2 * k + w.out_c) + 3 * k * ohw);
-    /* rows of 16 and more need no gather table */
-    RtWindow wide = conv_window(&conv_cases[CONV_CASES - 3]);
-    size_t wohw = wide.out_h * wide.out_w, wk = 3 * 3 * 3;
-    cr_assert_eq(rt_conv_workspace(&wide, 7), (7 * wohw + 16) * (2 * wk + wide.out_c));
+     * padded by 16 floats), and the batch's input with its padding (1, 2) */
+    cr_assert_eq(rt_conv_workspace(&w, 7),
+                 (7 * ohw + 16) * (2 * k + w.out_c) + 7 * 4 * (7 + 2) * (6 + 4));
+    /* without padding no copy */
+    RtWindow pw = conv_window(&conv_cases[7]);
+    cr_assert_eq(pw.pad_h + pw.pad_w, 0);
+    size_t pohw = pw.out_h * pw.out_w, pk = 3;
+    cr_assert_eq(rt_conv_workspace(&pw, 7), (7 * pohw + 16) * (2 * pk + pw.out_c));
 }
 
 /* ---- pooling ------------------------------------------------------------ */
@@ -403,6 +405,10 @@ static const PoolCase pool_cases[] = {
     {"3x3 stride 2 pad 1", 3, 7, 8, 3, 3, 2, 2, 1, 1, 1, 1},
     {"2x3 stride (1,2) pad (1,1)", 2, 5, 9, 2, 3, 1, 2, 1, 1, 1, 1},
     {"2x2 stride 2", 2, 6, 7, 2, 2, 2, 2, 0, 0, 1, 1},
+    /* column pairs at stride 2 (rt_*pool_* take a vectorised path) */
+    {"2x2 stride 2 on 8x8", 3, 8, 8, 2, 2, 2, 2, 0, 0, 1, 1},
+    {"3x2 stride (3,2) on 7x9", 2, 7, 9, 3, 2, 3, 2, 0, 0, 1, 1},
+    {"1d k2 stride 2 on 9", 2, 1, 9, 1, 2, 1, 2, 0, 0, 1, 1},
     {"3x3 stride 1 pad 1 dil 2", 2, 5, 6, 3, 3, 1, 1, 1, 1, 2, 2},
     {"3x2 stride (3,1) pad (1,1) dil (1,2)", 2, 8, 6, 3, 2, 3, 1, 1, 1, 1, 2},
     {"1d k3 stride 2 pad 1", 4, 1, 10, 1, 3, 1, 2, 0, 1, 1, 1},
@@ -657,7 +663,7 @@ Test(kernels, batchnorm_train_forward)
         double *xd = dcopy(x, n), *wd = dcopy(wt, c), *bd = dcopy(b, c), *rmd = dcopy(rm, c), *rvd = dcopy(rv, c);
         double *yref = dzeros(n), *sref = dzeros(2 * c);
         ref_bn_train(&bn, bc->rows, xd, wd, bd, yref, sref, rmd, rvd);
-        rt_batchnorm_train_forward(&bn, bc->rows, x, wt, b, rm, rv, y, saved);
+        rt_batchnorm_train_forward(&bn, bc->rows, x, wt, b, rm, rv, y, saved, false);
         expect_close("bn y", bc->name, y, NULL, yref, n, 1e-6);
         expect_close("bn mean", bc->name, saved, NULL, sref, c, 1e-6);
         expect_close("bn invstd", bc->name, saved + c, NULL, sref + c, c, 1e-6);
@@ -668,7 +674,7 @@ Test(kernels, batchnorm_train_forward)
         for (size_t i = 0; i < c; i++)
             ones[i] = 1.0;
         ref_bn_train(&bn, bc->rows, xd, ones, zeros, yref, NULL, NULL, NULL);
-        rt_batchnorm_train_forward(&bn, bc->rows, x, NULL, NULL, NULL, NULL, y, saved);
+        rt_batchnorm_train_forward(&bn, bc->rows, x, NULL, NULL, NULL, NULL, y, saved, false);
         expect_close("bn y (no affine)", bc->name, y, NULL, yref, n, 1e-6);
         free(x), free(wt), free(b), free(rm), free(rv), free(y), free(saved), free(xd), free(wd);
         free(bd), free(rmd), free(rvd), free(yref), free(sref), free(ones), free(zeros);
@@ -690,7 +696,7 @@ Test(kernels, batchnorm_eval_forward)
         size_t ch = (i / 4) % 3;
         yref[i] = ((double)x[i] - rm[ch]) / sqrt((double)rv[ch] + (double)bn.eps) * wt[ch] + b[ch];
     }
-    rt_batchnorm_eval_forward(&bn, rows, x, wt, b, rm, rv, y);
+    rt_batchnorm_eval_forward(&bn, rows, x, wt, b, rm, rv, y, false);
     expect_close("bn eval y", "", y, NULL, yref, n, 1e-6);
     free(x), free(wt), free(b), free(rm), free(rv), free(y), free(yref);
 }
@@ -736,23 +742,123 @@ Test(kernels, batchnorm_backward_is_finite_differences)
                 params[p][i] = v;
                 grads[p][i] = (lp - lm) / (2 * h);
             }
-        rt_batchnorm_train_forward(&bn, bc->rows, x, wt, b, NULL, NULL, y, saved);
+        rt_batchnorm_train_forward(&bn, bc->rows, x, wt, b, NULL, NULL, y, saved, false);
         float *dw0 = frand(&rng, c), *db0 = frand(&rng, c), *dx0 = frand(&rng, n);
         float *dw = malloc(c * sizeof *dw), *db = malloc(c * sizeof *db), *dx = malloc(n * sizeof *dx);
         memcpy(dw, dw0, c * sizeof *dw), memcpy(db, db0, c * sizeof *db), memcpy(dx, dx0, n * sizeof *dx);
-        rt_batchnorm_backward(&bn, bc->rows, x, wt, saved, dy, dw, db, dx, true);
+        rt_batchnorm_backward(&bn, bc->rows, x, wt, saved, dy, NULL, dw, db, dx, true);
         expect_close("bn dweight (added)", bc->name, dw, dw0, gw, c, 1e-5);
         expect_close("bn dbias (added)", bc->name, db, db0, gb, c, 1e-5);
         expect_close("bn dx (added)", bc->name, dx, dx0, gx, n, 1e-5);
         for (size_t i = 0; i < n; i++)
             dx[i] = NAN;
-        rt_batchnorm_backward(&bn, bc->rows, x, wt, saved, dy, NULL, NULL, dx, false);
+        rt_batchnorm_backward(&bn, bc->rows, x, wt, saved, dy, NULL, NULL, NULL, dx, false);
         expect_close("bn dx (written)", bc->name, dx, NULL, gx, n, 1e-5);
         memset(dw, 0, c * sizeof *dw);
-        rt_batchnorm_backward(&bn, bc->rows, x, wt, saved, dy, dw, NULL, NULL, false);
+        rt_batchnorm_backward(&bn, bc->rows, x, wt, saved, dy, NULL, dw, NULL, NULL, false);
         expect_close("bn dweight (no dx)", bc->name, dw, NULL, gw, c, 1e-5);
         free(x), free(wt), free(b), free(dy), free(y), free(saved), free(xd), free(wd), free(bd);
         free(rd), free(yd), free(gx), free(gw), free(gb), free(dw0), free(db0), free(dx0);
         free(dw), free(db), free(dx);
+    }
+}
+
+/* ---- a relu folded into conv and batchnorm (RtOpArgs.relu_out) ----------- */
+
+/* relu's forward and backward as the relu op has them (y > 0 where x > 0). */
+static float *relu_of(const float *y, size_t n)
+{
+    float *r = malloc(n * sizeof *r);
+    for (size_t i = 0; i < n; i++)
+        r[i] = y[i] > 0.0f ? y[i] : 0.0f;
+    return r;
+}
+
+static float *relu_masked(const float *dy, const float *relu_y, size_t n)
+{
+    float *g = malloc(n * sizeof *g);
+    for (size_t i = 0; i < n; i++)
+        g[i] = relu_y[i] > 0.0f ? dy[i] : 0.0f;
+    return g;
+}
+
+static void expect_same(const char *what, const char *name, const float *got, const float *want,
+                        size_t n)
+{
+    cr_assert_eq(memcmp(got, want, n * sizeof *got), 0, "%s [%s]: not the same bits", what, name);
+}
+
+/* The folded kernel gives exactly the bits of the kernel and then the relu
+ * op: forward relu(y); backward the gradients of the masked dy. */
+static void check_conv_relu(const ConvCase *cc, size_t rows, RtRng *rng)
+{
+    RtWindow w = conv_window(cc);
+    size_t nx = win_in(&w, rows), ny = win_out(&w, rows), nw = conv_wsize(&w), nc = w.out_c;
+    float *x = frand(rng, nx), *wt = frand(rng, nw), *b = cc->bias ? frand(rng, nc) : NULL;
+    float *dy = frand(rng, ny), *work = ffill(rt_conv_workspace(&w, rows), NAN);
+    float *y = ffill(ny, NAN), *yr = ffill(ny, NAN);
+    for (int exact = 0; exact < 2; exact++) {
+        rt_conv_forward(&w, rows, x, wt, b, y, work, NULL, exact, false);
+        rt_conv_forward(&w, rows, x, wt, b, yr, work, NULL, exact, true);
+        float *want = relu_of(y, ny);
+        expect_same("conv relu y", cc->name, yr, want, ny);
+        free(want);
+    }
+    float *g = relu_masked(dy, yr, ny);
+    float *dw[2], *db[2], *dx[2];
+    for (int k = 0; k < 2; k++) {
+        dw[k] = ffill(nw, 0.5f), db[k] = ffill(nc, 0.5f), dx[k] = ffill(nx, 0.5f);
+        rt_conv_backward(&w, rows, x, wt, k ? dy : g, k ? yr : NULL, dw[k], b ? db[k] : NULL, dx[k],
+                         true, work, NULL);
+    }
+    expect_same("conv relu dw", cc->name, dw[1], dw[0], nw);
+    expect_same("conv relu db", cc->name, db[1], db[0], nc);
+    expect_same("conv relu dx", cc->name, dx[1], dx[0], nx);
+    for (int k = 0; k < 2; k++)
+        free(dw[k]), free(db[k]), free(dx[k]);
+    free(x), free(wt), free(b), free(dy), free(work), free(y), free(yr), free(g);
+}
+
+Test(kernels, conv_with_relu_folded)
+{
+    RtRng rng;
+    rt_rng_seed(&rng, 11, 0);
+    for (size_t ci = 0; ci < CONV_CASES; ci++)
+        check_conv_relu(&conv_cases[ci], CONV_ROWS, &rng);
+}
+
+Test(kernels, batchnorm_with_relu_folded)
+{
+    RtRng rng;
+    rt_rng_seed(&rng, 12, 0);
+    for (size_t k = 0; k < BN_CASES; k++) {
+        const BnCase *bc = &bn_cases[k];
+        RtBatchnorm bn = {bc->c, bc->spatial, 0.1f, 1e-5f};
+        size_t n = bc->rows * bc->c * bc->spatial, c = bc->c;
+        float *x = frand(&rng, n), *wt = frand(&rng, c), *b = frand(&rng, c), *dy = frand(&rng, n);
+        float *rm = frand(&rng, c), *rv = frand(&rng, c), *saved = ffill(2 * c, NAN);
+        float *y = ffill(n, NAN), *yr = ffill(n, NAN);
+        rt_batchnorm_eval_forward(&bn, bc->rows, x, wt, b, rm, rv, y, false);
+        rt_batchnorm_eval_forward(&bn, bc->rows, x, wt, b, rm, rv, yr, true);
+        float *want = relu_of(y, n);
+        expect_same("bn eval relu y", bc->name, yr, want, n);
+        free(want);
+        rt_batchnorm_train_forward(&bn, bc->rows, x, wt, b, NULL, NULL, y, saved, false);
+        rt_batchnorm_train_forward(&bn, bc->rows, x, wt, b, NULL, NULL, yr, saved, true);
+        want = relu_of(y, n);
+        expect_same("bn train relu y", bc->name, yr, want, n);
+        free(want);
+        float *g = relu_masked(dy, yr, n), *dw[2], *db[2], *dx[2];
+        for (int i = 0; i < 2; i++) {
+            dw[i] = ffill(c, 0.5f), db[i] = ffill(c, 0.5f), dx[i] = ffill(n, 0.5f);
+            rt_batchnorm_backward(&bn, bc->rows, x, wt, saved, i ? dy : g, i ? yr : NULL, dw[i],
+                                  db[i], dx[i], true);
+        }
+        expect_same("bn relu dweight", bc->name, dw[1], dw[0], c);
+        expect_same("bn relu dbias", bc->name, db[1], db[0], c);
+        expect_same("bn relu dx", bc->name, dx[1], dx[0], n);
+        for (int i = 0; i < 2; i++)
+            free(dw[i]), free(db[i]), free(dx[i]);
+        free(x), free(wt), free(b), free(dy), free(rm), free(rv), free(saved), free(y), free(yr), free(g);
     }
 }

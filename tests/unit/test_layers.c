@@ -178,3 +178,43 @@ Test(layers, evaluation_plans_reuse_buffers_by_liveness)
     rt_session_free(s);
     run_end(&run);
 }
+
+/* A training plan folds a relu into the conv or batchnorm before it only
+ * where that op has no other reader (RtPlan.folded); either way the
+ * gradients are the finite differences'. */
+Test(layers, relu_folds_into_a_conv_or_batchnorm_it_alone_reads)
+{
+    Run run;
+    IrProgram *prog = run_compile(&run, "model M {\n  input [2, 5, 5]\n"
+                                        "  a: conv2d(2, kernel = 1)\n  r: relu\n"
+                                        "  b: conv2d(2, kernel = 1, from = a), relu\n"
+                                        "  s: add(r, b)\n  n: batchnorm, relu\n"
+                                        "  flatten\n  out: dense 2\n}\n");
+    cr_assert_not_null(prog, "%s", run_output(&run));
+    const IrModel *ir = &prog->models[0];
+    RtOptions opt = {.quiet = true};
+    RtSession *s = rt_session_new(prog, &opt, &run.diag);
+    IrOptimizer sgd = {.kind = OPTIM_SGD};
+    RtPlan pl;
+    cr_assert(rt_plan_init(&pl, &s->models[0], 4, NULL, &sgd, -1, &run.diag));
+    size_t folds = 0;
+    for (size_t i = 1; i < ir->n_nodes; i++) {
+        const IrNode *n = &ir->nodes[i];
+        bool want = n->op == OP_RELU && ir->nodes[n->inputs[0]].op != OP_ADD &&
+                    strcmp(ir->nodes[n->inputs[0]].name, "a") != 0; /* a has two readers */
+        cr_expect_eq(pl.folded[i] != 0, want, "node %zu (%s)", i, n->name);
+        if (pl.folded[i]) {
+            cr_expect_eq(pl.folded[i], n->inputs[0]);
+            cr_expect_eq(pl.y[i], pl.y[n->inputs[0]]);
+            folds++;
+        }
+    }
+    cr_expect_eq(folds, 2, "b's relu and n's relu fold");
+    rt_plan_free(&pl);
+    /* an evaluation plan runs every node */
+    cr_assert(rt_plan_init(&pl, &s->models[0], 4, NULL, NULL, -1, &run.diag));
+    cr_expect_null(pl.folded);
+    rt_plan_free(&pl);
+    rt_session_free(s);
+    check_program(&run, prog, OP_RELU);
+}
