@@ -55,6 +55,14 @@ absent=$(for o in $optims; do
         grep "optimizer.nn" "$root/editors/vscode/syntaxes/nn.tmLanguage.json" | grep -q "$o" || echo "vscode:$o"
 done)
 [ -n "$optims" ] && [ -z "$absent" ] && ok || bad "editors lack optimizers: ${absent:-(none found in src/ir/optim.c)}"
+# ... and every schedule (step is highlighted as the activation it also is).
+scheds=$(grep -o '\[SCHED_[A-Z0-9_]*\] *= *{"[a-z0-9_]*"' "$root/src/ir/optim.c" | sed 's/.*"\(.*\)"/\1/')
+absent=$(for o in $scheds; do
+    grep -q "^syn keyword nn\(Schedule\|Activation\) .*\<$o\>" "$root/editors/vim/syntax/nn.vim" || echo "vim:$o"
+    grep -E "(schedule|activation)\.nn" "$root/editors/vscode/syntaxes/nn.tmLanguage.json" | grep -q "\b$o\b" ||
+        echo "vscode:$o"
+done)
+[ -n "$scheds" ] && [ -z "$absent" ] && ok || bad "editors lack schedules: ${absent:-(none found in src/ir/optim.c)}"
 if command -v vim >/dev/null 2>&1; then
     out=$(mktemp)
     NN_VIM_OUT=$out vim -Nu NONE -i NONE -es -S "$here/vim_check.vim" </dev/null >/dev/null 2>&1

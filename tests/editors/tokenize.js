@@ -51,7 +51,8 @@ const WORDS = {
                                      'silu', 'elu', 'softplus', 'hardswish', 'hardsigmoid',
                                      'softmax', 'identity'],
   'support.constant.loss.nn': ['bce', 'mse', 'cross_entropy', 'bce_logits', 'l1', 'huber'],
-  'support.function.optimizer.nn': ['sgd', 'adam', 'rmsprop'],
+  'support.function.optimizer.nn': ['sgd', 'adam', 'adamw', 'rmsprop'],
+  'support.function.schedule.nn': ['constant', 'exponential', 'cosine'],
   'support.constant.nn': ['last', 'first', 'minmax', 'standard'],
 };
 const PUNCT = {

@@ -17,7 +17,9 @@ syn keyword nnBoolean     true false
 syn keyword nnLayer       dense dropout conv1d conv2d maxpool1d maxpool2d avgpool1d avgpool2d global_avgpool global_maxpool flatten batchnorm add concat
 syn keyword nnActivation  step sigmoid tanh relu leaky_relu gelu silu elu softplus hardswish hardsigmoid softmax identity
 syn keyword nnLoss        bce mse cross_entropy bce_logits l1 huber
-syn keyword nnOptimizer   sgd adam rmsprop
+syn keyword nnOptimizer   sgd adam adamw rmsprop
+" schedules; `step` is also an activation and highlighted as one
+syn keyword nnSchedule    constant exponential cosine
 syn keyword nnConstant    last first minmax standard
 
 " `name:` at the start of a layer line; `key =` of a property or argument.
@@ -45,6 +47,7 @@ hi def link nnLayer       Type
 hi def link nnActivation  Function
 hi def link nnLoss        Constant
 hi def link nnOptimizer   Function
+hi def link nnSchedule    Function
 hi def link nnConstant    Constant
 hi def link nnLabel       Label
 hi def link nnProperty    Identifier
