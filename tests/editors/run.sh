@@ -59,8 +59,9 @@ done)
 scheds=$(grep -o '\[SCHED_[A-Z0-9_]*\] *= *{"[a-z0-9_]*"' "$root/src/ir/optim.c" | sed 's/.*"\(.*\)"/\1/')
 absent=$(for o in $scheds; do
     grep -q "^syn keyword nn\(Schedule\|Activation\) .*\<$o\>" "$root/editors/vim/syntax/nn.vim" || echo "vim:$o"
-    grep -E "(schedule|activation)\.nn" "$root/editors/vscode/syntaxes/nn.tmLanguage.json" | grep -q "\b$o\b" ||
-        echo "vscode:$o"
+    grep -A1 '"match"' "$root/editors/vscode/syntaxes/nn.tmLanguage.json" | tr -d '\n' |
+        grep -oE '"match": "[^"]*\b'"$o"'\b[^"]*",? *"name": "support\.function\.(schedule|activation)\.nn"' \
+        >/dev/null || echo "vscode:$o"
 done)
 [ -n "$scheds" ] && [ -z "$absent" ] && ok || bad "editors lack schedules: ${absent:-(none found in src/ir/optim.c)}"
 if command -v vim >/dev/null 2>&1; then
