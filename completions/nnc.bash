@@ -22,11 +22,11 @@ _nnc()
         --seed | --epochs | --model | --prefix) COMPREPLY=(); return ;;
         --target) COMPREPLY=($(compgen -W "c onnx pytorch" -- "$cur")); return ;;
         --weights | --save) _nnc_files '*.safetensors'; return ;;
-        --plot) local IFS=$'\n'; COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --plot | --checkpoint | --resume) local IFS=$'\n'; COMPREPLY=($(compgen -d -- "$cur")); return ;;
         -o | --output | --header) local IFS=$'\n'; COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     case $cmd in
-        run) flags="--seed --epochs --quiet -q --weights --save --model --plot --json --verbose" ;;
+        run) flags="--seed --epochs --quiet -q --weights --save --model --plot --json --verbose --checkpoint --resume" ;;
         check) flags="" ;;
         emit) flags="-o --output --target --weights --model --prefix --header --main --raw-input --keep-batchnorm --seed --epochs" ;;
         fmt) flags="-w --check -" ;;
