@@ -143,6 +143,7 @@ test: all $(BUILD)/unit-tests
 	NNC=$(abspath $(BUILD)/nnc) ./tests/editors/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/install.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/weights.sh
+	NNC=$(abspath $(BUILD)/nnc) ./tests/checkpoint.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/symbols.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/lsp/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/lsp/nvim.sh
@@ -164,6 +165,7 @@ test-asan:
 	ASAN_OPTIONS=detect_leaks=1 build-asan/unit-tests --jobs 2
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/golden/run.sh
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/examples.sh
+	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/checkpoint.sh
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/fmt.sh
 	NNC=$(abspath build-asan/nnc) ASAN_OPTIONS=detect_leaks=1 ./tests/lsp/run.sh
 

@@ -306,6 +306,9 @@ value
     | TRUE                  { $$ = ast_new_value(PS(), AST_BOOL, @1); NEED($$); $$->boolean = true; }
     | FALSE                 { $$ = ast_new_value(PS(), AST_BOOL, @1); NEED($$); }
     | IDENT                 { $$ = ast_new_value(PS(), AST_IDENT, @1); NEED($$); $$->text = $1; }
+    /* `validate = digits.valid`: a part of a split dataset. */
+    | IDENT '.' IDENT       { $$ = ast_new_ref_value(PS(), (AstRef){$1, @1, $3, @3}); NEED($$); }
+    | IDENT '.' TRAIN       { $$ = ast_new_ref_value(PS(), (AstRef){$1, @1, "train", @3}); NEED($$); }
     /* `from = input`: the keyword names the input layer as a value. */
     | INPUT                 { $$ = ast_new_value(PS(), AST_IDENT, @1); NEED($$); $$->text = "input"; }
     | IDENT '(' args ')'

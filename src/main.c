@@ -40,6 +40,10 @@ static const char usage_text[] =
     "      --model NAME      the model --weights/--save apply to (default: the\n"
     "                        last trained or evaluated model)\n"
     "      --plot DIR        write SVG plots (loss curves, decision regions)\n"
+    "      --checkpoint DIR  after every epoch, write the weights and the whole\n"
+    "                        training state to DIR/train-K.safetensors\n"
+    "      --resume DIR      continue each training from its checkpoint in DIR\n"
+    "                        as if never interrupted (and keep checkpointing)\n"
     "      --json            print one JSON document instead of the report\n"
     "      --verbose         at the end, say on stderr which path the large\n"
     "                        matrix products took (OpenBLAS or portable loops)\n"
@@ -130,6 +134,8 @@ static const Flag flags[] = {
     {"--model", NULL, F_STRING, FOR_RUN | FOR_EMIT, CLI_FIELD(model)},
     {"--save", NULL, F_STRING, FOR_RUN, CLI_FIELD(save)},
     {"--plot", NULL, F_STRING, FOR_RUN, CLI_FIELD(rt.plot_dir)},
+    {"--checkpoint", NULL, F_STRING, FOR_RUN, CLI_FIELD(rt.checkpoint_dir)},
+    {"--resume", NULL, F_STRING, FOR_RUN, CLI_FIELD(rt.resume_dir)},
     {"-o", "--output", F_STRING, FOR_EMIT | FOR_PLOT, CLI_FIELD(out)},
     {"--prefix", NULL, F_STRING, FOR_EMIT, CLI_FIELD(prefix)},
     {"--header", NULL, F_STRING, FOR_EMIT, CLI_FIELD(header)},
@@ -271,12 +277,39 @@ static bool probe_outputs(const Cli *cli, Diag *d)
         ok &= atomic_probe(d, cli->header);
     if (cli->rt.plot_dir)
         ok &= dir_prepare(d, cli->rt.plot_dir);
+    if (cli->rt.checkpoint_dir)
+        ok &= dir_prepare(d, cli->rt.checkpoint_dir);
     return ok;
 }
 
-static int run_program(const IrProgram *prog, const Cli *cli, Diag *d)
+/* --resume DIR continues in DIR unless --checkpoint says elsewhere; it
+ * needs DIR to exist, and it decides the starting weights itself. */
+static bool resume_options(Cli *cli, Diag *d)
+{
+    const char *dir = cli->rt.resume_dir;
+    if (!dir)
+        return true;
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        diag_error(d, loc_none(), "--resume %s: no such folder of checkpoints", dir);
+        return false;
+    }
+    if (cli->weights) {
+        diag_error(d, loc_none(), "--resume and --weights both choose the starting weights; "
+                   "give one");
+        return false;
+    }
+    if (!cli->rt.checkpoint_dir)
+        cli->rt.checkpoint_dir = dir;
+    return true;
+}
+
+static int run_program(const IrProgram *prog, const Cli *given, Diag *d)
 {
     size_t model = 0;
+    Cli resolved = *given, *cli = &resolved;
+    if (!resume_options(cli, d))
+        return EXIT_USER;
     bool needs_model = cli->weights || cli->save;
     if (needs_model && !choose_model(prog, cli->model, d, &model))
         return EXIT_USER;

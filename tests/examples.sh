@@ -72,6 +72,15 @@ expect digits_cnn.nn "the summary shows shapes and parameter counts" "# [16, 8, 
 expect_accuracy digits_res.nn digits.test 96 "a skip connection: add(stem, b)"
 expect_accuracy two_towers.nn digits.test 95 "two branches: from = stem, concat"
 expect_accuracy waves.nn waves.test 95 "a conv1d network over sequences"
+expect overfit.nn "overfitting shows in the validation loss, and its cures" \
+    "lowest validation loss" "memorizer keeps the last epoch's weights" \
+    "decayed keeps the weights of the run with weight_decay" \
+    "early stop at epoch" "stopped keeps its weights"
+# The memorizer's validation loss at its last epoch is above its best one.
+awk '/^lowest validation loss/ && !seen { best = $4; seen = 1 }
+     /^epoch 200\/200/ && !last { last = $7 }
+     END { exit !(seen && last > best * 1.1) }' "$out" && ok ||
+    bad "overfit.nn: the memorizer's validation loss does not rise above its minimum"
 # The sequence dataset is generated: the committed script still writes it.
 waves_tmp=$(mktemp)
 python3 data/gen_waves.py "$waves_tmp"

@@ -1,6 +1,6 @@
 """Keeps docs/tutorial.md truthful: every code block that starts with a line
 `$ build/nnc run examples/X.nn` must contain exactly what that command
-prints. `--check` reports stale blocks (exit 1); without it, the blocks are
+prints (also with flags or piped through grep, for an excerpt). `--check` reports stale blocks (exit 1); without it, the blocks are
 rewritten from real runs. A block right after the line VARIES is refreshed
 but not checked: its numbers depend on the BLAS build (large products go to
 OpenBLAS, whose summation order differs by CPU). Run from the repository root."""
@@ -10,12 +10,16 @@ import sys
 
 DOC = "docs/tutorial.md"
 VARIES = "<!-- output varies with the BLAS build -->"
-BLOCK = re.compile(r"(" + re.escape(VARIES) + r"\n)?```\n\$ (build/nnc run (examples/[\w./-]+\.nn))\n(.*?)```", re.S)
+BLOCK = re.compile(r"(" + re.escape(VARIES) + r"\n)?```\n\$ (build/nnc run (examples/[\w./-]+\.nn)(?: -q)?(?: \| grep [^\n]*)?)\n(.*?)```", re.S)
 
 
 def real_output(command):
-    args = command.split()
-    run = subprocess.run(args, capture_output=True, text=True)
+    """What the command prints; a command with flags or a pipe (an excerpt:
+    `build/nnc run examples/x.nn -q | grep -E '...'`) runs in the shell."""
+    if command.endswith(".nn"):
+        run = subprocess.run(command.split(), capture_output=True, text=True)
+    else:
+        run = subprocess.run(command, shell=True, capture_output=True, text=True)
     return run.stdout + run.stderr
 
 

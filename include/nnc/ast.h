@@ -23,6 +23,13 @@ typedef enum AstValueKind {
 typedef struct AstValue AstValue;
 typedef struct AstArg AstArg;
 
+typedef struct AstRef {
+    const char *name;
+    Loc loc;
+    const char *part;   /* "train", "test", ... or NULL */
+    Loc part_loc;
+} AstRef;
+
 struct AstValue {
     AstValueKind kind;
     Loc loc;            /* the token; '[' for a list; the callee for a call */
@@ -30,6 +37,8 @@ struct AstValue {
     bool is_integer;    /* AST_NUMBER written without '.' or exponent */
     bool boolean;       /* AST_BOOL */
     const char *text;   /* string contents, identifier, or callee name */
+    AstRef ref;         /* AST_IDENT written NAME.PART (validate = digits.valid):
+                         * text is "NAME.PART", ref.part is non-NULL */
     AstValue *items;    /* AST_LIST elements */
     AstArg *args;       /* AST_CALL arguments */
     size_t n;           /* number of items or args */
@@ -82,12 +91,6 @@ typedef struct AstLayer {
 typedef enum AstDeclKind { DECL_DATASET, DECL_MODEL, DECL_TRAIN, DECL_EVALUATE } AstDeclKind;
 
 /* `xor` or `digits.test`: a dataset, or one part of a split dataset. */
-typedef struct AstRef {
-    const char *name;
-    Loc loc;
-    const char *part;   /* "train", "test", ... or NULL */
-    Loc part_loc;
-} AstRef;
 
 typedef struct AstDecl {
     AstDeclKind kind;

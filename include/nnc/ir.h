@@ -253,8 +253,8 @@ void ir_model_summary(FILE *out, const IrModel *m);
 
 /* How a declared dataset is built, for emitters that rebuild it elsewhere
  * (--target pytorch): the raw values or the CSV file, then scale, split and
- * normalize in lower_data.c's order. Shared by NAME, NAME.train, NAME.test. */
-typedef enum DataPart { DATA_WHOLE, DATA_TRAIN, DATA_TEST } DataPart;
+ * normalize in lower_data.c's order. Shared by NAME and its parts. */
+typedef enum DataPart { DATA_WHOLE, DATA_TRAIN, DATA_VALID, DATA_TEST } DataPart;
 typedef enum DataNorm { NORM_NONE, NORM_MINMAX, NORM_STANDARD } DataNorm;
 
 typedef struct IrDataSource {
@@ -275,6 +275,7 @@ typedef struct IrDataSource {
     const double *norm_shift, *norm_div;
     bool has_split;
     double split;         /* fraction of rows for NAME.train */
+    double split_valid;   /* ... for NAME.valid (split = [train, valid, test]); 0: none */
     uint64_t seed;        /* of the split's shuffle */
 } IrDataSource;
 
@@ -313,9 +314,10 @@ typedef struct IrRange {
     bool integer;
 } IrRange;
 
-/* Every hyperparameter a train block names, as an optimizer or loss
- * argument or in a sweep: the optimizers' (IrOptimizer.hyper), then epochs
- * and batch, the train block's own, then the losses' (IrLoss.hyper). */
+/* Every hyperparameter a train block names, as an optimizer, loss or
+ * schedule argument or in a sweep: the optimizers' (IrOptimizer.hyper),
+ * then epochs and batch, the train block's own, then the losses'
+ * (IrLoss.hyper), then the schedules' (IrSchedule.hyper). */
 typedef enum HyperParam {
     HP_LR,
     HP_MOMENTUM,
@@ -324,15 +326,23 @@ typedef enum HyperParam {
     HP_EPS,
     HP_ALPHA,
     HP_CENTERED,
+    HP_DAMPENING,
+    HP_NESTEROV,
+    HP_WEIGHT_DECAY,
+    HP_AMSGRAD,
     HP_EPOCHS,
     HP_BATCH,
     HP_LABEL_SMOOTHING,
     HP_DELTA,
+    HP_EVERY,
+    HP_GAMMA,
+    HP_WARMUP,
+    HP_MIN_LR,
 } HyperParam;
 
 /* One past the last kind, outside the enum like OP_COUNT: tables indexed by
  * the kind have _COUNT rows (_Static_assert), switches list every kind. */
-#define HP_COUNT ((int)HP_DELTA + 1)
+#define HP_COUNT ((int)HP_MIN_LR + 1)
 
 typedef enum HyperType { HYPER_NUMBER, HYPER_BOOL } HyperType;
 
@@ -350,7 +360,7 @@ typedef struct HyperInfo {
 extern const HyperInfo ir_hypers[HP_COUNT];
 const char *ir_hyper_name(HyperParam h);
 
-typedef enum OptimKind { OPTIM_SGD, OPTIM_ADAM, OPTIM_RMSPROP } OptimKind;
+typedef enum OptimKind { OPTIM_SGD, OPTIM_ADAM, OPTIM_ADAMW, OPTIM_RMSPROP } OptimKind;
 #define OPTIM_COUNT ((int)OPTIM_RMSPROP + 1)
 
 enum { OPTIM_MAX_ARGS = 6 };
@@ -428,11 +438,47 @@ typedef struct IrLoss {
  * stays nn.CrossEntropyLoss() as torch users write it. */
 bool ir_loss_arg_differs(const IrLoss *l, size_t i);
 
+/* ---- schedules: schedule = NAME or NAME(args), stepped once per epoch
+ * like torch.optim.lr_scheduler; arguments bound like an optimizer's. */
+
+typedef enum ScheduleKind { SCHED_CONSTANT, SCHED_STEP, SCHED_EXPONENTIAL, SCHED_COSINE } ScheduleKind;
+#define SCHED_COUNT ((int)SCHED_COSINE + 1)
+
+enum { SCHED_MAX_ARGS = 2 };
+
+typedef struct ScheduleInfo {
+    const char *name;       /* in .nn files, dump ir, the log and --json */
+    const char *torch;      /* what train.py builds: "StepLR" */
+    size_t n_args;
+    OptimArg args[SCHED_MAX_ARGS]; /* in positional order; NAN: required */
+} ScheduleInfo;
+
+extern const ScheduleInfo ir_schedules[SCHED_COUNT];
+const char *ir_schedule_name(ScheduleKind k);
+
+/* A schedule and its arguments, indexed by HyperParam like IrOptimizer. */
+typedef struct IrSchedule {
+    ScheduleKind kind;
+    double hyper[HP_COUNT];
+} IrSchedule;
+
+/* The learning rate of epoch `epoch` (0-based) of `epochs` from the
+ * optimizer's lr, by the closed forms of language.md: step lr*G^floor(e/S),
+ * exponential lr*G^e, cosine a linear warm-up over W epochs, lr*(e+1)/W,
+ * then M + (lr - M)(1 + cos(pi (e - W)/(E - W)))/2. */
+double ir_schedule_lr(const IrSchedule *s, double lr, long epoch, long epochs);
+
 typedef struct IrTrain {
     size_t model;       /* index into IrProgram.models */
     size_t dataset;     /* index into IrProgram.datasets */
     IrLoss loss;
     IrOptimizer optimizer;
+    IrSchedule schedule; /* SCHED_CONSTANT when not given */
+    bool has_schedule;  /* given: the log shows the lr column */
+    double clip_grad;   /* max global L2 norm of the gradients; 0: no clipping */
+    bool has_validate;
+    size_t validate;    /* index into IrProgram.datasets, when has_validate */
+    long early_stop;    /* epochs without a better validation loss; 0: never stop */
     long epochs;
     size_t batch;       /* rows per step; == dataset rows when not given */
     uint64_t seed;      /* 0 when not given */

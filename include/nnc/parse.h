@@ -53,6 +53,7 @@ AstFile *front_parse_tokens(Arena *a, Diag *d, const Source *src, ParseTokens *t
 
 /* Node constructors for the grammar actions; NULL when memory runs out. */
 AstValue *ast_new_value(ParseState *ps, AstValueKind kind, Loc loc);
+AstValue *ast_new_ref_value(ParseState *ps, AstRef r);
 AstArg *ast_new_arg(ParseState *ps, const char *name, Loc loc, AstValue *value);
 AstProp *ast_new_prop(ParseState *ps, const char *name, Loc loc, AstValue *value, bool sweep);
 AstLayer *ast_new_layer(ParseState *ps);

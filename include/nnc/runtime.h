@@ -20,6 +20,8 @@ typedef struct RtOptions {
     const char *plot_dir; /* --plot DIR: write SVG plots there, or NULL */
     bool json;            /* --json: one JSON document instead of the report */
     const char *file;     /* the program's file name, for --json */
+    const char *checkpoint_dir; /* --checkpoint DIR (or --resume's): train-K.safetensors each epoch */
+    const char *resume_dir;     /* --resume DIR: continue each train step from its checkpoint */
 } RtOptions;
 
 typedef struct RtSession RtSession;

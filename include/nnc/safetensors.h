@@ -22,9 +22,17 @@ typedef struct StTensor {
     float *data;    /* owned by the StFile when read */
 } StTensor;
 
+/* One entry of the header's "__metadata__" (string to string). */
+typedef struct StMeta {
+    char *key;
+    char *value;
+} StMeta;
+
 typedef struct StFile {
     StTensor *tensors;
     size_t n;
+    StMeta *meta;   /* the file's metadata, in file order (format, producer, ...) */
+    size_t n_meta;
 } StFile;
 
 /* Reads and validates a whole file: sizes, JSON, dtypes, shapes, offsets in
@@ -37,11 +45,17 @@ bool st_read_buffer(Diag *d, const char *name, const unsigned char *buf, size_t 
                     StFile *out);
 void st_free(StFile *f);
 const StTensor *st_find(const StFile *f, const char *name);
+/* The metadata value under key, or NULL. */
+const char *st_meta(const StFile *f, const char *key);
 
 /* Writes the tensors (data borrowed from the caller) atomically. */
 bool st_write(Diag *d, const char *path, const StTensor *tensors, size_t n);
+/* The same with n_meta metadata entries after nnc's format and producer. */
+bool st_write_meta(Diag *d, const char *path, const StTensor *tensors, size_t n,
+                   const StMeta *meta, size_t n_meta);
 /* The same bytes to an open stream; false when out of memory or the stream
  * failed. */
-bool st_write_stream(FILE *f, const StTensor *tensors, size_t n);
+bool st_write_stream(FILE *f, const StTensor *tensors, size_t n, const StMeta *meta,
+                     size_t n_meta);
 
 #endif

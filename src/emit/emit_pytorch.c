@@ -271,7 +271,7 @@ static bool write_init_weights(FILE *f, const PyPackage *k)
                 t[n].shape[d] = ps[p].shape.dim[d];
         }
     }
-    return st_write_stream(f, t, n);
+    return st_write_stream(f, t, n, NULL, 0);
 }
 
 static const struct {

@@ -16,6 +16,21 @@ AstValue *ast_new_value(ParseState *ps, AstValueKind kind, Loc loc)
     return v;
 }
 
+AstValue *ast_new_ref_value(ParseState *ps, AstRef r)
+{
+    AstValue *v = ast_new_value(ps, AST_IDENT, r.loc);
+    size_t n = strlen(r.name), m = strlen(r.part);
+    char *text = v ? arena_alloc(ps->arena, n + m + 2) : NULL;
+    if (!text)
+        return NULL;
+    memcpy(text, r.name, n);
+    text[n] = '.';
+    memcpy(text + n + 1, r.part, m + 1);
+    v->text = text;
+    v->ref = r;
+    return v;
+}
+
 AstArg *ast_new_arg(ParseState *ps, const char *name, Loc loc, AstValue *value)
 {
     AstArg *a = arena_alloc(ps->arena, sizeof *a);

@@ -20,6 +20,8 @@ static const char *prop_takes(PropType t)
     case PT_LIST: return "a list";
     case PT_CALL: return "a name or a call like adam(lr = 0.01)";
     case PT_COLUMN: return "last, first or a column index";
+    case PT_SPLIT: return "a fraction, or a list [train, valid, test]";
+    case PT_DATASET: return "a dataset, e.g. digits.valid";
     }
     return "a value";
 }

@@ -520,7 +520,13 @@ static void fmt_value(Fmt *f, const AstValue *v, size_t indent, size_t trail)
     case AST_NUMBER: fmt_word(f, NUMBER); return;
     case AST_STRING: fmt_word(f, STRING); return;
     case AST_BOOL: fmt_word(f, v->boolean ? TRUE : FALSE); return;
-    case AST_IDENT: fmt_word(f, fmt_next_is(f, INPUT) ? INPUT : IDENT); return; /* `from = input` */
+    case AST_IDENT:
+        fmt_word(f, fmt_next_is(f, INPUT) ? INPUT : IDENT); /* `from = input` */
+        if (v->ref.part) { /* `validate = digits.valid` */
+            fmt_word(f, '.');
+            fmt_word(f, strcmp(v->ref.part, "train") == 0 ? TRAIN : IDENT);
+        }
+        return;
     case AST_CALL: fmt_call(f, v, indent, trail); return;
     case AST_LIST: fmt_list(f, v, indent, trail); return;
     }

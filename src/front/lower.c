@@ -67,11 +67,11 @@ static ModelSym *lower_resolve_model(Lower *c, const AstDecl *user)
     return NULL;
 }
 
-/* Resolves `xor`, `digits.train`, `digits.test` to an IrDataset index;
- * false (reported, unless the dataset itself already failed) otherwise. */
-static bool lower_resolve_dataset(Lower *c, const AstDecl *user, size_t *out)
+/* Resolves `xor`, `digits.train`, `digits.valid`, `digits.test` (r, named
+ * in user's block) to an IrDataset index; false (reported, unless the
+ * dataset itself already failed) otherwise. */
+static bool lower_resolve_ref(Lower *c, const AstDecl *user, const AstRef *r, size_t *out)
 {
-    const AstRef *r = &user->on;
     DataSym *sym = NULL;
     for (size_t i = 0; i < c->n_datasets && !sym; i++)
         if (strcmp(c->datasets[i].decl->name, r->name) == 0)
@@ -86,23 +86,34 @@ static bool lower_resolve_dataset(Lower *c, const AstDecl *user, size_t *out)
         *out = sym->whole;
         return true;
     }
-    static const char *const parts[] = {"train", "test"};
-    bool train = strcmp(r->part, "train") == 0;
-    if (!train && strcmp(r->part, "test") != 0) {
-        const char *near = suggest_nearest(r->part, parts, 2);
+    static const char *const parts[] = {"train", "valid", "test", NULL};
+    int k = 0;
+    while (parts[k] && strcmp(r->part, parts[k]) != 0)
+        k++;
+    if (!parts[k]) {
+        const char *near = suggest_nearest(r->part, parts, 3);
         diag_error(c->diag, r->part_loc, "unknown part '%s' of dataset '%s'%s%s%s", r->part, r->name,
-                   near ? "; did you mean '" : " (a split dataset has 'train' and 'test')",
+                   near ? "; did you mean '" : " (a split dataset has 'train', 'valid' and 'test')",
                    near ? near : "", near ? "'?" : "");
         return false;
     }
-    if (!sym->split) {
-        diag_error(c->diag, r->part_loc, "dataset '%s' is not split; '%s.%s' needs 'split = ...' in it",
-                   r->name, r->name, r->part);
+    if (!sym->split || (k == 1 && !sym->has_valid)) {
+        if (!sym->split)
+            diag_error(c->diag, r->part_loc, "dataset '%s' is not split; '%s.%s' needs 'split = ...' in it",
+                       r->name, r->name, r->part);
+        else
+            diag_error(c->diag, r->part_loc, "dataset '%s' has no validation part; '%s.valid' needs "
+                       "'split = [train, valid, test]' in it", r->name, r->name);
         diag_note(c->diag, sym->decl->name_loc, "'%s' is declared here", r->name);
         return false;
     }
-    *out = train ? sym->train : sym->test;
+    *out = k == 0 ? sym->train : k == 1 ? sym->valid : sym->test;
     return true;
+}
+
+static bool lower_resolve_dataset(Lower *c, const AstDecl *user, size_t *out)
+{
+    return lower_resolve_ref(c, user, &user->on, out);
 }
 
 /* Reports a second declaration of a name; true when d is the first. */
@@ -121,9 +132,14 @@ static bool lower_check_duplicate(Lower *c, const AstDecl *d)
 static const Range seed_range = {0, LOWER_MAX_SEED, false, false, true};
 static const Range log_every_range = {1, LOWER_MAX_COUNT, false, false, true};
 
-enum { TP_LOSS, TP_OPTIMIZER, TP_EPOCHS, TP_BATCH, TP_SEED, TP_LOG_EVERY, TP_COUNT };
+static const Range clip_range = {0, INFINITY, true, false, false};
+static const Range early_stop_range = {1, LOWER_MAX_COUNT, false, false, true};
 
-/* TP_LOSS's choices are ir_losses' names (train_spec fills them in). */
+enum { TP_LOSS, TP_OPTIMIZER, TP_EPOCHS, TP_BATCH, TP_SEED, TP_LOG_EVERY, TP_SCHEDULE,
+       TP_CLIP_GRAD, TP_VALIDATE, TP_EARLY_STOP, TP_COUNT };
+
+/* TP_LOSS's and TP_SCHEDULE's choices are ir_losses' and ir_schedules'
+ * names (train_spec fills them in). */
 static const PropSpec train_props[TP_COUNT] = {
     [TP_LOSS] = {"loss", PT_CALL, NULL, NULL},
     [TP_OPTIMIZER] = {"optimizer", PT_CALL, NULL, NULL},
@@ -131,6 +147,10 @@ static const PropSpec train_props[TP_COUNT] = {
     [TP_BATCH] = {"batch", PT_INT, NULL, &ir_hypers[HP_BATCH].range},
     [TP_SEED] = {"seed", PT_INT, NULL, &seed_range},
     [TP_LOG_EVERY] = {"log_every", PT_INT, NULL, &log_every_range},
+    [TP_SCHEDULE] = {"schedule", PT_CALL, NULL, NULL},
+    [TP_CLIP_GRAD] = {"clip_grad", PT_NUMBER, NULL, &clip_range},
+    [TP_VALIDATE] = {"validate", PT_DATASET, NULL, NULL},
+    [TP_EARLY_STOP] = {"early_stop", PT_INT, NULL, &early_stop_range},
 };
 
 /* The optimizer called name; reports an unknown one at loc. */
@@ -160,6 +180,8 @@ static bool optim_lookup(Lower *c, const char *name, Loc loc, OptimKind *out)
 #define CALL_MAX_ARGS ((int)OPTIM_MAX_ARGS > (int)LOSS_MAX_ARGS ? (int)OPTIM_MAX_ARGS \
                                                                 : (int)LOSS_MAX_ARGS)
 #define CALL_MAX_ROWS (OPTIM_COUNT > LOSS_COUNT ? OPTIM_COUNT : LOSS_COUNT)
+_Static_assert(SCHED_MAX_ARGS <= CALL_MAX_ARGS && SCHED_COUNT <= CALL_MAX_ROWS,
+               "the schedules' rows fit a CallTable");
 
 typedef struct CallSig {
     const char *name;
@@ -179,6 +201,14 @@ static CallTable optim_table(void)
     CallTable t = {.n = OPTIM_COUNT};
     for (int k = 0; k < OPTIM_COUNT; k++)
         t.rows[k] = (CallSig){ir_optims[k].name, ir_optims[k].args, ir_optims[k].n_args};
+    return t;
+}
+
+static CallTable schedule_table(void)
+{
+    CallTable t = {.n = SCHED_COUNT};
+    for (int k = 0; k < SCHED_COUNT; k++)
+        t.rows[k] = (CallSig){ir_schedules[k].name, ir_schedules[k].args, ir_schedules[k].n_args};
     return t;
 }
 
@@ -295,6 +325,44 @@ static bool call_bind_args(Lower *c, const CallSig *sig, const CallTable *table,
     return ok;
 }
 
+/* A required argument (default NAN) the call did not give: reported. */
+static bool call_missing_args(Lower *c, const CallSig *sig, const AstValue *v,
+                              const AstArg *const *bound)
+{
+    for (size_t i = 0; i < sig->n_args; i++) {
+        HyperParam h = sig->args[i].hp;
+        if (bound[i] || !isnan(sig->args[i].def))
+            continue;
+        if (h == HP_LR)
+            diag_error(c->diag, v->loc, "%s needs a learning rate, e.g. %s(lr = 0.01)",
+                       sig->name, sig->name);
+        else
+            diag_error(c->diag, v->loc, "%s needs argument '%s'", sig->name, ir_hypers[h].name);
+        return true;
+    }
+    return false;
+}
+
+/* torch.optim.SGD raises "Nesterov momentum requires a momentum and zero
+ * dampening"; so does the checker, at the argument. */
+static bool optim_check_nesterov(Lower *c, const IrOptimizer *o, const AstValue *v,
+                                 const AstArg *const *bound)
+{
+    if (o->kind != OPTIM_SGD || o->hyper[HP_NESTEROV] == 0)
+        return true;
+    const AstArg *at = bound[ir_optim_arg(OPTIM_SGD, HP_NESTEROV)];
+    Loc loc = at ? at->loc : v->loc;
+    if (o->hyper[HP_MOMENTUM] <= 0)
+        diag_error(c->diag, loc, "nesterov needs a momentum, e.g. sgd(lr = 0.1, momentum = 0.9, "
+                   "nesterov = true)");
+    else if (o->hyper[HP_DAMPENING] != 0)
+        diag_error(c->diag, loc, "nesterov needs dampening = 0 (got %s)",
+                   number_text(c, o->hyper[HP_DAMPENING]));
+    else
+        return true;
+    return false;
+}
+
 /* optimizer = NAME(args) with NAME a row of ir_optims; arguments by
  * position or by name, defaults from the row (NAN: required). */
 static bool lower_optimizer(Lower *c, const AstValue *v, IrOptimizer *o)
@@ -310,18 +378,24 @@ static bool lower_optimizer(Lower *c, const AstValue *v, IrOptimizer *o)
     CallTable table = optim_table();
     if (!call_bind_args(c, &table.rows[k], &table, v, bound, o->hyper))
         return false;
-    for (size_t i = 0; i < info->n_args; i++) {
-        HyperParam h = info->args[i].hp;
-        if (bound[i] || !isnan(info->args[i].def))
-            continue;
-        if (h == HP_LR)
-            diag_error(c->diag, v->loc, "%s needs a learning rate, e.g. %s(lr = 0.01)",
-                       info->name, info->name);
-        else
-            diag_error(c->diag, v->loc, "%s needs argument '%s'", info->name, ir_hypers[h].name);
-        return false;
-    }
-    return true;
+    return !call_missing_args(c, &table.rows[k], v, bound) && optim_check_nesterov(c, o, v, bound);
+}
+
+/* schedule = NAME or NAME(args): NAME was checked against ir_schedules'
+ * names; the arguments bind like an optimizer's. */
+static bool lower_schedule(Lower *c, const AstValue *v, IrSchedule *s)
+{
+    int k = 0;
+    while (k < SCHED_COUNT - 1 && strcmp(ir_schedules[k].name, v->text) != 0)
+        k++;
+    const ScheduleInfo *info = &ir_schedules[k];
+    *s = (IrSchedule){(ScheduleKind)k, {0}};
+    for (size_t i = 0; i < info->n_args; i++)
+        s->hyper[info->args[i].hp] = info->args[i].def;
+    const AstArg *bound[SCHED_MAX_ARGS] = {0};
+    CallTable table = schedule_table();
+    return call_bind_args(c, &table.rows[k], &table, v, bound, s->hyper) &&
+           !call_missing_args(c, &table.rows[k], v, bound);
 }
 
 /* The sweepable hyperparameter called p's name; reports any other name. */
@@ -389,13 +463,30 @@ static bool lower_sweep(Lower *c, const AstProp *p, const AstProp *first, IrTrai
     return ok;
 }
 
-/* A swept optimizer argument must be one of the chosen optimizer's. */
+static bool schedule_takes(const IrSchedule *s, HyperParam h)
+{
+    const ScheduleInfo *info = &ir_schedules[s->kind];
+    for (size_t i = 0; i < info->n_args; i++)
+        if (info->args[i].hp == h)
+            return true;
+    return false;
+}
+
+/* A swept optimizer (or schedule) argument must be one of the chosen
+ * optimizer's (or schedule's). */
 static bool lower_sweep_fits(Lower *c, const IrTrain *t, const AstProp *sweep)
 {
     HyperParam h = t->sweep;
     bool own = h == HP_EPOCHS || h == HP_BATCH; /* the train block's, not an optimizer's */
-    if (own || ir_optim_arg(t->optimizer.kind, h) >= 0)
+    if (own || ir_optim_arg(t->optimizer.kind, h) >= 0 || schedule_takes(&t->schedule, h))
         return true;
+    for (int k = 0; k < SCHED_COUNT; k++) {
+        if (!schedule_takes(&(IrSchedule){(ScheduleKind)k, {0}}, h))
+            continue;
+        diag_error(c->diag, sweep->loc, "cannot sweep %s: the schedule is %s", sweep->name,
+                   ir_schedule_name(t->schedule.kind));
+        return false;
+    }
     diag_error(c->diag, sweep->loc, "cannot sweep %s: the optimizer is %s", sweep->name,
                ir_optim_name(t->optimizer.kind));
     return false;
@@ -651,14 +742,22 @@ static void lower_clamp_batch(Lower *c, IrTrain *t, const AstProp *batch, const 
     }
 }
 
-/* train_props with the loss names of ir_losses (NULL-terminated in losses). */
-static void train_spec(PropSpec spec[TP_COUNT], const char *losses[LOSS_COUNT + 1])
+/* train_props with the names of ir_losses and ir_schedules
+ * (NULL-terminated in names: the losses', then the schedules'). */
+enum { TRAIN_SPEC_NAMES = LOSS_COUNT + 1 + SCHED_COUNT + 1 };
+
+static void train_spec(PropSpec spec[TP_COUNT], const char *names[TRAIN_SPEC_NAMES])
 {
+    const char **losses = names, **schedules = names + LOSS_COUNT + 1;
     for (int k = 0; k < LOSS_COUNT; k++)
         losses[k] = ir_losses[k].name;
     losses[LOSS_COUNT] = NULL;
+    for (int k = 0; k < SCHED_COUNT; k++)
+        schedules[k] = ir_schedules[k].name;
+    schedules[SCHED_COUNT] = NULL;
     memcpy(spec, train_props, sizeof train_props);
     spec[TP_LOSS].choices = losses;
+    spec[TP_SCHEDULE].choices = schedules;
 }
 
 static LossKind loss_kind(const char *name)
@@ -688,8 +787,9 @@ static bool lower_train_props(Lower *c, const AstDecl *d, IrTrain *t, const AstP
                               const AstProp **sweep)
 {
     PropSpec spec[TP_COUNT];
-    const char *losses[LOSS_COUNT + 1];
-    train_spec(spec, losses);
+    const char *names[TRAIN_SPEC_NAMES];
+    train_spec(spec, names);
+    const char *const *losses = names;
     static const char *const required[] = {
         [TP_LOSS] = NULL, /* "loss (bce, mse or cross_entropy)": from ir_losses */
         [TP_OPTIMIZER] = "optimizer, e.g. optimizer = adam(lr = 0.01)",
@@ -724,7 +824,15 @@ static bool lower_train_props(Lower *c, const AstDecl *d, IrTrain *t, const AstP
         }
         if (i == TP_OPTIMIZER)
             ok &= lower_optimizer(c, p->value, &t->optimizer);
+        if (i == TP_SCHEDULE) {
+            t->has_schedule = true;
+            ok &= lower_schedule(c, p->value, &t->schedule);
+        }
     }
+    if (slots[TP_CLIP_GRAD])
+        t->clip_grad = slots[TP_CLIP_GRAD]->value->number;
+    if (slots[TP_EARLY_STOP])
+        t->early_stop = (long)slots[TP_EARLY_STOP]->value->number;
     if (slots[TP_EPOCHS])
         t->epochs = (long)slots[TP_EPOCHS]->value->number;
     if (slots[TP_BATCH])
@@ -736,6 +844,73 @@ static bool lower_train_props(Lower *c, const AstDecl *d, IrTrain *t, const AstP
     if (ok && *sweep && slots[TP_OPTIMIZER])
         ok &= lower_sweep_fits(c, t, *sweep);
     return ok;
+}
+
+/* "labels of 10 classes", "no targets", "2 targets per row". */
+static const char *data_targets_text(Lower *c, const IrDataset *ds)
+{
+    const char *s = ds->y_cols == 0 ? "no targets"
+                    : ds->classes > 0 ? arena_printf(c->arena, "labels of %d classes", ds->classes)
+                    : arena_printf(c->arena, "%zu target%s per row", ds->y_cols,
+                                   ds->y_cols == 1 ? "" : "s");
+    return s ? s : "?";
+}
+
+/* validate = DATASET: rows the model can read and score like the training
+ * data; early_stop needs it. */
+static bool lower_train_validate(Lower *c, const AstDecl *d, IrTrain *t, const AstProp **slots)
+{
+    const AstProp *v = slots[TP_VALIDATE], *stop = slots[TP_EARLY_STOP];
+    if (stop && !v) {
+        const IrDataSource *src = c->prog->datasets[t->dataset].source;
+        diag_error(c->diag, stop->loc, "early_stop needs a validation dataset to watch: "
+                   "validate = %s.valid, with split = [0.7, 0.15, 0.15] in dataset '%s'",
+                   src ? src->name : "data", src ? src->name : "data");
+        return false;
+    }
+    if (!v)
+        return true;
+    const AstValue *val = v->value;
+    AstRef ref = val->ref.part ? val->ref : (AstRef){val->text, val->loc, NULL, loc_none()};
+    size_t ds;
+    if (!lower_resolve_ref(c, d, &ref, &ds))
+        return false;
+    if (!lower_check_inputs(c, t->model, ds, val->loc) ||
+        !lower_check_targets(c, t->model, ds, val->loc))
+        return false;
+    const IrDataset *train = &c->prog->datasets[t->dataset], *valid = &c->prog->datasets[ds];
+    if ((train->y_cols == 0) != (valid->y_cols == 0) || train->classes != valid->classes) {
+        diag_error(c->diag, val->loc, "validation dataset '%s' has %s, but training dataset '%s' "
+                   "has %s", valid->name, data_targets_text(c, valid), train->name,
+                   data_targets_text(c, train));
+        return false;
+    }
+    t->has_validate = true;
+    t->validate = ds;
+    return true;
+}
+
+/* Arguments that depend on the epochs or the learning rate. */
+static bool lower_check_schedule(Lower *c, const IrTrain *t, const AstProp **slots,
+                                 const AstProp *sweep)
+{
+    if (!t->has_schedule || t->schedule.kind != SCHED_COSINE)
+        return true;
+    const AstValue *v = slots[TP_SCHEDULE]->value;
+    double warmup = t->schedule.hyper[HP_WARMUP];
+    bool swept_epochs = sweep && t->sweep == HP_EPOCHS;
+    if (!swept_epochs && warmup >= (double)t->epochs) {
+        diag_error(c->diag, v->loc, "cosine warm-up of %s epochs leaves nothing to anneal in %ld "
+                   "epochs; use warmup < epochs", number_text(c, warmup), t->epochs);
+        return false;
+    }
+    double min_lr = t->schedule.hyper[HP_MIN_LR], lr = t->optimizer.hyper[HP_LR];
+    if (min_lr > lr && !(sweep && t->sweep == HP_LR)) {
+        diag_error(c->diag, v->loc, "cosine anneals down to min_lr = %s, above the optimizer's "
+                   "lr = %s", number_text(c, min_lr), number_text(c, lr));
+        return false;
+    }
+    return true;
 }
 
 void lower_train(Lower *c, const AstDecl *d)
@@ -759,6 +934,7 @@ void lower_train(Lower *c, const AstDecl *d)
     ok = ok && lower_check_output(c, t->model, d->name_loc);
     if (ok && slots[TP_LOSS])
         ok &= lower_check_loss(c, t, slots[TP_LOSS]->value);
+    ok = ok && lower_train_validate(c, d, t, slots) && lower_check_schedule(c, t, slots, sweep);
     if (!ok)
         return;
     if (!slots[TP_BATCH])
@@ -810,7 +986,7 @@ static bool lower_alloc(Lower *c, const AstFile *file)
     if (!p)
         return false;
     p->src = file->src;
-    p->datasets = arena_array(c->arena, 3 * n + 1, sizeof *p->datasets);
+    p->datasets = arena_array(c->arena, 4 * n + 1, sizeof *p->datasets);
     p->models = arena_array(c->arena, n + 1, sizeof *p->models);
     p->trains = arena_array(c->arena, n + 1, sizeof *p->trains);
     p->evals = arena_array(c->arena, 2 * n + 1, sizeof *p->evals);
@@ -886,8 +1062,8 @@ const PropSpec *lower_train_spec(size_t *n)
     /* train_spec's table, loss choices included, kept for the caller: the
      * same values on every call (nnc runs on one thread). */
     static PropSpec spec[TP_COUNT];
-    static const char *losses[LOSS_COUNT + 1];
-    train_spec(spec, losses);
+    static const char *names[TRAIN_SPEC_NAMES];
+    train_spec(spec, names);
     *n = TP_COUNT;
     return spec;
 }

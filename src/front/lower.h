@@ -21,12 +21,14 @@
  * the table; a thousand is already more than a table can show. */
 #define LOWER_MAX_SWEEP 1000
 
-/* A declared dataset. A split one owns three IrDatasets: whole, train, test. */
+/* A declared dataset. A split one owns three IrDatasets (whole, train,
+ * test), or four with a validation part (split = [train, valid, test]). */
 typedef struct DataSym {
     const AstDecl *decl;
     bool ok;            /* lowered without error: safe to check against */
     bool split;
-    size_t whole, train, test;
+    bool has_valid;
+    size_t whole, train, valid, test;
 } DataSym;
 
 typedef struct ModelSym {
@@ -61,6 +63,8 @@ typedef enum PropType {
     PT_CALL,        /* optimizer = adam(...) (a bare name is a call with no args);
                      * with choices, the callee is one of them: loss = huber(...) */
     PT_COLUMN,      /* target = last | first | integer index */
+    PT_SPLIT,       /* split = 0.8 (in the range) or [train, valid, test] fractions */
+    PT_DATASET,     /* validate = digits.valid: a dataset or a part of one */
 } PropType;
 
 /* A numeric range with the message form it implies (nnc/ir.h). */

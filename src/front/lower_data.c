@@ -1,7 +1,8 @@
 /* Datasets: inline x/y lists or a CSV file (lower_csv.c) -> float matrices,
  * then scale, split and normalize. A `split` dataset lowers to three
- * IrDatasets: NAME (as written), NAME.train and NAME.test (rows shuffled by a
- * seeded generator of our own, so every machine agrees). */
+ * IrDatasets: NAME (as written), NAME.train and NAME.test, or four with
+ * NAME.valid (rows shuffled by a seeded generator of our own, so every
+ * machine agrees). */
 #include <math.h>
 #include <string.h>
 
@@ -26,7 +27,7 @@ static const PropSpec dataset_props[DP_COUNT] = {
     [DP_CLASSES] = {"classes", PT_INT, NULL, &classes_range},
     [DP_SCALE] = {"scale", PT_NUMBER, NULL, NULL},
     [DP_NORMALIZE] = {"normalize", PT_IDENT, normalize_choices, NULL},
-    [DP_SPLIT] = {"split", PT_NUMBER, NULL, &split_range},
+    [DP_SPLIT] = {"split", PT_SPLIT, NULL, &split_range},
     [DP_SEED] = {"seed", PT_INT, NULL, &seed_range},
 };
 
@@ -149,22 +150,77 @@ static size_t data_push(Lower *c, const IrDataset *ds)
     return p->n_datasets++;
 }
 
-/* Adds NAME.train and NAME.test: rows shuffled with `seed`, the first
- * round(rows * split) to train, the rest to test. Both parts share one
- * shuffled copy of x, returned in *shuffled (train rows first, *n_train of
- * them) for normalisation. */
+/* The split's part sizes: split = F gives round(rows * F) rows to train
+ * and the rest to test; split = [T, V, S] (fractions summing to 1) gives
+ * round(rows * T) to train, round(rows * V) to valid, the rest to test.
+ * Reports a part left empty or fractions that do not add up. */
+enum { SPLIT_TRAIN, SPLIT_VALID, SPLIT_TEST, SPLIT_PARTS };
+static const char *const split_part_names[SPLIT_PARTS] = {"train", "valid", "test"};
+
+static bool split_fractions(Lower *c, const AstValue *v, double frac[SPLIT_PARTS], bool *valid)
+{
+    *valid = v->kind == AST_LIST;
+    if (!*valid) {
+        frac[SPLIT_TRAIN] = v->number, frac[SPLIT_VALID] = 0;
+        frac[SPLIT_TEST] = 1.0 - v->number;
+        return true;
+    }
+    if (v->n != SPLIT_PARTS) {
+        diag_error(c->diag, v->loc, "split needs three fractions [train, valid, test], got %zu%s",
+                   v->n, v->n == 2 ? "; for two parts write split = 0.8" : "");
+        return false;
+    }
+    double sum = 0;
+    size_t i = 0;
+    for (const AstValue *f = v->items; f; f = f->next, i++) {
+        if (!value_in_range(c, f, arena_printf(c->arena, "the %s fraction of split",
+                                               split_part_names[i]), split_range, &frac[i]))
+            return false;
+        sum += frac[i];
+    }
+    if (fabs(sum - 1.0) > 1e-9) {
+        diag_error(c->diag, v->loc, "the fractions of split add up to %.9g, not 1", sum);
+        return false;
+    }
+    return true;
+}
+
+static bool split_sizes(Lower *c, const AstValue *v, size_t rows, size_t n[SPLIT_PARTS],
+                        bool *valid)
+{
+    double frac[SPLIT_PARTS];
+    if (!split_fractions(c, v, frac, valid))
+        return false;
+    n[SPLIT_TRAIN] = (size_t)floor((double)rows * frac[SPLIT_TRAIN] + 0.5);
+    n[SPLIT_VALID] = *valid ? (size_t)floor((double)rows * frac[SPLIT_VALID] + 0.5) : 0;
+    size_t used = n[SPLIT_TRAIN] + n[SPLIT_VALID];
+    n[SPLIT_TEST] = used < rows ? rows - used : 0;
+    for (int k = 0; k < SPLIT_PARTS; k++) {
+        if (n[k] > 0 || (k == SPLIT_VALID && !*valid))
+            continue;
+        const char *written = *valid ? arena_printf(c->arena, "[%s, %s, %s]",
+                                                    number_text(c, frac[SPLIT_TRAIN]),
+                                                    number_text(c, frac[SPLIT_VALID]),
+                                                    number_text(c, frac[SPLIT_TEST]))
+                                     : number_text(c, frac[SPLIT_TRAIN]);
+        diag_error(c->diag, v->loc, "split %s of %zu rows leaves the %s part empty", written,
+                   rows, split_part_names[k]);
+        return false;
+    }
+    return true;
+}
+
+/* Adds NAME.train, NAME.valid (with three fractions) and NAME.test: rows
+ * shuffled with `seed`, then cut in that order (split_sizes). The parts
+ * share one shuffled copy of x, returned in *shuffled (train rows first,
+ * *n_train of them) for normalisation. */
 static bool data_split(Lower *c, DataSym *sym, const IrDataset *whole, const AstProp *split_prop,
                        uint64_t seed, float **shuffled, size_t *n_train_out)
 {
-    double split = split_prop->value->number;
-    size_t rows = whole->rows;
-    size_t n_train = (size_t)floor((double)rows * split + 0.5);
-    if (n_train == 0 || n_train == rows) {
-        diag_error(c->diag, split_prop->value->loc,
-                   "split %.9g of %zu rows leaves the %s part empty", split, rows,
-                   n_train == 0 ? "train" : "test");
+    size_t rows = whole->rows, n[SPLIT_PARTS];
+    bool valid;
+    if (!split_sizes(c, split_prop->value, rows, n, &valid))
         return false;
-    }
     size_t *order = arena_array(c->arena, rows, sizeof *order);
     float *x = arena_array(c->arena, rows, whole->x_cols * sizeof(float));
     float *y = arena_array(c->arena, rows, whole->y_cols * sizeof(float));
@@ -189,22 +245,25 @@ static bool data_split(Lower *c, DataSym *sym, const IrDataset *whole, const Ast
             memcpy(y + i * whole->y_cols, whole->y + order[i] * whole->y_cols,
                    whole->y_cols * sizeof(float));
     }
-    IrDataset part = *whole;
-    part.name = arena_printf(c->arena, "%s.train", whole->name);
-    part.part = DATA_TRAIN;
-    part.rows = n_train;
-    part.x = x;
-    part.y = y;
-    sym->train = data_push(c, &part);
-    part.name = arena_printf(c->arena, "%s.test", whole->name);
-    part.part = DATA_TEST;
-    part.rows = rows - n_train;
-    part.x = x + n_train * whole->x_cols;
-    part.y = whole->y_cols ? y + n_train * whole->y_cols : NULL;
-    sym->test = data_push(c, &part);
+    static const DataPart kinds[SPLIT_PARTS] = {DATA_TRAIN, DATA_VALID, DATA_TEST};
+    size_t *slot[SPLIT_PARTS] = {&sym->train, &sym->valid, &sym->test};
+    size_t first = 0;
+    for (int k = 0; k < SPLIT_PARTS; k++) {
+        if (k == SPLIT_VALID && !valid)
+            continue;
+        IrDataset part = *whole;
+        part.name = arena_printf(c->arena, "%s.%s", whole->name, split_part_names[k]);
+        part.part = kinds[k];
+        part.rows = n[k];
+        part.x = x + first * whole->x_cols;
+        part.y = whole->y_cols ? y + first * whole->y_cols : NULL;
+        *slot[k] = data_push(c, &part);
+        first += n[k];
+    }
     sym->split = true;
+    sym->has_valid = valid;
     *shuffled = x;
-    *n_train_out = n_train;
+    *n_train_out = n[SPLIT_TRAIN];
     return true;
 }
 
@@ -352,8 +411,13 @@ static IrDataSource *data_source(Lower *c, const AstDecl *d, const AstProp **slo
         src->has_scale = true, src->scale = p->value->number;
     if ((p = slots[DP_NORMALIZE]) != NULL)
         src->normalize = strcmp(p->value->text, "standard") ? NORM_MINMAX : NORM_STANDARD;
-    if ((p = slots[DP_SPLIT]) != NULL)
+    if ((p = slots[DP_SPLIT]) != NULL && p->value->kind == AST_LIST && p->value->n == 3) {
+        src->has_split = true;
+        src->split = p->value->items->number;
+        src->split_valid = p->value->items->next->number;
+    } else if (p) {
         src->has_split = true, src->split = p->value->number;
+    }
     if ((p = slots[DP_SEED]) != NULL)
         src->seed = (uint64_t)p->value->number;
     if (src->csv)

@@ -68,6 +68,10 @@ static bool prop_check_type(Lower *c, const AstProp *p, const PropSpec *s)
     const AstValue *v = p->value;
     double unused;
     switch (s->type) {
+    case PT_SPLIT:
+        if (v->kind == AST_LIST)
+            return true; /* its fractions are checked where the split is made */
+        /* fall through - one fraction */
     case PT_NUMBER:
     case PT_INT:
         if (s->range)
@@ -95,6 +99,11 @@ static bool prop_check_type(Lower *c, const AstProp *p, const PropSpec *s)
         if (v->kind == AST_IDENT)
             return true;
         value_type_error(c, v, s->name, "a layer name");
+        return false;
+    case PT_DATASET:
+        if (v->kind == AST_IDENT)
+            return true;
+        value_type_error(c, v, s->name, "a dataset, e.g. digits.valid");
         return false;
     case PT_CALL:
         if (s->choices)

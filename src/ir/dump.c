@@ -188,6 +188,19 @@ static void dump_train(FILE *out, size_t i, const IrProgram *p, const IrTrain *t
     }
     fprintf(out, "\n  epochs %ld, batch %zu, seed %llu, log_every %ld\n", t->epochs, t->batch,
             (unsigned long long)t->seed, t->log_every);
+    if (t->has_schedule) {
+        const ScheduleInfo *si = &ir_schedules[t->schedule.kind];
+        fprintf(out, "  schedule %s", si->name);
+        for (size_t k = 0; k < si->n_args; k++)
+            fprintf(out, " %s %.9g", ir_hypers[si->args[k].hp].name,
+                    t->schedule.hyper[si->args[k].hp]);
+        fputc('\n', out);
+    }
+    if (t->clip_grad > 0)
+        fprintf(out, "  clip_grad %.9g\n", t->clip_grad);
+    if (t->has_validate)
+        fprintf(out, "  validate d%zu (%s), early_stop %ld\n", t->validate,
+                p->datasets[t->validate].name, t->early_stop);
     if (t->n_sweep == 0)
         return;
     fprintf(out, "  sweep %s [", ir_hyper_name(t->sweep));

@@ -217,17 +217,26 @@ static void add_sweeps(cJSON *items)
             add_item(items, ir_hypers[h].name, KIND_PROPERTY, "swept hyperparameter");
 }
 
-/* An optimizer's arguments, inside its call: optimizer = adam(|). */
-static void add_optimizer_args(cJSON *items, const char *optimizer)
+static void add_args(cJSON *items, const OptimArg *args, size_t n)
 {
-    for (int k = 0; k < OPTIM_COUNT; k++) {
-        const OptimInfo *info = &ir_optims[k];
-        if (strcmp(info->name, optimizer) != 0)
-            continue;
-        for (size_t i = 0; i < info->n_args; i++)
-            add_item(items, ir_hypers[info->args[i].hp].name, KIND_PROPERTY,
-                     isnan(info->args[i].def) ? "required" : "optional");
-    }
+    for (size_t i = 0; i < n; i++)
+        add_item(items, ir_hypers[args[i].hp].name, KIND_PROPERTY,
+                 isnan(args[i].def) ? "required" : "optional");
+}
+
+/* A callee's arguments, inside its call: optimizer = adam(|), loss =
+ * huber(|), schedule = step(|). Names are unique across the three tables. */
+static void add_call_args(cJSON *items, const char *callee)
+{
+    for (int k = 0; k < OPTIM_COUNT; k++)
+        if (strcmp(ir_optims[k].name, callee) == 0)
+            add_args(items, ir_optims[k].args, ir_optims[k].n_args);
+    for (int k = 0; k < LOSS_COUNT; k++)
+        if (strcmp(ir_losses[k].name, callee) == 0)
+            add_args(items, ir_losses[k].args, ir_losses[k].n_args);
+    for (int k = 0; k < SCHED_COUNT; k++)
+        if (strcmp(ir_schedules[k].name, callee) == 0)
+            add_args(items, ir_schedules[k].args, ir_schedules[k].n_args);
 }
 
 /* The layers `show =` may name: those of the evaluated model. */
@@ -364,12 +373,13 @@ static void complete_model(cJSON *items, const Block *b)
     add_ops(items, false);
 }
 
-/* Inside optimizer = NAME(...): its arguments, or a boolean's values. */
+/* Inside optimizer = NAME(...) (or a loss's, a schedule's call): its
+ * arguments, or a boolean's values. */
 static void complete_call(cJSON *items, const Block *b)
 {
     Tok last = b->last[0], prev = b->last[1];
     if (tok_punct(last, '(') || tok_punct(last, ',')) {
-        add_optimizer_args(items, b->callee);
+        add_call_args(items, b->callee);
         return;
     }
     for (int h = 0; h < HP_COUNT && tok_punct(last, '='); h++) {

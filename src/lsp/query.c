@@ -144,7 +144,7 @@ bool lsp_dataset_ir(const LspDoc *d, const AstDecl *data, Arena *scratch,
     *whole = *train = *test = NULL;
     for (size_t i = 0; p && i < p->n_datasets; i++) {
         const IrDataset *ds = &p->datasets[i];
-        if (!ds->source || strcmp(ds->source->name, data->name) != 0)
+        if (!ds->source || strcmp(ds->source->name, data->name) != 0 || ds->part == DATA_VALID)
             continue;
         const IrDataset **slot = ds->part == DATA_TRAIN ? train : ds->part == DATA_TEST ? test
                                                                                          : whole;

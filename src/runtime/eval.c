@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "nnc/plot.h"
+#include "loss.h"
 #include "report.h"
 #include "session.h"
 
@@ -65,6 +66,11 @@ static RtEvalKind eval_kind(const IrDataset *ds, const IrModel *m)
         one_hot = one_hot && ones == 1;
     }
     return m->out_units > 1 && one_hot ? RT_EVAL_ARGMAX : RT_EVAL_BINARY;
+}
+
+RtEvalKind rt_eval_kind(const IrDataset *ds, const IrModel *m)
+{
+    return eval_kind(ds, m);
 }
 
 static size_t argmax(const float *v, size_t n)
@@ -128,6 +134,30 @@ void rt_eval_score(RtPlan *pl, const IrDataset *ds, RtScore *out)
         }
     }
     out->mse = sq / ((double)ds->rows * (double)units);
+}
+
+double rt_eval_loss(RtPlan *pl, const IrDataset *ds, const IrLoss *loss, float *scratch,
+                    RtScore *out)
+{
+    EvalCtx e = eval_ctx(ds, pl->model->ir);
+    memset(out, 0, sizeof *out);
+    out->kind = e.kind;
+    out->rows = ds->rows;
+    double sq = 0.0, sum = 0.0;
+    size_t units = e.ir->out_units;
+    for (size_t start = 0; start < ds->rows; start += pl->max_rows) {
+        size_t n = ds->rows - start < pl->max_rows ? ds->rows - start : pl->max_rows;
+        const float *y = rt_plan_forward(pl, ds->x + start * ds->x_cols, n, false, NULL);
+        RtTargets t = {ds->y + start * ds->y_cols, e.targets.labels};
+        sum += rt_loss(loss, n, units, y, t, scratch) * (double)n;
+        for (size_t i = 0; i < n; i++) {
+            RowVerdict v = eval_judge(&e, y + i * units, start + i);
+            out->correct += v.correct;
+            sq += v.sq_err;
+        }
+    }
+    out->mse = sq / ((double)ds->rows * (double)units);
+    return sum / (double)ds->rows;
 }
 
 /* ---- the table --------------------------------------------------------- */

@@ -1,7 +1,7 @@
 /* The runtime's optimizer table, indexed by OptimKind like ir_optims: how
  * many state buffers each keeps and its step function, each with PyTorch's
- * exact update formula (torch.optim.SGD, Adam and RMSprop with default
- * flags: no weight decay, no nesterov, no dampening, no amsgrad). */
+ * exact update formula (torch.optim.SGD, Adam, AdamW and RMSprop with
+ * every argument but maximize, foreach and capturable). */
 #ifndef NNC_RT_OPTIM_H
 #define NNC_RT_OPTIM_H
 
@@ -19,11 +19,14 @@ typedef void RtOptimStep(const IrOptimizer *o, long step, size_t n, float *p, co
                          float *const *state);
 
 typedef struct RtOptim {
-    size_t n_state;
+    size_t n_state;     /* the most it keeps (rt_optim_n_state: for o's flags) */
     RtOptimStep *step;
 } RtOptim;
 
 extern const RtOptim rt_optims[OPTIM_COUNT];
+
+/* The state buffers o keeps with its flags (amsgrad's maximum or not). */
+size_t rt_optim_n_state(const IrOptimizer *o);
 
 /* One step of o on the run of n parameters starting at offset off of the
  * arrays the state buffers (rt_optims[o->kind].n_state, like all the

@@ -146,7 +146,7 @@ static void plan_carve_training(RtPlan *pl, PlanCarver *c, const IrDataset *ds,
 {
     size_t np = pl->model->n_params;
     pl->grads = plan_floats(c, np, 1);
-    size_t n_state = rt_optims[optim->kind].n_state;
+    size_t n_state = rt_optim_n_state(optim);
     for (size_t k = 0; k < n_state; k++) {
         float *s = plan_floats(c, np, 1);
         if (c->base && c->ok)

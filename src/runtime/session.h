@@ -44,6 +44,19 @@ typedef struct RtScore {
  * pl->max_rows, without printing. */
 void rt_eval_score(RtPlan *pl, const IrDataset *ds, RtScore *out);
 
+/* How evaluation scores model m on ds: argmax, per-output bits, mse, ... */
+RtEvalKind rt_eval_kind(const IrDataset *ds, const IrModel *m);
+
+/* Scores the model on ds like rt_eval_score and returns its mean loss
+ * under `loss` (the row-weighted mean over chunks); scratch takes the
+ * loss's gradient, pl->max_rows x the model's outputs floats. */
+double rt_eval_loss(RtPlan *pl, const IrDataset *ds, const IrLoss *loss, float *scratch,
+                    RtScore *out);
+
+/* "NODE.suffix", the tensor's key in weights files, malloc'd (NULL when
+ * out of memory). */
+char *rt_weights_key(const RtModel *m, const RtParamTensor *pt);
+
 bool rt_train_run(RtSession *s, const IrTrain *t, Diag *d);
 bool rt_eval_run(RtSession *s, const IrEval *e, Diag *d);
 

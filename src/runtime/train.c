@@ -4,11 +4,13 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "nnc/arena.h"
 #include "nnc/plot.h"
+#include "checkpoint.h"
 #include "optim.h"
 #include "report.h"
 #include "session.h"
@@ -20,7 +22,8 @@ enum { HISTORY_CAP = 100000 };
 /* The hyperparameters of one run: the train block's, with a sweep value or
  * the command line's --epochs applied. */
 typedef struct RunConfig {
-    IrOptimizer optim;
+    IrOptimizer optim;  /* lr: the base rate the schedule starts from */
+    IrSchedule sched;
     long epochs;
     size_t batch;
     long log_every;
@@ -32,9 +35,20 @@ typedef struct RunResult {
     long diverged_step; /* ... and the step (counted from 1 over the run) */
     const char *bad_layer; /* the layer with a non-finite parameter, or NULL (the loss) */
     const double *loss_log, *epoch_log; /* the recorded epochs and losses */
+    const double *lr_log;          /* the epochs' learning rates, or NULL */
+    const double *valid_log, *acc_log; /* validation loss and accuracy (or mse), or NULL */
     size_t n_log;       /* ends with the non-finite loss of a diverged run */
     long stride;        /* every stride-th epoch is recorded */
+    long epochs_run;    /* < the configured epochs when early stopping ended the run */
+    double valid_loss;  /* with validation: the best epoch's validation loss */
+    double kept_valid;  /* ... and that of the weights the run ends with */
+    long best_epoch;    /* ... and their epoch */
+    bool stopped_early;
+    RtEvalKind valid_kind; /* what acc_log holds: accuracy, or mse for RT_EVAL_REGRESSION */
+    bool failed;        /* a checkpoint could not be written (reported) */
 } RunResult;
+
+
 
 typedef struct TrainCtx {
     RtSession *s;
@@ -45,8 +59,15 @@ typedef struct TrainCtx {
     bool labels;
     RtPlan plan;
     RtRng rng;          /* shuffling and dropout */
-    double *loss_log, *epoch_log; /* [runs][hist_cap + 1], planned once */
+    double *logs[LOG_KINDS]; /* each [runs][hist_cap + 1], planned once; NULL when unused */
     size_t hist_cap;
+    const IrDataset *valid; /* validate = ..., or NULL */
+    float *best;        /* with validation: the parameters of the best epoch so far */
+    float *valid_grad;  /* the validation loss's gradient (unused) */
+    RtTrainState st;    /* the current run's progress, as a checkpoint keeps it */
+    char *ckpt_path;    /* --checkpoint: where every epoch's state goes, or NULL */
+    bool resumed;       /* st was read from --resume's checkpoint */
+    Diag *d;
     RtProgress progress;
     cJSON *json;        /* --json: this step's object, else NULL */
 } TrainCtx;
@@ -93,6 +114,18 @@ static void print_optim(FILE *out, const IrOptimizer *o)
     fputc(')', out);
 }
 
+/* ", schedule cosine(warmup=2, min_lr=0)": every argument of the schedule. */
+static void print_schedule(FILE *out, const IrSchedule *sc)
+{
+    const ScheduleInfo *info = &ir_schedules[sc->kind];
+    fprintf(out, ", schedule %s", info->name);
+    for (size_t i = 0; i < info->n_args; i++)
+        fprintf(out, "%s%s=%g", i ? ", " : "(", ir_hypers[info->args[i].hp].name,
+                sc->hyper[info->args[i].hp]);
+    if (info->n_args)
+        fputc(')', out);
+}
+
 /* ---- one step, one epoch, one run -------------------------------------- */
 
 /* Every node's tensors that train, one contiguous run per node. */
@@ -111,6 +144,35 @@ static void train_update(TrainCtx *c, const RunConfig *cfg, long step)
     }
 }
 
+/* torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm): the L2 norm
+ * of every gradient together (summed in double here; torch takes float32
+ * norms of norms), coefficient max_norm / (norm + 1e-6) in float32,
+ * clamped to 1 and applied to every gradient (a multiplication by 1 when
+ * the norm is below max_norm changes nothing). */
+static void train_clip(TrainCtx *c, float max_norm)
+{
+    const RtModel *m = c->m;
+    float *grads = c->plan.grads;
+    double sq = 0.0;
+    for (size_t i = 0; i < m->ir->n_nodes; i++) {
+        const RtNodeParams *np = &m->node_params[i];
+        if (np->trained == 0 || m->ir->nodes[i].frozen)
+            continue;
+        for (size_t k = 0; k < np->trained; k++)
+            sq += (double)grads[np->offset + k] * grads[np->offset + k];
+    }
+    float coef = max_norm / ((float)sqrt(sq) + 1e-6f);
+    if (coef >= 1.0f)
+        return;
+    for (size_t i = 0; i < m->ir->n_nodes; i++) {
+        const RtNodeParams *np = &m->node_params[i];
+        if (np->trained == 0 || m->ir->nodes[i].frozen)
+            continue;
+        for (size_t k = 0; k < np->trained; k++)
+            grads[np->offset + k] *= coef;
+    }
+}
+
 /* Forward, loss, backward and update on one batch; returns the batch's
  * mean loss (computed before the update, as loss.item() in PyTorch). */
 static double train_step(TrainCtx *c, const RunConfig *cfg, const float *x,
@@ -124,6 +186,8 @@ static double train_step(TrainCtx *c, const RunConfig *cfg, const float *x,
                           pl->dy[ir->n_nodes - 1]);
     memset(pl->grads, 0, c->m->n_params * sizeof(float));
     rt_plan_backward(pl, rows);
+    if (c->t->clip_grad > 0)
+        train_clip(c, (float)c->t->clip_grad);
     train_update(c, cfg, step);
     return loss;
 }
@@ -192,50 +256,182 @@ static int digits_of(long v)
     return n;
 }
 
-/* Trains from the model's current weights with fresh optimizer state and a
- * generator reseeded from the run seed, so sweep runs differ only in the
- * swept value. */
-static RunResult train_one(TrainCtx *c, const RunConfig *cfg, bool log, size_t run)
+/* The validation of one epoch: loss and score on c->valid. */
+typedef struct EpochValid {
+    double loss;
+    RtScore score;
+} EpochValid;
+
+static double valid_metric(const RtScore *sc)
+{
+    return sc->kind == RT_EVAL_REGRESSION ? sc->mse : (double)sc->correct / (double)sc->rows;
+}
+
+/* "epoch  3/40  loss 0.2345678  lr 0.003  valid loss 0.25  acc 91.2%". */
+static void train_print_epoch(const TrainCtx *c, const RunConfig *cfg, long epoch, double loss,
+                              double lr, const EpochValid *v)
+{
+    FILE *out = c->s->opt.out;
+    fprintf(out, "epoch %*ld/%ld  loss %.7g", digits_of(cfg->epochs), epoch, cfg->epochs, loss);
+    if (c->t->has_schedule)
+        fprintf(out, "  lr %.6g", lr);
+    if (v && v->score.kind == RT_EVAL_REGRESSION)
+        fprintf(out, "  valid loss %.7g  mse %.6g", v->loss, v->score.mse);
+    else if (v)
+        fprintf(out, "  valid loss %.7g  acc %.1f%%", v->loss, 100.0 * valid_metric(&v->score));
+    fputc('\n', out);
+}
+
+/* Appends epoch's values to the run's logs (at most hist_cap + 1 each). */
+static void train_record(TrainCtx *c, long epoch, double loss, double lr, const EpochValid *v)
+{
+    double vals[LOG_KINDS] = {(double)epoch, loss, lr, v ? v->loss : NAN,
+                              v ? valid_metric(&v->score) : NAN};
+    for (int k = 0; k < LOG_KINDS; k++)
+        if (c->st.logs[k])
+            c->st.logs[k][c->st.n_log] = vals[k];
+    c->st.n_log++;
+}
+
+/* Early stopping's bookkeeping after an epoch's validation: true when the
+ * run should stop (early_stop epochs without a lower validation loss). */
+static bool train_watch(TrainCtx *c, long epoch, const EpochValid *v)
+{
+    RtTrainState *st = &c->st;
+    if (st->best_epoch == 0 || v->loss < st->best_valid) {
+        st->best_epoch = epoch;
+        st->best_valid = v->loss;
+        if (c->t->early_stop > 0)
+            memcpy(c->best, c->m->params, c->m->n_params * sizeof(float));
+        return false;
+    }
+    return c->t->early_stop > 0 && epoch - st->best_epoch >= c->t->early_stop;
+}
+
+/* A fresh run k: zero optimizer state, rows in order, the generator
+ * reseeded from the run seed, empty logs. */
+static void train_reset(TrainCtx *c, size_t run)
 {
     RtPlan *pl = &c->plan;
-    double *loss_log = c->loss_log + run * (c->hist_cap + 1);
-    double *epoch_log = c->epoch_log + run * (c->hist_cap + 1);
     for (size_t k = 0; k < pl->n_state; k++)
         memset(pl->state[k], 0, c->m->n_params * sizeof(float));
     for (size_t i = 0; i < c->ds->rows; i++)
         pl->order[i] = i;
     rt_rng_seed(&c->rng, c->seed, RT_STREAM_TRAIN);
+    RtTrainState *st = &c->st;
+    *st = (RtTrainState){.loss = NAN, .order = pl->order, .rows = c->ds->rows,
+                         .opt_state = pl->state, .n_state = pl->n_state, .best = c->best,
+                         .log_cap = c->hist_cap + 1};
+    for (int k = 0; k < LOG_KINDS; k++)
+        st->logs[k] = c->logs[k] ? c->logs[k] + run * (c->hist_cap + 1) : NULL;
+}
+
+/* After each finished epoch with --checkpoint. */
+static bool train_checkpoint(TrainCtx *c)
+{
+    if (!c->ckpt_path)
+        return true;
+    c->st.rng = c->rng;
+    return rt_checkpoint_save(c->m, c->t, c->ckpt_path, &c->st, c->d);
+}
+
+static RunResult train_result(const TrainCtx *c, const RunConfig *cfg)
+{
+    const RtTrainState *st = &c->st;
     long cap = (long)c->hist_cap;
-    RunResult res = {NAN, 0, 0, NULL, loss_log, epoch_log, 0, (cfg->epochs + cap - 1) / cap};
-    int width = digits_of(cfg->epochs);
-    long step = 0;
+    RunResult res = {.loss = st->loss, .stride = (cfg->epochs + cap - 1) / cap};
+    res.epoch_log = st->logs[LOG_EPOCH], res.loss_log = st->logs[LOG_LOSS];
+    res.lr_log = st->logs[LOG_LR], res.valid_log = st->logs[LOG_VALID];
+    res.acc_log = st->logs[LOG_ACC];
+    res.n_log = st->n_log, res.epochs_run = st->epoch;
+    res.best_epoch = st->best_epoch, res.valid_loss = st->best_valid;
+    bool last = c->t->early_stop == 0 && st->n_log > 0 && st->logs[LOG_VALID];
+    res.kept_valid = last ? st->logs[LOG_VALID][st->n_log - 1] : st->best_valid;
+    res.stopped_early = st->finished && st->epoch < cfg->epochs;
+    res.valid_kind = c->valid ? rt_eval_kind(c->valid, c->m->ir) : RT_EVAL_BINARY;
+    return res;
+}
+
+/* Trains from the model's current weights with fresh optimizer state and a
+ * generator reseeded from the run seed, so sweep runs differ only in the
+ * swept value; or, resumed, from where the checkpoint left off. With
+ * early stopping the run ends on the weights of its best epoch. */
+static RunResult train_one(TrainCtx *c, const RunConfig *cfg, bool log, size_t run)
+{
+    RtPlan *pl = &c->plan;
+    if (!c->resumed)
+        train_reset(c, run);
+    RtTrainState *st = &c->st;
+    RunResult res = train_result(c, cfg);
+    long step = st->step;
+    RunConfig ecfg = *cfg; /* with the epoch's learning rate */
     rt_progress_start(&c->progress, c->s->progress, c->s->color, stderr);
-    for (long epoch = 1; epoch <= cfg->epochs; epoch++) {
-        res.loss = train_epoch(c, cfg, &step);
-        bool finite = isfinite(res.loss);
-        if (finite && (res.bad_layer = train_bad_layer(c)) != NULL) {
-            res.loss = NAN;
+    for (long epoch = st->epoch + 1; !st->finished && epoch <= cfg->epochs; epoch++) {
+        double lr = ir_schedule_lr(&cfg->sched, cfg->optim.hyper[HP_LR], epoch - 1, cfg->epochs);
+        ecfg.optim.hyper[HP_LR] = lr;
+        double loss = train_epoch(c, &ecfg, &step);
+        bool finite = isfinite(loss);
+        const char *bad_layer = finite ? train_bad_layer(c) : NULL;
+        if (bad_layer) {
+            loss = NAN;
             finite = false;
         }
-        /* At most epochs/stride <= cap entries, plus a final non-finite one. */
-        if (epoch % res.stride == 0 || !finite) {
-            loss_log[res.n_log] = res.loss;
-            epoch_log[res.n_log++] = (double)epoch;
+        EpochValid v, *vp = NULL;
+        if (finite && c->valid) {
+            v.loss = rt_eval_loss(pl, c->valid, &c->t->loss, c->valid_grad, &v.score);
+            vp = &v;
         }
+        /* At most epochs/stride <= cap entries, plus a final non-finite one. */
+        if (epoch % res.stride == 0 || !finite)
+            train_record(c, epoch, loss, lr, vp);
         if (!finite) {
+            res = train_result(c, cfg);
+            res.loss = loss, res.epochs_run = epoch;
             res.diverged_at = epoch;
             res.diverged_step = step;
+            res.bad_layer = bad_layer;
+            rt_progress_clear(&c->progress);
+            return res;
+        }
+        bool stop = vp && train_watch(c, epoch, vp);
+        st->epoch = epoch, st->step = step, st->loss = loss;
+        st->finished = stop || epoch == cfg->epochs;
+        if (log && (train_should_log(cfg, epoch) || stop)) {
+            rt_progress_clear(&c->progress);
+            train_print_epoch(c, cfg, epoch, loss, lr, vp);
+        }
+        rt_progress_tick(&c->progress, epoch, cfg->epochs, loss);
+        if (!train_checkpoint(c)) {
+            res.failed = true;
             break;
         }
-        if (log && train_should_log(cfg, epoch)) {
-            rt_progress_clear(&c->progress);
-            fprintf(c->s->opt.out, "epoch %*ld/%ld  loss %.7g\n", width, epoch,
-                    cfg->epochs, res.loss);
-        }
-        rt_progress_tick(&c->progress, epoch, cfg->epochs, res.loss);
     }
     rt_progress_clear(&c->progress);
+    bool failed = res.failed;
+    res = train_result(c, cfg);
+    res.failed = failed;
+    if (c->t->early_stop > 0 && st->best_epoch > 0)
+        memcpy(c->m->params, c->best, c->m->n_params * sizeof(float));
     return res;
+}
+
+/* "stopped at epoch 17: no lower validation loss for 5 epochs; keeping the
+ * weights of epoch 12 (validation loss 0.1234567)". */
+static void train_print_kept(const TrainCtx *c, const RunResult *r)
+{
+    if (!c->valid || r->diverged_at || r->best_epoch == 0)
+        return;
+    FILE *out = c->s->opt.out;
+    if (r->stopped_early)
+        fprintf(out, "early stop at epoch %ld: no lower validation loss for %ld epochs\n",
+                r->epochs_run, c->t->early_stop);
+    if (c->t->early_stop > 0)
+        fprintf(out, "best epoch %ld (validation loss %.7g): %s keeps its weights\n",
+                r->best_epoch, r->valid_loss, c->m->ir->name);
+    else
+        fprintf(out, "lowest validation loss %.7g at epoch %ld; %s keeps the last epoch's "
+                "weights (early_stop keeps the best)\n", r->valid_loss, r->best_epoch,
+                c->m->ir->name);
 }
 
 static void train_print_sparkline(const TrainCtx *c, const RunResult *r)
@@ -250,7 +446,7 @@ static void train_print_sparkline(const TrainCtx *c, const RunResult *r)
 static RunConfig train_config(const TrainCtx *c)
 {
     const IrTrain *t = c->t;
-    RunConfig cfg = {t->optimizer, t->epochs, t->batch, t->log_every};
+    RunConfig cfg = {t->optimizer, t->schedule, t->epochs, t->batch, t->log_every};
     if (c->s->opt.epochs > 0) {
         cfg.epochs = c->s->opt.epochs;
         /* A log interval meant for the file's epoch count would hide the
@@ -277,8 +473,10 @@ static RunConfig sweep_config(const TrainCtx *c, const RunConfig *base, size_t k
             cfg.log_every = cfg.epochs / 10 > 0 ? cfg.epochs / 10 : 1;
     } else if (c->t->sweep == HP_BATCH) {
         cfg.batch = v < 1.0 || (size_t)v > c->ds->rows ? c->ds->rows : (size_t)v;
-    } else {
+    } else if (ir_optim_arg(cfg.optim.kind, c->t->sweep) >= 0) {
         cfg.optim.hyper[c->t->sweep] = v;
+    } else {
+        cfg.sched.hyper[c->t->sweep] = v; /* the checker allowed only these */
     }
     return cfg;
 }
@@ -290,8 +488,16 @@ static void train_print_header(const TrainCtx *c, const RunConfig *cfg)
     print_loss(out, &c->t->loss);
     fputs(", ", out);
     print_optim(out, &cfg->optim);
+    if (c->t->has_schedule)
+        print_schedule(out, &cfg->sched);
     fprintf(out, ", %ld epochs, batch %zu, seed %llu", cfg->epochs, cfg->batch,
             (unsigned long long)c->seed);
+    if (c->t->clip_grad > 0)
+        fprintf(out, ", clip_grad %g", c->t->clip_grad);
+    if (c->valid)
+        fprintf(out, ", validate on %s", c->valid->name);
+    if (c->t->early_stop > 0)
+        fprintf(out, ", early_stop %ld", c->t->early_stop);
     if (c->t->n_sweep > 0) {
         fprintf(out, ", sweep %s = [", ir_hyper_name(c->t->sweep));
         for (size_t k = 0; k < c->t->n_sweep; k++)
@@ -401,6 +607,18 @@ static void train_json_run(TrainCtx *c, const RunConfig *cfg, size_t k, const Sw
     cJSON_AddNumberToObject(run, "epochs", (double)cfg->epochs);
     cJSON_AddNumberToObject(run, "loss_stride", (double)r->stride);
     cJSON_AddItemToObject(run, "loss_per_epoch", rt_json_double_array(r->loss_log, r->n_log));
+    if (r->lr_log)
+        cJSON_AddItemToObject(run, "lr_per_epoch", rt_json_double_array(r->lr_log, r->n_log));
+    if (r->valid_log) {
+        bool mse = r->valid_kind == RT_EVAL_REGRESSION;
+        cJSON_AddItemToObject(run, "valid_loss_per_epoch", rt_json_double_array(r->valid_log, r->n_log));
+        cJSON_AddItemToObject(run, mse ? "valid_mse_per_epoch" : "valid_accuracy_per_epoch",
+                              rt_json_double_array(r->acc_log, r->n_log));
+        cJSON_AddNumberToObject(run, "epochs_run", (double)r->epochs_run);
+        cJSON_AddBoolToObject(run, "stopped_early", r->stopped_early);
+        cJSON_AddNumberToObject(run, "best_epoch", (double)r->best_epoch);
+        cJSON_AddNumberToObject(run, "best_valid_loss", r->valid_loss);
+    }
     cJSON_AddNumberToObject(run, "final_loss", r->loss); /* NaN prints as null */
     cJSON_AddBoolToObject(run, "diverged", r->diverged_at != 0);
     if (r->diverged_at) {
@@ -428,45 +646,95 @@ static size_t train_ordinal(const TrainCtx *c)
     return k;
 }
 
-/* loss-MODEL.svg: one curve per run, labelled with its sweep value (or the
- * learning rate of a single run). */
+/* PREFIX-MODEL.svg in the plot directory: one chart of n series. */
+static bool train_plot_chart(TrainCtx *c, const char *prefix, const char *what,
+                             const char *y_label, const PlotSeries *series, size_t n, Diag *d)
+{
+    char *name = malloc(strlen(prefix) + strlen(c->m->ir->name) + 2);
+    char *path = NULL, title[256];
+    if (name) {
+        sprintf(name, "%s-%s", prefix, c->m->ir->name);
+        path = rt_plot_path(c->s->opt.plot_dir, name, train_ordinal(c));
+    }
+    bool ok = path != NULL;
+    if (!ok)
+        diag_error(d, c->t->loc, "out of memory for the %s plot", prefix);
+    snprintf(title, sizeof title, "%s on %s: %s", c->m->ir->name, c->ds->name, what);
+    ok = ok && plot_lines(d, path, title, "epoch", y_label, series, n);
+    if (ok)
+        rt_plot_written(c->s, c->json, path);
+    free(path);
+    free(name);
+    return ok;
+}
+
+enum { PLOT_LABEL = 64 };
+
+/* Run k's label: its sweep value, or the learning rate of a single run;
+ * with validation, "training" or "validation" after it. */
+static void train_plot_label(const TrainCtx *c, const RunConfig *cfg, size_t k, const char *part,
+                             char *label)
+{
+    char run[PLOT_LABEL / 2];
+    if (c->t->n_sweep > 0)
+        snprintf(run, sizeof run, "%s = %g", ir_hyper_name(c->t->sweep), c->t->sweep_values[k]);
+    else
+        snprintf(run, sizeof run, "lr = %g", cfg->optim.hyper[HP_LR]);
+    if (!part || c->t->n_sweep == 0)
+        snprintf(label, PLOT_LABEL, "%s", part ? part : run);
+    else
+        snprintf(label, PLOT_LABEL, "%s, %s", run, part);
+}
+
+/* loss-MODEL.svg: each run's training loss (with validation, its
+ * validation loss next to it: the picture of overfitting); with
+ * validation, accuracy-MODEL.svg (or mse-); with a schedule, lr-MODEL.svg. */
 static bool train_plot(TrainCtx *c, const RunConfig *cfg, const SweepRow *rows, size_t n,
                        Diag *d)
 {
-    const char *dir = c->s->opt.plot_dir;
-    if (!dir)
+    if (!c->s->opt.plot_dir)
         return true;
-    enum { LABEL = 48 };
-    PlotSeries *series = calloc(n, sizeof *series);
-    char *labels = calloc(n, LABEL);
-    char *name = malloc(strlen(c->m->ir->name) + 8);
-    char *path = NULL, title[256], y_label[64];
-    bool ok = series && labels && name;
-    if (ok) {
-        sprintf(name, "loss-%s", c->m->ir->name);
-        path = rt_plot_path(dir, name, train_ordinal(c));
-        ok = path != NULL;
-    }
-    if (!ok) {
+    size_t per_run = c->valid ? 2 : 1;
+    PlotSeries *series = calloc(n * per_run, sizeof *series);
+    char *labels = calloc(n * per_run, PLOT_LABEL);
+    if (!series || !labels) {
+        free(series);
+        free(labels);
         diag_error(d, c->t->loc, "out of memory for the loss plot");
-    } else {
-        for (size_t k = 0; k < n; k++) {
-            char *label = labels + k * LABEL;
-            if (c->t->n_sweep > 0)
-                snprintf(label, LABEL, "%s = %g", ir_hyper_name(c->t->sweep), c->t->sweep_values[k]);
-            else
-                snprintf(label, LABEL, "lr = %g", cfg->optim.hyper[HP_LR]);
-            const RunResult *r = &rows[k].result;
-            series[k] = (PlotSeries){label, r->epoch_log, r->loss_log, r->n_log};
-        }
-        snprintf(title, sizeof title, "%s on %s: training loss", c->m->ir->name, c->ds->name);
-        snprintf(y_label, sizeof y_label, "%s loss", ir_loss_name(c->t->loss.kind));
-        ok = plot_lines(d, path, title, "epoch", y_label, series, n);
-        if (ok)
-            rt_plot_written(c->s, c->json, path);
+        return false;
     }
-    free(path);
-    free(name);
+    for (size_t k = 0; k < n; k++) {
+        const RunResult *r = &rows[k].result;
+        char *l = labels + k * per_run * PLOT_LABEL;
+        train_plot_label(c, cfg, k, c->valid ? "training" : NULL, l);
+        series[k * per_run] = (PlotSeries){l, r->epoch_log, r->loss_log, r->n_log};
+        if (c->valid) {
+            train_plot_label(c, cfg, k, "validation", l + PLOT_LABEL);
+            series[k * per_run + 1] = (PlotSeries){l + PLOT_LABEL, r->epoch_log, r->valid_log, r->n_log};
+        }
+    }
+    char y_label[64];
+    snprintf(y_label, sizeof y_label, "%s loss", ir_loss_name(c->t->loss.kind));
+    bool ok = train_plot_chart(c, "loss", c->valid ? "training and validation loss"
+                               : "training loss", y_label, series, n * per_run, d);
+    bool regression = false;
+    for (size_t k = 0; ok && c->valid && k < n; k++) {
+        train_plot_label(c, cfg, k, NULL, labels + k * PLOT_LABEL);
+        series[k] = (PlotSeries){labels + k * PLOT_LABEL, rows[k].result.epoch_log,
+                                 rows[k].result.acc_log, rows[k].result.n_log};
+        regression |= rows[k].result.valid_kind == RT_EVAL_REGRESSION;
+    }
+    if (ok && c->valid)
+        ok = train_plot_chart(c, regression ? "mse" : "accuracy", regression ? "validation mse"
+                              : "validation accuracy", regression ? "mse" : "accuracy",
+                              series, n, d);
+    for (size_t k = 0; ok && c->t->has_schedule && k < n; k++) {
+        train_plot_label(c, cfg, k, NULL, labels + k * PLOT_LABEL);
+        series[k] = (PlotSeries){labels + k * PLOT_LABEL, rows[k].result.epoch_log,
+                                 rows[k].result.lr_log, rows[k].result.n_log};
+    }
+    if (ok && c->t->has_schedule)
+        ok = train_plot_chart(c, "lr", "learning rate per epoch", "lr", series, n, d);
     free(labels);
     free(series);
     return ok;
@@ -481,10 +749,17 @@ static bool train_single(TrainCtx *c, const RunConfig *cfg, Diag *d)
     if (!quiet)
         train_print_header(c, cfg);
     SweepRow row = {0};
+    if (c->resumed && !quiet)
+        fprintf(out, "resumed from %s: %ld of %ld epochs done%s\n", c->s->opt.resume_dir,
+                c->st.epoch, cfg->epochs, c->st.finished ? ", training finished" : "");
     row.result = train_one(c, cfg, !quiet, 0);
     const RunResult r = row.result;
-    if (!quiet)
+    if (r.failed)
+        return false;
+    if (!quiet) {
         train_print_sparkline(c, &r);
+        train_print_kept(c, &r);
+    }
     train_json_run(c, cfg, 0, &row);
     if (!train_plot(c, cfg, &row, 1, d))
         return false;
@@ -494,7 +769,7 @@ static bool train_single(TrainCtx *c, const RunConfig *cfg, Diag *d)
     }
     if (quiet)
         fprintf(out, "train %s on %s: final loss %.7g after %ld epochs\n",
-                c->m->ir->name, c->ds->name, r.loss, cfg->epochs);
+                c->m->ir->name, c->ds->name, r.loss, r.epochs_run);
     fputc('\n', out);
     return true;
 }
@@ -509,6 +784,8 @@ static void sweep_print_row(const TrainCtx *c, size_t k, const SweepRow *row)
         return;
     }
     fprintf(out, "%12.7g  ", row->result.loss);
+    if (c->valid)
+        fprintf(out, "%12.7g  %12.7g  ", row->result.valid_loss, row->result.kept_valid);
     const RtScore *sc = &row->score;
     if (sc->kind == RT_EVAL_REGRESSION)
         fprintf(out, "mse %.7g\n", sc->mse);
@@ -533,7 +810,11 @@ static void sweep_print_table(const TrainCtx *c, const SweepRow *rows)
             break;
         }
     }
-    fprintf(out, "%10s  %12s  %s\n", name, "final loss", scored);
+    if (c->valid)
+        fprintf(out, "%10s  %12s  %12s  %12s  %s\n", name, "final loss", "best valid",
+                "kept valid", scored);
+    else
+        fprintf(out, "%10s  %12s  %s\n", name, "final loss", scored);
     for (size_t k = 0; k < c->t->n_sweep; k++)
         sweep_print_row(c, k, &rows[k]);
 }
@@ -550,8 +831,10 @@ static void sweep_run(TrainCtx *c, const RunConfig *base, const float *initial,
         fprintf(out, "run %zu/%zu: %s = %g\n", k + 1, c->t->n_sweep,
                 ir_hyper_name(c->t->sweep), c->t->sweep_values[k]);
     row->result = train_one(c, &cfg, !quiet, k);
-    if (!quiet)
+    if (!quiet) {
         train_print_sparkline(c, &row->result);
+        train_print_kept(c, &row->result);
+    }
     char what[160];
     if (row->result.diverged_at && !quiet)
         fprintf(out, "diverged at epoch %ld, step %ld: %s\n", row->result.diverged_at,
@@ -561,9 +844,17 @@ static void sweep_run(TrainCtx *c, const RunConfig *base, const float *initial,
     train_json_run(c, &cfg, k, row);
 }
 
+/* Whether run r is better than run best: the lower validation loss of the
+ * weights each run ends with, with validation (the training loss rewards
+ * overfitting), else the lower final training loss. */
+static bool sweep_better(const TrainCtx *c, const RunResult *r, const RunResult *best)
+{
+    return c->valid ? r->kept_valid < best->kept_valid : r->loss < best->loss;
+}
+
 /* Runs every sweep value from the same initial weights; the model keeps
- * the weights of the run with the lowest final loss. initial, best and rows
- * are scratch buffers the caller planned. */
+ * the weights of the best run (sweep_better). initial, best and rows are
+ * scratch buffers the caller planned. */
 static bool train_sweep(TrainCtx *c, const RunConfig *base, float *initial,
                         float *best, SweepRow *rows, Diag *d)
 {
@@ -575,7 +866,7 @@ static bool train_sweep(TrainCtx *c, const RunConfig *base, float *initial,
     for (size_t k = 0; k < n; k++) {
         sweep_run(c, base, initial, k, &rows[k]);
         const RunResult *r = &rows[k].result;
-        if (!r->diverged_at && (best_k == n || r->loss < rows[best_k].result.loss)) {
+        if (!r->diverged_at && (best_k == n || sweep_better(c, r, &rows[best_k].result))) {
             best_k = k;
             memcpy(best, c->m->params, np * sizeof(float));
         }
@@ -597,8 +888,9 @@ static bool train_sweep(TrainCtx *c, const RunConfig *base, float *initial,
         return false;
     }
     memcpy(c->m->params, best, np * sizeof(float));
-    fprintf(out, "%s keeps the weights of the run with %s = %g (lowest final loss)\n\n",
-            c->m->ir->name, ir_hyper_name(c->t->sweep), c->t->sweep_values[best_k]);
+    fprintf(out, "%s keeps the weights of the run with %s = %g (lowest %s)\n\n",
+            c->m->ir->name, ir_hyper_name(c->t->sweep), c->t->sweep_values[best_k],
+            c->valid ? "validation loss" : "final loss");
     return true;
 }
 
@@ -620,8 +912,22 @@ static size_t train_n_runs(const TrainCtx *c)
     return c->t->n_sweep > 0 ? c->t->n_sweep : 1;
 }
 
-/* The loss log of every run, allocated before the first epoch: the
- * training loop itself never allocates. */
+/* Which logs this training keeps: the epochs and losses always, the
+ * learning rates with a schedule, validation loss and score with one. */
+static bool train_keeps_log(const TrainCtx *c, int kind)
+{
+    switch (kind) {
+    case LOG_EPOCH:
+    case LOG_LOSS: return true;
+    case LOG_LR: return c->t->has_schedule;
+    case LOG_VALID:
+    case LOG_ACC: return c->valid != NULL;
+    }
+    return false;
+}
+
+/* The logs of every run, allocated before the first epoch: the training
+ * loop itself never allocates. */
 static bool train_plan_history(TrainCtx *c, const RunConfig *base, Diag *d)
 {
     long max = base->epochs;
@@ -630,20 +936,84 @@ static bool train_plan_history(TrainCtx *c, const RunConfig *base, Diag *d)
         max = cfg.epochs > max ? cfg.epochs : max;
     }
     c->hist_cap = max < HISTORY_CAP ? (size_t)(max > 0 ? max : 1) : HISTORY_CAP;
-    size_t n = train_n_runs(c) * (c->hist_cap + 1);
+    size_t n = train_n_runs(c) * (c->hist_cap + 1), kinds = 0;
+    for (int k = 0; k < LOG_KINDS; k++)
+        kinds += train_keeps_log(c, k);
     char need[32], have[32];
-    if (n > mem_limit_bytes() / (2 * sizeof(double))) {
+    if (n > mem_limit_bytes() / (kinds * sizeof(double))) {
         diag_error(d, c->t->loc, "the loss history of %zu run%s needs %s, more than the %s available",
-                   train_n_runs(c), train_n_runs(c) == 1 ? "" : "s", mem_format(need, n * 2 * sizeof(double)),
-                   mem_format(have, mem_limit_bytes()));
+                   train_n_runs(c), train_n_runs(c) == 1 ? "" : "s",
+                   mem_format(need, n * kinds * sizeof(double)), mem_format(have, mem_limit_bytes()));
         return false;
     }
-    c->loss_log = calloc(n, sizeof *c->loss_log);
-    c->epoch_log = calloc(n, sizeof *c->epoch_log);
-    if (c->loss_log && c->epoch_log)
+    bool ok = true;
+    for (int k = 0; k < LOG_KINDS; k++) {
+        if (!train_keeps_log(c, k))
+            continue;
+        c->logs[k] = calloc(n, sizeof(double));
+        ok &= c->logs[k] != NULL;
+    }
+    if (!ok)
+        diag_error(d, c->t->loc, "out of memory for the loss history");
+    return ok;
+}
+
+/* Validation's buffers: the loss gradient it does not use, and early
+ * stopping's copy of the best parameters. */
+static bool train_plan_validation(TrainCtx *c, Diag *d)
+{
+    if (!c->valid)
         return true;
-    diag_error(d, c->t->loc, "out of memory for the loss history");
+    c->valid_grad = calloc(c->plan.max_rows * c->m->ir->out_units, sizeof(float));
+    c->best = c->t->early_stop > 0 ? calloc(c->m->n_params ? c->m->n_params : 1, sizeof(float))
+                                   : NULL;
+    if (c->valid_grad && (c->best || c->t->early_stop == 0))
+        return true;
+    diag_error(d, c->t->loc, "out of memory for validation");
     return false;
+}
+
+/* --checkpoint: this training's file; --resume: its state read back (a
+ * missing file means the run was stopped before its first epoch ended:
+ * it starts from the beginning). Checked before the first epoch, so a bad
+ * checkpoint costs no training and overwrites nothing. */
+static bool train_plan_checkpoints(TrainCtx *c, Diag *d)
+{
+    const RtOptions *o = &c->s->opt;
+    if (!o->checkpoint_dir && !o->resume_dir)
+        return true;
+    if (c->t->n_sweep > 0) {
+        diag_error(d, c->t->loc, "--checkpoint and --resume follow one training run, but this "
+                   "train block sweeps %s; remove the sweep to checkpoint it",
+                   ir_hyper_name(c->t->sweep));
+        return false;
+    }
+    if (c->ds->rows > (1u << 24)) {
+        diag_error(d, c->t->loc, "checkpoints keep the row order of at most %u rows; dataset '%s' "
+                   "has %zu", 1u << 24, c->ds->name, c->ds->rows);
+        return false;
+    }
+    size_t ordinal = (size_t)(c->t - c->s->prog->trains) + 1;
+    if (o->checkpoint_dir && !(c->ckpt_path = rt_checkpoint_path(o->checkpoint_dir, ordinal))) {
+        diag_error(d, c->t->loc, "out of memory");
+        return false;
+    }
+    if (!o->resume_dir)
+        return true;
+    char *path = rt_checkpoint_path(o->resume_dir, ordinal);
+    if (!path) {
+        diag_error(d, c->t->loc, "out of memory");
+        return false;
+    }
+    bool ok = true;
+    if (access(path, F_OK) == 0) {
+        train_reset(c, 0);
+        ok = rt_checkpoint_load(c->m, c->t, path, &c->st, d);
+        c->rng = c->st.rng;
+        c->resumed = ok;
+    }
+    free(path);
+    return ok;
 }
 
 static bool train_sweep_planned(TrainCtx *c, const RunConfig *base, Diag *d)
@@ -668,10 +1038,12 @@ bool rt_train_run(RtSession *s, const IrTrain *t, Diag *d)
     TrainCtx c = {0};
     c.s = s;
     c.t = t;
+    c.d = d;
     c.m = &s->models[t->model];
     c.ds = &s->prog->datasets[t->dataset];
     c.seed = s->opt.override_seed ? s->opt.seed : t->seed;
     c.labels = ir_targets_are_labels(c.ds, c.m->ir);
+    c.valid = t->has_validate ? &s->prog->datasets[t->validate] : NULL;
     if (c.ds->rows == 0 || c.m->ir->n_nodes < 2) {
         diag_error(d, t->loc, "nothing to train: %s", c.ds->rows == 0
                    ? "the dataset has no rows" : "the model has no layers");
@@ -684,11 +1056,15 @@ bool rt_train_run(RtSession *s, const IrTrain *t, Diag *d)
     bool ok = train_plan_history(&c, &base, d) &&
               rt_plan_fits(c.m, train_max_batch(&c, &base), c.ds, &t->optimizer, -1, t->loc, d) &&
               rt_plan_init(&c.plan, c.m, train_max_batch(&c, &base), c.ds, &t->optimizer, -1, d);
+    ok = ok && train_plan_validation(&c, d) && train_plan_checkpoints(&c, d);
     if (ok)
         ok = t->n_sweep > 0 ? train_sweep_planned(&c, &base, d) : train_single(&c, &base, d);
     if (c.plan.model)
         rt_plan_free(&c.plan);
-    free(c.loss_log);
-    free(c.epoch_log);
+    for (int k = 0; k < LOG_KINDS; k++)
+        free(c.logs[k]);
+    free(c.best);
+    free(c.valid_grad);
+    free(c.ckpt_path);
     return ok;
 }

@@ -33,6 +33,14 @@ static void tensor_key(const RtModel *m, const RtParamTensor *pt, char *key)
     snprintf(key, KEY_MAX, "%s.%s", m->ir->nodes[pt->node].name, pt->decl.suffix);
 }
 
+char *rt_weights_key(const RtModel *m, const RtParamTensor *pt)
+{
+    char *key = malloc(KEY_MAX);
+    if (key)
+        tensor_key(m, pt, key);
+    return key;
+}
+
 /* Checks one expected tensor: present, with its declared shape. Copies it
  * into dst when it fits. */
 static bool load_tensor(const StFile *f, const char *path, const char *key, const IrShape *sh,

@@ -56,6 +56,21 @@ void st_free(StFile *f)
     free(f->tensors);
     f->tensors = NULL;
     f->n = 0;
+    for (size_t i = 0; i < f->n_meta; i++) {
+        free(f->meta[i].key);
+        free(f->meta[i].value);
+    }
+    free(f->meta);
+    f->meta = NULL;
+    f->n_meta = 0;
+}
+
+const char *st_meta(const StFile *f, const char *key)
+{
+    for (size_t i = 0; i < f->n_meta; i++)
+        if (strcmp(f->meta[i].key, key) == 0)
+            return f->meta[i].value;
+    return NULL;
 }
 
 const StTensor *st_find(const StFile *f, const char *name)
@@ -206,6 +221,37 @@ static bool check_overlaps(Reader *r, Range *ranges, size_t n)
     return true;
 }
 
+/* "__metadata__": an object of strings, as the format says. */
+static bool parse_meta(Reader *r, const cJSON *meta, StFile *out)
+{
+    if (!cJSON_IsObject(meta)) {
+        diag_error(r->d, loc_none(), "%s: __metadata__ is not a JSON object", r->path);
+        return false;
+    }
+    size_t n = 0;
+    for (const cJSON *e = meta->child; e; e = e->next)
+        n++;
+    out->meta = calloc(n ? n : 1, sizeof *out->meta);
+    if (!out->meta)
+        return false;
+    for (const cJSON *e = meta->child; e; e = e->next) {
+        if (!cJSON_IsString(e)) {
+            diag_error(r->d, loc_none(), "%s: metadata '%s' is not a string", r->path, e->string);
+            return false;
+        }
+        StMeta *m = &out->meta[out->n_meta];
+        m->key = strdup(e->string);
+        m->value = strdup(e->valuestring);
+        if (!m->key || !m->value) {
+            free(m->key);
+            free(m->value);
+            return false;
+        }
+        out->n_meta++;
+    }
+    return true;
+}
+
 static bool parse_header(Reader *r, const cJSON *root, StFile *out)
 {
     if (!cJSON_IsObject(root)) {
@@ -219,8 +265,10 @@ static bool parse_header(Reader *r, const cJSON *root, StFile *out)
     Range *ranges = calloc(n ? n : 1, sizeof *ranges);
     bool ok = out->tensors && ranges;
     for (const cJSON *e = root->child; ok && e; e = e->next) {
-        if (strcmp(e->string, "__metadata__") == 0)
+        if (strcmp(e->string, "__metadata__") == 0) {
+            ok = parse_meta(r, e, out);
             continue;
+        }
         if (st_find(out, e->string)) {
             diag_error(r->d, loc_none(), "%s: tensor '%s' appears twice", r->path, e->string);
             ok = false;
@@ -290,12 +338,15 @@ static cJSON *header_entry(const StTensor *t, size_t begin)
 
 /* The JSON header, padded with spaces to a multiple of 8 bytes so the data
  * that follows is aligned (as the reference writer does). */
-static char *build_header(const StTensor *tensors, size_t n, size_t *len)
+static char *build_header(const StTensor *tensors, size_t n, const StMeta *extra,
+                          size_t n_extra, size_t *len)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *meta = cJSON_AddObjectToObject(root, "__metadata__");
     cJSON_AddStringToObject(meta, "format", "pt");
     cJSON_AddStringToObject(meta, "producer", "nnc " NNC_VERSION);
+    for (size_t i = 0; i < n_extra; i++)
+        cJSON_AddStringToObject(meta, extra[i].key, extra[i].value);
     size_t offset = 0;
     for (size_t i = 0; i < n; i++) {
         cJSON_AddItemToObject(root, tensors[i].name, header_entry(&tensors[i], offset));
@@ -317,10 +368,11 @@ static char *build_header(const StTensor *tensors, size_t n, size_t *len)
     return out;
 }
 
-bool st_write_stream(FILE *f, const StTensor *tensors, size_t n)
+bool st_write_stream(FILE *f, const StTensor *tensors, size_t n, const StMeta *meta,
+                     size_t n_meta)
 {
     size_t header_len;
-    char *header = build_header(tensors, n, &header_len);
+    char *header = build_header(tensors, n, meta, n_meta, &header_len);
     if (!header)
         return false;
     unsigned char size_bytes[8], word[4];
@@ -339,10 +391,16 @@ bool st_write_stream(FILE *f, const StTensor *tensors, size_t n)
 
 bool st_write(Diag *d, const char *path, const StTensor *tensors, size_t n)
 {
+    return st_write_meta(d, path, tensors, n, NULL, 0);
+}
+
+bool st_write_meta(Diag *d, const char *path, const StTensor *tensors, size_t n,
+                   const StMeta *meta, size_t n_meta)
+{
     AtomicFile af;
     if (!atomic_open(d, path, &af))
         return false;
-    if (!st_write_stream(af.f, tensors, n)) {
+    if (!st_write_stream(af.f, tensors, n, meta, n_meta)) {
         atomic_abort(&af);
         diag_error(d, loc_none(), "cannot write '%s' (out of memory or disk full)", path);
         return false;

@@ -43,9 +43,9 @@ def make_loss():
     return nn.CrossEntropyLoss()  # on logits: it applies softmax itself
 
 
-def make_optimizer(params, lr=0.1, momentum=0.9):
+def make_optimizer(params, lr=0.1, momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0.0):
     """The train block's optimizer; a sweep passes its value by name."""
-    return torch.optim.SGD(params, lr=lr, momentum=momentum)
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov, weight_decay=weight_decay)
 
 
 def targets(y):

@@ -43,9 +43,9 @@ def make_loss():
     return nn.BCELoss()
 
 
-def make_optimizer(params, lr=0.01, alpha=0.99, eps=1e-08, momentum=0.5, centered=True):
+def make_optimizer(params, lr=0.01, alpha=0.99, eps=1e-08, momentum=0.5, centered=True, weight_decay=0.0):
     """The train block's optimizer; a sweep passes its value by name."""
-    return torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=eps, momentum=momentum, centered=centered)
+    return torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=eps, momentum=momentum, centered=centered, weight_decay=weight_decay)
 
 
 def targets(y):

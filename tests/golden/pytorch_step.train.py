@@ -43,9 +43,9 @@ def make_loss():
     return nn.MSELoss()
 
 
-def make_optimizer(params, lr=0.05, beta1=0.8, beta2=0.99, eps=1e-06):
+def make_optimizer(params, lr=0.05, beta1=0.8, beta2=0.99, eps=1e-06, weight_decay=0.0, amsgrad=False):
     """The train block's optimizer; a sweep passes its value by name."""
-    return torch.optim.Adam(params, lr=lr, betas=(beta1, beta2), eps=eps)
+    return torch.optim.Adam(params, lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
 
 
 def targets(y):

@@ -115,8 +115,8 @@ Test(optimizer, arguments)
                 "t.nn:10:58: error: unknown argument 'betas' for adam; did you mean 'beta1'?");
     expect_diag(BASE "train net on xor { loss = bce optimizer = sgd(momentum = 0.5) epochs = 1 }\n",
                 "t.nn:10:43: error: sgd needs a learning rate, e.g. sgd(lr = 0.01)");
-    expect_diag(BASE "train net on xor { loss = bce optimizer = sgd(0.1, 0.5, 0.1) epochs = 1 }\n",
-                "t.nn:10:57: error: sgd takes at most 2 arguments, got 3");
+    expect_diag(BASE "train net on xor { loss = bce optimizer = sgd(0.1, 0.5, 0, false, 0, 1) epochs = 1 }\n",
+                "t.nn:10:70: error: sgd takes at most 5 arguments, got 6");
     expect_diag(BASE "train net on xor { loss = bce optimizer = sgd(lr = 0.1, 0.5) epochs = 1 }\n",
                 "t.nn:10:57: error: positional argument after a named one");
     expect_diag(BASE "train net on xor { loss = bce optimizer = sgd(0.1, lr = 0.5) epochs = 1 }\n",

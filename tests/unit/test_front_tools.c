@@ -45,7 +45,7 @@ Test(front_tools, block_props_are_the_checker_tables)
     cr_expect(p[3].boolean);
     cr_expect_str_eq(p[7].choices[0], "minmax");
     n = front_block_props(FRONT_TRAIN, OP_INPUT, p);
-    cr_expect_str_eq(names(p, n, buf, sizeof buf), "loss optimizer epochs batch seed log_every");
+    cr_expect_str_eq(names(p, n, buf, sizeof buf), "loss optimizer epochs batch seed log_every schedule clip_grad validate early_stop");
     cr_expect_str_eq(p[0].choices[2], "cross_entropy");
     n = front_block_props(FRONT_EVALUATE, OP_INPUT, p);
     cr_expect_str_eq(names(p, n, buf, sizeof buf), "show");

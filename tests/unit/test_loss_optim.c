@@ -321,11 +321,13 @@ Test(optim, every_row_is_complete)
 }
 
 /* Every optimizer at its defaults moves each parameter against its
- * gradient on the first step, and leaves a zero-gradient one alone. */
+ * gradient on the first step, and without weight decay (AdamW's default
+ * is 0.01) leaves a zero-gradient one alone. */
 Test(optim, every_first_step_goes_downhill)
 {
     for (int k = 0; k < OPTIM_COUNT; k++) {
         IrOptimizer o = optim_defaults((OptimKind)k, 0.01);
+        o.hyper[HP_WEIGHT_DECAY] = 0;
         float bufs[RT_OPTIM_MAX_STATE][3] = {{0}};
         float *state[RT_OPTIM_MAX_STATE];
         for (size_t i = 0; i < RT_OPTIM_MAX_STATE; i++)
@@ -408,4 +410,94 @@ Test(optim, rmsprop_matches_torch)
                                       [HP_CENTERED] = 1}};
     expect_rmsprop(o, (const double[3]){0.8574738502502441, 0.25505009293556213,
                                         -0.6241587400436401});
+}
+
+/* ---- schedules ---------------------------------------------------------- */
+
+Test(schedule, every_row_is_complete)
+{
+    for (int k = 0; k < SCHED_COUNT; k++) {
+        const ScheduleInfo *info = &ir_schedules[k];
+        cr_assert(info->name && info->torch, "schedule %d", k);
+        cr_assert_str_eq(ir_schedule_name((ScheduleKind)k), info->name);
+        cr_assert_leq(info->n_args, SCHED_MAX_ARGS, "%s", info->name);
+        for (size_t i = 0; i < info->n_args; i++) {
+            const OptimArg *a = &info->args[i];
+            IrRange r = ir_hypers[a->hp].range;
+            cr_assert(isnan(a->def) || (a->def >= r.lo && a->def <= r.hi), "%s: %s default",
+                      info->name, ir_hypers[a->hp].name);
+        }
+        IrSchedule s = {(ScheduleKind)k, {[HP_EVERY] = 2, [HP_GAMMA] = 0.5}};
+        double lr = ir_schedule_lr(&s, 0.1, 0, 10);
+        cr_assert(lr > 0 && lr <= 0.1, "%s: epoch 0's lr %g", info->name, lr);
+    }
+}
+
+/* The closed forms of language.md, which torch's StepLR, ExponentialLR and
+ * LinearLR + CosineAnnealingLR follow (tests/torch/compare_optim.py checks
+ * them against torch itself). */
+Test(schedule, closed_forms)
+{
+    IrSchedule step = {SCHED_STEP, {[HP_EVERY] = 3, [HP_GAMMA] = 0.5}};
+    cr_expect_float_eq(ir_schedule_lr(&step, 0.8, 2, 10), 0.8, 1e-15);
+    cr_expect_float_eq(ir_schedule_lr(&step, 0.8, 3, 10), 0.4, 1e-15);
+    cr_expect_float_eq(ir_schedule_lr(&step, 0.8, 7, 10), 0.2, 1e-15);
+    IrSchedule expo = {SCHED_EXPONENTIAL, {[HP_GAMMA] = 0.9}};
+    cr_expect_float_eq(ir_schedule_lr(&expo, 1.0, 2, 10), 0.81, 1e-15);
+    IrSchedule cos = {SCHED_COSINE, {[HP_WARMUP] = 2, [HP_MIN_LR] = 0.1}};
+    cr_expect_float_eq(ir_schedule_lr(&cos, 1.0, 0, 10), 0.5, 1e-15);
+    cr_expect_float_eq(ir_schedule_lr(&cos, 1.0, 1, 10), 1.0, 1e-15);
+    cr_expect_float_eq(ir_schedule_lr(&cos, 1.0, 2, 10), 1.0, 1e-15);   /* cos(0) */
+    cr_expect_float_eq(ir_schedule_lr(&cos, 1.0, 6, 10), 0.55, 1e-15);  /* halfway */
+    IrSchedule flat = {SCHED_CONSTANT, {0}};
+    cr_expect_eq(ir_schedule_lr(&flat, 0.3, 99, 100), 0.3);
+}
+
+/* A call names an optimizer, a loss or a schedule: one name cannot be two
+ * of them (the editor's argument completion looks the name up in all). */
+Test(schedule, callee_names_are_unique)
+{
+    const char *names[OPTIM_COUNT + LOSS_COUNT + SCHED_COUNT];
+    size_t n = 0;
+    for (int k = 0; k < OPTIM_COUNT; k++)
+        names[n++] = ir_optims[k].name;
+    for (int k = 0; k < LOSS_COUNT; k++)
+        names[n++] = ir_losses[k].name;
+    for (int k = 0; k < SCHED_COUNT; k++)
+        names[n++] = ir_schedules[k].name;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            cr_expect(strcmp(names[i], names[j]) != 0, "'%s' twice", names[i]);
+}
+
+/* The newer arguments against torch.optim (foreach=False) on run_steps'
+ * parameters and gradients, printed by /usr/bin/python3 with torch 1.13
+ * as in expect_rmsprop's comment. Weight decay turns the 1e-9 gradient of
+ * p[1] into one dominated by the parameter itself. */
+static void expect_steps(IrOptimizer o, const double want[3])
+{
+    float p[3];
+    run_steps(&o, p);
+    for (int i = 0; i < 3; i++)
+        ASSERT_REL(p[i], want[i], 1e-6);
+}
+
+Test(optim, new_arguments_match_torch)
+{
+    IrOptimizer o = optim_defaults(OPTIM_SGD, 0.1);
+    o.hyper[HP_MOMENTUM] = 0.9, o.hyper[HP_NESTEROV] = 1, o.hyper[HP_WEIGHT_DECAY] = 0.1;
+    expect_steps(o, (const double[3]){0.7505366206169128, 0.23022349178791046, -0.8251781463623047});
+    o.hyper[HP_NESTEROV] = 0, o.hyper[HP_DAMPENING] = 0.5, o.hyper[HP_WEIGHT_DECAY] = 0.01;
+    expect_steps(o, (const double[3]){0.864432156085968, 0.24896053969860077, -0.9845161437988281});
+    IrOptimizer a = optim_defaults(OPTIM_ADAM, 0.1);
+    a.hyper[HP_WEIGHT_DECAY] = 0.1, a.hyper[HP_AMSGRAD] = 1;
+    expect_steps(a, (const double[3]){0.7791122198104858, -0.030208230018615723, -0.6817263960838318});
+    IrOptimizer w = optim_defaults(OPTIM_ADAMW, 0.1);
+    w.hyper[HP_WEIGHT_DECAY] = 0.5;
+    expect_steps(w, (const double[3]){0.6798484325408936, 0.23356641829013824, -0.5992968678474426});
+    w.hyper[HP_WEIGHT_DECAY] = 0.01, w.hyper[HP_AMSGRAD] = 1;
+    expect_steps(w, (const double[3]){0.8082329034805298, 0.269787073135376, -0.6832286715507507});
+    IrOptimizer r = optim_defaults(OPTIM_RMSPROP, 0.01);
+    r.hyper[HP_WEIGHT_DECAY] = 0.1, r.hyper[HP_MOMENTUM] = 0.5, r.hyper[HP_CENTERED] = 1;
+    expect_steps(r, (const double[3]){0.797078013420105, -0.020214835181832314, -0.6598981022834778});
 }
