@@ -45,6 +45,10 @@ static const char usage_text[] =
     "      --resume DIR      continue each training from its checkpoint in DIR\n"
     "                        as if never interrupted (and keep checkpointing)\n"
     "      --json            print one JSON document instead of the report\n"
+    "      --quantize int8   after each evaluate step, evaluate the int8 network\n"
+    "                        too (post-training quantization: docs/quantization.md)\n"
+    "      --calibrate D     the dataset whose rows choose the int8 ranges\n"
+    "                        (default: the model's training rows)\n"
     "      --verbose         at the end, say on stderr which path the large\n"
     "                        matrix products took (OpenBLAS or portable loops)\n"
     "  check FILE      report diagnostics only; exit 0 when clean\n"
@@ -57,6 +61,8 @@ static const char usage_text[] =
     "      --prefix NAME     C identifier prefix (default: the model name)\n"
     "      --header OUT.h    also write a header with the API\n"
     "      --main            add a main() reading comma-separated rows on stdin\n"
+    "      --quantize int8   int8 weights and integer arithmetic only (c target)\n"
+    "      --calibrate D     as for run\n"
     "      --keep-batchnorm  write batchnorm as its own op, not folded into the\n"
     "                        dense or conv before it (bit for bit with run)\n"
     "      --seed N, --epochs N  as for run, when emit trains first\n"
@@ -83,7 +89,7 @@ typedef struct Cli {
     Command command;
     const char *file;
     RtOptions rt;
-    const char *weights, *save, *model, *out, *prefix, *header, *target;
+    const char *weights, *save, *model, *out, *prefix, *header, *target, *quantize;
     bool with_main, keep_batchnorm, verbose;
     bool stdio;     /* lsp --stdio: what editors' clients pass; stdio is the only transport */
 } Cli;
@@ -141,6 +147,8 @@ static const Flag flags[] = {
     {"--header", NULL, F_STRING, FOR_EMIT, CLI_FIELD(header)},
     {"--target", NULL, F_STRING, FOR_EMIT, CLI_FIELD(target)},
     {"--stdio", NULL, F_BOOL, FOR_LSP, CLI_FIELD(stdio)},
+    {"--quantize", NULL, F_STRING, FOR_RUN | FOR_EMIT, CLI_FIELD(quantize)},
+    {"--calibrate", NULL, F_STRING, FOR_RUN | FOR_EMIT, CLI_FIELD(rt.calibrate)},
 };
 
 static const Flag *find_flag(const char *arg, Command cmd)
@@ -238,6 +246,11 @@ static int parse_cli(Cli *cli, int argc, char **argv)
         rc = usage_error("%s", "plot needs -o FILE.svg");
     else if (rc == EXIT_OK && !no_file && !cli->file)
         rc = usage_error("%s needs a FILE", argv[1]);
+    if (rc == EXIT_OK && cli->quantize && strcmp(cli->quantize, "int8") != 0)
+        rc = usage_error("--quantize needs int8, not '%s'", cli->quantize);
+    if (rc == EXIT_OK && cli->rt.calibrate && !cli->quantize)
+        rc = usage_error("%s", "--calibrate chooses the ranges of --quantize int8; give both");
+    cli->rt.quantize_int8 = cli->quantize != NULL;
     return rc;
 }
 

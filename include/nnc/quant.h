@@ -1,0 +1,117 @@
+/* int8 post-training quantization (docs/quantization.md): the quantized
+ * network as plain arrays, and the integer arithmetic that runs it. The
+ * runtime calibrates and builds a QModel (src/runtime/quant.c) and runs it
+ * with these kernels (src/runtime/quant_kernels.c); the C emitter
+ * (src/emit/emit_c_int8.c) writes the same operations as C text from the
+ * same QModel, so `nnc run --quantize int8` and the emitted file agree on
+ * every int8 output. Follows TensorFlow Lite's int8 specification: weights
+ * symmetric per output channel, activations asymmetric per tensor, int32
+ * biases, requantization by a 32-bit fixed-point multiplier and shift. */
+#ifndef NNC_QUANT_H
+#define NNC_QUANT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nnc/ir.h"
+
+/* ---- The arithmetic (TFLite's reference kernels' rounding) ------------ */
+
+/* gemmlowp's SaturatingRoundingDoublingHighMul: the high 32 bits of 2ab,
+ * rounded to nearest (ties away from zero); INT32_MIN * INT32_MIN
+ * saturates to INT32_MAX. */
+int32_t q8_doubling_high_mul(int32_t a, int32_t b);
+/* gemmlowp's RoundingDivideByPOT: x / 2^exponent rounded to nearest, ties
+ * away from zero (0 <= exponent <= 31). */
+int32_t q8_rounding_shift_right(int32_t x, int exponent);
+/* TFLite's MultiplyByQuantizedMultiplier: x * multiplier * 2^(shift - 31)
+ * with the two roundings above; a positive shift is applied first as a
+ * left shift, saturated to int32 (TFLite leaves that overflow undefined). */
+int32_t q8_multiply(int32_t x, int32_t multiplier, int shift);
+/* TFLite's QuantizeMultiplier: real = multiplier * 2^(shift - 31) with
+ * multiplier in [2^30, 2^31) (0 and shift 0 for real == 0 or below
+ * 2^-31 * 2^-31); false when real is negative, not finite or >= 2^30. */
+bool q8_quantize_multiplier(double real, int32_t *multiplier, int *shift);
+
+/* round(x / scale) + zero clamped to [-128, 127], rounding half away from
+ * zero as std::round in TFLite's Quantize (x / scale limited to [-256,
+ * 256] first, NaN to -256). Float: the input helper only, never inside
+ * q8_forward. */
+int8_t q8_quantize(float x, float scale, int32_t zero);
+/* ONNX QuantizeLinear: the same with ties to even, into [lo, hi]. */
+int32_t q8_quantize_even(float x, float scale, int32_t zero, int32_t lo, int32_t hi);
+/* (q - zero) * scale. */
+float q8_dequantize(int32_t q, float scale, int32_t zero);
+
+/* ---- The quantized network -------------------------------------------- */
+
+typedef struct QParams {
+    float scale;       /* > 0 */
+    int32_t zero;      /* in [-128, 127] */
+} QParams;
+
+typedef enum QKind {
+    Q_INPUT,   /* the float input, quantized by the caller (q8_quantize) */
+    Q_DENSE,   /* int8 x int8 -> int32, requantized per output channel */
+    Q_LUT,     /* an elementwise activation: a 256-entry int8 table */
+    Q_SOFTMAX, /* exp table, integer division; output scale 1/256, zero -128 */
+    Q_ALIAS,   /* no code: its value is node src's (dropout, identity,
+                  flatten, a relu folded into the dense before it) */
+} QKind;
+
+typedef struct QDense {
+    size_t in, units;
+    const int8_t *weight;   /* [units][in], symmetric: zero point 0, [-127, 127] */
+    const float *w_scale;   /* [units] per output channel */
+    const int32_t *bias;    /* [units], scale in.scale * w_scale[c], zero 0 */
+    /* [units] bias - in.zero * sum_j weight[c][j]: the input's zero point
+     * folded in, so the inner loop is a plain sum of products. */
+    const int32_t *acc_init;
+    const int32_t *mult;    /* [units] q8_quantize_multiplier(in * w / out) */
+    const int32_t *shift;   /* [units] */
+    int32_t act_min, act_max; /* the clamp: [-128, 127], or [out.zero, 127]
+                                 with a relu folded in */
+} QDense;
+
+typedef struct QNode {
+    QKind kind;
+    size_t src;        /* the node whose int8 value it reads (aliases resolved) */
+    QParams out;       /* its value's scale and zero point (an alias: its src's) */
+    float lo, hi;      /* the calibrated range, 0 included */
+    bool degenerate;   /* lo == hi == 0: the documented [0, 1] range was used */
+    const char *folded; /* Q_DENSE: the name of the relu folded in, or NULL */
+    QDense dense;
+    int8_t lut[256];   /* Q_LUT: lut[q + 128] */
+    int32_t exp_q16[256]; /* Q_SOFTMAX: round(exp(-d * in.scale) * 2^16) for d = max - q */
+} QNode;
+
+typedef struct QModel {
+    const IrModel *ir;
+    QNode *nodes;      /* per IR node */
+    const char *calibration; /* the dataset the ranges came from */
+    size_t calib_rows;
+} QModel;
+
+/* The first node of m the int8 path cannot run (an op without an integer
+ * kernel, a dense layer too wide for its int32 accumulator), with the
+ * reason in why; NULL when it can run the whole model. IR only. */
+const IrNode *q8_refusal(const IrModel *m, char *why, size_t size);
+
+/* Q16 one: exp_q16[0]. */
+enum { Q8_EXP_ONE = 1 << 16 };
+
+/* Runs the network on one quantized row: in [ir->in_units], out
+ * [ir->out_units]; work holds at least q8_work_size(q) int8 values. */
+void q8_forward(const QModel *q, const int8_t *in, int8_t *out, int8_t *work);
+size_t q8_work_size(const QModel *q);
+/* The node that holds the output (the last node, aliases resolved). */
+const QNode *q8_output(const QModel *q);
+
+/* The kernels q8_forward runs, one per QKind with code, for the
+ * conformance harness and the unit tests. */
+void q8_dense(const QDense *d, const int8_t *x, int8_t *y, int32_t out_zero);
+void q8_lut(const int8_t lut[256], const int8_t *x, int8_t *y, size_t n);
+void q8_softmax(const int32_t exp_q16[256], const int8_t *x, int8_t *y, size_t n);
+
+#endif

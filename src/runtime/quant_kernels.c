@@ -1,0 +1,201 @@
+/* The int8 arithmetic (docs/quantization.md): the one implementation of
+ * the integer kernels `nnc run --quantize int8` runs. The C emitter
+ * (src/emit/emit_c_int8.c) writes these same operations as text; the
+ * checks in tests/quant_check.py hold the two to identical outputs. The
+ * rounding is TFLite's reference kernels' (gemmlowp's fixed-point
+ * primitives), written here from their definitions. */
+#include <limits.h>
+#include <math.h>
+
+#include "nnc/quant.h"
+
+int32_t q8_doubling_high_mul(int32_t a, int32_t b)
+{
+    if (a == INT32_MIN && b == INT32_MIN)
+        return INT32_MAX;
+    int64_t ab = (int64_t)a * (int64_t)b;
+    int64_t nudge = ab >= 0 ? (INT64_C(1) << 30) : 1 - (INT64_C(1) << 30);
+    /* C division truncates toward zero, as gemmlowp's does. */
+    return (int32_t)((ab + nudge) / (INT64_C(1) << 31));
+}
+
+/* floor(x / 2^e) without shifting a negative value (implementation-
+ * defined in C99): for x < 0, ~x = -x - 1 >= 0 and ~(~x >> e) is the floor. */
+static int32_t floor_shift(int32_t x, int e)
+{
+    return x >= 0 ? x >> e : ~(~x >> e);
+}
+
+int32_t q8_rounding_shift_right(int32_t x, int exponent)
+{
+    uint32_t mask = (uint32_t)((UINT64_C(1) << exponent) - 1);
+    uint32_t remainder = (uint32_t)x & mask;
+    uint32_t threshold = (mask >> 1) + (x < 0 ? 1u : 0u);
+    return floor_shift(x, exponent) + (remainder > threshold ? 1 : 0);
+}
+
+int32_t q8_multiply(int32_t x, int32_t multiplier, int shift)
+{
+    int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
+    int64_t shifted = (int64_t)x * (INT64_C(1) << left);
+    if (shifted > INT32_MAX)
+        shifted = INT32_MAX;
+    if (shifted < INT32_MIN)
+        shifted = INT32_MIN;
+    return q8_rounding_shift_right(q8_doubling_high_mul((int32_t)shifted, multiplier), right);
+}
+
+bool q8_quantize_multiplier(double real, int32_t *multiplier, int *shift)
+{
+    *multiplier = 0;
+    *shift = 0;
+    if (!(real >= 0.0) || !isfinite(real) || real >= 1073741824.0)
+        return false;
+    if (real == 0.0)
+        return true;
+    int e;
+    double frac = frexp(real, &e); /* real = frac * 2^e, frac in [0.5, 1) */
+    int64_t fixed = (int64_t)round(frac * 2147483648.0);
+    if (fixed == INT64_C(1) << 31) {
+        fixed /= 2;
+        e++;
+    }
+    if (e < -31) /* below what a 31-bit right shift reaches: the product is 0 */
+        return true;
+    *multiplier = (int32_t)fixed;
+    *shift = e;
+    return true;
+}
+
+/* x rounded to the nearest integer, ties away from zero (std::round),
+ * exactly in float: |x| <= 256 here, so x - trunc(x) is exact. */
+static int32_t round_away(float x)
+{
+    int32_t r = (int32_t)x;
+    float frac = x - (float)r;
+    if (frac >= 0.5f)
+        r++;
+    else if (frac <= -0.5f)
+        r--;
+    return r;
+}
+
+/* x / scale limited to [-256, 256] (NaN to -256), so any float input
+ * saturates instead of overflowing the conversion. */
+static float scaled(float x, float scale)
+{
+    float v = x / scale;
+    if (!(v > -256.0f))
+        v = -256.0f;
+    if (!(v < 256.0f))
+        v = 256.0f;
+    return v;
+}
+
+static int32_t clamp32(int32_t v, int32_t lo, int32_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+int8_t q8_quantize(float x, float scale, int32_t zero)
+{
+    return (int8_t)clamp32(round_away(scaled(x, scale)) + zero, -128, 127);
+}
+
+int32_t q8_quantize_even(float x, float scale, int32_t zero, int32_t lo, int32_t hi)
+{
+    float v = scaled(x, scale);
+    int32_t r = round_away(v);
+    float frac = v - (float)(int32_t)v;
+    if ((frac == 0.5f || frac == -0.5f) && r % 2 != 0)
+        r += frac > 0 ? -1 : 1;
+    return clamp32(r + zero, lo, hi);
+}
+
+float q8_dequantize(int32_t q, float scale, int32_t zero)
+{
+    return (float)(q - zero) * scale;
+}
+
+void q8_dense(const QDense *d, const int8_t *x, int8_t *y, int32_t out_zero)
+{
+    for (size_t c = 0; c < d->units; c++) {
+        const int8_t *w = d->weight + c * d->in;
+        int32_t acc = d->acc_init[c];
+        for (size_t j = 0; j < d->in; j++)
+            acc += (int32_t)w[j] * (int32_t)x[j];
+        int32_t v = q8_multiply(acc, d->mult[c], d->shift[c]) + out_zero;
+        y[c] = (int8_t)clamp32(v, d->act_min, d->act_max);
+    }
+}
+
+void q8_lut(const int8_t lut[256], const int8_t *x, int8_t *y, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        y[j] = lut[x[j] + 128];
+}
+
+/* p_j = e_j / sum e, e_j = exp_q16[max - x_j], rounded to the nearest
+ * 1/256 (half up) and stored with zero point -128: 1.0 saturates at 127. */
+void q8_softmax(const int32_t exp_q16[256], const int8_t *x, int8_t *y, size_t n)
+{
+    int32_t max = -128;
+    for (size_t j = 0; j < n; j++)
+        max = x[j] > max ? x[j] : max;
+    int64_t sum = 0;
+    for (size_t j = 0; j < n; j++)
+        sum += exp_q16[max - x[j]];
+    for (size_t j = 0; j < n; j++) {
+        int64_t num = (int64_t)exp_q16[max - x[j]] * 256;
+        int32_t q = (int32_t)((2 * num + sum) / (2 * sum));
+        y[j] = (int8_t)clamp32(q - 128, -128, 127);
+    }
+}
+
+/* Where node i's value lives in work (aliases have none of their own). */
+static size_t node_offset(const QModel *q, size_t i)
+{
+    size_t off = 0;
+    for (size_t k = 0; k < i; k++)
+        if (q->nodes[k].kind != Q_ALIAS)
+            off += q->ir->nodes[k].units;
+    return off;
+}
+
+size_t q8_work_size(const QModel *q)
+{
+    return node_offset(q, q->ir->n_nodes);
+}
+
+const QNode *q8_output(const QModel *q)
+{
+    const QNode *last = &q->nodes[q->ir->n_nodes - 1];
+    return last->kind == Q_ALIAS ? &q->nodes[last->src] : last;
+}
+
+static void node_forward(const QModel *q, size_t i, int8_t *work)
+{
+    const QNode *n = &q->nodes[i];
+    int8_t *y = work + node_offset(q, i);
+    const int8_t *x = work + node_offset(q, n->src);
+    size_t units = q->ir->nodes[i].units;
+    switch (n->kind) {
+    case Q_DENSE: q8_dense(&n->dense, x, y, n->out.zero); break;
+    case Q_LUT: q8_lut(n->lut, x, y, units); break;
+    case Q_SOFTMAX: q8_softmax(n->exp_q16, x, y, units); break;
+    case Q_INPUT:
+    case Q_ALIAS: break;
+    }
+}
+
+void q8_forward(const QModel *q, const int8_t *in, int8_t *out, int8_t *work)
+{
+    const IrModel *m = q->ir;
+    for (size_t j = 0; j < m->in_units; j++)
+        work[j] = in[j];
+    for (size_t i = 1; i < m->n_nodes; i++)
+        node_forward(q, i, work);
+    const int8_t *y = work + node_offset(q, (size_t)(q8_output(q) - q->nodes));
+    for (size_t j = 0; j < m->out_units; j++)
+        out[j] = y[j];
+}
