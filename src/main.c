@@ -317,6 +317,23 @@ static bool resume_options(Cli *cli, Diag *d)
     return true;
 }
 
+/* run --quantize int8: every evaluated model must be one the int8 path
+ * runs, said before any training. */
+static bool quantizable(const IrProgram *p)
+{
+    for (size_t i = 0; i < p->n_evals; i++) {
+        char why[256];
+        const IrNode *bad = q8_refusal(&p->models[p->evals[i].model], why, sizeof why);
+        if (bad) {
+            fprintf(stderr, "nnc: --quantize int8: layer '%s' (%s) of model '%s' cannot be "
+                    "quantized: %s\n", bad->layer, ir_ops[bad->op].name,
+                    p->models[p->evals[i].model].name, why);
+            return false;
+        }
+    }
+    return true;
+}
+
 static int run_program(const IrProgram *prog, const Cli *given, Diag *d)
 {
     size_t model = 0;
@@ -326,7 +343,7 @@ static int run_program(const IrProgram *prog, const Cli *given, Diag *d)
     bool needs_model = cli->weights || cli->save;
     if (needs_model && !choose_model(prog, cli->model, d, &model))
         return EXIT_USER;
-    if (!probe_outputs(cli, d))
+    if (!probe_outputs(cli, d) || (cli->quantize && !quantizable(prog)))
         return EXIT_USER;
     RtSession *s = rt_session_new(prog, &cli->rt, d);
     if (!s)
@@ -387,9 +404,20 @@ static const IrDataSource *training_data(const IrProgram *p, size_t model)
 
 typedef enum Target { TARGET_C, TARGET_C_HEADER, TARGET_ONNX, TARGET_PYTORCH } Target;
 
-static bool write_target(FILE *f, Target t, const IrModel *m, const EmitWeights *w,
-                         const EmitOptions *o)
+/* What one emitted artefact is written from: the float weights, or with
+ * --quantize int8 the quantized network. */
+typedef struct Artifact {
+    const IrModel *m;
+    const EmitWeights *w;
+    const QModel *q; /* NULL: float */
+} Artifact;
+
+static bool write_target(FILE *f, Target t, const Artifact *art, const EmitOptions *o)
 {
+    const IrModel *m = art->m;
+    const EmitWeights *w = art->w;
+    if (art->q)
+        return t == TARGET_C_HEADER ? emit_c_int8_header(f, art->q, o) : emit_c_int8(f, art->q, o);
     switch (t) {
     case TARGET_C_HEADER: return emit_c_header(f, m, o);
     case TARGET_ONNX: return emit_onnx(f, m, w, o);
@@ -400,17 +428,17 @@ static bool write_target(FILE *f, Target t, const IrModel *m, const EmitWeights 
 }
 
 /* Writes one emitted artefact atomically: to path, or stdout when NULL. */
-static bool write_artifact(const char *path, Diag *d, const IrModel *m, const EmitWeights *w,
-                           const EmitOptions *o, Target t)
+static bool write_artifact(const char *path, Diag *d, const Artifact *art, const EmitOptions *o,
+                           Target t)
 {
     if (!path) {
-        bool ok = write_target(stdout, t, m, w, o);
+        bool ok = write_target(stdout, t, art, o);
         return ok && fflush(stdout) == 0;
     }
     AtomicFile af;
     if (!atomic_open(d, path, &af))
         return false;
-    bool ok = write_target(af.f, t, m, w, o);
+    bool ok = write_target(af.f, t, art, o);
     if (!ok) {
         atomic_abort(&af);
         diag_error(d, loc_none(), "cannot write '%s'", path);
@@ -433,7 +461,7 @@ static bool session_weights(Arena *a, const RtSession *s, const IrModel *m, size
 }
 
 static bool emit_model(Arena *a, const Cli *cli, Target target, const IrProgram *p,
-                       size_t model, const RtSession *s, bool trained, Diag *d)
+                       size_t model, RtSession *s, bool trained, Diag *d)
 {
     const IrModel *m = &p->models[model];
     EmitWeights w;
@@ -455,9 +483,16 @@ static bool emit_model(Arena *a, const Cli *cli, Target target, const IrProgram 
         .keep_batchnorm = cli->keep_batchnorm,
         .data = training_data(p, model),
     };
-    if (cli->header && !write_artifact(cli->header, d, m, &w, &o, TARGET_C_HEADER))
+    Artifact art = {m, &w, NULL};
+    QModel q;
+    if (cli->quantize) {
+        if (!rt_quantize(s, model, cli->rt.calibrate, a, &q, d))
+            return false;
+        art.q = &q;
+    }
+    if (cli->header && !write_artifact(cli->header, d, &art, &o, TARGET_C_HEADER))
         return false;
-    return write_artifact(cli->out, d, m, &w, &o, target);
+    return write_artifact(cli->out, d, &art, &o, target);
 }
 
 /* A C identifier in the C locale (nnc never calls setlocale). */
@@ -486,6 +521,9 @@ static int parse_target(const Cli *cli, Target *out)
     if (cli->prefix || cli->header || cli->with_main || cli->keep_batchnorm)
         return usage_error("--prefix, --header, --main and --keep-batchnorm are for --target c, "
                            "not '%s'", t);
+    if (cli->quantize)
+        return usage_error("--quantize int8 writes C (--target c); --target %s has no int8 "
+                           "form yet", t);
     if (!cli->out)
         return usage_error(*out == TARGET_ONNX ? "--target %s needs -o MODEL.onnx"
                                                : "--target %s needs -o DIR", t);
@@ -551,6 +589,12 @@ static int emit_program(Arena *a, const IrProgram *prog, const Cli *cli, Diag *d
                                            : NULL;
     if (bad) {
         fprintf(stderr, "nnc: emit: layer '%s' (%s) cannot be written by --target c: %s\n",
+                bad->layer, ir_ops[bad->op].name, why);
+        return EXIT_USER;
+    }
+    bad = cli->quantize ? q8_refusal(&prog->models[model], why, sizeof why) : NULL;
+    if (bad) {
+        fprintf(stderr, "nnc: emit: layer '%s' (%s) cannot be quantized to int8: %s\n",
                 bad->layer, ir_ops[bad->op].name, why);
         return EXIT_USER;
     }

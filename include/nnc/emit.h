@@ -10,6 +10,7 @@
 #include "nnc/arena.h"
 #include "nnc/diag.h"
 #include "nnc/ir.h"
+#include "nnc/quant.h"
 
 typedef struct EmitOptions {
     const char *prefix;         /* C identifier prefix: NAME_forward */
@@ -82,6 +83,12 @@ const IrNode *emit_c_refusal(const IrModel *m, char *why, size_t size);
 bool emit_c(FILE *out, const IrModel *m, const EmitWeights *w, const EmitOptions *o);
 /* The matching header with the API and the size constants. */
 bool emit_c_header(FILE *out, const IrModel *m, const EmitOptions *o);
+
+/* --quantize int8: one standalone C99 file running the quantized network q
+ * in integers only (<stdint.h>, no float in NAME_forward), and its header;
+ * o->data gives NAME_preprocess as for emit_c. false when writing failed. */
+bool emit_c_int8(FILE *out, const QModel *q, const EmitOptions *o);
+bool emit_c_int8_header(FILE *out, const QModel *q, const EmitOptions *o);
 
 /* --target onnx: the inference graph (opset 13) with the weights as
  * initializers, one binary ModelProto. Returns false when writing failed. */

@@ -298,7 +298,7 @@ static void put_doubles(Emitter *e, const char *name, const double *v, size_t n)
 /* nnc's own steps (lower_data.c), in double as nnc computes them and
  * rounded to float where nnc stores a float, so in[] is bit for bit what
  * training and evaluation saw. */
-static void emit_preprocess(Emitter *e)
+void emit_preprocess(Emitter *e)
 {
     const IrDataSource *d = e->o->data;
     const char *p = e->o->prefix;
