@@ -321,7 +321,7 @@ void emit_preprocess(Emitter *e)
     else
         cput(e, "        float x = raw[j];\n");
     if (norm) {
-        cput(e, "        double v = x;\n");
+        cput(e, "        double v = (double)x;\n");
         cput(e, "        in[j] = %s_norm_div[j] > 0.0 ? (float)((v - %s_norm_shift[j]) / "
                 "%s_norm_div[j]) : 0.0f;\n", p, p, p);
     } else {

@@ -99,11 +99,29 @@ static void prototypes(Int8Emitter *ie)
                 "in[%s_IN]);\n", p, u);
 }
 
-/* quant_kernels.c's q8_doubling_high_mul, q8_rounding_shift_right,
- * q8_multiply, written out. */
-static void arithmetic(Emitter *e)
+static bool has_dense(const QModel *q)
 {
+    for (size_t i = 0; i < q->ir->n_nodes; i++)
+        if (q->nodes[i].kind == Q_DENSE)
+            return true;
+    return false;
+}
+
+static void clamp_function(Emitter *e)
+{
+    cput(e, "\nstatic int8_t %s_clamp(int32_t v, int32_t lo, int32_t hi)\n{\n", e->o->prefix);
+    cput(e, "    return (int8_t)(v < lo ? lo : v > hi ? hi : v);\n}\n");
+}
+
+/* quant_kernels.c's q8_doubling_high_mul, q8_rounding_shift_right,
+ * q8_multiply, written out (only a dense layer requantizes). */
+static void arithmetic(Int8Emitter *ie)
+{
+    Emitter *e = &ie->e;
     const char *p = e->o->prefix;
+    clamp_function(e);
+    if (!has_dense(ie->q))
+        return;
     cput(e, "\n/* gemmlowp's SaturatingRoundingDoublingHighMul: high 32 bits of 2ab, rounded. "
             "*/\nstatic int32_t %s_high_mul(int32_t a, int32_t b)\n{\n", p);
     cput(e, "    int64_t ab = (int64_t)a * (int64_t)b;\n");
@@ -125,8 +143,6 @@ static void arithmetic(Emitter *e)
     cput(e, "    if (shifted > INT32_MAX)\n        shifted = INT32_MAX;\n");
     cput(e, "    if (shifted < INT32_MIN)\n        shifted = INT32_MIN;\n");
     cput(e, "    return %s_shift_round(%s_high_mul((int32_t)shifted, m), right);\n}\n", p, p);
-    cput(e, "\nstatic int8_t %s_clamp(int32_t v, int32_t lo, int32_t hi)\n{\n", p);
-    cput(e, "    return (int8_t)(v < lo ? lo : v > hi ? hi : v);\n}\n");
 }
 
 static void put_ints(Emitter *e, const char *type, const char *name, const char *suffix,
@@ -293,7 +309,11 @@ static void predict(Int8Emitter *ie)
     if (e->m->out_units == 1) {
         QParams o = q8_output(ie->q)->out;
         double t = floor((double)o.zero + (double)ir_binary_threshold(e->m) / (double)o.scale);
-        cput(e, "    return out[0] > %ld;\n}\n", (long)(t < -129 ? -129 : t > 127 ? 127 : t));
+        if (t >= 127 || t < -128) /* every int8 output is on one side */
+            cput(e, "    (void)out;\n    return %d; /* the threshold is outside the output's "
+                    "int8 range */\n}\n", t < -128);
+        else
+            cput(e, "    return out[0] > %ld;\n}\n", (long)t);
         return;
     }
     cput(e, "    int best = 0;\n    for (int j = 1; j < %s_OUT; j++)\n", e->upper);
@@ -322,7 +342,9 @@ static void helpers(Int8Emitter *ie)
     cput(e, "\nvoid %s_dequantize_output(const int8_t out[%s_OUT], float y[%s_OUT])\n{\n", p,
          u, u);
     cput(e, "    for (int j = 0; j < %s_OUT; j++)\n", u);
-    put_float(e, "        y[j] = (float)(out[j] - %s_OUT_ZERO) * ", out.scale, ";\n}\n");
+    cput(e, "        y[j] = (float)(out[j] - %s_OUT_ZERO) * ", u);
+    cput_float(e, out.scale);
+    cput(e, ";\n}\n");
 }
 
 /* A main() for the checks: preprocessed float rows on stdin, comma-
@@ -398,7 +420,7 @@ bool emit_c_int8(FILE *out, const QModel *q, const EmitOptions *o)
             cput(e, "\n");
             prototypes(&ie);
         }
-        arithmetic(e);
+        arithmetic(&ie);
         for (size_t i = 0; i < q->ir->n_nodes; i++)
             node_arrays(&ie, i);
         buffers(e);
