@@ -318,19 +318,12 @@ static bool resume_options(Cli *cli, Diag *d)
 }
 
 /* run --quantize int8: every evaluated model must be one the int8 path
- * runs, said before any training. */
-static bool quantizable(const IrProgram *p)
+ * runs, with calibration rows that fit, said before any training. */
+static bool quantizable(const IrProgram *p, const char *calibrate, Diag *d)
 {
-    for (size_t i = 0; i < p->n_evals; i++) {
-        char why[256];
-        const IrNode *bad = q8_refusal(&p->models[p->evals[i].model], why, sizeof why);
-        if (bad) {
-            fprintf(stderr, "nnc: --quantize int8: layer '%s' (%s) of model '%s' cannot be "
-                    "quantized: %s\n", bad->layer, ir_ops[bad->op].name,
-                    p->models[p->evals[i].model].name, why);
+    for (size_t i = 0; i < p->n_evals; i++)
+        if (!rt_quant_check(p, p->evals[i].model, calibrate, d))
             return false;
-        }
-    }
     return true;
 }
 
@@ -343,7 +336,7 @@ static int run_program(const IrProgram *prog, const Cli *given, Diag *d)
     bool needs_model = cli->weights || cli->save;
     if (needs_model && !choose_model(prog, cli->model, d, &model))
         return EXIT_USER;
-    if (!probe_outputs(cli, d) || (cli->quantize && !quantizable(prog)))
+    if (!probe_outputs(cli, d) || (cli->quantize && !quantizable(prog, cli->rt.calibrate, d)))
         return EXIT_USER;
     RtSession *s = rt_session_new(prog, &cli->rt, d);
     if (!s)
@@ -592,12 +585,8 @@ static int emit_program(Arena *a, const IrProgram *prog, const Cli *cli, Diag *d
                 bad->layer, ir_ops[bad->op].name, why);
         return EXIT_USER;
     }
-    bad = cli->quantize ? q8_refusal(&prog->models[model], why, sizeof why) : NULL;
-    if (bad) {
-        fprintf(stderr, "nnc: emit: layer '%s' (%s) cannot be quantized to int8: %s\n",
-                bad->layer, ir_ops[bad->op].name, why);
+    if (cli->quantize && !rt_quant_check(prog, model, cli->rt.calibrate, d))
         return EXIT_USER;
-    }
     bad = target == TARGET_C ? NULL : emit_first_unsupported(&prog->models[model]);
     if (bad) {
         fprintf(stderr, "nnc: emit: %s '%s' is not supported by --target %s yet; `nnc run` "

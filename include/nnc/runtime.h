@@ -84,6 +84,11 @@ const char *rt_blas_describe(void);
 bool rt_quantize(RtSession *s, size_t model, const char *calibrate, Arena *a, QModel *out,
                  Diag *d);
 
+/* What rt_quantize checks before it runs anything (the model's ops, the
+ * calibration rows' existence and width), for the CLI to say before any
+ * training. */
+bool rt_quant_check(const IrProgram *p, size_t model, const char *calibrate, Diag *d);
+
 /* Inference outside a program's steps (benchmarks, embedding nnc): a
  * predictor plans its buffers once for up to max_rows rows per call. */
 typedef struct RtPredictor RtPredictor;

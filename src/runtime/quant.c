@@ -399,20 +399,35 @@ static bool build_node(Builder *b, size_t i)
     return false;
 }
 
+/* The calibration rows of model, or NULL (reported) when the model cannot
+ * be quantized or the rows do not fit. */
+static const IrDataset *quant_check(const IrProgram *p, size_t model, const char *calibrate,
+                                    Diag *d)
+{
+    const IrModel *m = &p->models[model];
+    char why[256];
+    const IrNode *bad = q8_refusal(m, why, sizeof why);
+    if (bad) {
+        diag_error(d, loc_none(), "--quantize int8: layer '%s' (%s) of model '%s' cannot be "
+                   "quantized: %s", bad->layer, ir_ops[bad->op].name, m->name, why);
+        return NULL;
+    }
+    const IrDataset *ds = calibration_set(p, model, calibrate, d);
+    return ds && calibration_fits(ds, m, d) ? ds : NULL;
+}
+
+bool rt_quant_check(const IrProgram *p, size_t model, const char *calibrate, Diag *d)
+{
+    return quant_check(p, model, calibrate, d) != NULL;
+}
+
 bool rt_quantize(RtSession *s, size_t model, const char *calibrate, Arena *a, QModel *out,
                  Diag *d)
 {
     const IrProgram *p = s->prog;
     const IrModel *m = &p->models[model];
-    char why[256];
-    const IrNode *bad = q8_refusal(m, why, sizeof why);
-    if (bad) {
-        diag_error(d, bad->loc, "--quantize int8: layer '%s' (%s) cannot be quantized: %s",
-                   bad->layer, ir_ops[bad->op].name, why);
-        return false;
-    }
-    const IrDataset *ds = calibration_set(p, model, calibrate, d);
-    if (!ds || !calibration_fits(ds, m, d))
+    const IrDataset *ds = quant_check(p, model, calibrate, d);
+    if (!ds)
         return false;
     *out = (QModel){m, arena_array(a, m->n_nodes, sizeof(QNode)), ds->name, ds->rows};
     if (!out->nodes) {
