@@ -19,8 +19,8 @@
 /* ---- The arithmetic (TFLite's reference kernels' rounding) ------------ */
 
 /* gemmlowp's SaturatingRoundingDoublingHighMul: the high 32 bits of 2ab,
- * rounded to nearest (ties away from zero); INT32_MIN * INT32_MIN
- * saturates to INT32_MAX. */
+ * rounded to nearest with ties upwards (its nudge: 1.5 -> 2, -1.5 -> -1);
+ * INT32_MIN * INT32_MIN saturates to INT32_MAX. */
 int32_t q8_doubling_high_mul(int32_t a, int32_t b);
 /* gemmlowp's RoundingDivideByPOT: x / 2^exponent rounded to nearest, ties
  * away from zero (0 <= exponent <= 31). */
