@@ -108,6 +108,13 @@ size_t q8_work_size(const QModel *q);
 /* The node that holds the output (the last node, aliases resolved). */
 const QNode *q8_output(const QModel *q);
 
+/* The two halves of every int8 layer: acc + sum_j w[j] x[j] in int32
+ * (the zero points folded into acc beforehand), and the requantization
+ * clamp(q8_multiply(acc, multiplier, shift) + zero, lo, hi). */
+int32_t q8_dot(int32_t acc, const int8_t *w, const int8_t *x, size_t n);
+int8_t q8_requantize(int32_t acc, int32_t multiplier, int shift, int32_t zero, int32_t lo,
+                     int32_t hi);
+
 /* The kernels q8_forward runs, one per QKind with code, for the
  * conformance harness and the unit tests. */
 void q8_dense(const QDense *d, const int8_t *x, int8_t *y, int32_t out_zero);

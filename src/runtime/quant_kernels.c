@@ -117,15 +117,24 @@ float q8_dequantize(int32_t q, float scale, int32_t zero)
     return (float)(q - zero) * scale;
 }
 
+int32_t q8_dot(int32_t acc, const int8_t *w, const int8_t *x, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        acc += (int32_t)w[j] * (int32_t)x[j];
+    return acc;
+}
+
+int8_t q8_requantize(int32_t acc, int32_t multiplier, int shift, int32_t zero, int32_t lo,
+                     int32_t hi)
+{
+    return (int8_t)clamp32(q8_multiply(acc, multiplier, shift) + zero, lo, hi);
+}
+
 void q8_dense(const QDense *d, const int8_t *x, int8_t *y, int32_t out_zero)
 {
     for (size_t c = 0; c < d->units; c++) {
-        const int8_t *w = d->weight + c * d->in;
-        int32_t acc = d->acc_init[c];
-        for (size_t j = 0; j < d->in; j++)
-            acc += (int32_t)w[j] * (int32_t)x[j];
-        int32_t v = q8_multiply(acc, d->mult[c], d->shift[c]) + out_zero;
-        y[c] = (int8_t)clamp32(v, d->act_min, d->act_max);
+        int32_t acc = q8_dot(d->acc_init[c], d->weight + c * d->in, x, d->in);
+        y[c] = q8_requantize(acc, d->mult[c], d->shift[c], out_zero, d->act_min, d->act_max);
     }
 }
 
