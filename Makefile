@@ -76,7 +76,7 @@ MAIN    := $(BUILD)/obj/main.o
 UNITS   := $(wildcard tests/unit/*.c)
 
 .PHONY: install uninstall all run test test-unit test-golden test-examples test-torch bless test-int8 \
-        test-asan test-valgrind test-portable bench bench-latency bench-peers lint fuzz fuzz-build deps clean
+        test-asan test-valgrind test-portable bench bench-latency bench-peers bench-int8 lint fuzz fuzz-build deps clean
 
 all: deps $(BUILD)/nnc
 
@@ -223,6 +223,10 @@ $(BUILD)/fuzz-front $(BUILD)/fuzz-run $(BUILD)/fuzz-lsp: tests/fuzz/fuzz_nn.h
 # Benchmarks are tools, not tests: nothing here asserts a time.
 $(BUILD)/latency-interp: bench/latency_interp.c $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+# Float C vs int8 C of the digits MLP: ns per inference, weights, sizes, Cortex-M4.
+bench-int8: all
+	nice bench/int8.sh
 
 bench-latency: all $(BUILD)/latency-interp
 	./bench/latency.sh
