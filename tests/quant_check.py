@@ -23,13 +23,15 @@ CASES = [
     ("perceptron_xor.nn", "or_gate"), ("perceptron_xor.nn", "and_gate"),
     ("handpicked_xor.nn", None), ("lr_sweep.nn", None), ("overfit.nn", "stopped"),
     ("activations.nn", "sigmoid_curve"), ("activations.nn", "tanh_curve"),
-    ("activations.nn", "relu_curve"), ("digits.nn", None),
+    ("activations.nn", "relu_curve"), ("digits.nn", None), ("digits_cnn.nn", None),
+    ("waves.nn", None), ("../tests/golden/quant_convs.nn", "img"),
+    ("../tests/golden/quant_convs.nn", "seq"),
     ("../tests/golden/emit_gelu.nn", None), ("../tests/golden/emit_activations.nn", None),
     ("../tests/golden/emit_preprocess.nn", None), ("../tests/golden/emit_softmax.nn", None),
     ("../tests/golden/emit_wide.nn", None), ("../tests/golden/emit_logits.nn", None),
     ("../tests/golden/quant_every_activation.nn", None),
 ]
-REFUSED = [("digits_cnn.nn", "conv2d"), ("two_towers.nn", "concat"), ("waves.nn", "conv1d")]
+REFUSED = [("two_towers.nn", "concat"), ("digits_res.nn", "add")]
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror", "-Wdouble-promotion",
           "-Wfloat-conversion", "-O2"]
 HELPERS = "/* ---- Float helpers"

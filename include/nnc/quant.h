@@ -56,12 +56,18 @@ typedef enum QKind {
     Q_DENSE,   /* int8 x int8 -> int32, requantized per output channel */
     Q_LUT,     /* an elementwise activation: a 256-entry int8 table */
     Q_SOFTMAX, /* exp table, integer division; output scale 1/256, zero -128 */
+    Q_CONV,    /* conv1d/conv2d (groups, depthwise): as Q_DENSE per position */
+    Q_MAXPOOL, /* max of int8 values: the input's scale and zero point */
+    Q_AVGPOOL, /* rounded mean of (q - zero): the input's scale and zero point */
     Q_ALIAS,   /* no code: its value is node src's (dropout, identity,
-                  flatten, a relu folded into the dense before it) */
+                  flatten, a relu folded into the dense or conv before
+                  it, a batchnorm folded into its weights) */
 } QKind;
 
+/* A dense or conv layer. A conv's weights per output channel are its
+ * [Cin/groups][kernel...] block, in PyTorch's order. */
 typedef struct QDense {
-    size_t in, units;
+    size_t in, units;       /* weights per output channel, output channels */
     const int8_t *weight;   /* [units][in], symmetric: zero point 0, [-127, 127] */
     const float *w_scale;   /* [units] per output channel */
     const int32_t *bias;    /* [units], scale in.scale * w_scale[c], zero 0 */
@@ -80,7 +86,8 @@ typedef struct QNode {
     QParams out;       /* its value's scale and zero point (an alias: its src's) */
     float lo, hi;      /* the calibrated range, 0 included */
     bool degenerate;   /* lo == hi == 0: the documented [0, 1] range was used */
-    const char *folded; /* Q_DENSE: the name of the relu folded in, or NULL */
+    const char *folded; /* Q_DENSE, Q_CONV: the name of the relu folded in, or NULL */
+    const char *folded_bn; /* ... the batchnorm folded into the weights, or NULL */
     QDense dense;
     int8_t lut[256];   /* Q_LUT: lut[q + 128] */
     int32_t exp_q16[256]; /* Q_SOFTMAX: round(exp(-d * in.scale) * 2^16) for d = max - q */
@@ -120,5 +127,18 @@ int8_t q8_requantize(int32_t acc, int32_t multiplier, int shift, int32_t zero, i
 void q8_dense(const QDense *d, const int8_t *x, int8_t *y, int32_t out_zero);
 void q8_lut(const int8_t lut[256], const int8_t *x, int8_t *y, size_t n);
 void q8_softmax(const int32_t exp_q16[256], const int8_t *x, int8_t *y, size_t n);
+/* n's geometry (cfg.conv or cfg.pool, in_shape, shape); padding reads
+ * in_zero (the real 0) for conv and average pooling, nothing for max. */
+void q8_conv(const QDense *d, const IrNode *n, const int8_t *x, int8_t *y, int32_t out_zero,
+             int32_t in_zero);
+void q8_pool(const IrNode *n, bool max, const int8_t *x, int8_t *y, int32_t zero);
+
+/* A conv or pooling node's geometry with 1-D ops as height 1: input
+ * [c][h][w], output [oc][oh][ow], the window ([0] height, [1] width). */
+typedef struct QGeom {
+    size_t c, h, w, oc, oh, ow;
+    IrWindow win;
+} QGeom;
+QGeom q8_geometry(const IrNode *n);
 
 #endif

@@ -102,7 +102,7 @@ static void prototypes(Int8Emitter *ie)
 static bool has_dense(const QModel *q)
 {
     for (size_t i = 0; i < q->ir->n_nodes; i++)
-        if (q->nodes[i].kind == Q_DENSE)
+        if (q->nodes[i].kind == Q_DENSE || q->nodes[i].kind == Q_CONV)
             return true;
     return false;
 }
@@ -189,7 +189,7 @@ static void node_arrays(Int8Emitter *ie, size_t i)
     const QNode *n = &ie->q->nodes[i];
     char id[128];
     c_node_ident(&e->m->nodes[i], id, sizeof id);
-    if (n->kind == Q_DENSE || n->kind == Q_LUT || n->kind == Q_SOFTMAX)
+    if (n->kind == Q_DENSE || n->kind == Q_CONV || n->kind == Q_LUT || n->kind == Q_SOFTMAX)
         cput(e, "\n/* %s (%s): output scale ", e->m->nodes[i].name, ir_ops[e->m->nodes[i].op].name);
     else
         return;
@@ -198,9 +198,11 @@ static void node_arrays(Int8Emitter *ie, size_t i)
     cput_float(e, n->lo);
     cput(e, ", ");
     cput_float(e, n->hi);
-    cput(e, "]%s%s%s */\n", n->folded ? "; relu " : "", n->folded ? n->folded : "",
+    cput(e, "]%s%s%s%s%s%s */\n", n->folded_bn ? "; batchnorm " : "",
+         n->folded_bn ? n->folded_bn : "", n->folded_bn ? " folded into the weights" : "",
+         n->folded ? "; relu " : "", n->folded ? n->folded : "",
          n->folded ? " folded into the clamp" : "");
-    if (n->kind == Q_DENSE)
+    if (n->kind == Q_DENSE || n->kind == Q_CONV)
         dense_arrays(e, id, n);
     else if (n->kind == Q_LUT)
         put_ints(e, "int8_t", id, "lut", NULL, n->lut, 256, "table[q + 128]");
@@ -237,6 +239,81 @@ static void dense_code(Emitter *e, const char *id, const QNode *n, const char *x
     cput(e, "        %s[c] = %s_clamp(%s_requantize(acc, %s_%s_mult[c], %s_%s_shift[c]) + %d, "
             "%d, %d);\n    }\n", y, p, p, p, id, p, id, (int)n->out.zero, (int)d->act_min,
          (int)d->act_max);
+}
+
+/* The input row or column tap K of output position O reads: O * S - P + K * D. */
+static void put_tap(Emitter *e, const char *var, const char *o, const char *k, size_t stride,
+                    size_t pad, size_t dil)
+{
+    cput(e, "int %s = %s * %zu - %zu + %s * %zu;\n", var, o, stride, pad, k, dil);
+}
+
+/* q8_conv written out for n's sizes: padding reads the input's zero point. */
+static void conv_code(Emitter *e, const char *id, const QNode *n, const IrNode *ir,
+                      int32_t in_zero, const char *x, const char *y)
+{
+    const char *p = e->o->prefix;
+    QGeom g = q8_geometry(ir);
+    size_t groups = ir->cfg.conv.groups, cin_g = g.c / groups, cout_g = g.oc / groups;
+    const IrWindow *w = &g.win;
+    cput(e, "    for (int oc = 0; oc < %zu; oc++) {\n", g.oc);
+    cput(e, "        const int8_t *w = %s_%s_weight + oc * %zu;\n", p, id, n->dense.in);
+    cput(e, "        const int c0 = oc / %zu * %zu;\n", cout_g, cin_g);
+    cput(e, "        for (int oy = 0; oy < %zu; oy++)\n", g.oh);
+    cput(e, "            for (int ox = 0; ox < %zu; ox++) {\n", g.ow);
+    cput(e, "                int32_t acc = %s_%s_bias[oc];\n", p, id);
+    cput(e, "                for (int ci = 0; ci < %zu; ci++)\n", cin_g);
+    cput(e, "                    for (int ky = 0; ky < %zu; ky++) {\n                        ",
+         w->kernel[0]);
+    put_tap(e, "iy", "oy", "ky", w->stride[0], w->padding[0], w->dilation[0]);
+    cput(e, "                        for (int kx = 0; kx < %zu; kx++) {\n                            ",
+         w->kernel[1]);
+    put_tap(e, "ix", "ox", "kx", w->stride[1], w->padding[1], w->dilation[1]);
+    cput(e, "                            int32_t v = iy >= 0 && iy < %zu && ix >= 0 && ix < %zu\n"
+            "                                ? %s[((c0 + ci) * %zu + iy) * %zu + ix] : %d;\n",
+         g.h, g.w, x, g.h, g.w, (int)in_zero);
+    cput(e, "                            acc += (int32_t)w[(ci * %zu + ky) * %zu + kx] * v;\n",
+         w->kernel[0], w->kernel[1]);
+    cput(e, "                        }\n                    }\n");
+    cput(e, "                %s[(oc * %zu + oy) * %zu + ox] = %s_clamp(%s_requantize(acc, "
+            "%s_%s_mult[oc], %s_%s_shift[oc]) + %d, %d, %d);\n", y, g.oh, g.ow, p, p, p, id, p,
+         id, (int)n->out.zero, (int)n->dense.act_min, (int)n->dense.act_max);
+    cput(e, "            }\n    }\n");
+}
+
+/* q8_pool written out: max of the in-bounds values, or the mean of
+ * (q - zero) over the whole window rounded half away from zero. */
+static void pool_code(Emitter *e, const QNode *n, const IrNode *ir, const char *x, const char *y)
+{
+    QGeom g = q8_geometry(ir);
+    const IrWindow *w = &g.win;
+    bool max = n->kind == Q_MAXPOOL;
+    int div = (int)(w->kernel[0] * w->kernel[1]), zero = (int)n->out.zero;
+    cput(e, "    for (int c = 0; c < %zu; c++)\n        for (int oy = 0; oy < %zu; oy++)\n", g.c,
+         g.oh);
+    cput(e, "            for (int ox = 0; ox < %zu; ox++) {\n", g.ow);
+    cput(e, "                int32_t acc = %d;\n", max ? -128 : 0);
+    cput(e, "                for (int ky = 0; ky < %zu; ky++) {\n                    ", w->kernel[0]);
+    put_tap(e, "iy", "oy", "ky", w->stride[0], w->padding[0], w->dilation[0]);
+    cput(e, "                    for (int kx = 0; kx < %zu; kx++) {\n                        ",
+         w->kernel[1]);
+    put_tap(e, "ix", "ox", "kx", w->stride[1], w->padding[1], w->dilation[1]);
+    cput(e, "                        int32_t v;\n");
+    cput(e, "                        if (iy < 0 || iy >= %zu || ix < 0 || ix >= %zu)\n"
+            "                            continue;\n", g.h, g.w);
+    cput(e, "                        v = %s[(c * %zu + iy) * %zu + ix];\n", x, g.h, g.w);
+    if (max)
+        cput(e, "                        acc = v > acc ? v : acc;\n");
+    else
+        cput(e, "                        acc += v - %d;\n", zero);
+    cput(e, "                    }\n                }\n");
+    if (max)
+        cput(e, "                %s[(c * %zu + oy) * %zu + ox] = (int8_t)acc;\n", y, g.oh, g.ow);
+    else
+        cput(e, "                %s[(c * %zu + oy) * %zu + ox] = %s_clamp((acc >= 0 ? (acc + %d) "
+                "/ %d : -((-acc + %d) / %d)) + %d, -128, 127);\n", y, g.oh, g.ow, e->o->prefix,
+             div / 2, div, div / 2, div, zero);
+    cput(e, "            }\n");
 }
 
 static void softmax_code(Emitter *e, const char *id, size_t units, const char *x, const char *y)
@@ -276,6 +353,15 @@ static void node_code(Int8Emitter *ie, size_t i)
         cput(e, "    /* %s (softmax): output scale 1/256, zero point -128 */\n",
              e->m->nodes[i].name);
         softmax_code(e, id, units, x, y);
+        return;
+    case Q_CONV:
+        cput(e, "    /* %s (%s) */\n", e->m->nodes[i].name, ir_ops[e->m->nodes[i].op].name);
+        conv_code(e, id, n, &e->m->nodes[i], ie->q->nodes[n->src].out.zero, x, y);
+        return;
+    case Q_MAXPOOL:
+    case Q_AVGPOOL:
+        cput(e, "    /* %s (%s) */\n", e->m->nodes[i].name, ir_ops[e->m->nodes[i].op].name);
+        pool_code(e, n, &e->m->nodes[i], x, y);
         return;
     case Q_ALIAS:
         if (strcmp(x, y) != 0) /* the plan gave it storage of its own */

@@ -37,7 +37,7 @@ static bool op_quantizable(OpKind k, const char **why)
     case OP_SOFTPLUS:
     case OP_HARDSWISH:
     case OP_HARDSIGMOID:
-    case OP_SOFTMAX: return true;
+    case OP_SOFTMAX:
     case OP_CONV1D:
     case OP_CONV2D:
     case OP_MAXPOOL1D:
@@ -46,15 +46,47 @@ static bool op_quantizable(OpKind k, const char **why)
     case OP_AVGPOOL2D:
     case OP_GLOBAL_AVGPOOL:
     case OP_GLOBAL_MAXPOOL:
-    case OP_BATCHNORM:
+    case OP_BATCHNORM: return true;
     case OP_ADD:
     case OP_CONCAT:
-        *why = "the int8 path has no integer kernel for it yet (it quantizes dense layers, "
-               "their activations and softmax: docs/quantization.md)";
+        *why = "the int8 path has no integer kernel for it yet (it quantizes dense and conv "
+               "layers, pooling, batchnorm folded into a conv or dense, the activations and "
+               "softmax: docs/quantization.md)";
         return false;
     }
     *why = "unknown op";
     return false;
+}
+
+static bool has_weights(OpKind k)
+{
+    return k == OP_DENSE || k == OP_CONV1D || k == OP_CONV2D;
+}
+
+/* How many inputs of later nodes read node j. */
+static size_t readers(const IrModel *m, size_t j)
+{
+    size_t n = 0;
+    for (size_t k = j + 1; k < m->n_nodes; k++)
+        for (size_t i = 0; i < m->nodes[k].n_inputs; i++)
+            n += m->nodes[k].inputs[i] == j;
+    return n;
+}
+
+/* A batchnorm goes into the weights of the dense or conv it reads when
+ * nothing else reads that layer. */
+static bool batchnorm_folds(const IrModel *m, size_t i)
+{
+    size_t src = m->nodes[i].inputs[0];
+    return has_weights(m->nodes[src].op) && readers(m, src) == 1;
+}
+
+/* Weights per output channel of a dense or conv node. */
+static size_t channel_fan_in(const IrNode *n)
+{
+    IrParam ps[IR_MAX_PARAMS];
+    ir_node_params(n, ps);
+    return ir_shape_size(&ps[0].shape) / n->shape.dim[0];
 }
 
 const IrNode *q8_refusal(const IrModel *m, char *why, size_t size)
@@ -66,9 +98,17 @@ const IrNode *q8_refusal(const IrModel *m, char *why, size_t size)
             snprintf(why, size, "%s", reason);
             return n;
         }
-        if (n->op == OP_DENSE && n->in_units > Q8_MAX_FAN_IN) {
-            snprintf(why, size, "its %zu inputs are more than the int32 accumulator of an "
-                     "int8 dense layer sums without overflow (%zu)", n->in_units, Q8_MAX_FAN_IN);
+        if (n->op == OP_BATCHNORM && !batchnorm_folds(m, i)) {
+            snprintf(why, size, "a batchnorm is quantized folded into the weights of the dense "
+                     "or conv layer it reads, and this one reads '%s', which %s",
+                     m->nodes[n->inputs[0]].name, has_weights(m->nodes[n->inputs[0]].op)
+                     ? "another layer reads too" : "has no weights");
+            return n;
+        }
+        if (has_weights(n->op) && channel_fan_in(n) > Q8_MAX_FAN_IN) {
+            snprintf(why, size, "its %zu weights per output are more than the int32 accumulator "
+                     "of an int8 layer sums without overflow (%zu)", channel_fan_in(n),
+                     Q8_MAX_FAN_IN);
             return n;
         }
     }
@@ -184,18 +224,18 @@ static QParams choose_params(QNode *n, Range r)
     return (QParams){(float)scale, (int32_t)zero};
 }
 
-/* Whether node i (a relu) can be the clamp of the dense before it: it
- * reads that dense, and nothing else reads the dense. */
+/* Whether node i (a relu) can be the clamp of the layer before it: it
+ * reads a dense or conv (or a batchnorm folded into one), and nothing else
+ * reads that. */
 static bool relu_folds(const IrModel *m, size_t i)
 {
     const IrNode *n = &m->nodes[i];
-    if (n->op != OP_RELU || m->nodes[n->inputs[0]].op != OP_DENSE)
+    if (n->op != OP_RELU)
         return false;
-    for (size_t k = 0; k < m->n_nodes; k++)
-        for (size_t j = 0; j < m->nodes[k].n_inputs; j++)
-            if (k != i && m->nodes[k].inputs[j] == n->inputs[0])
-                return false;
-    return true;
+    size_t src = n->inputs[0];
+    bool weighted = has_weights(m->nodes[src].op) ||
+                    (m->nodes[src].op == OP_BATCHNORM && batchnorm_folds(m, src));
+    return weighted && readers(m, src) == 1;
 }
 
 static QKind node_kind(const IrModel *m, size_t i)
@@ -203,10 +243,19 @@ static QKind node_kind(const IrModel *m, size_t i)
     switch (m->nodes[i].op) {
     case OP_INPUT: return Q_INPUT;
     case OP_DENSE: return Q_DENSE;
+    case OP_CONV1D:
+    case OP_CONV2D: return Q_CONV;
+    case OP_MAXPOOL1D:
+    case OP_MAXPOOL2D:
+    case OP_GLOBAL_MAXPOOL: return Q_MAXPOOL;
+    case OP_AVGPOOL1D:
+    case OP_AVGPOOL2D:
+    case OP_GLOBAL_AVGPOOL: return Q_AVGPOOL;
     case OP_SOFTMAX: return Q_SOFTMAX;
     case OP_DROPOUT:
     case OP_IDENTITY:
-    case OP_FLATTEN: return Q_ALIAS;
+    case OP_FLATTEN:
+    case OP_BATCHNORM: return Q_ALIAS; /* q8_refusal: only where it folds */
     case OP_RELU: return relu_folds(m, i) ? Q_ALIAS : Q_LUT;
     case OP_STEP:
     case OP_SIGMOID:
@@ -218,27 +267,21 @@ static QKind node_kind(const IrModel *m, size_t i)
     case OP_SOFTPLUS:
     case OP_HARDSWISH:
     case OP_HARDSIGMOID: return Q_LUT;
-    case OP_CONV1D: /* refused by q8_refusal before any node is built */
-    case OP_CONV2D:
-    case OP_MAXPOOL1D:
-    case OP_MAXPOOL2D:
-    case OP_AVGPOOL1D:
-    case OP_AVGPOOL2D:
-    case OP_GLOBAL_AVGPOOL:
-    case OP_GLOBAL_MAXPOOL:
-    case OP_BATCHNORM:
-    case OP_ADD:
+    case OP_ADD: /* refused by q8_refusal before any node is built */
     case OP_CONCAT: break;
     }
     return Q_ALIAS;
 }
 
-/* The relu folded into dense node i as its clamp, or 0 when none is. */
-static size_t folded_relu(const IrModel *m, size_t i)
+/* The node reading weighted node i that matches op and folds, or 0. */
+static size_t folded_reader(const IrModel *m, size_t i, OpKind op)
 {
-    for (size_t r = i + 1; r < m->n_nodes; r++)
-        if (m->nodes[r].inputs[0] == i && relu_folds(m, r))
+    for (size_t r = i + 1; r < m->n_nodes; r++) {
+        if (m->nodes[r].op != op || m->nodes[r].inputs[0] != i)
+            continue;
+        if (op == OP_BATCHNORM ? batchnorm_folds(m, r) : relu_folds(m, r))
             return r;
+    }
     return 0;
 }
 
@@ -299,22 +342,47 @@ static bool quantize_channels(Builder *b, QDense *qd, const float *bias, QParams
     return true;
 }
 
+/* The float weights and bias node i computes with: its own, or with the
+ * batchnorm bn folded in (w * a, (b - mean) a + beta, a = gamma /
+ * sqrt(var + eps) as the runtime rounds it), into w and bias. */
+static void effective_weights(Builder *b, size_t i, size_t bn, const QDense *qd, float *w,
+                              float *bias)
+{
+    const float *p = b->rm->params + b->rm->node_params[i].offset;
+    bool has_bias = b->rm->node_params[i].count > 1;
+    for (size_t c = 0; c < qd->units; c++) {
+        float a = 1.0f, shift = 0.0f, mean = 0.0f;
+        if (bn) {
+            const float *q = b->rm->params + b->rm->node_params[bn].offset;
+            double eps = b->q->ir->nodes[bn].cfg.batchnorm.eps;
+            a = q[c] * (float)(1.0 / sqrt((double)q[3 * qd->units + c] + eps));
+            shift = q[qd->units + c];
+            mean = q[2 * qd->units + c];
+        }
+        for (size_t j = 0; j < qd->in; j++)
+            w[c * qd->in + j] = p[c * qd->in + j] * a;
+        float own = has_bias ? p[qd->units * qd->in + c] : 0.0f;
+        bias[c] = bn ? (own - mean) * a + shift : own;
+    }
+}
+
 static bool build_dense(Builder *b, size_t i, QNode *qn)
 {
     const IrNode *n = &b->q->ir->nodes[i];
-    const float *w = b->rm->params + b->rm->node_params[i].offset;
-    bool has_bias = b->rm->node_params[i].count > 1;
     QDense *qd = &qn->dense;
-    qd->in = n->in_units;
-    qd->units = n->units;
+    qd->units = n->shape.dim[0];
+    qd->in = channel_fan_in(n);
     int8_t *wq = arena_array(b->a, qd->units * qd->in, 1);
     float *ws = arena_array(b->a, qd->units, sizeof *ws);
     int32_t *ints = arena_array(b->a, qd->units * 4, sizeof *ints);
-    float *zeros = has_bias ? NULL : arena_array(b->a, qd->units, sizeof *zeros);
-    if (!wq || !ws || !ints || (!has_bias && !zeros)) {
+    float *w = arena_array(b->a, qd->units * qd->in, sizeof *w);
+    float *bias = arena_array(b->a, qd->units, sizeof *bias);
+    if (!wq || !ws || !ints || !w || !bias) {
         diag_error(b->d, loc_none(), "out of memory");
         return false;
     }
+    size_t bn = folded_reader(b->q->ir, i, OP_BATCHNORM);
+    effective_weights(b, i, bn, qd, w, bias);
     quantize_weights(qd, w, ws, wq);
     qd->weight = wq;
     qd->w_scale = ws;
@@ -322,7 +390,6 @@ static bool build_dense(Builder *b, size_t i, QNode *qn)
     qd->bias = bq, qd->acc_init = acc, qd->mult = mult, qd->shift = shift;
     qd->act_min = qn->folded ? qn->out.zero : -128;
     qd->act_max = 127;
-    const float *bias = has_bias ? w + qd->units * qd->in : zeros;
     return quantize_channels(b, qd, bias, b->q->nodes[qn->src].out, qn->out, bq, acc, mult, shift,
                              n->name);
 }
@@ -357,11 +424,14 @@ static void build_softmax(Builder *b, QNode *qn)
 static bool calibrate_node(Builder *b, size_t i, QNode *qn)
 {
     const IrModel *m = b->q->ir;
-    size_t measured = qn->kind == Q_DENSE ? folded_relu(m, i) : 0;
-    if (measured)
-        qn->folded = m->nodes[measured].name;
-    else
-        measured = i;
+    size_t measured = i;
+    if (qn->kind == Q_DENSE || qn->kind == Q_CONV) {
+        size_t bn = folded_reader(m, i, OP_BATCHNORM);
+        size_t relu = folded_reader(m, bn ? bn : i, OP_RELU);
+        qn->folded_bn = bn ? m->nodes[bn].name : NULL;
+        qn->folded = relu ? m->nodes[relu].name : NULL;
+        measured = relu ? relu : bn ? bn : i;
+    }
     Range r = {0.0f, 0.0f};
     bool ok = i == 0 ? range_add(&r, b->ds->x, b->ds->rows * b->ds->x_cols)
                      : node_range(b->rm, measured, b->ds, &r, b->d);
@@ -393,7 +463,14 @@ static bool build_node(Builder *b, size_t i)
             return false;
         build_lut(b, i, qn);
         return true;
-    case Q_DENSE: return calibrate_node(b, i, qn) && build_dense(b, i, qn);
+    case Q_DENSE:
+    case Q_CONV: return calibrate_node(b, i, qn) && build_dense(b, i, qn);
+    case Q_MAXPOOL:
+    case Q_AVGPOOL: /* TFLite's pooling keeps its input's scale and zero point */
+        qn->out = b->q->nodes[qn->src].out;
+        qn->lo = b->q->nodes[qn->src].lo;
+        qn->hi = b->q->nodes[qn->src].hi;
+        return true;
     case Q_INPUT: return calibrate_node(b, i, qn);
     }
     return false;

@@ -19,7 +19,7 @@ static size_t int8_constant_bytes(const QModel *q)
     size_t bytes = 0;
     for (size_t i = 0; i < q->ir->n_nodes; i++) {
         const QNode *n = &q->nodes[i];
-        if (n->kind == Q_DENSE)
+        if (n->kind == Q_DENSE || n->kind == Q_CONV)
             bytes += n->dense.units * (n->dense.in + 4 + 4 + 1);
         else if (n->kind == Q_LUT)
             bytes += 256;

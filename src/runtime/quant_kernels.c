@@ -161,6 +161,90 @@ void q8_softmax(const int32_t exp_q16[256], const int8_t *x, int8_t *y, size_t n
     }
 }
 
+QGeom q8_geometry(const IrNode *n)
+{
+    QGeom g = {0};
+    const IrShape *in = &n->in_shape, *out = &n->shape;
+    g.c = in->dim[0];
+    g.h = in->rank == 3 ? in->dim[1] : 1;
+    g.w = in->rank >= 2 ? in->dim[in->rank - 1] : 1;
+    g.oc = out->dim[0];
+    g.oh = out->rank == 3 ? out->dim[1] : 1;
+    g.ow = out->rank >= 2 ? out->dim[out->rank - 1] : 1;
+    bool global = n->op == OP_GLOBAL_AVGPOOL || n->op == OP_GLOBAL_MAXPOOL;
+    bool conv = n->op == OP_CONV1D || n->op == OP_CONV2D;
+    if (global)
+        g.win = (IrWindow){{g.h, g.w}, {1, 1}, {0, 0}, {1, 1}};
+    else
+        g.win = conv ? n->cfg.conv.win : n->cfg.pool.win;
+    return g;
+}
+
+/* The input row (or column) tap k of output position o reads, or -1 in
+ * the padding. */
+static long tap(const IrWindow *w, int axis, size_t o, size_t k, size_t size)
+{
+    long v = (long)(o * w->stride[axis] + k * w->dilation[axis]) - (long)w->padding[axis];
+    return v >= 0 && v < (long)size ? v : -1;
+}
+
+void q8_conv(const QDense *d, const IrNode *n, const int8_t *x, int8_t *y, int32_t out_zero,
+             int32_t in_zero)
+{
+    QGeom g = q8_geometry(n);
+    size_t groups = n->cfg.conv.groups, cin_g = g.c / groups, cout_g = g.oc / groups;
+    size_t kh = g.win.kernel[0], kw = g.win.kernel[1];
+    for (size_t oc = 0; oc < g.oc; oc++) {
+        const int8_t *w = d->weight + oc * d->in;
+        size_t c0 = oc / cout_g * cin_g;
+        for (size_t oy = 0; oy < g.oh; oy++)
+            for (size_t ox = 0; ox < g.ow; ox++) {
+                int32_t acc = d->acc_init[oc];
+                for (size_t ci = 0; ci < cin_g; ci++)
+                    for (size_t ky = 0; ky < kh; ky++) {
+                        long iy = tap(&g.win, 0, oy, ky, g.h);
+                        for (size_t kx = 0; kx < kw; kx++) {
+                            long ix = tap(&g.win, 1, ox, kx, g.w);
+                            int32_t v = iy >= 0 && ix >= 0
+                                ? x[((c0 + ci) * g.h + (size_t)iy) * g.w + (size_t)ix] : in_zero;
+                            acc += (int32_t)w[(ci * kh + ky) * kw + kx] * v;
+                        }
+                    }
+                y[(oc * g.oh + oy) * g.ow + ox] =
+                    q8_requantize(acc, d->mult[oc], d->shift[oc], out_zero, d->act_min, d->act_max);
+            }
+    }
+}
+
+/* sum / n rounded to nearest, ties away from zero (n > 0). */
+static int32_t rounded_div(int32_t sum, int32_t n)
+{
+    return sum >= 0 ? (sum + n / 2) / n : -((-sum + n / 2) / n);
+}
+
+void q8_pool(const IrNode *n, bool max, const int8_t *x, int8_t *y, int32_t zero)
+{
+    QGeom g = q8_geometry(n);
+    int32_t div = (int32_t)(g.win.kernel[0] * g.win.kernel[1]);
+    for (size_t c = 0; c < g.c; c++)
+        for (size_t oy = 0; oy < g.oh; oy++)
+            for (size_t ox = 0; ox < g.ow; ox++) {
+                int32_t acc = max ? -128 : 0;
+                for (size_t ky = 0; ky < g.win.kernel[0]; ky++) {
+                    long iy = tap(&g.win, 0, oy, ky, g.h);
+                    for (size_t kx = 0; kx < g.win.kernel[1]; kx++) {
+                        long ix = tap(&g.win, 1, ox, kx, g.w);
+                        if (iy < 0 || ix < 0)
+                            continue; /* max: -inf; average: the real 0 */
+                        int32_t v = x[(c * g.h + (size_t)iy) * g.w + (size_t)ix];
+                        acc = max ? (v > acc ? v : acc) : acc + v - zero;
+                    }
+                }
+                y[(c * g.oh + oy) * g.ow + ox] =
+                    (int8_t)(max ? acc : clamp32(rounded_div(acc, div) + zero, -128, 127));
+            }
+}
+
 /* Where node i's value lives in work (aliases have none of their own). */
 static size_t node_offset(const QModel *q, size_t i)
 {
@@ -192,6 +276,11 @@ static void node_forward(const QModel *q, size_t i, int8_t *work)
     case Q_DENSE: q8_dense(&n->dense, x, y, n->out.zero); break;
     case Q_LUT: q8_lut(n->lut, x, y, units); break;
     case Q_SOFTMAX: q8_softmax(n->exp_q16, x, y, units); break;
+    case Q_CONV:
+        q8_conv(&n->dense, &q->ir->nodes[i], x, y, n->out.zero, q->nodes[n->src].out.zero);
+        break;
+    case Q_MAXPOOL: q8_pool(&q->ir->nodes[i], true, x, y, n->out.zero); break;
+    case Q_AVGPOOL: q8_pool(&q->ir->nodes[i], false, x, y, n->out.zero); break;
     case Q_INPUT:
     case Q_ALIAS: break;
     }
