@@ -59,6 +59,8 @@ typedef enum QKind {
     Q_CONV,    /* conv1d/conv2d (groups, depthwise): as Q_DENSE per position */
     Q_MAXPOOL, /* max of int8 values: the input's scale and zero point */
     Q_AVGPOOL, /* rounded mean of (q - zero): the input's scale and zero point */
+    Q_ADD,     /* every input rescaled to a common scale, summed, requantized */
+    Q_CONCAT,  /* every input requantized to the output's scale */
     Q_ALIAS,   /* no code: its value is node src's (dropout, identity,
                   flatten, a relu folded into the dense or conv before
                   it, a batchnorm folded into its weights) */
@@ -80,6 +82,21 @@ typedef struct QDense {
                                  with a relu folded in */
 } QDense;
 
+/* add and concat: per input k its value (aliases resolved) and a
+ * multiplier. add: (q_k - z_k) 2^Q8_ADD_SHIFT times mult[k] 2^(shift[k]-31)
+ * (real s_k / (n max s)), summed, times out_mult 2^(out_shift - 31) (real
+ * n max s / (2^Q8_ADD_SHIFT s_out)). concat: q_k - z_k times mult[k]
+ * (real s_k / s_out), plus z_out. */
+typedef struct QMix {
+    size_t n;
+    const size_t *src;
+    const int32_t *mult, *shift;
+    int32_t out_mult, out_shift;
+    int32_t act_min;         /* add: out.zero with a relu folded in, else -128 */
+} QMix;
+
+enum { Q8_ADD_SHIFT = 20 };
+
 typedef struct QNode {
     QKind kind;
     size_t src;        /* the node whose int8 value it reads (aliases resolved) */
@@ -89,6 +106,7 @@ typedef struct QNode {
     const char *folded; /* Q_DENSE, Q_CONV: the name of the relu folded in, or NULL */
     const char *folded_bn; /* ... the batchnorm folded into the weights, or NULL */
     QDense dense;
+    QMix mix;          /* Q_ADD, Q_CONCAT */
     int8_t lut[256];   /* Q_LUT: lut[q + 128] */
     int32_t exp_q16[256]; /* Q_SOFTMAX: round(exp(-d * in.scale) * 2^16) for d = max - q */
 } QNode;
@@ -132,6 +150,12 @@ void q8_softmax(const int32_t exp_q16[256], const int8_t *x, int8_t *y, size_t n
 void q8_conv(const QDense *d, const IrNode *n, const int8_t *x, int8_t *y, int32_t out_zero,
              int32_t in_zero);
 void q8_pool(const IrNode *n, bool max, const int8_t *x, int8_t *y, int32_t zero);
+/* xs[k] is input k's value, zeros[k] its zero point; sizes[k] its units
+ * (concat's blocks, back to back: channels first). */
+void q8_add(const QMix *m, const int8_t *const *xs, const int32_t *zeros, int8_t *y, size_t n,
+            int32_t out_zero);
+void q8_concat(const QMix *m, const int8_t *const *xs, const int32_t *zeros, const size_t *sizes,
+               int8_t *y, int32_t out_zero);
 
 /* A conv or pooling node's geometry with 1-D ops as height 1: input
  * [c][h][w], output [oc][oh][ow], the window ([0] height, [1] width). */

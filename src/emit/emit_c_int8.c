@@ -316,6 +316,48 @@ static void pool_code(Emitter *e, const QNode *n, const IrNode *ir, const char *
     cput(e, "            }\n");
 }
 
+/* "x[j] - z" with the zero point's sign written out. */
+static void put_centered(Emitter *e, const char *x, const char *j, int32_t zero)
+{
+    cput(e, "(%s[%s] %c %d)", x, j, zero < 0 ? '+' : '-', (int)(zero < 0 ? -zero : zero));
+}
+
+/* q8_add and q8_concat written out, the multipliers as constants. */
+static void mix_code(Int8Emitter *ie, size_t i, const char *y)
+{
+    Emitter *e = &ie->e;
+    const QNode *n = &ie->q->nodes[i];
+    const QMix *mx = &n->mix;
+    const char *p = e->o->prefix;
+    char x[160];
+    if (n->kind == Q_ADD) {
+        cput(e, "    for (int j = 0; j < %zu; j++) {\n        int32_t sum = 0;\n",
+             e->m->nodes[i].units);
+        for (size_t k = 0; k < mx->n; k++) {
+            c_value_array(e, mx->src[k], x, sizeof x);
+            cput(e, "        sum += %s_requantize(", p);
+            put_centered(e, x, "j", ie->q->nodes[mx->src[k]].out.zero);
+            cput(e, " * %d, %ld, %ld);\n", 1 << Q8_ADD_SHIFT, (long)mx->mult[k],
+                 (long)mx->shift[k]);
+        }
+        cput(e, "        %s[j] = %s_clamp(%s_requantize(sum, %ld, %ld) + %d, %d, 127);\n    }\n",
+             y, p, p, (long)mx->out_mult, (long)mx->out_shift, (int)n->out.zero,
+             (int)mx->act_min);
+        return;
+    }
+    size_t off = 0;
+    for (size_t k = 0; k < mx->n; k++) {
+        size_t units = e->m->nodes[mx->src[k]].units;
+        c_value_array(e, mx->src[k], x, sizeof x);
+        cput(e, "    for (int j = 0; j < %zu; j++)\n        %s[%zu + j] = %s_clamp(%s_requantize(",
+             units, y, off, p, p);
+        put_centered(e, x, "j", ie->q->nodes[mx->src[k]].out.zero);
+        cput(e, ", %ld, %ld) + %d, -128, 127);\n", (long)mx->mult[k], (long)mx->shift[k],
+             (int)n->out.zero);
+        off += units;
+    }
+}
+
 static void softmax_code(Emitter *e, const char *id, size_t units, const char *x, const char *y)
 {
     const char *p = e->o->prefix;
@@ -362,6 +404,14 @@ static void node_code(Int8Emitter *ie, size_t i)
     case Q_AVGPOOL:
         cput(e, "    /* %s (%s) */\n", e->m->nodes[i].name, ir_ops[e->m->nodes[i].op].name);
         pool_code(e, n, &e->m->nodes[i], x, y);
+        return;
+    case Q_ADD:
+    case Q_CONCAT:
+        cput(e, "    /* %s (%s): output scale ", e->m->nodes[i].name, ir_ops[e->m->nodes[i].op].name);
+        cput_float(e, n->out.scale);
+        cput(e, ", zero point %d%s%s */\n", (int)n->out.zero, n->folded ? ", relu folded: " : "",
+             n->folded ? n->folded : "");
+        mix_code(ie, i, y);
         return;
     case Q_ALIAS:
         if (strcmp(x, y) != 0) /* the plan gave it storage of its own */

@@ -46,13 +46,9 @@ static bool op_quantizable(OpKind k, const char **why)
     case OP_AVGPOOL2D:
     case OP_GLOBAL_AVGPOOL:
     case OP_GLOBAL_MAXPOOL:
-    case OP_BATCHNORM: return true;
+    case OP_BATCHNORM:
     case OP_ADD:
-    case OP_CONCAT:
-        *why = "the int8 path has no integer kernel for it yet (it quantizes dense and conv "
-               "layers, pooling, batchnorm folded into a conv or dense, the activations and "
-               "softmax: docs/quantization.md)";
-        return false;
+    case OP_CONCAT: return true;
     }
     *why = "unknown op";
     return false;
@@ -233,7 +229,7 @@ static bool relu_folds(const IrModel *m, size_t i)
     if (n->op != OP_RELU)
         return false;
     size_t src = n->inputs[0];
-    bool weighted = has_weights(m->nodes[src].op) ||
+    bool weighted = has_weights(m->nodes[src].op) || m->nodes[src].op == OP_ADD ||
                     (m->nodes[src].op == OP_BATCHNORM && batchnorm_folds(m, src));
     return weighted && readers(m, src) == 1;
 }
@@ -267,8 +263,8 @@ static QKind node_kind(const IrModel *m, size_t i)
     case OP_SOFTPLUS:
     case OP_HARDSWISH:
     case OP_HARDSIGMOID: return Q_LUT;
-    case OP_ADD: /* refused by q8_refusal before any node is built */
-    case OP_CONCAT: break;
+    case OP_ADD: return Q_ADD;
+    case OP_CONCAT: return Q_CONCAT;
     }
     return Q_ALIAS;
 }
@@ -425,6 +421,11 @@ static bool calibrate_node(Builder *b, size_t i, QNode *qn)
 {
     const IrModel *m = b->q->ir;
     size_t measured = i;
+    if (qn->kind == Q_ADD) {
+        size_t relu = folded_reader(m, i, OP_RELU);
+        qn->folded = relu ? m->nodes[relu].name : NULL;
+        measured = relu ? relu : i;
+    }
     if (qn->kind == Q_DENSE || qn->kind == Q_CONV) {
         size_t bn = folded_reader(m, i, OP_BATCHNORM);
         size_t relu = folded_reader(m, bn ? bn : i, OP_RELU);
@@ -441,6 +442,50 @@ static bool calibrate_node(Builder *b, size_t i, QNode *qn)
     if (ok)
         qn->out = choose_params(qn, r);
     return ok;
+}
+
+static bool mix_multiplier(Builder *b, size_t i, double real, int32_t *mult, int32_t *shift)
+{
+    int sh;
+    if (!q8_quantize_multiplier(real, mult, &sh)) {
+        diag_error(b->d, loc_none(), "--quantize int8: layer '%s' needs a rescaling factor %g "
+                   "that a 32-bit multiplier cannot hold", b->q->ir->nodes[i].name, real);
+        return false;
+    }
+    *shift = sh;
+    return true;
+}
+
+/* add: every input to the common scale n max s_k (TFLite's "twice the
+ * larger input scale" for two inputs); concat: every input to s_out. */
+static bool build_mix(Builder *b, size_t i, QNode *qn)
+{
+    const IrNode *n = &b->q->ir->nodes[i];
+    QMix *mx = &qn->mix;
+    size_t *src = arena_array(b->a, n->n_inputs, sizeof *src);
+    int32_t *ints = arena_array(b->a, 2 * n->n_inputs, sizeof *ints);
+    if (!src || !ints) {
+        diag_error(b->d, loc_none(), "out of memory");
+        return false;
+    }
+    double max = 0;
+    for (size_t k = 0; k < n->n_inputs; k++) {
+        size_t s = n->inputs[k];
+        src[k] = b->q->nodes[s].kind == Q_ALIAS ? b->q->nodes[s].src : s;
+        double sk = b->q->nodes[src[k]].out.scale;
+        max = sk > max ? sk : max;
+    }
+    *mx = (QMix){n->n_inputs, src, ints, ints + n->n_inputs, 0, 0, -128};
+    double common = (double)n->n_inputs * max, out = qn->out.scale;
+    bool add = qn->kind == Q_ADD;
+    for (size_t k = 0; k < n->n_inputs; k++) {
+        double sk = b->q->nodes[src[k]].out.scale;
+        if (!mix_multiplier(b, i, add ? sk / common : sk / out, &ints[k], &ints[n->n_inputs + k]))
+            return false;
+    }
+    mx->act_min = add && qn->folded ? qn->out.zero : -128;
+    return !add || mix_multiplier(b, i, common / ((double)(1 << Q8_ADD_SHIFT) * out),
+                                  &mx->out_mult, &mx->out_shift);
 }
 
 static bool build_node(Builder *b, size_t i)
@@ -465,6 +510,8 @@ static bool build_node(Builder *b, size_t i)
         return true;
     case Q_DENSE:
     case Q_CONV: return calibrate_node(b, i, qn) && build_dense(b, i, qn);
+    case Q_ADD:
+    case Q_CONCAT: return calibrate_node(b, i, qn) && build_mix(b, i, qn);
     case Q_MAXPOOL:
     case Q_AVGPOOL: /* TFLite's pooling keeps its input's scale and zero point */
         qn->out = b->q->nodes[qn->src].out;

@@ -245,6 +245,32 @@ void q8_pool(const IrNode *n, bool max, const int8_t *x, int8_t *y, int32_t zero
             }
 }
 
+void q8_add(const QMix *m, const int8_t *const *xs, const int32_t *zeros, int8_t *y, size_t n,
+            int32_t out_zero)
+{
+    for (size_t j = 0; j < n; j++) {
+        int32_t sum = 0;
+        for (size_t k = 0; k < m->n; k++)
+            sum += q8_multiply((xs[k][j] - zeros[k]) * (1 << Q8_ADD_SHIFT), m->mult[k],
+                               m->shift[k]);
+        y[j] = q8_requantize(sum, m->out_mult, m->out_shift, out_zero, m->act_min, 127);
+    }
+}
+
+void q8_concat(const QMix *m, const int8_t *const *xs, const int32_t *zeros, const size_t *sizes,
+               int8_t *y, int32_t out_zero)
+{
+    for (size_t k = 0; k < m->n; k++) {
+        for (size_t j = 0; j < sizes[k]; j++)
+            y[j] = q8_requantize(xs[k][j] - zeros[k], m->mult[k], m->shift[k], out_zero, -128, 127);
+        y += sizes[k];
+    }
+}
+
+/* Node i's inputs for add and concat: values, zero points, sizes. */
+static void mix_inputs(const QModel *q, size_t i, int8_t *work, const int8_t **xs, int32_t *zeros,
+                       size_t *sizes);
+
 /* Where node i's value lives in work (aliases have none of their own). */
 static size_t node_offset(const QModel *q, size_t i)
 {
@@ -281,8 +307,31 @@ static void node_forward(const QModel *q, size_t i, int8_t *work)
         break;
     case Q_MAXPOOL: q8_pool(&q->ir->nodes[i], true, x, y, n->out.zero); break;
     case Q_AVGPOOL: q8_pool(&q->ir->nodes[i], false, x, y, n->out.zero); break;
+    case Q_ADD:
+    case Q_CONCAT: {
+        const int8_t *xs[IR_MAX_INPUTS];
+        int32_t zeros[IR_MAX_INPUTS];
+        size_t sizes[IR_MAX_INPUTS];
+        mix_inputs(q, i, work, xs, zeros, sizes);
+        if (n->kind == Q_ADD)
+            q8_add(&n->mix, xs, zeros, y, units, n->out.zero);
+        else
+            q8_concat(&n->mix, xs, zeros, sizes, y, n->out.zero);
+        break;
+    }
     case Q_INPUT:
     case Q_ALIAS: break;
+    }
+}
+
+static void mix_inputs(const QModel *q, size_t i, int8_t *work, const int8_t **xs, int32_t *zeros,
+                       size_t *sizes)
+{
+    const QMix *m = &q->nodes[i].mix;
+    for (size_t k = 0; k < m->n; k++) {
+        xs[k] = work + node_offset(q, m->src[k]);
+        zeros[k] = q->nodes[m->src[k]].out.zero;
+        sizes[k] = q->ir->nodes[m->src[k]].units;
     }
 }
 
