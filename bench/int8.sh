@@ -1,6 +1,6 @@
 #!/bin/sh
-# Float C vs int8 C for the digits MLP (examples/digits.nn), from the same
-# trained weights: accuracy (nnc run --quantize int8), ns per inference
+# Float C vs int8 C for the digits MLP and CNN (examples/digits.nn,
+# digits_cnn.nn), each pair from the same trained weights: accuracy (nnc run --quantize int8), ns per inference
 # (minimum CPU time of REPS runs, gcc -O2, one thread), the weights'
 # bytes (symbol sizes in the object), text/data/bss on this machine and
 # for a Cortex-M4 (arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -Os -c).
@@ -11,7 +11,8 @@ reps=${1:-5}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 nnc=build/nnc
-ex=examples/digits.nn
+for ex in examples/digits.nn examples/digits_cnn.nn; do
+echo "$ex"
 $nnc run $ex --save "$tmp/w.safetensors" --quantize int8 -q >"$tmp/run.txt" 2>&1
 grep -A3 '^int8' "$tmp/run.txt" | sed 's/^/    /'
 $nnc emit $ex --weights "$tmp/w.safetensors" --prefix net -o "$tmp/f.c" 2>/dev/null
@@ -29,7 +30,7 @@ for kind in f q; do
         # shellcheck disable=SC2086
         gcc -std=c99 $flags -ffp-contract=off $def -o "$tmp/lat" bench/int8_latency.c "$tmp/$kind.c" -lm
         : >"$tmp/t-$opt"
-        for r in $(seq "$reps"); do "$tmp/lat" 200000 >>"$tmp/t-$opt"; done
+        for r in $(seq "$reps"); do "$tmp/lat" 50000 >>"$tmp/t-$opt"; done
     done
     gcc -std=c99 -O2 -c -o "$tmp/$kind.o" "$tmp/$kind.c"
     m4="n/a"
@@ -41,4 +42,5 @@ for kind in f q; do
     printf '%-6s %10s %10s %14s %22s %26s\n' $name "$(min <"$tmp/t-O2")" "$(min <"$tmp/t-O3")" \
         "$(weights "$tmp/$kind.o")" \
         "$(sizes "$tmp/$kind.o")" "$m4"
+done
 done
