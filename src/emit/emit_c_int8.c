@@ -54,11 +54,11 @@ static void comment_header(Int8Emitter *ie)
     for (size_t i = 1; i < m->n_nodes; i++)
         cput(e, "%s %s(%s)", i > 1 ? "," : "", m->nodes[i].name, ir_ops[m->nodes[i].op].name);
     cput(e, ".\n");
-    cput(e, " * %s_forward(in, out): in = %zu int8 values, real = (in - %d) * ", p, m->in_units,
-         (int)in.zero);
+    cput(e, " * %s_forward(in, out): in = %zu int8 values, real = (in %c %d) * ", p, m->in_units,
+         in.zero < 0 ? '+' : '-', (int)(in.zero < 0 ? -in.zero : in.zero));
     cput_float(e, in.scale);
-    cput(e, "\n *   (%s_quantize_input's output); out = %zu int8 values, real = (out - %d) * ",
-         p, m->out_units, (int)out.zero);
+    cput(e, "\n *   (%s_quantize_input's output); out = %zu int8 values, real = (out %c %d) * ",
+         p, m->out_units, out.zero < 0 ? '+' : '-', (int)(out.zero < 0 ? -out.zero : out.zero));
     cput_float(e, out.scale);
     cput(e, ".\n *   in and out must not overlap.%s\n", e->plan.n_bufs ? " Not reentrant: the "
          "activations live in static buffers." : "");
