@@ -30,8 +30,9 @@ int32_t q8_rounding_shift_right(int32_t x, int exponent);
  * left shift, saturated to int32 (TFLite leaves that overflow undefined). */
 int32_t q8_multiply(int32_t x, int32_t multiplier, int shift);
 /* TFLite's QuantizeMultiplier: real = multiplier * 2^(shift - 31) with
- * multiplier in [2^30, 2^31) (0 and shift 0 for real == 0 or below
- * 2^-31 * 2^-31); false when real is negative, not finite or >= 2^30. */
+ * multiplier in [2^30, 2^31) (multiplier 0, shift 0 for real == 0 or
+ * below 2^-32, whose products round to 0); false when real is negative,
+ * not finite or >= 2^30. */
 bool q8_quantize_multiplier(double real, int32_t *multiplier, int *shift);
 
 /* round(x / scale) + zero clamped to [-128, 127], rounding half away from

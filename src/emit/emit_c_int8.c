@@ -248,7 +248,42 @@ static void put_tap(Emitter *e, const char *var, const char *o, const char *k, s
     cput(e, "int %s = %s * %zu - %zu + %s * %zu;\n", var, o, stride, pad, k, dil);
 }
 
-/* q8_conv written out for n's sizes: padding reads the input's zero point. */
+/* The output positions [lo, hi) along axis whose window lies wholly inside
+ * an input of size in: there the taps need no bounds checks. */
+static void interior(const IrWindow *w, int axis, size_t in, size_t out, size_t *lo, size_t *hi)
+{
+    size_t s = w->stride[axis], p = w->padding[axis];
+    size_t span = (w->kernel[axis] - 1) * w->dilation[axis];
+    *lo = (p + s - 1) / s;
+    *hi = in + p >= span + 1 ? (in - 1 + p - span) / s + 1 : 0;
+    *hi = *hi > out ? out : *hi;
+    *lo = *lo > *hi ? *hi : *lo;
+}
+
+/* Inside the interior, the window's taps read x straight from xp (not
+ * built with -Os, where the few bytes of code count more). */
+static void conv_interior_code(Emitter *e, const QGeom *g, size_t cin_g, const char *x)
+{
+    const IrWindow *w = &g->win;
+    size_t ly, hy, lx, hx;
+    interior(w, 0, g->h, g->oh, &ly, &hy);
+    interior(w, 1, g->w, g->ow, &lx, &hx);
+    cput(e, "#ifndef __OPTIMIZE_SIZE__ /* -Os: the checked loops alone, for flash */\n");
+    cput(e, "                if (oy >= %zu && oy < %zu && ox >= %zu && ox < %zu) {\n", ly, hy, lx, hx);
+    cput(e, "                    const int8_t *xp = %s + (c0 * %zu + oy * %zu - %zu) * %zu + ox * %zu"
+            " - %zu;\n", x, g->h, w->stride[0], w->padding[0], g->w, w->stride[1], w->padding[1]);
+    cput(e, "                    for (int ci = 0; ci < %zu; ci++)\n", cin_g);
+    cput(e, "                        for (int ky = 0; ky < %zu; ky++)\n", w->kernel[0]);
+    cput(e, "                            for (int kx = 0; kx < %zu; kx++)\n", w->kernel[1]);
+    cput(e, "                                acc += (int32_t)w[(ci * %zu + ky) * %zu + kx] * "
+            "(int32_t)xp[(ci * %zu + ky * %zu) * %zu + kx * %zu];\n", w->kernel[0], w->kernel[1],
+         g->h, w->dilation[0], g->w, w->dilation[1]);
+    cput(e, "                } else\n#endif\n");
+}
+
+/* q8_conv written out for n's sizes: padding reads the input's zero point.
+ * The sums are integers, so the interior's unchecked loops give exactly
+ * the kernel's values. */
 static void conv_code(Emitter *e, const char *id, const QNode *n, const IrNode *ir,
                       int32_t in_zero, const char *x, const char *y)
 {
@@ -262,6 +297,7 @@ static void conv_code(Emitter *e, const char *id, const QNode *n, const IrNode *
     cput(e, "        for (int oy = 0; oy < %zu; oy++)\n", g.oh);
     cput(e, "            for (int ox = 0; ox < %zu; ox++) {\n", g.ow);
     cput(e, "                int32_t acc = %s_%s_bias[oc];\n", p, id);
+    conv_interior_code(e, &g, cin_g, x);
     cput(e, "                for (int ci = 0; ci < %zu; ci++)\n", cin_g);
     cput(e, "                    for (int ky = 0; ky < %zu; ky++) {\n                        ",
          w->kernel[0]);
