@@ -61,7 +61,8 @@ static const char usage_text[] =
     "      --prefix NAME     C identifier prefix (default: the model name)\n"
     "      --header OUT.h    also write a header with the API\n"
     "      --main            add a main() reading comma-separated rows on stdin\n"
-    "      --quantize int8   int8 weights and integer arithmetic only (c target)\n"
+    "      --quantize int8   int8 weights and integer arithmetic only (c; with\n"
+    "                        --target onnx a QDQ model of a dense network)\n"
     "      --calibrate D     as for run\n"
     "      --keep-batchnorm  write batchnorm as its own op, not folded into the\n"
     "                        dense or conv before it (bit for bit with run)\n"
@@ -409,6 +410,8 @@ static bool write_target(FILE *f, Target t, const Artifact *art, const EmitOptio
 {
     const IrModel *m = art->m;
     const EmitWeights *w = art->w;
+    if (art->q && t == TARGET_ONNX)
+        return emit_onnx_int8(f, art->q, o);
     if (art->q)
         return t == TARGET_C_HEADER ? emit_c_int8_header(f, art->q, o) : emit_c_int8(f, art->q, o);
     switch (t) {
@@ -514,9 +517,8 @@ static int parse_target(const Cli *cli, Target *out)
     if (cli->prefix || cli->header || cli->with_main || cli->keep_batchnorm)
         return usage_error("--prefix, --header, --main and --keep-batchnorm are for --target c, "
                            "not '%s'", t);
-    if (cli->quantize)
-        return usage_error("--quantize int8 writes C (--target c); --target %s has no int8 "
-                           "form yet", t);
+    if (cli->quantize && *out != TARGET_ONNX)
+        return usage_error("--quantize int8 writes C or ONNX; --target %s has no int8 form", t);
     if (!cli->out)
         return usage_error(*out == TARGET_ONNX ? "--target %s needs -o MODEL.onnx"
                                                : "--target %s needs -o DIR", t);
@@ -587,6 +589,14 @@ static int emit_program(Arena *a, const IrProgram *prog, const Cli *cli, Diag *d
     }
     if (cli->quantize && !rt_quant_check(prog, model, cli->rt.calibrate, d))
         return EXIT_USER;
+    bad = cli->quantize && target == TARGET_ONNX ? emit_onnx_int8_refusal(&prog->models[model])
+                                                 : NULL;
+    if (bad) {
+        fprintf(stderr, "nnc: emit: --target onnx --quantize int8: layer '%s' (%s) has no int8 "
+                "ONNX form yet (dense, relu, sigmoid, tanh, identity, dropout and softmax do); "
+                "--target c writes it\n", bad->layer, ir_ops[bad->op].name);
+        return EXIT_USER;
+    }
     bad = target == TARGET_C ? NULL : emit_first_unsupported(&prog->models[model]);
     if (bad) {
         fprintf(stderr, "nnc: emit: %s '%s' is not supported by --target %s yet; `nnc run` "

@@ -90,6 +90,14 @@ bool emit_c_header(FILE *out, const IrModel *m, const EmitOptions *o);
 bool emit_c_int8(FILE *out, const QModel *q, const EmitOptions *o);
 bool emit_c_int8_header(FILE *out, const QModel *q, const EmitOptions *o);
 
+/* --target onnx --quantize int8: q as a QDQ model (opset 13): float input,
+ * int8 output, nnc's scales and zero points on every value, int8 weights
+ * per output channel and int32 biases. The first node it cannot write
+ * (dense, relu, sigmoid, tanh, identity, dropout and softmax only), or
+ * NULL. */
+const IrNode *emit_onnx_int8_refusal(const IrModel *m);
+bool emit_onnx_int8(FILE *out, const QModel *q, const EmitOptions *o);
+
 /* --target onnx: the inference graph (opset 13) with the weights as
  * initializers, one binary ModelProto. Returns false when writing failed. */
 bool emit_onnx(FILE *out, const IrModel *m, const EmitWeights *w, const EmitOptions *o);

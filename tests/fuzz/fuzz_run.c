@@ -36,6 +36,8 @@ static void emit_int8(Arena *a, const IrProgram *p, RtSession *s, size_t m, cons
     if (rt_quant_check(p, m, NULL, d) && rt_quantize(s, m, NULL, a, &q, d)) {
         emit_c_int8(sink, &q, o);
         emit_c_int8_header(sink, &q, o);
+        if (!emit_onnx_int8_refusal(p->models + m))
+            emit_onnx_int8(sink, &q, o);
     }
 }
 
