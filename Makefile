@@ -75,8 +75,8 @@ OBJS    := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS)) \
 MAIN    := $(BUILD)/obj/main.o
 UNITS   := $(wildcard tests/unit/*.c)
 
-.PHONY: install uninstall all run test test-unit test-golden test-examples test-torch bless \
-        test-asan test-valgrind test-portable bench bench-latency bench-peers lint fuzz fuzz-build deps clean
+.PHONY: install uninstall all run test test-unit test-golden test-examples test-torch bless test-int8 \
+        test-asan test-valgrind test-portable bench bench-latency bench-peers bench-int8 lint fuzz fuzz-build deps clean
 
 all: deps $(BUILD)/nnc
 
@@ -151,7 +151,12 @@ test: all $(BUILD)/unit-tests
 	NNC=$(abspath $(BUILD)/nnc) ./tests/pytorch/run.sh
 	NNC=$(abspath $(BUILD)/nnc) ./tests/onnx/run.sh
 	python3 tests/emit_check.py $(abspath $(BUILD)/nnc) examples
+	python3 tests/quant_check.py $(abspath $(BUILD)/nnc) examples
 	python3 tools/tutorial_outputs.py --check
+
+# The int8 C file against `nnc run --quantize int8`, row for row.
+test-int8: all
+	python3 tests/quant_check.py $(abspath $(BUILD)/nnc) examples
 
 bless: all
 	NNC=$(abspath $(BUILD)/nnc) ./tests/golden/run.sh --bless
@@ -218,6 +223,10 @@ $(BUILD)/fuzz-front $(BUILD)/fuzz-run $(BUILD)/fuzz-lsp: tests/fuzz/fuzz_nn.h
 # Benchmarks are tools, not tests: nothing here asserts a time.
 $(BUILD)/latency-interp: bench/latency_interp.c $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+# Float C vs int8 C of the digits MLP: ns per inference, weights, sizes, Cortex-M4.
+bench-int8: all
+	nice bench/int8.sh
 
 bench-latency: all $(BUILD)/latency-interp
 	./bench/latency.sh

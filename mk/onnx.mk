@@ -19,10 +19,15 @@ $(BUILD)/obj/conformance/%.o: tests/conformance/%.c $(ONNX_GEN_H) $(BUILD)/gen/n
 $(BUILD)/onnx-conformance: $(BUILD)/obj/conformance/run.o $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# The quantization operators through the int8 kernels (tests/conformance/quant.c).
+$(BUILD)/onnx-quant-conformance: $(BUILD)/obj/conformance/quant.o $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
 # The recursive make runs after onnx-deps, so the test data exists by then.
 conformance: onnx-deps all
-	$(MAKE) $(BUILD)/onnx-conformance
+	$(MAKE) $(BUILD)/onnx-conformance $(BUILD)/onnx-quant-conformance
 	nice $(BUILD)/onnx-conformance $(ONNX_DATA)
+	$(BUILD)/onnx-quant-conformance $(ONNX_DATA)
 
 # Inputs that once crashed it stay in tests/fuzz/onnx-crashes and are
 # replayed before fuzzing.

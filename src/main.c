@@ -45,6 +45,10 @@ static const char usage_text[] =
     "      --resume DIR      continue each training from its checkpoint in DIR\n"
     "                        as if never interrupted (and keep checkpointing)\n"
     "      --json            print one JSON document instead of the report\n"
+    "      --quantize int8   after each evaluate step, evaluate the int8 network\n"
+    "                        too (post-training quantization: docs/quantization.md)\n"
+    "      --calibrate D     the dataset whose rows choose the int8 ranges\n"
+    "                        (default: the model's training rows)\n"
     "      --verbose         at the end, say on stderr which path the large\n"
     "                        matrix products took (OpenBLAS or portable loops)\n"
     "  check FILE      report diagnostics only; exit 0 when clean\n"
@@ -59,6 +63,9 @@ static const char usage_text[] =
     "      --main            add a main() reading comma-separated rows on stdin\n"
     "      --raw-input       onnx: the graph takes raw features and starts with the\n"
     "                        dataset's scale and normalize\n"
+    "      --quantize int8   int8 weights and integer arithmetic only (c; with\n"
+    "                        --target onnx a QDQ model of a dense network)\n"
+    "      --calibrate D     as for run\n"
     "      --keep-batchnorm  write batchnorm as its own op, not folded into the\n"
     "                        dense or conv before it (bit for bit with run)\n"
     "      --seed N, --epochs N  as for run, when emit trains first\n"
@@ -85,7 +92,7 @@ typedef struct Cli {
     Command command;
     const char *file;
     RtOptions rt;
-    const char *weights, *save, *model, *out, *prefix, *header, *target;
+    const char *weights, *save, *model, *out, *prefix, *header, *target, *quantize;
     bool with_main, keep_batchnorm, verbose;
     bool raw_input; /* emit --target onnx: the graph starts with the dataset's preprocessing */
     bool stdio;     /* lsp --stdio: what editors' clients pass; stdio is the only transport */
@@ -145,6 +152,8 @@ static const Flag flags[] = {
     {"--header", NULL, F_STRING, FOR_EMIT, CLI_FIELD(header)},
     {"--target", NULL, F_STRING, FOR_EMIT, CLI_FIELD(target)},
     {"--stdio", NULL, F_BOOL, FOR_LSP, CLI_FIELD(stdio)},
+    {"--quantize", NULL, F_STRING, FOR_RUN | FOR_EMIT, CLI_FIELD(quantize)},
+    {"--calibrate", NULL, F_STRING, FOR_RUN | FOR_EMIT, CLI_FIELD(rt.calibrate)},
 };
 
 static const Flag *find_flag(const char *arg, Command cmd)
@@ -242,6 +251,11 @@ static int parse_cli(Cli *cli, int argc, char **argv)
         rc = usage_error("%s", "plot needs -o FILE.svg");
     else if (rc == EXIT_OK && !no_file && !cli->file)
         rc = usage_error("%s needs a FILE", argv[1]);
+    if (rc == EXIT_OK && cli->quantize && strcmp(cli->quantize, "int8") != 0)
+        rc = usage_error("--quantize needs int8, not '%s'", cli->quantize);
+    if (rc == EXIT_OK && cli->rt.calibrate && !cli->quantize)
+        rc = usage_error("%s", "--calibrate chooses the ranges of --quantize int8; give both");
+    cli->rt.quantize_int8 = cli->quantize != NULL;
     return rc;
 }
 
@@ -308,6 +322,16 @@ static bool resume_options(Cli *cli, Diag *d)
     return true;
 }
 
+/* run --quantize int8: every evaluated model must be one the int8 path
+ * runs, with calibration rows that fit, said before any training. */
+static bool quantizable(const IrProgram *p, const char *calibrate, Diag *d)
+{
+    for (size_t i = 0; i < p->n_evals; i++)
+        if (!rt_quant_check(p, p->evals[i].model, calibrate, d))
+            return false;
+    return true;
+}
+
 static int run_program(const IrProgram *prog, const Cli *given, Diag *d)
 {
     size_t model = 0;
@@ -317,7 +341,7 @@ static int run_program(const IrProgram *prog, const Cli *given, Diag *d)
     bool needs_model = cli->weights || cli->save;
     if (needs_model && !choose_model(prog, cli->model, d, &model))
         return EXIT_USER;
-    if (!probe_outputs(cli, d))
+    if (!probe_outputs(cli, d) || (cli->quantize && !quantizable(prog, cli->rt.calibrate, d)))
         return EXIT_USER;
     RtSession *s = rt_session_new(prog, &cli->rt, d);
     if (!s)
@@ -368,9 +392,22 @@ static const char *weights_origin(Arena *a, const Cli *cli, const IrProgram *p, 
 
 typedef enum Target { TARGET_C, TARGET_C_HEADER, TARGET_ONNX, TARGET_PYTORCH } Target;
 
-static bool write_target(FILE *f, Target t, const IrModel *m, const EmitWeights *w,
-                         const EmitOptions *o)
+/* What one emitted artefact is written from: the float weights, or with
+ * --quantize int8 the quantized network. */
+typedef struct Artifact {
+    const IrModel *m;
+    const EmitWeights *w;
+    const QModel *q; /* NULL: float */
+} Artifact;
+
+static bool write_target(FILE *f, Target t, const Artifact *art, const EmitOptions *o)
 {
+    const IrModel *m = art->m;
+    const EmitWeights *w = art->w;
+    if (art->q && t == TARGET_ONNX)
+        return emit_onnx_int8(f, art->q, o);
+    if (art->q)
+        return t == TARGET_C_HEADER ? emit_c_int8_header(f, art->q, o) : emit_c_int8(f, art->q, o);
     switch (t) {
     case TARGET_C_HEADER: return emit_c_header(f, m, o);
     case TARGET_ONNX: return emit_onnx(f, m, w, o);
@@ -381,17 +418,17 @@ static bool write_target(FILE *f, Target t, const IrModel *m, const EmitWeights 
 }
 
 /* Writes one emitted artefact atomically: to path, or stdout when NULL. */
-static bool write_artifact(const char *path, Diag *d, const IrModel *m, const EmitWeights *w,
-                           const EmitOptions *o, Target t)
+static bool write_artifact(const char *path, Diag *d, const Artifact *art, const EmitOptions *o,
+                           Target t)
 {
     if (!path) {
-        bool ok = write_target(stdout, t, m, w, o);
+        bool ok = write_target(stdout, t, art, o);
         return ok && fflush(stdout) == 0;
     }
     AtomicFile af;
     if (!atomic_open(d, path, &af))
         return false;
-    bool ok = write_target(af.f, t, m, w, o);
+    bool ok = write_target(af.f, t, art, o);
     if (!ok) {
         atomic_abort(&af);
         diag_error(d, loc_none(), "cannot write '%s'", path);
@@ -429,7 +466,7 @@ static bool session_weights(Arena *a, const RtSession *s, const IrModel *m, size
 }
 
 static bool emit_model(Arena *a, const Cli *cli, Target target, const IrProgram *p,
-                       size_t model, const RtSession *s, bool trained, Diag *d)
+                       size_t model, RtSession *s, bool trained, Diag *d)
 {
     const IrModel *m = &p->models[model];
     EmitWeights w;
@@ -452,9 +489,16 @@ static bool emit_model(Arena *a, const Cli *cli, Target target, const IrProgram 
         .with_main = cli->with_main,
         .keep_batchnorm = cli->keep_batchnorm,
     };
-    if (cli->header && !write_artifact(cli->header, d, m, &w, &o, TARGET_C_HEADER))
+    Artifact art = {m, &w, NULL};
+    QModel q;
+    if (cli->quantize) {
+        if (!rt_quantize(s, model, cli->rt.calibrate, a, &q, d))
+            return false;
+        art.q = &q;
+    }
+    if (cli->header && !write_artifact(cli->header, d, &art, &o, TARGET_C_HEADER))
         return false;
-    return write_artifact(cli->out, d, m, &w, &o, target);
+    return write_artifact(cli->out, d, &art, &o, target);
 }
 
 /* A C identifier in the C locale (nnc never calls setlocale). */
@@ -485,6 +529,8 @@ static int parse_target(const Cli *cli, Target *out)
     if (cli->prefix || cli->header || cli->with_main || cli->keep_batchnorm)
         return usage_error("--prefix, --header, --main and --keep-batchnorm are for --target c, "
                            "not '%s'", t);
+    if (cli->quantize && *out != TARGET_ONNX)
+        return usage_error("--quantize int8 writes C or ONNX; --target %s has no int8 form", t);
     if (!cli->out)
         return usage_error(*out == TARGET_ONNX ? "--target %s needs -o MODEL.onnx"
                                                : "--target %s needs -o DIR", t);
@@ -562,6 +608,16 @@ static int emit_program(Arena *a, const IrProgram *prog, const Cli *cli, Diag *d
     if (bad) {
         fprintf(stderr, "nnc: emit: layer '%s' (%s) cannot be written by --target %s: %s\n",
                 bad->layer, ir_ops[bad->op].name, target == TARGET_ONNX ? "onnx" : "c", why);
+        return EXIT_USER;
+    }
+    if (cli->quantize && !rt_quant_check(prog, model, cli->rt.calibrate, d))
+        return EXIT_USER;
+    bad = cli->quantize && target == TARGET_ONNX ? emit_onnx_int8_refusal(&prog->models[model])
+                                                 : NULL;
+    if (bad) {
+        fprintf(stderr, "nnc: emit: --target onnx --quantize int8: layer '%s' (%s) has no int8 "
+                "ONNX form yet (dense, relu, sigmoid, tanh, identity, dropout and softmax do); "
+                "--target c writes it\n", bad->layer, ir_ops[bad->op].name);
         return EXIT_USER;
     }
     if (!probe_outputs(cli, d))

@@ -171,5 +171,31 @@ printf 'model Alone {\n    input 2\n    dense 1\n}\n' >"$tmp/alone.nn"
 rc=$?; [ "$rc" -eq 1 ] && [ ! -e "$tmp/alone.onnx" ] &&
     grep -qF "emit: --raw-input: model 'Alone' is trained and evaluated on no dataset" "$tmp/err" &&
     ok || bad "--raw-input without a dataset: exit $rc: $(cat "$tmp/err")"
+
+# --quantize int8: usage errors (2); a model it cannot quantize (or write
+# as int8 ONNX) is refused
+# before training, nothing written (1); --header for the int8 file; --json
+"$nnc" run xor.nn --quantize int4 >"$tmp/out" 2>"$tmp/err"
+rc=$?; [ "$rc" -eq 2 ] && grep -qF -- "--quantize needs int8, not 'int4'" "$tmp/err" && ok || bad "--quantize int4: exit $rc"
+"$nnc" run xor.nn --calibrate xor >"$tmp/out" 2>"$tmp/err"
+rc=$?; [ "$rc" -eq 2 ] && ok || bad "--calibrate without --quantize: exit $rc, expected 2"
+"$nnc" emit --target pytorch --quantize int8 xor.nn -o "$tmp/q.pkg" >"$tmp/out" 2>"$tmp/err"
+rc=$?; [ "$rc" -eq 2 ] && [ ! -e "$tmp/q.pkg" ] && ok || bad "--target pytorch --quantize int8: exit $rc"
+"$nnc" emit --target onnx --quantize int8 digits_cnn.nn -o "$tmp/q.onnx" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ "$rc" -eq 1 ] && [ ! -e "$tmp/q.onnx" ] && ! grep -q "final loss" "$tmp/err" && ok ||
+    bad "--target onnx --quantize int8 of a CNN: exit $rc, expected 1 before training"
+"$nnc" emit "$golden/emit_layers.nn" --quantize int8 -o "$tmp/layers8.c" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ "$rc" -eq 1 ] && [ ! -e "$tmp/layers8.c" ] && ! grep -q "final loss" "$tmp/err" &&
+    grep -qF "layer 'bn2' (batchnorm) of model 'layers' cannot be quantized" "$tmp/err" && ok ||
+    bad "int8 emit of a lone batchnorm: exit $rc: $(cat "$tmp/err")"
+"$nnc" emit xor.nn --quantize int8 -o "$tmp/xor8.c" --header "$tmp/xor8.h" 2>/dev/null &&
+    grep -qF '#include "xor8.h"' "$tmp/xor8.c" && grep -q "^void xornet_forward(const int8_t" "$tmp/xor8.h" &&
+    cc -std=c99 -Wall -Wextra -pedantic -Werror -c -o "$tmp/xor8.o" "$tmp/xor8.c" && ok ||
+    bad "int8 emit with --header"
+"$nnc" run xor.nn --quantize int8 --json >"$tmp/q.json" 2>"$tmp/err" &&
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); q=[s for s in d["steps"] if s["step"]=="quantize"]; sys.exit(not q or q[0]["int8"]["rows"] != 4 or len(q[0]["rows"]) != 4)' "$tmp/q.json" &&
+    ok || bad "run --quantize int8 --json: no quantize step with 4 rows"
 echo "ui: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

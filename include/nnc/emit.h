@@ -10,6 +10,7 @@
 #include "nnc/arena.h"
 #include "nnc/diag.h"
 #include "nnc/ir.h"
+#include "nnc/quant.h"
 
 typedef struct EmitOptions {
     const char *prefix;         /* C identifier prefix: NAME_forward */
@@ -69,6 +70,20 @@ bool emit_c_header(FILE *out, const IrModel *m, const EmitOptions *o);
  * sentence naming the limit) in why[0..size), or NULL when every node can
  * be written. Checked before any training, so nothing is written then. */
 const IrNode *emit_onnx_unsupported(const IrModel *m, char *why, size_t size);
+
+/* --quantize int8: one standalone C99 file running the quantized network q
+ * in integers only (<stdint.h>, no float in NAME_forward), and its header;
+ * o->preprocess gives NAME_preprocess as for emit_c. false when writing failed. */
+bool emit_c_int8(FILE *out, const QModel *q, const EmitOptions *o);
+bool emit_c_int8_header(FILE *out, const QModel *q, const EmitOptions *o);
+
+/* --target onnx --quantize int8: q as a QDQ model (opset 13): float input,
+ * int8 output, nnc's scales and zero points on every value, int8 weights
+ * per output channel and int32 biases. The first node it cannot write
+ * (dense, relu, sigmoid, tanh, identity, dropout and softmax only), or
+ * NULL. */
+const IrNode *emit_onnx_int8_refusal(const IrModel *m);
+bool emit_onnx_int8(FILE *out, const QModel *q, const EmitOptions *o);
 
 /* --target onnx: the inference graph (opset 13) with the weights as
  * initializers, one binary ModelProto. Returns false when writing failed. */

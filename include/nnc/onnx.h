@@ -17,6 +17,7 @@
 enum {
     ONNX_FLOAT = 1,
     ONNX_UINT8 = 2,
+    ONNX_INT8 = 3,
     ONNX_INT32 = 6,
     ONNX_INT64 = 7,
     ONNX_DOUBLE = 11,
@@ -30,7 +31,7 @@ typedef struct OnnxTensor {
     size_t ndim;
     int64_t dims[ONNX_MAX_DIMS];
     size_t count;          /* product of dims; 1 for a scalar */
-    /* ONNX_FLOAT: f holds count values. ONNX_INT32/INT64: i64 does. Both
+    /* ONNX_FLOAT: f holds count values. ONNX_INT8/UINT8/INT32/INT64: i64 does. Both
      * are NULL for other types (the dtype says what nnc cannot read). */
     float *f;
     int64_t *i64;

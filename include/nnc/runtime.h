@@ -7,8 +7,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "nnc/arena.h"
 #include "nnc/diag.h"
 #include "nnc/ir.h"
+#include "nnc/quant.h"
 
 typedef struct RtOptions {
     FILE *out;            /* where the report goes (stdout) */
@@ -22,6 +24,8 @@ typedef struct RtOptions {
     const char *file;     /* the program's file name, for --json */
     const char *checkpoint_dir; /* --checkpoint DIR (or --resume's): train-K.safetensors each epoch */
     const char *resume_dir;     /* --resume DIR: continue each train step from its checkpoint */
+    bool quantize_int8;   /* --quantize int8: each evaluate step also runs the int8 network */
+    const char *calibrate; /* --calibrate DATASET: its rows choose the int8 ranges, or NULL */
 } RtOptions;
 
 typedef struct RtSession RtSession;
@@ -70,6 +74,20 @@ const float *rt_node_params(const RtSession *s, size_t model, size_t node);
  * --verbose, without loading anything. */
 bool rt_blas_load(void);
 const char *rt_blas_describe(void);
+
+/* Post-training int8 quantization of a model with its current weights
+ * (docs/quantization.md): ranges from the float network on the rows of
+ * dataset `calibrate` (NULL: the model's training rows, else its first
+ * evaluated dataset), the QModel's arrays in arena a. Reports through d
+ * and returns false for a model the int8 path cannot run (q8_refusal),
+ * a dataset that does not fit, or a non-finite value. */
+bool rt_quantize(RtSession *s, size_t model, const char *calibrate, Arena *a, QModel *out,
+                 Diag *d);
+
+/* What rt_quantize checks before it runs anything (the model's ops, the
+ * calibration rows' existence and width), for the CLI to say before any
+ * training. */
+bool rt_quant_check(const IrProgram *p, size_t model, const char *calibrate, Diag *d);
 
 /* Inference outside a program's steps (benchmarks, embedding nnc): a
  * predictor plans its buffers once for up to max_rows rows per call. */

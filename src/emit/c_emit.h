@@ -70,6 +70,10 @@ bool c_fuses_next(const Emitter *e, size_t i);
 /* The static functions the model's ops need (sigmoid, hardswish). */
 void c_emit_helpers(Emitter *e);
 
+/* NAME_preprocess: the training data's scale and normalize (emit_c.c),
+ * shared by the int8 file (emit_c_int8.c). */
+void emit_preprocess(Emitter *e);
+
 /* A batchnorm's per-channel multiplier weight / sqrt(running_var + eps),
  * computed as the runtime computes it (so both round alike). */
 float c_batchnorm_scale(const IrModel *m, const EmitWeights *w, size_t bn, size_t ch);

@@ -266,7 +266,7 @@ static void put_doubles(Emitter *e, const char *name, const double *v, size_t n)
 /* nnc's own steps (lower_data.c), in double as nnc computes them (or in
  * float where that rounds the same) and rounded to float where nnc stores
  * a float, so in[] is bit for bit what training and evaluation saw. */
-static void emit_preprocess(Emitter *e)
+void emit_preprocess(Emitter *e)
 {
     const IrDataSource *d = e->o->preprocess;
     const char *p = e->o->prefix;
@@ -295,7 +295,7 @@ static void emit_preprocess(Emitter *e)
     } else
         c_put(e, "        float x = raw[j];\n");
     if (norm) {
-        c_put(e, "        double v = x;\n");
+        c_put(e, "        double v = (double)x;\n");
         c_put(e, "        in[j] = %s_norm_div[j] > 0.0 ? (float)((v - %s_norm_shift[j]) / "
                 "%s_norm_div[j]) : 0.0f;\n", p, p, p);
     } else {

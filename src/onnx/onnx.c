@@ -98,7 +98,8 @@ static bool tensor_floats(Arena *a, const Onnx__TensorProto *t, OnnxTensor *out,
 static bool tensor_ints(Arena *a, const Onnx__TensorProto *t, OnnxTensor *out,
                         char *err, size_t es)
 {
-    size_t n = out->count, width = out->dtype == ONNX_INT64 ? 8 : 4;
+    bool byte = out->dtype == ONNX_INT8 || out->dtype == ONNX_UINT8;
+    size_t n = out->count, width = out->dtype == ONNX_INT64 ? 8 : byte ? 1 : 4;
     size_t have = out->dtype == ONNX_INT64 ? t->n_int64_data : t->n_int32_data;
     if (t->has_raw_data ? t->raw_data.len != n * width : have != n)
         return fail(err, es, "%s tensor: %zu %s, shape needs %zu", onnx_dtype_name(out->dtype),
@@ -110,7 +111,9 @@ static bool tensor_ints(Arena *a, const Onnx__TensorProto *t, OnnxTensor *out,
     if (t->has_raw_data) {
         for (size_t i = 0; i < n; i++) {
             uint64_t v = read_le(t->raw_data.data + width * i, width);
-            out->i64[i] = width == 8 ? (int64_t)v : (int64_t)(int32_t)(uint32_t)v;
+            out->i64[i] = width == 8 ? (int64_t)v
+                        : out->dtype == ONNX_INT8 ? (int64_t)(int8_t)(uint8_t)v
+                        : out->dtype == ONNX_UINT8 ? (int64_t)v : (int64_t)(int32_t)(uint32_t)v;
         }
         return true;
     }
@@ -132,6 +135,8 @@ static bool convert_tensor(Arena *a, const Onnx__TensorProto *t, OnnxTensor *out
     switch (out->dtype) {
     case ONNX_FLOAT:
         return tensor_floats(a, t, out, err, es);
+    case ONNX_INT8:  /* int8 and uint8 (the quantization tests): in int32_data or raw bytes */
+    case ONNX_UINT8:
     case ONNX_INT32:
     case ONNX_INT64:
         return tensor_ints(a, t, out, err, es);

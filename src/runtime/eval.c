@@ -136,6 +136,22 @@ void rt_eval_score(RtPlan *pl, const IrDataset *ds, RtScore *out)
     out->mse = sq / ((double)ds->rows * (double)units);
 }
 
+void rt_eval_score_outputs(const IrDataset *ds, const IrModel *m, const float *outputs,
+                           RtScore *out)
+{
+    EvalCtx e = eval_ctx(ds, m);
+    memset(out, 0, sizeof *out);
+    out->kind = e.kind;
+    out->rows = ds->rows;
+    double sq = 0.0;
+    for (size_t r = 0; r < ds->rows; r++) {
+        RowVerdict v = eval_judge(&e, outputs + r * m->out_units, r);
+        out->correct += v.correct;
+        sq += v.sq_err;
+    }
+    out->mse = sq / ((double)ds->rows * (double)m->out_units);
+}
+
 double rt_eval_loss(RtPlan *pl, const IrDataset *ds, const IrLoss *loss, float *scratch,
                     RtScore *out)
 {

@@ -237,6 +237,8 @@ bool rt_session_run(RtSession *s, Diag *d)
         const IrStep *st = &p->steps[i];
         bool ok = st->kind == STEP_TRAIN ? train_step(s, &p->trains[st->index], d)
                                          : rt_eval_run(s, &p->evals[st->index], d);
+        if (ok && st->kind == STEP_EVAL && s->opt.quantize_int8)
+            ok = rt_quant_eval_run(s, &p->evals[st->index], d);
         if (!ok) {
             session_print_json(s, false);
             return false;

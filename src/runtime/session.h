@@ -44,6 +44,14 @@ typedef struct RtScore {
  * pl->max_rows, without printing. */
 void rt_eval_score(RtPlan *pl, const IrDataset *ds, RtScore *out);
 
+/* Scores given outputs [ds->rows][m->out_units] of model m on ds as
+ * rt_eval_score scores the float network's (the int8 evaluation). */
+void rt_eval_score_outputs(const IrDataset *ds, const IrModel *m, const float *outputs,
+                           RtScore *out);
+/* --quantize int8: after evaluate step e, the same rows through the
+ * quantized network, float and int8 scores side by side (quant_eval.c). */
+bool rt_quant_eval_run(RtSession *s, const IrEval *e, Diag *d);
+
 /* How evaluation scores model m on ds: argmax, per-output bits, mse, ... */
 RtEvalKind rt_eval_kind(const IrDataset *ds, const IrModel *m);
 

@@ -1,7 +1,8 @@
 /* libFuzzer harness for what runs after the front end: every program that
  * compiles is trained (each train block cut to 1 epoch) and evaluated by the
- * runtime, then each model is written by the C and ONNX emitters, all to
- * /dev/null. The memory limit is lowered to 64 MB so that a program asking
+ * runtime (with --quantize int8 when every evaluated model can be
+ * quantized), then each model is written by the C and ONNX emitters and,
+ * quantized, by the int8 C emitter, all to /dev/null. The memory limit is lowered to 64 MB so that a program asking
  * for huge layers or batches takes the "does not fit" path instead of the
  * fuzzer's RSS limit. Inputs and files as fuzz_nn.h says. */
 #include "nnc/arena.h"
@@ -27,8 +28,21 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
  * fuzzer down to timeouts without reaching new code. */
 enum { FUZZ_EMIT_MAX_PARAMS = 1 << 16 };
 
+/* The int8 emitter on model m, when the quantizer takes it. */
+static void emit_int8(Arena *a, const IrProgram *p, RtSession *s, size_t m, const EmitOptions *o,
+                      Diag *d)
+{
+    QModel q;
+    if (rt_quant_check(p, m, NULL, d) && rt_quantize(s, m, NULL, a, &q, d)) {
+        emit_c_int8(sink, &q, o);
+        emit_c_int8_header(sink, &q, o);
+        if (!emit_onnx_int8_refusal(p->models + m))
+            emit_onnx_int8(sink, &q, o);
+    }
+}
+
 /* Both emitters on every small model, with the session's (trained) weights. */
-static void emit_models(Arena *a, const IrProgram *p, const RtSession *s)
+static void emit_models(Arena *a, const IrProgram *p, RtSession *s, Diag *d)
 {
     for (size_t m = 0; m < p->n_models; m++) {
         const IrModel *im = &p->models[m];
@@ -48,6 +62,7 @@ static void emit_models(Arena *a, const IrProgram *p, const RtSession *s)
         emit_c(sink, im, &ew, &o);
         emit_c_header(sink, im, &o);
         emit_onnx(sink, im, &ew, &o);
+        emit_int8(a, p, s, m, &o, d);
     }
 }
 
@@ -90,10 +105,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     IrProgram *p = front_compile(&a, &d, &src);
     RtOptions opt = {.out = sink, .epochs = 1, .file = nn_path};
     bool affordable = p && program_work(p) <= FUZZ_WORK_BUDGET;
+    opt.quantize_int8 = affordable;
+    for (size_t i = 0; affordable && i < p->n_evals; i++)
+        opt.quantize_int8 &= rt_quant_check(p, p->evals[i].model, NULL, &d);
     RtSession *s = affordable ? rt_session_new(p, &opt, &d) : NULL;
     if (s) {
         rt_session_run(s, &d);
-        emit_models(&a, p, s);
+        emit_models(&a, p, s, &d);
         rt_session_free(s);
     }
     arena_free(&a);

@@ -67,7 +67,7 @@ void gate_preprocess(const float raw[GATE_IN], float in[GATE_IN])
 {
     for (int j = 0; j < GATE_IN; j++) {
         float x = (float)((double)raw[j] * 0.29999999999999999);
-        double v = x;
+        double v = (double)x;
         in[j] = gate_norm_div[j] > 0.0 ? (float)((v - gate_norm_shift[j]) / gate_norm_div[j]) : 0.0f;
     }
 }

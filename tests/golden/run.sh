@@ -10,6 +10,9 @@
 #                         model.py, train.py and data.py = NAME.model.py,
 #                         NAME.train.py, NAME.data.py (data.py's DATA_ROOT
 #                         line, an absolute path, is left out)
+#   for quant_* cases also `nnc run NAME.nn --quantize int8 ARGS` = NAME.q8
+#                         (stdout, stderr, "[exit N]"; ARGS from a line
+#                         "# quantize-args: ARGS" in NAME.nn, if any)
 #   for fmt_* cases, whatever check says: `nnc fmt NAME.nn` = NAME.fmt
 #                         (stdout, stderr, then "[exit N]" when N is not 0)
 # Files are compared byte for byte. `--bless` rewrites the expected files
@@ -88,6 +91,16 @@ check_case() {
     case $name in emit_*)
         ${WRAP:-} "$nnc" emit "$name.nn" -o "$tmp/emit.c" 2>"$tmp/err" || { echo "FAIL $name: nnc emit failed"; cat "$tmp/err"; return 1; }
         compare "$name" c "$tmp/emit.c" || ok=1
+    esac
+    case $name in quant_*)
+        # `nnc run --quantize int8` (and the flags of a "# quantize-args:" line) = NAME.q8
+        args=$(sed -n 's/^# quantize-args: //p' "$name.nn")
+        # shellcheck disable=SC2086
+        ${WRAP:-} "$nnc" run "$name.nn" --quantize int8 $args >"$tmp/q8" 2>"$tmp/err"
+        rc=$?
+        cat "$tmp/err" >>"$tmp/q8"
+        [ "$rc" -eq 0 ] || echo "[exit $rc]" >>"$tmp/q8"
+        compare "$name" q8 "$tmp/q8" || ok=1
     esac
     case $name in pytorch_*)
         rm -rf "$tmp/pkg"

@@ -26,4 +26,5 @@ fi
 # From the top folder, so the models' doc_strings (and sizes) name
 # examples/NAME.nn wherever the tree is.
 cd "$here/../.." || exit 2
-exec /usr/bin/python3 tests/onnx/check.py "$nnc" examples
+/usr/bin/python3 tests/onnx/check.py "$nnc" examples || exit 1
+exec /usr/bin/python3 tests/onnx/check_int8.py "$nnc" examples
