@@ -819,9 +819,12 @@ def graph_training():
     process) follow nnc run's loss per epoch, and end with nnc's weights and
     batchnorm buffers (running statistics updated in training, also under a
     frozen layer; the batch count exactly)."""
+    # Not graph_separable.nn: 50 steps of it meet a relu/max near-tie that
+    # rounding decides, so PyTorch itself lands elsewhere from a start 1e-7
+    # away (tests/torch/compare_graph.py handles it with perturbed runs).
     for nn_file in (os.path.join(ROOT, "tests", "golden", "pytorch_graph.nn"),
                     os.path.join(HERE, "graph_input.nn"),
-                    os.path.join(ROOT, "tests", "torch", "graph_separable.nn")):
+                    os.path.join(ROOT, "tests", "torch", "graph_waves.nn")):
         base = os.path.basename(nn_file)[:-3]
         pkg = os.path.join(WORK, "train_" + base)
         run([NNC, "emit", nn_file, "--target", "pytorch", "-o", pkg])
