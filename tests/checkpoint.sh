@@ -89,5 +89,18 @@ expect_refused "another optimizer" "was written for optimizer adamw; this train 
 "$nnc" run examples/lr_sweep.nn --checkpoint "$tmp/sw" >"$tmp/out" 2>"$tmp/err"
 [ $? -eq 1 ] && grep -q "remove the sweep to checkpoint it" "$tmp/err" && ok || bad "--checkpoint of a sweep"
 
+# A model of many tensors (82) checkpoints and resumes like a small one.
+{
+    printf 'dataset d {\n    x = [[0, 0], [0, 1], [1, 0], [1, 1]]\n    y = [0, 1, 1, 0]\n}\n'
+    printf 'model deep {\n    input 2\n'
+    for i in $(seq 1 40); do printf '    l%d: dense 3, tanh\n' "$i"; done
+    printf '    out: dense 1, sigmoid\n}\n'
+    printf 'train deep on d { loss = bce optimizer = adam(lr = 0.01) epochs = 3 }\n'
+} >"$tmp/deep.nn"
+"$nnc" run "$tmp/deep.nn" -q --checkpoint "$tmp/deep" --save "$tmp/deep1.safetensors" >/dev/null 2>"$tmp/err" &&
+    "$nnc" run "$tmp/deep.nn" -q --resume "$tmp/deep" --save "$tmp/deep2.safetensors" >/dev/null 2>>"$tmp/err" &&
+    cmp -s "$tmp/deep1.safetensors" "$tmp/deep2.safetensors" && ok ||
+    bad "a model of 82 tensors: $(cat "$tmp/err")"
+
 echo "checkpoint: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -74,19 +74,19 @@ typedef struct Ckpt {
     size_t n_t;
     StMeta meta[24 + LOG_KINDS];
     size_t n_meta;
-    char *owned[64];    /* keys and values to free */
-    size_t n_owned;
+    char **owned;       /* keys and values to free */
+    size_t n_owned, cap_owned;
     float *scratch;     /* train.order as floats */
     bool ok;
 } Ckpt;
 
 static char *ckpt_own(Ckpt *c, char *s)
 {
-    if (!s || c->n_owned == sizeof c->owned / sizeof *c->owned)
-        c->ok = false;
-    else
-        c->owned[c->n_owned++] = s;
-    return s;
+    if (s && c->n_owned < c->cap_owned)
+        return c->owned[c->n_owned++] = s;
+    free(s);
+    c->ok = false;
+    return NULL;
 }
 
 static void ckpt_meta(Ckpt *c, const char *key, const char *fmt, ...)
@@ -182,6 +182,7 @@ static void ckpt_free(Ckpt *c)
 {
     for (size_t i = 0; i < c->n_owned; i++)
         free(c->owned[i]);
+    free(c->owned);
     free(c->t);
     free(c->scratch);
 }
@@ -192,7 +193,10 @@ bool rt_checkpoint_save(const RtModel *m, const IrTrain *t, const char *path,
     Ckpt c = {.ok = true};
     c.t = calloc(m->n_tensors + st->n_state + 2, sizeof *c.t);
     c.scratch = calloc(st->rows ? st->rows : 1, sizeof(float));
-    c.ok = c.t && c.scratch;
+    /* every tensor's name, then the metadata's values */
+    c.cap_owned = m->n_tensors + st->n_state + sizeof c.meta / sizeof *c.meta;
+    c.owned = calloc(c.cap_owned, sizeof *c.owned);
+    c.ok = c.t && c.scratch && c.owned;
     if (c.ok) {
         ckpt_tensors(&c, m, st);
         ckpt_metadata(&c, m, t, st);
