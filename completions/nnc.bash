@@ -21,14 +21,16 @@ _nnc()
     case $prev in
         --seed | --epochs | --model | --prefix) COMPREPLY=(); return ;;
         --target) COMPREPLY=($(compgen -W "c onnx pytorch" -- "$cur")); return ;;
+        --quantize) COMPREPLY=($(compgen -W "int8" -- "$cur")); return ;;
+        --calibrate) COMPREPLY=(); return ;;
         --weights | --save) _nnc_files '*.safetensors'; return ;;
         --plot | --checkpoint | --resume) local IFS=$'\n'; COMPREPLY=($(compgen -d -- "$cur")); return ;;
         -o | --output | --header) local IFS=$'\n'; COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     case $cmd in
-        run) flags="--seed --epochs --quiet -q --weights --save --model --plot --json --verbose --checkpoint --resume" ;;
+        run) flags="--seed --epochs --quiet -q --weights --save --model --plot --json --verbose --checkpoint --resume --quantize --calibrate" ;;
         check) flags="" ;;
-        emit) flags="-o --output --target --weights --model --prefix --header --main --raw-input --keep-batchnorm --seed --epochs" ;;
+        emit) flags="-o --output --target --weights --model --prefix --header --main --raw-input --keep-batchnorm --quantize --calibrate --seed --epochs" ;;
         fmt) flags="-w --check -" ;;
         lsp) COMPREPLY=($(compgen -W "--stdio" -- "$cur")); return ;;
         dump)
