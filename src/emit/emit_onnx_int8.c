@@ -56,7 +56,8 @@ static const char *add_tensor(QdqWriter *wr, const char *name, int dt, const int
     uint8_t *bytes = arena_array(wr->a, n ? n * width : 1, 1);
     if (!t || !d || !bytes || !name)
         return NULL;
-    memcpy(d, dims, ndim * sizeof *d);
+    if (ndim)
+        memcpy(d, dims, ndim * sizeof *d); /* a scalar has no dims (NULL) */
     for (size_t k = 0; k < n; k++) {
         uint32_t u = 0;
         if (width == 1)
