@@ -12,6 +12,7 @@
 #include "nnc/emit.h"
 #include "nnc/version.h"
 #include "onnx/onnx.pb-c.h"
+#include "onnx_emit.h"
 
 enum { ONNX_IR_VERSION = 7, ONNX_OPSET = 13 };
 
@@ -26,10 +27,7 @@ typedef struct OnnxWriter {
     const char *input;  /* the value node 0 stands for: "input", or the preprocessed one */
 } OnnxWriter;
 
-/* A protobuf-c message in the arena, set to its INIT value (the descriptor
- * and the defaults): NEW_MSG(a, Onnx__NodeProto, ONNX__NODE_PROTO__INIT). */
-#define NEW_MSG(a, type, init) ((type *)msg_copy((a), &(type)init, sizeof(type)))
-static void *msg_copy(Arena *a, const void *init, size_t size)
+void *onnx_msg_copy(Arena *a, const void *init, size_t size)
 {
     void *p = arena_alloc(a, size);
     if (p)
@@ -756,8 +754,7 @@ static Onnx__GraphProto *graph_build(Arena *a, const IrModel *m, const EmitWeigh
     return wr.g;
 }
 
-static Onnx__ModelProto *model_build(Arena *a, const IrModel *m, const EmitWeights *w,
-                                     const EmitOptions *o)
+Onnx__ModelProto *onnx_model_new(Arena *a)
 {
     Onnx__ModelProto *mp = NEW_MSG(a, Onnx__ModelProto, ONNX__MODEL_PROTO__INIT);
     Onnx__OperatorSetIdProto *opset =
@@ -775,6 +772,15 @@ static Onnx__ModelProto *model_build(Arena *a, const IrModel *m, const EmitWeigh
     mp->opset_import = opsets;
     mp->producer_name = (char *)"nnc";
     mp->producer_version = (char *)NNC_VERSION;
+    return mp;
+}
+
+static Onnx__ModelProto *model_build(Arena *a, const IrModel *m, const EmitWeights *w,
+                                     const EmitOptions *o)
+{
+    Onnx__ModelProto *mp = onnx_model_new(a);
+    if (!mp)
+        return NULL;
     mp->doc_string = arena_printf(a, "model %s from %s; weights %s", m->name,
                                   o->source_name ? o->source_name : "(unknown)",
                                   o->weights_origin ? o->weights_origin : "as given");
@@ -782,8 +788,6 @@ static Onnx__ModelProto *model_build(Arena *a, const IrModel *m, const EmitWeigh
     return mp->doc_string && mp->graph && add_metadata(a, mp, m, o) ? mp : NULL;
 }
 
-/* protobuf-c hands the encoding over in pieces; they go straight to the
- * file, so a model is never held twice in memory. */
 typedef struct FileBuffer {
     ProtobufCBuffer base;
     FILE *out;
@@ -797,14 +801,19 @@ static void file_buffer_append(ProtobufCBuffer *b, size_t len, const uint8_t *da
         fb->failed = true;
 }
 
+bool onnx_model_write(FILE *out, const Onnx__ModelProto *mp)
+{
+    FileBuffer fb = {{file_buffer_append}, out, mp == NULL};
+    if (mp)
+        onnx__model_proto__pack_to_buffer(mp, &fb.base);
+    return !fb.failed && !ferror(out);
+}
+
 bool emit_onnx(FILE *out, const IrModel *m, const EmitWeights *w, const EmitOptions *o)
 {
     Arena a;
     arena_init(&a);
-    Onnx__ModelProto *mp = model_build(&a, m, w, o);
-    FileBuffer fb = {{file_buffer_append}, out, mp == NULL};
-    if (mp)
-        onnx__model_proto__pack_to_buffer(mp, &fb.base);
+    bool ok = onnx_model_write(out, model_build(&a, m, w, o));
     arena_free(&a);
-    return !fb.failed && !ferror(out);
+    return ok;
 }

@@ -12,10 +12,9 @@
 #include <string.h>
 
 #include "nnc/emit.h"
-#include "nnc/version.h"
 #include "onnx/onnx.pb-c.h"
+#include "onnx_emit.h"
 
-enum { OPSET = 13, IR_VERSION = 7 };
 
 typedef struct QdqWriter {
     Arena *a;
@@ -23,14 +22,6 @@ typedef struct QdqWriter {
     Onnx__GraphProto *g;
 } QdqWriter;
 
-#define NEW_MSG(a, type, init) ((type *)msg_copy((a), &(type)init, sizeof(type)))
-static void *msg_copy(Arena *a, const void *init, size_t size)
-{
-    void *p = arena_alloc(a, size);
-    if (p)
-        memcpy(p, init, size);
-    return p;
-}
 
 const IrNode *emit_onnx_int8_refusal(const IrModel *m)
 {
@@ -292,39 +283,13 @@ static Onnx__GraphProto *graph_build(Arena *a, const QModel *q)
     return g;
 }
 
-typedef struct FileBuffer {
-    ProtobufCBuffer base;
-    FILE *out;
-    bool failed;
-} FileBuffer;
-
-static void file_append(ProtobufCBuffer *b, size_t len, const uint8_t *data)
-{
-    FileBuffer *fb = (FileBuffer *)b;
-    if (!fb->failed && fwrite(data, 1, len, fb->out) != len)
-        fb->failed = true;
-}
-
 bool emit_onnx_int8(FILE *out, const QModel *q, const EmitOptions *o)
 {
     Arena a;
     arena_init(&a);
-    Onnx__ModelProto *mp = NEW_MSG(&a, Onnx__ModelProto, ONNX__MODEL_PROTO__INIT);
-    Onnx__OperatorSetIdProto *opset =
-        NEW_MSG(&a, Onnx__OperatorSetIdProto, ONNX__OPERATOR_SET_ID_PROTO__INIT);
-    Onnx__OperatorSetIdProto **opsets = arena_array(&a, 1, sizeof *opsets);
-    bool ok = mp && opset && opsets;
+    Onnx__ModelProto *mp = onnx_model_new(&a);
+    bool ok = mp != NULL;
     if (ok) {
-        opset->domain = (char *)"";
-        opset->has_version = true;
-        opset->version = OPSET;
-        opsets[0] = opset;
-        mp->has_ir_version = true;
-        mp->ir_version = IR_VERSION;
-        mp->n_opset_import = 1;
-        mp->opset_import = opsets;
-        mp->producer_name = (char *)"nnc";
-        mp->producer_version = (char *)NNC_VERSION;
         mp->doc_string = arena_printf(&a, "model %s from %s quantized to int8 (QDQ), ranges from "
                                       "%s; weights %s", q->ir->name,
                                       o->source_name ? o->source_name : "(unknown)",
@@ -332,9 +297,7 @@ bool emit_onnx_int8(FILE *out, const QModel *q, const EmitOptions *o)
         mp->graph = graph_build(&a, q);
         ok = mp->doc_string && mp->graph;
     }
-    FileBuffer fb = {{file_append}, out, !ok};
-    if (ok)
-        onnx__model_proto__pack_to_buffer(mp, &fb.base);
+    ok = onnx_model_write(out, ok ? mp : NULL);
     arena_free(&a);
-    return !fb.failed && !ferror(out);
+    return ok;
 }
