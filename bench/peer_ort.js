@@ -6,7 +6,9 @@
 //   batch_ns    per sample of one session.run over all rows ([N, IN])
 // as the minimum over REPS repetitions of the process's CPU time
 // (process.cpuUsage: user + system), like the C side's thread CPU time.
-// usage: node peer_ort.js MODEL.onnx OUT ITERATIONS REPS < rows.csv
+// SHAPE ("1,8,8", the model's input per sample, channels first as the rows
+// hold it) makes the batch [N, C, H, W]; without it [N, IN].
+// usage: node peer_ort.js MODEL.onnx OUT ITERATIONS REPS [SHAPE] < rows.csv
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -18,18 +20,21 @@ function cpuNs() {
 }
 
 async function main() {
-  const [model, outPath, itersArg, repsArg] = process.argv.slice(2);
+  const [model, outPath, itersArg, repsArg, shapeArg] = process.argv.slice(2);
   const iters = Number(itersArg), reps = Number(repsArg);
   const rows = fs.readFileSync(0, 'utf8').trim().split('\n').map((l) => l.split(',').map(Number));
   const cols = rows[0].length, n = rows.length;
+  const shape = shapeArg ? shapeArg.split(',').map(Number) : [cols];
+  if (shape.reduce((a, b) => a * b, 1) !== cols)
+    throw new Error(`shape [${shape}] for rows of ${cols} values`);
   const session = await ort.InferenceSession.create(model, {
     intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential',
   });
   const name = session.inputNames[0];
-  const batch = new ort.Tensor('float32', Float32Array.from(rows.flat()), [n, cols]);
-  const singles = rows.map((r) => new ort.Tensor('float32', Float32Array.from(r), [1, cols]));
+  const batch = new ort.Tensor('float32', Float32Array.from(rows.flat()), [n, ...shape]);
+  const singles = rows.map((r) => new ort.Tensor('float32', Float32Array.from(r), [1, ...shape]));
   const y = (await session.run({ [name]: batch }))[session.outputNames[0]];
-  const units = y.dims[1];
+  const units = y.dims.slice(1).reduce((a, b) => a * b, 1);
   const lines = [];
   for (let r = 0; r < n; r++)
     lines.push(Array.from(y.data.subarray(r * units, (r + 1) * units)).join(','));

@@ -13,7 +13,11 @@
 # one loop over them (C). Times are the minimum of REPS repetitions of CPU
 # time (thread CPU time for C, process CPU time for node), so a loaded
 # machine disturbs them least. Sizes: `size` text (code + rodata +
-# eh_frame) of the C object at -O2 and -Os, RAM the static buffers (.bss,
+# eh_frame) of the C object at -O2 and -Os, and at -Os of what a program
+# that calls only net_forward links (-ffunction-sections -fdata-sections,
+# ld --gc-sections from the entry net_forward, no libc: forward, the
+# weights and their unwind entry, without preprocess and predict; onnx2c's
+# file has only its entry function), RAM the static buffers (.bss,
 # NAME_RAM_BYTES), stack from -fstack-usage (forward; predict adds its
 # out[] array); the same file cross-compiled for a Cortex-M4 with
 # arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -Os (no FPU flag: soft float)
@@ -42,6 +46,14 @@ command -v arm-none-eabi-gcc >/dev/null 2>&1 || have_arm=0
 field() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
 # text OBJ: size's text column
 text() { size "$1" | awk 'NR == 2 {print $1}'; }
+# forward_text C OBJ: text of the -Os object's net_forward and what it
+# reads, linked alone (gc-sections drops preprocess, predict, their unwind
+# entries and constants)
+forward_text() {
+    gcc $cflags -Os -ffunction-sections -fdata-sections -c "$1" -o "$2.o"
+    gcc -nostdlib -static -Wl,--gc-sections -Wl,-e,net_forward -Wl,--build-id=none -o "$2" "$2.o"
+    text "$2"
+}
 # stack SU FUNCTION: -fstack-usage's bytes for the function
 stack() { awk -v f="$2" -F'\t' '$1 ~ (":" f "$") {print $2}' "$1"; }
 
@@ -75,11 +87,14 @@ EOF
     stk=$(stack "$tmp/$net.O2.su" net_forward)
     stk_s=$(stack "$tmp/$net.Os.su" net_forward)
     agree_nnc=$($py bench/agree.py "$tmp/$net.nnc" "$tmp/$net.c.out")
-    rows_md="$rows_md| $net | nnc C (gcc -O2) | $(field "$tmp/$net.c.time" latency_ns) | $(field "$tmp/$net.c.time" batch_ns) | $(text "$tmp/$net.O2.o") (-Os: $(text "$tmp/$net.Os.o")) | $ram | $stk (-Os: $stk_s) | vs nnc run: $agree_nnc |
+    rows_md="$rows_md| $net | nnc C (gcc -O2) | $(field "$tmp/$net.c.time" latency_ns) | $(field "$tmp/$net.c.time" batch_ns) | $(text "$tmp/$net.O2.o") (-Os: $(text "$tmp/$net.Os.o"); forward alone: $(forward_text "$tmp/$net.c" "$tmp/$net.fwd")) | $ram | $stk (-Os: $stk_s) | vs nnc run: $agree_nnc |
 "
     if [ "$have_ort" = 1 ] && "$nnc" emit --target onnx "$src" --weights "$w" -o "$tmp/$net.onnx" 2>"$tmp/onnx.err"; then
+        shape=$($py -c 'import onnx, sys
+d = onnx.load(sys.argv[1]).graph.input[0].type.tensor_type.shape.dim[1:]
+print(",".join(str(x.dim_value) for x in d))' "$tmp/$net.onnx")
         /usr/bin/time -f %M -o "$tmp/ort.mem" node bench/peer_ort.js "$tmp/$net.onnx" \
-            "$tmp/$net.ort.out" "$iters" "$reps" <"$tmp/$net.rows" >"$tmp/$net.ort.time"
+            "$tmp/$net.ort.out" "$iters" "$reps" "$shape" <"$tmp/$net.rows" >"$tmp/$net.ort.time"
         lib=$(ls tests/onnx/node_modules/onnxruntime-node/bin/napi-v*/linux/x64/libonnxruntime.so.* | head -n 1)
         agree=$($py bench/agree.py "$tmp/$net.c.out" "$tmp/$net.ort.out")
         rows_md="$rows_md| $net | onnxruntime-node (1 thread) | $(field "$tmp/$net.ort.time" latency_ns) | $(field "$tmp/$net.ort.time" batch_ns) | $(text "$lib") + $(wc -c <"$tmp/$net.onnx") model | peak RSS $(($(cat "$tmp/ort.mem") / 1024)) MB | n/a | vs nnc C: $agree |
