@@ -228,6 +228,10 @@ static bool parse_meta(Reader *r, const cJSON *meta, StFile *out)
         diag_error(r->d, loc_none(), "%s: __metadata__ is not a JSON object", r->path);
         return false;
     }
+    if (out->meta) { /* JSON allows a key twice; the format does not */
+        diag_error(r->d, loc_none(), "%s: __metadata__ appears twice", r->path);
+        return false;
+    }
     size_t n = 0;
     for (const cJSON *e = meta->child; e; e = e->next)
         n++;

@@ -156,6 +156,16 @@ Test(safetensors, duplicate_tensor)
     expect_error("appears twice");
 }
 
+/* The fuzzer's find: a second __metadata__ used to replace the first
+ * one's list without freeing it. */
+Test(safetensors, duplicate_metadata)
+{
+    write_header("{\"__metadata__\":{\"a\":\"1\"},\"__metadata__\":{\"b\":\"2\"},"
+                 "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+                 4);
+    expect_error("__metadata__ appears twice");
+}
+
 Test(safetensors, missing_file)
 {
     unlink(tmp_path);
