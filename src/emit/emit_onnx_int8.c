@@ -247,9 +247,10 @@ static bool write_node(QdqWriter *wr, size_t i)
 
 /* ---- the graph ------------------------------------------------------------ */
 
-/* Room for the worst case per IR node: a DQ per input, five nodes of a
- * float op (gelu), the weights' two DQs, a relu and the Q; two scalars per
- * DQ and Q, six weight tensors, three constants of a float op. */
+/* Room for the worst case per IR node: per input a DQ and (add) an Add,
+ * five nodes of a float op (gelu), the weights' two DQs, a relu and the
+ * Q; two scalars per DQ and Q, six weight tensors, three constants of a
+ * float op. */
 enum { NODES_PER_OP = 9, INITS_PER_OP = 13 };
 
 static Onnx__GraphProto *graph_new(Arena *a, const IrModel *m)
@@ -259,7 +260,7 @@ static Onnx__GraphProto *graph_new(Arena *a, const IrModel *m)
         return NULL;
     size_t nodes = 1, inits = 2; /* the input's QuantizeLinear */
     for (size_t i = 0; i < m->n_nodes; i++) {
-        nodes += NODES_PER_OP + m->nodes[i].n_inputs;
+        nodes += NODES_PER_OP + 2 * m->nodes[i].n_inputs;
         inits += INITS_PER_OP + 2 * m->nodes[i].n_inputs;
     }
     g->node = arena_array(a, nodes, sizeof *g->node);

@@ -48,7 +48,8 @@ G, T = "../tests/golden/", "../tests/onnx/"
 # dilated conv with its batchnorm folded, max/avg/global pools (quant_convs
 # img, digits_cnn), conv1d and the 1-D pools (quant_convs seq, waves),
 # flatten (digits_cnn), add (digits_res, quant_mix), concat (two_towers,
-# quant_mix), a [1, 2, 2] input (preprocess on_minmax).
+# quant_mix, and of twelve inputs: wide_mix), a [1, 2, 2] input
+# (preprocess on_minmax).
 CASES = [("xor.nn", None), ("logistic_xor.nn", None),
          ("handpicked_xor.nn", None), ("digits.nn", None), ("overfit.nn", "stopped"),
          (G + "emit_softmax.nn", None), (G + "emit_logits.nn", None),
@@ -58,15 +59,17 @@ CASES = [("xor.nn", None), ("logistic_xor.nn", None),
          (T + "all_ops.nn", "smooth"), (T + "all_ops.nn", "gated"),
          ("digits_cnn.nn", None), ("digits_res.nn", None), ("two_towers.nn", None),
          ("waves.nn", None), (G + "quant_convs.nn", "img"), (G + "quant_convs.nn", "seq"),
-         (G + "quant_mix.nn", None), (T + "preprocess.nn", "on_minmax")]
+         (G + "quant_mix.nn", None), (T + "wide_mix.nn", None),
+         (T + "preprocess.nn", "on_minmax")]
 # The case's end-to-end bound where a difference is carried forward, and
 # the layer whose two ends are checked in isolation (input -> dense ->
 # softmax models).
-CARRIED = {G + "emit_softmax.nn": 2, "digits_res.nn": 3, "waves.nn": 2}
+CARRIED = {G + "emit_softmax.nn": 2, "digits_res.nn": 3, "waves.nn": 2, T + "wide_mix.nn": 2}
 ISOLATED = {G + "emit_softmax.nn": "scores"}
-# ... and the models whose last dense reads a global average pool, the
-# last layer checked on onnxruntime's own int8 input.
-LAST_DENSE = {"digits_res.nn": "out", "waves.nn": "out"}
+# ... and the models whose last dense reads a global average pool or
+# feeds a sigmoid's table (whose slope turns a step of a coarse input into
+# several), the dense checked on onnxruntime's own int8 input.
+LAST_DENSE = {"digits_res.nn": "out", "waves.nn": "out", T + "wide_mix.nn": "out"}
 # Refused by the int8 path itself (a batchnorm with no conv or dense to
 # fold into), so by --target onnx --quantize int8 too, naming the layer.
 REFUSED = [(G + "quant_batchnorm_alone.nn", "batchnorm"), (T + "graph_ops.nn", "batchnorm")]
@@ -193,17 +196,17 @@ def isolate(label, path, proto, layer, rows_q, fed, want, tmp):
 
 
 def isolate_dense(label, path, proto, layer, fed, shape, tmp):
-    """The last layer, dense `layer`, on onnxruntime's own int8 value of
-    the layer before it: nnc's arithmetic recomputed against onnxruntime's
-    output."""
+    """Dense `layer` on onnxruntime's own int8 value of the layer before it:
+    nnc's arithmetic recomputed against onnxruntime's int8 value of it."""
     init = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
     gemm = next(n for n in proto.graph.node if n.op_type == "Gemm" and n.name == layer)
     x, sx, zx = next(n for n in proto.graph.node if n.output[0] == gemm.input[0]).input
+    y = next(n for n in proto.graph.node if n.name == f"{layer}.quantize").output[0]
     xs = ort(part(path, "input", x, tmp, "to_x"), fed, shape)
     ys = [nnc_dense(v, int(init[zx]), init[sx], init[f"{layer}.weight.q"],
                     init[f"{layer}.weight.scale"], init[f"{layer}.bias.q"],
                     init[f"{layer}.out.scale"], int(init[f"{layer}.out.zero"])) for v in xs]
-    differ, worst, n = steps(ort(part(path, x, "output", tmp, "after"), xs, [len(xs[0])],
+    differ, worst, n = steps(ort(part(path, x, y, tmp, "after"), xs, [len(xs[0])],
                                  int8=True), ys)
     print(f"    in isolation, {layer} (dense) on onnxruntime's {x}: {n} int8 values, {differ} "
           f"not identical (at most {worst} step{'s' if worst != 1 else ''} away)")
