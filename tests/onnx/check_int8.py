@@ -16,14 +16,16 @@ ties away from zero. Two differences are therefore not the layers':
   - a difference carried forward. A one-step difference in a layer's input
     can move its output by more than a step when its output scale is finer
     (softmax's fixed 1/256 after a dense of scale ~0.02; a dense after a
-    global average pool). Where it does, the case names the layer in
-    ISOLATED, and each of that layer's two ends is checked on the same int8
-    input: nnc's value of the layer before it is recomputed here from the
-    ONNX model's int8 weights with TFLite's integer arithmetic (asserted to
-    give nnc's outputs exactly on every row), the part of the ONNX graph
-    after it run in onnxruntime on those values, and the part up to it
-    compared with them, each within one step; the end-to-end difference is
-    printed and bounded by CARRIED.
+    global average pool; a sigmoid's table). Where it does, the end-to-end
+    difference is printed and bounded by CARRIED, and layers are checked
+    alone, within one step, on the same int8 input: ISOLATED, input ->
+    dense -> softmax, where nnc's dense is recomputed here from the ONNX
+    model's int8 weights with TFLite's integer arithmetic (asserted to give,
+    through nnc's softmax, nnc's outputs exactly on every row), compared
+    with onnxruntime's dense, and onnxruntime's softmax run on nnc's own
+    dense values (the graph cut there); ALONE, a dense or a global average
+    pool recomputed with nnc's arithmetic on onnxruntime's own int8 value
+    of the layer before it, against onnxruntime's value of the layer.
 A model with a layer that cannot be quantized is refused (exit 1, nothing
 written) naming the layer.
 usage: check_int8.py NNC EXAMPLES_DIR"""
@@ -37,6 +39,7 @@ import tempfile
 import numpy as np
 import onnx
 import onnx.numpy_helper
+import onnx.shape_inference
 import onnx.utils
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -68,8 +71,9 @@ CARRIED = {G + "emit_softmax.nn": 2, "digits_res.nn": 3, "waves.nn": 2, T + "wid
 ISOLATED = {G + "emit_softmax.nn": "scores"}
 # ... and the models whose last dense reads a global average pool or
 # feeds a sigmoid's table (whose slope turns a step of a coarse input into
-# several), the dense checked on onnxruntime's own int8 input.
-LAST_DENSE = {"digits_res.nn": "out", "waves.nn": "out", T + "wide_mix.nn": "out"}
+# several): the dense, and the pool, each on onnxruntime's own int8 input.
+ALONE = {"digits_res.nn": ["gap", "out"], "waves.nn": ["gap", "out"],
+         T + "wide_mix.nn": ["out"]}
 # Refused by the int8 path itself (a batchnorm with no conv or dense to
 # fold into), so by --target onnx --quantize int8 too, naming the layer.
 REFUSED = [(G + "quant_batchnorm_alone.nn", "batchnorm"), (T + "graph_ops.nn", "batchnorm")]
@@ -171,6 +175,13 @@ def part(proto_path, inp, out, tmp, tag):
     return path
 
 
+def sample_shape(proto, tensor):
+    """The per-sample shape of a tensor of the graph, from shape inference."""
+    g = onnx.shape_inference.infer_shapes(proto).graph
+    vi = next(v for v in list(g.value_info) + list(g.output) if v.name == tensor)
+    return [d.dim_value for d in vi.type.tensor_type.shape.dim[1:]]
+
+
 def isolate(label, path, proto, layer, rows_q, fed, want, tmp):
     """input -> dense `layer` -> softmax: each op on the same int8 input."""
     init = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
@@ -195,21 +206,37 @@ def isolate(label, path, proto, layer, rows_q, fed, want, tmp):
     return problems
 
 
-def isolate_dense(label, path, proto, layer, fed, shape, tmp):
-    """Dense `layer` on onnxruntime's own int8 value of the layer before it:
-    nnc's arithmetic recomputed against onnxruntime's int8 value of it."""
+def nnc_global_avgpool(x, zero, channels):
+    """q8_pool over the whole [C][positions]: the mean of q - zero, rounded
+    half away from zero, plus zero."""
+    per = len(x) // channels
+    out = []
+    for c in range(channels):
+        acc = sum(v - zero for v in x[c * per:(c + 1) * per])
+        mean = (acc + per // 2) // per if acc >= 0 else -((-acc + per // 2) // per)
+        out.append(min(max(mean + zero, -128), 127))
+    return out
+
+
+def alone(label, path, proto, layer, fed, shape, tmp):
+    """Layer `layer` (a dense or a global average pool) on onnxruntime's own
+    int8 value of the layer before it: nnc's arithmetic recomputed against
+    onnxruntime's int8 value of it."""
     init = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
-    gemm = next(n for n in proto.graph.node if n.op_type == "Gemm" and n.name == layer)
-    x, sx, zx = next(n for n in proto.graph.node if n.output[0] == gemm.input[0]).input
+    op = next(n for n in proto.graph.node if n.name in (layer, f"{layer}.pooled"))
+    x, sx, zx = next(n for n in proto.graph.node if n.output[0] == op.input[0]).input
     y = next(n for n in proto.graph.node if n.name == f"{layer}.quantize").output[0]
     xs = ort(part(path, "input", x, tmp, "to_x"), fed, shape)
-    ys = [nnc_dense(v, int(init[zx]), init[sx], init[f"{layer}.weight.q"],
-                    init[f"{layer}.weight.scale"], init[f"{layer}.bias.q"],
-                    init[f"{layer}.out.scale"], int(init[f"{layer}.out.zero"])) for v in xs]
-    differ, worst, n = steps(ort(part(path, x, y, tmp, "after"), xs, [len(xs[0])],
-                                 int8=True), ys)
-    print(f"    in isolation, {layer} (dense) on onnxruntime's {x}: {n} int8 values, {differ} "
-          f"not identical (at most {worst} step{'s' if worst != 1 else ''} away)")
+    got = ort(part(path, x, y, tmp, "after"), xs, sample_shape(proto, x), int8=True)
+    if op.op_type == "Gemm":
+        ys = [nnc_dense(v, int(init[zx]), init[sx], init[f"{layer}.weight.q"],
+                        init[f"{layer}.weight.scale"], init[f"{layer}.bias.q"],
+                        init[f"{layer}.out.scale"], int(init[f"{layer}.out.zero"])) for v in xs]
+    else:
+        ys = [nnc_global_avgpool(v, int(init[zx]), len(g)) for v, g in zip(xs, got)]
+    differ, worst, n = steps(got, ys)
+    print(f"    in isolation, {layer} ({op.op_type}) on onnxruntime's {x}: {n} int8 values, "
+          f"{differ} not identical (at most {worst} step{'s' if worst != 1 else ''} away)")
     return [f"{label}: {layer} alone is {worst} steps from nnc"] if worst > 1 else []
 
 
@@ -244,8 +271,8 @@ def check_case(nnc, examples, name, model, tmp):
         problems.append(f"{label}: {worst} steps from nnc")
     if name in ISOLATED:
         problems += isolate(label, out, proto, ISOLATED[name], rows_q, fed, want, tmp)
-    if name in LAST_DENSE:
-        problems += isolate_dense(label, out, proto, LAST_DENSE[name], fed, shape, tmp)
+    for layer in ALONE.get(name, []):
+        problems += alone(label, out, proto, layer, fed, shape, tmp)
     return problems
 
 
