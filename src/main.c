@@ -616,8 +616,7 @@ static int emit_program(Arena *a, const IrProgram *prog, const Cli *cli, Diag *d
                                                  : NULL;
     if (bad) {
         fprintf(stderr, "nnc: emit: --target onnx --quantize int8: layer '%s' (%s) has no int8 "
-                "ONNX form yet (dense, relu, sigmoid, tanh, identity, dropout and softmax do); "
-                "--target c writes it\n", bad->layer, ir_ops[bad->op].name);
+                "ONNX form; --target c writes it\n", bad->layer, ir_ops[bad->op].name);
         return EXIT_USER;
     }
     if (!probe_outputs(cli, d))

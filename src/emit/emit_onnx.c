@@ -68,10 +68,8 @@ static Onnx__TensorShapeProto__Dimension *dim_new(Arena *a, const char *param, i
     return d;
 }
 
-/* A float tensor [N, shape...]: N is symbolic, any batch size runs; the
- * rest is one sample's shape (a vector [N, F], a sequence [N, C, L], an
- * image [N, C, H, W]), as the IR has it. */
-static Onnx__ValueInfoProto *value_info_new(Arena *a, const char *name, const IrShape *shape)
+Onnx__ValueInfoProto *onnx_value_info(Arena *a, const char *name, const IrShape *shape,
+                                      int elem_type)
 {
     Onnx__ValueInfoProto *v = NEW_MSG(a, Onnx__ValueInfoProto, ONNX__VALUE_INFO_PROTO__INIT);
     Onnx__TypeProto *t = NEW_MSG(a, Onnx__TypeProto, ONNX__TYPE_PROTO__INIT);
@@ -90,7 +88,7 @@ static Onnx__ValueInfoProto *value_info_new(Arena *a, const char *name, const Ir
     s->n_dim = shape->rank + 1;
     s->dim = dims;
     tt->has_elem_type = true;
-    tt->elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    tt->elem_type = elem_type;
     tt->shape = s;
     t->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
     t->tensor_type = tt;
@@ -101,69 +99,69 @@ static Onnx__ValueInfoProto *value_info_new(Arena *a, const char *name, const Ir
 
 /* ---- Initializers ------------------------------------------------------ */
 
-/* count floats as raw_data: little-endian IEEE 754 whatever the host, as
- * the format requires, so bytes are written one by one. */
-static bool raw_floats(Arena *a, ProtobufCBinaryData *out, const float *v, size_t count)
+/* The bytes of one element of a float, int32 or int8 tensor. */
+static size_t elem_width(int dt)
 {
-    uint8_t *bytes = arena_array(a, count, 4);
+    return dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT8 ? 1 : 4;
+}
+
+/* count values as raw_data: little-endian whatever the host, as the
+ * format requires, so bytes are written one by one. */
+static bool raw_values(Arena *a, ProtobufCBinaryData *out, int dt, const void *v, size_t count)
+{
+    size_t width = elem_width(dt);
+    uint8_t *bytes = arena_array(a, count ? count : 1, width);
     if (!bytes)
         return false;
     for (size_t k = 0; k < count; k++) {
         uint32_t u;
-        memcpy(&u, &v[k], sizeof u);
-        for (int b = 0; b < 4; b++)
-            bytes[4 * k + (size_t)b] = (uint8_t)(u >> (8 * b));
+        if (width == 1)
+            u = (uint8_t)((const int8_t *)v)[k];
+        else
+            memcpy(&u, (const char *)v + 4 * k, sizeof u); /* float or int32 */
+        for (size_t b = 0; b < width; b++)
+            bytes[width * k + b] = (uint8_t)(u >> (8 * b));
     }
     out->data = bytes;
-    out->len = count * 4;
+    out->len = count * width;
     return true;
 }
 
-/* Appends a float initializer of shape dims[0..ndim) (ndim 0: a scalar). */
-static bool add_initializer(OnnxWriter *wr, const char *name, const size_t *dims, size_t ndim,
-                            const float *v)
+const char *onnx_add_tensor(Arena *a, Onnx__GraphProto *g, const char *name, int dt,
+                            const size_t *dims, size_t ndim, const void *v)
 {
-    Onnx__TensorProto *t = NEW_MSG(wr->a, Onnx__TensorProto, ONNX__TENSOR_PROTO__INIT);
-    int64_t *d = arena_array(wr->a, ndim ? ndim : 1, sizeof *d);
+    Onnx__TensorProto *t = NEW_MSG(a, Onnx__TensorProto, ONNX__TENSOR_PROTO__INIT);
+    int64_t *d = arena_array(a, ndim ? ndim : 1, sizeof *d);
     if (!t || !d || !name)
-        return false;
+        return NULL;
     size_t count = 1;
     for (size_t k = 0; k < ndim; k++) {
         d[k] = (int64_t)dims[k];
         if (dims[k] && count > SIZE_MAX / 4 / dims[k])
-            return false;
+            return NULL;
         count *= dims[k];
     }
     t->name = (char *)name;
     t->n_dims = ndim;
     t->dims = d;
     t->has_data_type = true;
-    t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
-    t->has_raw_data = raw_floats(wr->a, &t->raw_data, v, count);
+    t->data_type = dt;
+    t->has_raw_data = raw_values(a, &t->raw_data, dt, v, count);
     if (!t->has_raw_data)
-        return false;
-    wr->g->initializer[wr->g->n_initializer++] = t;
-    return true;
+        return NULL;
+    g->initializer[g->n_initializer++] = t;
+    return name;
+}
+
+/* A float initializer of shape dims[0..ndim) (ndim 0: a scalar). */
+static bool add_initializer(OnnxWriter *wr, const char *name, const size_t *dims, size_t ndim,
+                            const float *v)
+{
+    return onnx_add_tensor(wr->a, wr->g, name, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, dims, ndim,
+                           v) != NULL;
 }
 
 /* ---- Nodes ------------------------------------------------------------- */
-
-/* One attribute of a node: a float, an int, or a list of ints (a window's
- * kernel_shape, strides, pads, dilations). */
-typedef enum AttrKind { ATTR_INT, ATTR_FLOAT, ATTR_INTS } AttrKind;
-
-enum { ATTR_MAX_INTS = 4 }; /* pads of a 2-D window: h, w begin, then h, w end */
-
-typedef struct NodeAttr {
-    const char *name;
-    AttrKind kind;
-    double value;           /* ATTR_INT, ATTR_FLOAT */
-    size_t n_ints;          /* ATTR_INTS */
-    int64_t ints[ATTR_MAX_INTS];
-} NodeAttr;
-
-#define ATTR_I(name, v) ((NodeAttr){(name), ATTR_INT, (double)(v), 0, {0}})
-#define ATTR_F(name, v) ((NodeAttr){(name), ATTR_FLOAT, (double)(v), 0, {0}})
 
 static Onnx__AttributeProto *attr_new(Arena *a, const NodeAttr *na)
 {
@@ -195,23 +193,18 @@ static Onnx__AttributeProto *attr_new(Arena *a, const NodeAttr *na)
     return at;
 }
 
-#define COUNT(array) (sizeof(array) / sizeof((array)[0]))
-
-/* Appends node `name` = op(inputs[0..n_in)) -> output with n_attrs
- * attributes. The count is explicit because a name may be NULL (an
- * allocation that failed), and that must fail rather than end the list. */
-static bool add_node_attrs(OnnxWriter *wr, const char *op, const char *name,
-                           const char *const *inputs, size_t n_in, const char *output,
-                           const NodeAttr *attrs, size_t n_attrs)
+bool onnx_add_node(Arena *a, Onnx__GraphProto *g, const char *op, const char *name,
+                   const char *const *inputs, size_t n_in, const char *output,
+                   const NodeAttr *attrs, size_t n_attrs)
 {
-    Onnx__NodeProto *n = NEW_MSG(wr->a, Onnx__NodeProto, ONNX__NODE_PROTO__INIT);
-    char **in = arena_array(wr->a, n_in, sizeof *in);
-    char **out = arena_array(wr->a, 1, sizeof *out);
-    Onnx__AttributeProto **at = arena_array(wr->a, n_attrs ? n_attrs : 1, sizeof *at);
+    Onnx__NodeProto *n = NEW_MSG(a, Onnx__NodeProto, ONNX__NODE_PROTO__INIT);
+    char **in = arena_array(a, n_in ? n_in : 1, sizeof *in);
+    char **out = arena_array(a, 1, sizeof *out);
+    Onnx__AttributeProto **at = arena_array(a, n_attrs ? n_attrs : 1, sizeof *at);
     if (!n || !in || !out || !at || !name || !output)
         return false;
     for (size_t k = 0; k < n_attrs; k++)
-        if (!(at[k] = attr_new(wr->a, &attrs[k])))
+        if (!(at[k] = attr_new(a, &attrs[k])))
             return false;
     for (size_t k = 0; k < n_in; k++)
         if (!(in[k] = (char *)inputs[k]))
@@ -225,8 +218,15 @@ static bool add_node_attrs(OnnxWriter *wr, const char *op, const char *name,
     n->output = out;
     n->n_attribute = n_attrs;
     n->attribute = at;
-    wr->g->node[wr->g->n_node++] = n;
+    g->node[g->n_node++] = n;
     return true;
+}
+
+static bool add_node_attrs(OnnxWriter *wr, const char *op, const char *name,
+                           const char *const *inputs, size_t n_in, const char *output,
+                           const NodeAttr *attrs, size_t n_attrs)
+{
+    return onnx_add_node(wr->a, wr->g, op, name, inputs, n_in, output, attrs, n_attrs);
 }
 
 /* A node with one attribute, or none (attr NULL). */
@@ -381,6 +381,13 @@ static size_t spatial_axes(const IrNode *n)
     return n->in_shape.rank - 1;
 }
 
+size_t onnx_conv_attrs(const IrNode *n, NodeAttr attrs[ONNX_CONV_ATTRS])
+{
+    size_t na = window_attrs(&n->cfg.conv.win, spatial_axes(n), true, attrs);
+    attrs[na++] = ATTR_I("group", n->cfg.conv.groups);
+    return na;
+}
+
 /* conv1d/conv2d: Conv(x, W[, B]) with nnc's window and groups; W is
  * [out, in/groups, k...] in both. */
 static bool write_conv(OnnxWriter *wr, size_t i, const char *in, const char *out)
@@ -390,9 +397,8 @@ static bool write_conv(OnnxWriter *wr, size_t i, const char *in, const char *out
     int np = add_param_initializers(wr, i, p);
     if (np != (n->cfg.conv.bias ? 2 : 1))
         return false;
-    NodeAttr attrs[5];
-    size_t na = window_attrs(&n->cfg.conv.win, spatial_axes(n), true, attrs);
-    attrs[na++] = ATTR_I("group", n->cfg.conv.groups);
+    NodeAttr attrs[ONNX_CONV_ATTRS];
+    size_t na = onnx_conv_attrs(n, attrs);
     const char *inputs[] = {in, p[0], np > 1 ? p[1] : NULL};
     return add_node_attrs(wr, "Conv", n->name, inputs, (size_t)np + 1, out, attrs, na);
 }
@@ -443,14 +449,14 @@ static bool write_batchnorm(OnnxWriter *wr, size_t i, const char *in, const char
 /* add of k inputs: k - 1 binary Adds, left to right as the runtime sums
  * them (so the rounding is the same); the last carries the node's name,
  * the others NAME.add1, NAME.add2... */
-static bool write_add(OnnxWriter *wr, size_t i, const char *out)
+static bool write_add(OnnxWriter *wr, size_t i, const char *const *in, const char *out)
 {
     const IrNode *n = &wr->m->nodes[i];
-    const char *acc = value_name(wr, n->inputs[0]);
+    const char *acc = in[0];
     for (size_t k = 1; k < n->n_inputs; k++) {
         bool last = k + 1 == n->n_inputs;
         const char *step = last ? n->name : arena_printf(wr->a, "%s.add%zu", n->name, k);
-        const char *inputs[] = {acc, value_name(wr, n->inputs[k])};
+        const char *inputs[] = {acc, in[k]};
         if (!add_node(wr, "Add", step, inputs, 2, last ? out : step, NULL))
             return false;
         acc = step;
@@ -459,23 +465,18 @@ static bool write_add(OnnxWriter *wr, size_t i, const char *out)
 }
 
 /* concat joins the channels, axis 1 of [N, C, ...] (a vector's features). */
-static bool write_concat(OnnxWriter *wr, size_t i, const char *out)
+static bool write_concat(OnnxWriter *wr, size_t i, const char *const *in, const char *out)
 {
     const IrNode *n = &wr->m->nodes[i];
-    const char **inputs = arena_array(wr->a, n->n_inputs, sizeof *inputs);
-    if (!inputs)
-        return false;
-    for (size_t k = 0; k < n->n_inputs; k++)
-        inputs[k] = value_name(wr, n->inputs[k]);
-    return add_node(wr, "Concat", n->name, inputs, n->n_inputs, out, &ATTR_I("axis", 1));
+    return add_node(wr, "Concat", n->name, in, n->n_inputs, out, &ATTR_I("axis", 1));
 }
 
-/* Every kind's ONNX form, attributes as the runtime's. */
-static bool write_node(OnnxWriter *wr, size_t i)
+/* Every kind's ONNX form, attributes as the runtime's, reading the values
+ * named ins[0..n_inputs) (in: the first) and writing out. */
+static bool write_op(OnnxWriter *wr, size_t i, const char *const *ins, const char *out)
 {
     const IrNode *n = &wr->m->nodes[i];
-    const char *in = n->n_inputs ? value_name(wr, n->inputs[0]) : NULL;
-    const char *out = value_name(wr, i);
+    const char *in = n->n_inputs ? ins[0] : NULL;
     switch (n->op) {
     case OP_DENSE: return write_dense(wr, i, in, out);
     case OP_STEP: return write_step(wr, i, in, out);
@@ -508,11 +509,30 @@ static bool write_node(OnnxWriter *wr, size_t i)
     case OP_GLOBAL_MAXPOOL: return write_global_pool(wr, i, "GlobalMaxPool", in, out);
     case OP_FLATTEN: return write_unary(wr, i, "Flatten", in, out, &ATTR_I("axis", 1));
     case OP_BATCHNORM: return write_batchnorm(wr, i, in, out);
-    case OP_ADD: return write_add(wr, i, out);
-    case OP_CONCAT: return write_concat(wr, i, out);
+    case OP_ADD: return write_add(wr, i, ins, out);
+    case OP_CONCAT: return write_concat(wr, i, ins, out);
     case OP_INPUT: return true; /* the graph's input */
     }
     return false;
+}
+
+static bool write_node(OnnxWriter *wr, size_t i)
+{
+    const IrNode *n = &wr->m->nodes[i];
+    const char *ins[IR_MAX_INPUTS];
+    for (size_t k = 0; k < n->n_inputs; k++)
+        ins[k] = value_name(wr, n->inputs[k]);
+    return write_op(wr, i, ins, value_name(wr, i));
+}
+
+bool onnx_write_float_op(Arena *a, Onnx__GraphProto *g, const IrModel *m, size_t i,
+                         const char *const *inputs, const char *out)
+{
+    IrParam ps[IR_MAX_PARAMS];
+    if (ir_node_params(&m->nodes[i], ps) > 0)
+        return false; /* its weights are the caller's to write */
+    OnnxWriter wr = {a, m, NULL, NULL, g, "input"};
+    return write_op(&wr, i, inputs, out);
 }
 
 /* ---- The input's preprocessing -------------------------------------------- */
@@ -736,8 +756,9 @@ static Onnx__GraphProto *graph_new(Arena *a, const IrModel *m)
     if (!g->node || !g->initializer || !g->input || !g->output)
         return NULL;
     g->name = (char *)m->name;
-    g->input[0] = value_info_new(a, "input", &m->nodes[0].shape);
-    g->output[0] = value_info_new(a, "output", &m->nodes[m->n_nodes - 1].shape);
+    g->input[0] = onnx_value_info(a, "input", &m->nodes[0].shape, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
+    g->output[0] = onnx_value_info(a, "output", &m->nodes[m->n_nodes - 1].shape,
+                                  ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
     g->n_input = g->n_output = 1;
     return g->input[0] && g->output[0] ? g : NULL;
 }

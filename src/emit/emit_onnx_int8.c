@@ -1,20 +1,32 @@
 /* `nnc emit --target onnx --quantize int8`: the quantized network as a QDQ
- * ONNX model (opset 13), the form onnxruntime's quantization tools write:
- * every int8 value of nnc's QModel is a QuantizeLinear with nnc's scale and
- * zero point, every layer reads DequantizeLinear of its inputs, the weights
- * are int8 initializers (per output channel, axis 0) and the biases int32
- * ones, dequantized in the graph. onnxruntime computes between the Q and
- * DQ nodes in float (or fuses them into its own integer kernels), so its
- * int8 outputs may be one step from nnc's where the roundings differ
- * (tests/onnx/check_int8.py counts them). The graph: float "input" [N, in]
- * -> int8 "output" [N, out]. Dense layers, relu/sigmoid/tanh/identity/
- * dropout and softmax; other kinds are refused (onnx_int8_refusal). */
+ * ONNX model (opset 13), the form onnxruntime's quantization tools write.
+ * Every int8 value of nnc's QModel is a QuantizeLinear with nnc's scale and
+ * zero point; every layer reads DequantizeLinear of its inputs and computes
+ * in float the op --target onnx writes for it (emit_onnx.c's, shared
+ * through onnx_emit.h):
+ *   dense, conv1d/conv2d  Gemm / Conv (groups, stride, padding, dilation)
+ *                         of DequantizeLinear of the int8 weights (per
+ *                         output channel, axis 0; a batchnorm that nnc
+ *                         folded into them is in them) and of the int32
+ *                         bias (scale input x weight[c]); a Relu after it
+ *                         where nnc folds the relu into the clamp
+ *   activations (nnc's 256-entry tables), softmax, max/average/global
+ *   pools, add (then the folded relu), concat
+ *                         their float ops between the DQ and the Q
+ *   flatten               Flatten of the int8 tensor itself
+ *   dropout, identity     nothing: the value is the one they read
+ * The graph: float "input" [N, sample shape] -> int8 "output" [N, output
+ * shape]. onnxruntime computes between the Q and DQ nodes in float (or
+ * fuses them into its own integer kernels), so its int8 outputs may be one
+ * step from nnc's fixed-point ones where the roundings differ
+ * (tests/onnx/check_int8.py counts them, docs/quantization.md). Every kind
+ * the int8 path quantizes has a form here; emit_onnx_int8_refusal's switch
+ * makes a new kind decide. */
 #include <string.h>
 
 #include "nnc/emit.h"
 #include "onnx/onnx.pb-c.h"
 #include "onnx_emit.h"
-
 
 typedef struct QdqWriter {
     Arena *a;
@@ -22,265 +34,262 @@ typedef struct QdqWriter {
     Onnx__GraphProto *g;
 } QdqWriter;
 
+/* Whether the QDQ writer has a form for the kind: every kind the int8 path
+ * quantizes (q8_refusal refuses the rest before this is asked, e.g. a
+ * batchnorm that does not fold). Every kind is listed, so a new one does
+ * not build until it is placed here; one placed as false is refused by
+ * name (main.c), nothing written. */
+static bool qdq_has_form(OpKind k)
+{
+    switch (k) {
+    case OP_INPUT:
+    case OP_DENSE:
+    case OP_DROPOUT:
+    case OP_STEP:
+    case OP_SIGMOID:
+    case OP_TANH:
+    case OP_RELU:
+    case OP_LEAKY_RELU:
+    case OP_GELU:
+    case OP_SILU:
+    case OP_ELU:
+    case OP_SOFTPLUS:
+    case OP_HARDSWISH:
+    case OP_HARDSIGMOID:
+    case OP_SOFTMAX:
+    case OP_IDENTITY:
+    case OP_CONV1D:
+    case OP_CONV2D:
+    case OP_MAXPOOL1D:
+    case OP_MAXPOOL2D:
+    case OP_AVGPOOL1D:
+    case OP_AVGPOOL2D:
+    case OP_GLOBAL_AVGPOOL:
+    case OP_GLOBAL_MAXPOOL:
+    case OP_FLATTEN:
+    case OP_BATCHNORM:
+    case OP_ADD:
+    case OP_CONCAT: return true;
+    }
+    return false;
+}
 
 const IrNode *emit_onnx_int8_refusal(const IrModel *m)
 {
-    for (size_t i = 1; i < m->n_nodes; i++) {
-        OpKind k = m->nodes[i].op;
-        bool ok = k == OP_DENSE || k == OP_RELU || k == OP_SIGMOID || k == OP_TANH ||
-                  k == OP_IDENTITY || k == OP_DROPOUT || k == OP_SOFTMAX;
-        if (!ok)
+    for (size_t i = 1; i < m->n_nodes; i++)
+        if (!qdq_has_form(m->nodes[i].op))
             return &m->nodes[i];
-    }
     return NULL;
 }
 
-/* ---- tensors ------------------------------------------------------------ */
+/* ---- values ------------------------------------------------------------- */
 
-/* An initializer of type dt from n values (little-endian raw bytes of width
- * bytes each), shape dims[0..ndim). */
-static const char *add_tensor(QdqWriter *wr, const char *name, int dt, const int64_t *dims,
-                              size_t ndim, const void *v, size_t n, size_t width)
+/* The node whose int8 tensor node i's value is: an alias that only renames
+ * (dropout, identity, a relu or batchnorm folded into the layer before)
+ * is the value it reads; a flatten has a tensor of its own. */
+static size_t tensor_of(const QModel *q, size_t i)
 {
-    Onnx__TensorProto *t = NEW_MSG(wr->a, Onnx__TensorProto, ONNX__TENSOR_PROTO__INIT);
-    int64_t *d = arena_array(wr->a, ndim ? ndim : 1, sizeof *d);
-    uint8_t *bytes = arena_array(wr->a, n ? n * width : 1, 1);
-    if (!t || !d || !bytes || !name)
-        return NULL;
-    if (ndim)
-        memcpy(d, dims, ndim * sizeof *d); /* a scalar has no dims (NULL) */
-    for (size_t k = 0; k < n; k++) {
-        uint32_t u = 0;
-        if (width == 1)
-            u = (uint8_t)((const int8_t *)v)[k];
-        else if (dt == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
-            memcpy(&u, (const float *)v + k, 4);
-        else
-            u = (uint32_t)((const int32_t *)v)[k];
-        for (size_t b = 0; b < width; b++)
-            bytes[k * width + b] = (uint8_t)(u >> (8 * b));
-    }
-    t->name = (char *)name;
-    t->n_dims = ndim;
-    t->dims = d;
-    t->has_data_type = true;
-    t->data_type = dt;
-    t->has_raw_data = true;
-    t->raw_data = (ProtobufCBinaryData){n * width, bytes};
-    wr->g->initializer[wr->g->n_initializer++] = t;
-    return name;
+    while (q->nodes[i].kind == Q_ALIAS && q->ir->nodes[i].op != OP_FLATTEN)
+        i = q->ir->nodes[i].inputs[0];
+    return i;
 }
 
-static const char *add_scale(QdqWriter *wr, const char *name, float s)
-{
-    return add_tensor(wr, name, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, NULL, 0, &s, 1, 4);
-}
-
-static const char *add_zero(QdqWriter *wr, const char *name, int32_t z)
-{
-    int8_t v = (int8_t)z;
-    return add_tensor(wr, name, ONNX__TENSOR_PROTO__DATA_TYPE__INT8, NULL, 0, &v, 1, 1);
-}
-
-/* ---- nodes ------------------------------------------------------------ */
-
-typedef struct Attr {
-    const char *name;
-    int64_t value;
-    bool set;
-} Attr;
-
-static bool add_node(QdqWriter *wr, const char *op, const char *name, const char *const *in,
-                     size_t n_in, const char *out, Attr attr)
-{
-    Onnx__NodeProto *n = NEW_MSG(wr->a, Onnx__NodeProto, ONNX__NODE_PROTO__INIT);
-    char **ins = arena_array(wr->a, n_in, sizeof *ins), **outs = arena_array(wr->a, 1, sizeof *outs);
-    Onnx__AttributeProto **attrs = arena_array(wr->a, 1, sizeof *attrs);
-    if (!n || !ins || !outs || !attrs || !name || !out)
-        return false;
-    for (size_t k = 0; k < n_in; k++)
-        if (!(ins[k] = (char *)in[k]))
-            return false;
-    if (attr.set) {
-        Onnx__AttributeProto *at = NEW_MSG(wr->a, Onnx__AttributeProto, ONNX__ATTRIBUTE_PROTO__INIT);
-        if (!at)
-            return false;
-        at->name = (char *)attr.name;
-        at->has_type = at->has_i = true;
-        at->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
-        at->i = attr.value;
-        attrs[0] = at;
-    }
-    outs[0] = (char *)out;
-    n->op_type = (char *)op;
-    n->name = (char *)name;
-    n->n_input = n_in;
-    n->input = ins;
-    n->n_output = 1;
-    n->output = outs;
-    n->n_attribute = attr.set ? 1 : 0;
-    n->attribute = attrs;
-    wr->g->node[wr->g->n_node++] = n;
-    return true;
-}
-
-static const Attr no_attr = {NULL, 0, false};
-
-/* The int8 value node i writes (aliases: their source's), and its float
- * form through DequantizeLinear. */
 static const char *q_name(QdqWriter *wr, size_t i)
 {
-    if (wr->q->nodes[i].kind == Q_ALIAS)
-        i = wr->q->nodes[i].src;
-    return i + 1 == wr->q->ir->n_nodes || &wr->q->nodes[i] == q8_output(wr->q)
-        ? "output" : arena_printf(wr->a, "%s.q", wr->q->ir->nodes[i].name);
+    const IrModel *m = wr->q->ir;
+    i = tensor_of(wr->q, i);
+    return i == tensor_of(wr->q, m->n_nodes - 1) ? "output"
+                                                 : arena_printf(wr->a, "%s.q", m->nodes[i].name);
 }
 
-static const char *dq(QdqWriter *wr, size_t i, const char *label)
+static const char *add_scalar(QdqWriter *wr, const char *name, int dt, const void *v)
 {
-    const QNode *n = &wr->q->nodes[wr->q->nodes[i].kind == Q_ALIAS ? wr->q->nodes[i].src : i];
-    const char *x = q_name(wr, i);
-    const char *s = add_scale(wr, arena_printf(wr->a, "%s.%s.scale", label, x), n->out.scale);
-    const char *z = add_zero(wr, arena_printf(wr->a, "%s.%s.zero", label, x), n->out.zero);
-    const char *out = arena_printf(wr->a, "%s.%s.dq", label, x);
-    const char *in[] = {x, s, z};
-    return add_node(wr, "DequantizeLinear", out, in, 3, out, no_attr) ? out : NULL;
+    return onnx_add_tensor(wr->a, wr->g, name, dt, NULL, 0, v);
+}
+
+/* NAME.scale and NAME.zero: the scalar quantization parameters of p. */
+static bool add_params(QdqWriter *wr, const char *name, QParams p, const char *out[2])
+{
+    int8_t zero = (int8_t)p.zero;
+    out[0] = add_scalar(wr, arena_printf(wr->a, "%s.scale", name),
+                        ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, &p.scale);
+    out[1] = add_scalar(wr, arena_printf(wr->a, "%s.zero", name),
+                        ONNX__TENSOR_PROTO__DATA_TYPE__INT8, &zero);
+    return out[0] && out[1];
+}
+
+/* The float form of node j's int8 value, as layer `reader` reads it:
+ * READER.X.dq. */
+static const char *dq(QdqWriter *wr, size_t j, const char *reader)
+{
+    const char *x = q_name(wr, j);
+    const char *label = arena_printf(wr->a, "%s.%s", reader, x);
+    const char *out = arena_printf(wr->a, "%s.dq", label);
+    const char *in[3] = {x};
+    if (!label || !add_params(wr, label, wr->q->nodes[j].out, in + 1))
+        return NULL;
+    return onnx_add_node(wr->a, wr->g, "DequantizeLinear", out, in, 3, out, NULL, 0) ? out : NULL;
 }
 
 static bool quantize(QdqWriter *wr, size_t i, const char *y)
 {
-    const QNode *n = &wr->q->nodes[i];
     const char *name = wr->q->ir->nodes[i].name;
-    const char *s = add_scale(wr, arena_printf(wr->a, "%s.out.scale", name), n->out.scale);
-    const char *z = add_zero(wr, arena_printf(wr->a, "%s.out.zero", name), n->out.zero);
-    const char *in[] = {y, s, z};
-    return add_node(wr, "QuantizeLinear", arena_printf(wr->a, "%s.quantize", name), in, 3,
-                    q_name(wr, i), no_attr);
+    const char *in[3] = {y};
+    return add_params(wr, arena_printf(wr->a, "%s.out", name), wr->q->nodes[i].out, in + 1) &&
+           onnx_add_node(wr->a, wr->g, "QuantizeLinear", arena_printf(wr->a, "%s.quantize", name),
+                         in, 3, q_name(wr, i), NULL, 0);
 }
 
-/* W and b as int8 and int32 initializers, dequantized per output channel. */
-static bool write_dense(QdqWriter *wr, size_t i, const char *x, const char *y)
+/* ---- layers ------------------------------------------------------------ */
+
+/* NAME (float) = DequantizeLinear of the integer initializer NAME.q of type
+ * dt and shape dims (the output channels first), per channel on axis 0
+ * with scales[c] and zero point 0. */
+static const char *dq_channels(QdqWriter *wr, const char *name, int dt, const IrShape *shape,
+                               const void *values, const float *scales)
+{
+    size_t units = shape->dim[0];
+    void *zeros = arena_array(wr->a, units, 4); /* zero bytes: int8 or int32 zeros */
+    if (!zeros || !name)
+        return NULL;
+    memset(zeros, 0, units * 4);
+    const char *in[] = {
+        onnx_add_tensor(wr->a, wr->g, arena_printf(wr->a, "%s.q", name), dt, shape->dim,
+                        shape->rank, values),
+        onnx_add_tensor(wr->a, wr->g, arena_printf(wr->a, "%s.scale", name),
+                        ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, &units, 1, scales),
+        onnx_add_tensor(wr->a, wr->g, arena_printf(wr->a, "%s.zero", name), dt, &units, 1, zeros),
+    };
+    return onnx_add_node(wr->a, wr->g, "DequantizeLinear", name, in, 3, name,
+                         &ATTR_I("axis", 0), 1) ? name : NULL;
+}
+
+/* dense: Gemm(x, W, b) with transB (W is [units][in]); conv: Conv(x, W, b),
+ * W [out][in / groups][kernel...]. The weights are nnc's int8 ones, the
+ * bias its int32 one in scale input x weight[c], as it was quantized. */
+static bool write_weighted(QdqWriter *wr, size_t i, const char *x, const char *y)
 {
     const QNode *qn = &wr->q->nodes[i];
+    const IrNode *n = &wr->q->ir->nodes[i];
     const QDense *d = &qn->dense;
-    const char *name = wr->q->ir->nodes[i].name;
-    int64_t wdims[2] = {(int64_t)d->units, (int64_t)d->in}, bdims[1] = {(int64_t)d->units};
-    float *bs = arena_array(wr->a, d->units, sizeof *bs);
-    int8_t *wz = arena_array(wr->a, d->units, 1);
-    int32_t *bz = arena_array(wr->a, d->units, sizeof *bz);
-    if (!bs || !wz || !bz)
+    IrParam ps[IR_MAX_PARAMS];
+    float *bias_scale = arena_array(wr->a, d->units, sizeof *bias_scale);
+    if (ir_node_params(n, ps) == 0 || !bias_scale)
         return false;
     float in_scale = wr->q->nodes[qn->src].out.scale;
-    for (size_t c = 0; c < d->units; c++) {
-        bs[c] = in_scale * d->w_scale[c]; /* as nnc quantized the bias */
-        wz[c] = 0;
-        bz[c] = 0;
+    for (size_t c = 0; c < d->units; c++)
+        bias_scale[c] = in_scale * d->w_scale[c];
+    IrShape bias_shape = {1, {d->units}};
+    const char *in[] = {
+        x,
+        dq_channels(wr, arena_printf(wr->a, "%s.weight", n->name),
+                    ONNX__TENSOR_PROTO__DATA_TYPE__INT8, &ps[0].shape, d->weight, d->w_scale),
+        dq_channels(wr, arena_printf(wr->a, "%s.bias", n->name),
+                    ONNX__TENSOR_PROTO__DATA_TYPE__INT32, &bias_shape, d->bias, bias_scale),
+    };
+    if (qn->kind == Q_DENSE)
+        return onnx_add_node(wr->a, wr->g, "Gemm", n->name, in, 3, y, &ATTR_I("transB", 1), 1);
+    NodeAttr attrs[ONNX_CONV_ATTRS];
+    size_t na = onnx_conv_attrs(n, attrs);
+    return onnx_add_node(wr->a, wr->g, "Conv", n->name, in, 3, y, attrs, na);
+}
+
+/* A layer that computes: DequantizeLinear of each input, its float op (a
+ * relu nnc folded into its clamp after it), QuantizeLinear. */
+static bool write_layer(QdqWriter *wr, size_t i)
+{
+    const QNode *qn = &wr->q->nodes[i];
+    const IrNode *n = &wr->q->ir->nodes[i];
+    const char *ins[IR_MAX_INPUTS];
+    for (size_t k = 0; k < n->n_inputs; k++) {
+        size_t same = 0; /* add(a, a): one DequantizeLinear serves both */
+        while (same < k && tensor_of(wr->q, n->inputs[same]) != tensor_of(wr->q, n->inputs[k]))
+            same++;
+        ins[k] = same < k ? ins[same] : dq(wr, n->inputs[k], n->name);
+        if (!ins[k])
+            return false;
     }
-    const char *wq = add_tensor(wr, arena_printf(wr->a, "%s.weight.q", name),
-                                ONNX__TENSOR_PROTO__DATA_TYPE__INT8, wdims, 2, d->weight,
-                                d->units * d->in, 1);
-    const char *ws = add_tensor(wr, arena_printf(wr->a, "%s.weight.scale", name),
-                                ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, bdims, 1, d->w_scale,
-                                d->units, 4);
-    const char *wzn = add_tensor(wr, arena_printf(wr->a, "%s.weight.zero", name),
-                                 ONNX__TENSOR_PROTO__DATA_TYPE__INT8, bdims, 1, wz, d->units, 1);
-    const char *bq = add_tensor(wr, arena_printf(wr->a, "%s.bias.q", name),
-                                ONNX__TENSOR_PROTO__DATA_TYPE__INT32, bdims, 1, d->bias,
-                                d->units, 4);
-    const char *bsn = add_tensor(wr, arena_printf(wr->a, "%s.bias.scale", name),
-                                 ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, bdims, 1, bs, d->units, 4);
-    const char *bzn = add_tensor(wr, arena_printf(wr->a, "%s.bias.zero", name),
-                                 ONNX__TENSOR_PROTO__DATA_TYPE__INT32, bdims, 1, bz, d->units, 4);
-    const char *wf = arena_printf(wr->a, "%s.weight", name), *bf = arena_printf(wr->a, "%s.bias", name);
-    const char *win[] = {wq, ws, wzn}, *bin[] = {bq, bsn, bzn}, *gin[] = {x, wf, bf};
-    Attr axis0 = {"axis", 0, true};
-    return add_node(wr, "DequantizeLinear", wf, win, 3, wf, axis0) &&
-           add_node(wr, "DequantizeLinear", bf, bin, 3, bf, axis0) &&
-           add_node(wr, "Gemm", name, gin, 3, y, (Attr){"transB", 1, true});
+    const char *y = arena_printf(wr->a, "%s.float", n->name);
+    const char *pre = qn->folded ? arena_printf(wr->a, "%s.preact", n->name) : y;
+    bool weighted = qn->kind == Q_DENSE || qn->kind == Q_CONV;
+    bool ok = weighted ? write_weighted(wr, i, ins[0], pre)
+                       : onnx_write_float_op(wr->a, wr->g, wr->q->ir, i, ins, pre);
+    if (ok && qn->folded)
+        ok = onnx_add_node(wr->a, wr->g, "Relu", qn->folded, &pre, 1, y, NULL, 0);
+    return ok && quantize(wr, i, y);
+}
+
+/* flatten: [N, C, ...] -> [N, C x ...] of the int8 values, no rounding. */
+static bool write_flatten(QdqWriter *wr, size_t i)
+{
+    const IrNode *n = &wr->q->ir->nodes[i];
+    const char *in[] = {q_name(wr, n->inputs[0])};
+    return onnx_add_node(wr->a, wr->g, "Flatten", n->name, in, 1, q_name(wr, i),
+                         &ATTR_I("axis", 1), 1);
 }
 
 static bool write_node(QdqWriter *wr, size_t i)
 {
-    const QNode *qn = &wr->q->nodes[i];
-    const IrNode *n = &wr->q->ir->nodes[i];
-    if (qn->kind == Q_ALIAS || qn->kind == Q_INPUT)
-        return true;
-    const char *x = dq(wr, qn->src, n->name);
-    const char *y = arena_printf(wr->a, "%s.float", n->name);
-    bool ok = x && y;
-    if (qn->kind == Q_DENSE)
-        ok = ok && write_dense(wr, i, x, y);
-    else {
-        const char *op = n->op == OP_SIGMOID ? "Sigmoid" : n->op == OP_TANH ? "Tanh"
-                       : n->op == OP_SOFTMAX ? "Softmax" : "Relu";
-        const char *in[] = {x};
-        ok = ok && add_node(wr, op, n->name, in, 1, y,
-                            n->op == OP_SOFTMAX ? (Attr){"axis", -1, true} : no_attr);
+    switch (wr->q->nodes[i].kind) {
+    case Q_INPUT: return true; /* graph_build quantizes the input */
+    case Q_ALIAS: return wr->q->ir->nodes[i].op != OP_FLATTEN || write_flatten(wr, i);
+    case Q_DENSE:
+    case Q_CONV:
+    case Q_LUT:
+    case Q_SOFTMAX:
+    case Q_MAXPOOL:
+    case Q_AVGPOOL:
+    case Q_ADD:
+    case Q_CONCAT: return write_layer(wr, i);
     }
-    return ok && quantize(wr, i, y);
+    return false;
 }
 
-static Onnx__ValueInfoProto *value_info(Arena *a, const char *name, size_t units, int dt)
-{
-    Onnx__ValueInfoProto *v = NEW_MSG(a, Onnx__ValueInfoProto, ONNX__VALUE_INFO_PROTO__INIT);
-    Onnx__TypeProto *t = NEW_MSG(a, Onnx__TypeProto, ONNX__TYPE_PROTO__INIT);
-    Onnx__TypeProto__Tensor *tt = NEW_MSG(a, Onnx__TypeProto__Tensor, ONNX__TYPE_PROTO__TENSOR__INIT);
-    Onnx__TensorShapeProto *sh = NEW_MSG(a, Onnx__TensorShapeProto, ONNX__TENSOR_SHAPE_PROTO__INIT);
-    Onnx__TensorShapeProto__Dimension **dims = arena_array(a, 2, sizeof *dims);
-    if (!v || !t || !tt || !sh || !dims)
-        return NULL;
-    for (int k = 0; k < 2; k++) {
-        dims[k] = NEW_MSG(a, Onnx__TensorShapeProto__Dimension,
-                          ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT);
-        if (!dims[k])
-            return NULL;
-    }
-    dims[0]->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
-    dims[0]->dim_param = (char *)"N";
-    dims[1]->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-    dims[1]->dim_value = (int64_t)units;
-    sh->n_dim = 2;
-    sh->dim = dims;
-    tt->has_elem_type = true;
-    tt->elem_type = dt;
-    tt->shape = sh;
-    t->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
-    t->tensor_type = tt;
-    v->name = (char *)name;
-    v->type = t;
-    return v;
-}
+/* ---- the graph ------------------------------------------------------------ */
 
-enum { NODES_PER_OP = 8, INITS_PER_OP = 12 };
+/* Room for the worst case per IR node: per input a DQ and (add) an Add,
+ * five nodes of a float op (gelu), the weights' two DQs, a relu and the
+ * Q; two scalars per DQ and Q, six weight tensors, three constants of a
+ * float op. */
+enum { NODES_PER_OP = 9, INITS_PER_OP = 13 };
 
-static Onnx__GraphProto *graph_build(Arena *a, const QModel *q)
+static Onnx__GraphProto *graph_new(Arena *a, const IrModel *m)
 {
-    const IrModel *m = q->ir;
     Onnx__GraphProto *g = NEW_MSG(a, Onnx__GraphProto, ONNX__GRAPH_PROTO__INIT);
     if (!g)
         return NULL;
-    g->node = arena_array(a, NODES_PER_OP * m->n_nodes, sizeof *g->node);
-    g->initializer = arena_array(a, INITS_PER_OP * m->n_nodes, sizeof *g->initializer);
+    size_t nodes = 1, inits = 2; /* the input's QuantizeLinear */
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        nodes += NODES_PER_OP + 2 * m->nodes[i].n_inputs;
+        inits += INITS_PER_OP + 2 * m->nodes[i].n_inputs;
+    }
+    g->node = arena_array(a, nodes, sizeof *g->node);
+    g->initializer = arena_array(a, inits, sizeof *g->initializer);
     g->input = arena_array(a, 1, sizeof *g->input);
     g->output = arena_array(a, 1, sizeof *g->output);
     if (!g->node || !g->initializer || !g->input || !g->output)
         return NULL;
     g->name = (char *)m->name;
-    g->input[0] = value_info(a, "input", m->in_units, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
-    g->output[0] = value_info(a, "output", m->out_units, ONNX__TENSOR_PROTO__DATA_TYPE__INT8);
+    g->input[0] = onnx_value_info(a, "input", &m->nodes[0].shape,
+                                  ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
+    g->output[0] = onnx_value_info(a, "output", &m->nodes[m->n_nodes - 1].shape,
+                                   ONNX__TENSOR_PROTO__DATA_TYPE__INT8);
     g->n_input = g->n_output = 1;
-    QdqWriter wr = {a, q, g};
-    const QNode *in = &q->nodes[0];
-    const char *s = add_scale(&wr, "input.scale", in->out.scale);
-    const char *z = add_zero(&wr, "input.zero", in->out.zero);
-    const char *qin[] = {"input", s, z};
-    if (!g->input[0] || !g->output[0] ||
-        !add_node(&wr, "QuantizeLinear", "input.quantize", qin, 3, q_name(&wr, 0), no_attr))
+    return g->input[0] && g->output[0] ? g : NULL;
+}
+
+static Onnx__GraphProto *graph_build(Arena *a, const QModel *q)
+{
+    QdqWriter wr = {a, q, graph_new(a, q->ir)};
+    const char *in[3] = {"input"};
+    if (!wr.g || !add_params(&wr, "input", q->nodes[0].out, in + 1) ||
+        !onnx_add_node(a, wr.g, "QuantizeLinear", "input.quantize", in, 3, q_name(&wr, 0), NULL,
+                       0))
         return NULL;
-    for (size_t i = 1; i < m->n_nodes; i++)
+    for (size_t i = 1; i < q->ir->n_nodes; i++)
         if (!write_node(&wr, i))
             return NULL;
-    return g;
+    return wr.g;
 }
 
 bool emit_onnx_int8(FILE *out, const QModel *q, const EmitOptions *o)

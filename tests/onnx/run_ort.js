@@ -18,7 +18,10 @@ async function main() {
   const shape = process.argv[3] ? process.argv[3].split(',').map(Number) : [rows[0].length];
   if (shape.reduce((a, b) => a * b, 1) !== rows[0].length)
     throw new Error(`shape [${shape}] for rows of ${rows[0].length} values`);
-  const x = new ort.Tensor('float32', Float32Array.from(rows.flat()), [rows.length, ...shape]);
+  const int8 = process.argv[4] === 'int8';
+  const x = new ort.Tensor(int8 ? 'int8' : 'float32',
+                           (int8 ? Int8Array : Float32Array).from(rows.flat()),
+                           [rows.length, ...shape]);
   const y = (await session.run({ input: x })).output;
   if (y.dims.length < 2 || y.dims[0] !== rows.length)
     throw new Error(`output shape [${y.dims}] for ${rows.length} rows`);

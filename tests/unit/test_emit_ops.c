@@ -95,6 +95,49 @@ static void check_onnx(OpKind k, const IrModel *m, const EmitWeights *w)
     onnx__model_proto__free_unpacked(mp, NULL);
 }
 
+/* Where the int8 path quantizes the model: --target onnx --quantize int8
+ * does not refuse it, its QDQ bytes decode, end in the int8 "output", and
+ * write the layer under its name unless it is an alias (dropout, identity:
+ * no node). */
+static void check_onnx_int8(OpKind k, RtSession *s, const IrModel *m, Diag *d)
+{
+    char why[256];
+    if (q8_refusal(m, why, sizeof why))
+        return;
+    cr_expect_null(emit_onnx_int8_refusal(m), "%s: --target onnx --quantize int8 refuses it",
+                   ir_ops[k].name);
+    Arena a;
+    arena_init(&a);
+    QModel q;
+    cr_assert(rt_quantize(s, 0, NULL, &a, &q, d), "%s", ir_ops[k].name);
+    char *buf = NULL;
+    size_t len;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_not_null(f);
+    EmitOptions o = {.prefix = "m", .source_name = "t.nn", .weights_origin = "test"};
+    cr_assert(emit_onnx_int8(f, &q, &o), "%s", ir_ops[k].name);
+    cr_assert_eq(fclose(f), 0);
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, (const uint8_t *)buf);
+    free(buf);
+    cr_assert(mp && mp->graph && mp->graph->n_node >= 1, "%s: the int8 ONNX bytes do not decode",
+              ir_ops[k].name);
+    const Onnx__GraphProto *g = mp->graph;
+    bool writes_output = false, named = false;
+    for (size_t i = 0; i < g->n_node; i++) {
+        writes_output |= strcmp(g->node[i]->output[0], "output") == 0;
+        named |= strcmp(g->node[i]->name, "l") == 0 || strncmp(g->node[i]->name, "l.", 2) == 0;
+    }
+    size_t l = 0;
+    while (strcmp(m->nodes[l].name, "l") != 0)
+        l++;
+    bool alias = q.nodes[l].kind == Q_ALIAS && k != OP_FLATTEN;
+    cr_expect(writes_output, "%s: no int8 node writes the output", ir_ops[k].name);
+    cr_expect(named != alias, "%s: int8 ONNX node named l %s", ir_ops[k].name,
+              alias ? "for an alias" : "missing");
+    onnx__model_proto__free_unpacked(mp, NULL);
+    arena_free(&a);
+}
+
 /* model.py's forward mentions the node (a module or a function call) unless
  * the op is the identity. */
 static void check_pytorch(OpKind k, const IrProgram *p, Diag *d)
@@ -146,6 +189,7 @@ Test(emit_ops, every_kind_through_every_emitter)
         check_c((OpKind)k, m, &w);
         check_onnx((OpKind)k, m, &w);
         check_pytorch((OpKind)k, p, &r.diag);
+        check_onnx_int8((OpKind)k, s, m, &r.diag);
         rt_session_free(s);
         run_end(&r);
     }
