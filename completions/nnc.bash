@@ -28,7 +28,7 @@ _nnc()
         -o | --output | --header) local IFS=$'\n'; COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     case $cmd in
-        run) flags="--seed --epochs --quiet -q --weights --save --model --plot --json --verbose --checkpoint --resume --quantize --calibrate" ;;
+        run) flags="--seed --epochs --quiet -q --weights --save --model --plot --json --verbose --checkpoint --resume --quantize --calibrate --trace-int8" ;;
         check) flags="" ;;
         emit) flags="-o --output --target --weights --model --prefix --header --main --raw-input --keep-batchnorm --quantize --calibrate --seed --epochs" ;;
         fmt) flags="-w --check -" ;;

@@ -49,6 +49,8 @@ static const char usage_text[] =
     "                        too (post-training quantization: docs/quantization.md)\n"
     "      --calibrate D     the dataset whose rows choose the int8 ranges\n"
     "                        (default: the model's training rows)\n"
+    "      --trace-int8      with --quantize int8 --json: each row also carries\n"
+    "                        every layer's int8 values (large)\n"
     "      --verbose         at the end, say on stderr which path the large\n"
     "                        matrix products took (OpenBLAS or portable loops)\n"
     "  check FILE      report diagnostics only; exit 0 when clean\n"
@@ -135,6 +137,7 @@ typedef struct Flag {
 static const Flag flags[] = {
     {"--quiet", "-q", F_BOOL, FOR_RUN, CLI_FIELD(rt.quiet)},
     {"--json", NULL, F_BOOL, FOR_RUN, CLI_FIELD(rt.json)},
+    {"--trace-int8", NULL, F_BOOL, FOR_RUN, CLI_FIELD(rt.trace_int8)},
     {"--verbose", NULL, F_BOOL, FOR_RUN, CLI_FIELD(verbose)},
     {"--main", NULL, F_BOOL, FOR_EMIT, CLI_FIELD(with_main)},
     {"--raw-input", NULL, F_BOOL, FOR_EMIT, CLI_FIELD(raw_input)},
@@ -255,6 +258,9 @@ static int parse_cli(Cli *cli, int argc, char **argv)
         rc = usage_error("--quantize needs int8, not '%s'", cli->quantize);
     if (rc == EXIT_OK && cli->rt.calibrate && !cli->quantize)
         rc = usage_error("%s", "--calibrate chooses the ranges of --quantize int8; give both");
+    if (rc == EXIT_OK && cli->rt.trace_int8 && !(cli->quantize && cli->rt.json))
+        rc = usage_error("%s", "--trace-int8 adds the int8 layers to --json's rows; give "
+                         "--quantize int8 and --json too");
     cli->rt.quantize_int8 = cli->quantize != NULL;
     return rc;
 }

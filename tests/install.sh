@@ -99,7 +99,7 @@ while IFS= read -r line; do
         "      -"*)
             # the option column: "--seed N, --epochs N", "-o OUT.c", "--quiet, -q"
             column=$(echo "$line" | sed 's/^ *//; s/  .*//')
-            for flag in $(echo "$column" | grep -o -- '-\{1,2\}[a-z][a-z-]*'); do
+            for flag in $(echo "$column" | grep -o -- '-\{1,2\}[a-z][a-z0-9-]*'); do
                 [[ " $(complete_words nnc "${cmd[@]}" "$flag") " == *" $flag "* ]] ||
                     { bad "completion of 'nnc ${cmd[*]} $flag' lacks $flag"; flags_ok=0; }
             done ;;

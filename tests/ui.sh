@@ -178,6 +178,11 @@ rc=$?; [ "$rc" -eq 1 ] && [ ! -e "$tmp/alone.onnx" ] &&
 rc=$?; [ "$rc" -eq 2 ] && grep -qF -- "--quantize needs int8, not 'int4'" "$tmp/err" && ok || bad "--quantize int4: exit $rc"
 "$nnc" run xor.nn --calibrate xor >"$tmp/out" 2>"$tmp/err"
 rc=$?; [ "$rc" -eq 2 ] && ok || bad "--calibrate without --quantize: exit $rc, expected 2"
+"$nnc" run xor.nn --quantize int8 --trace-int8 >"$tmp/out" 2>"$tmp/err"
+rc=$?; [ "$rc" -eq 2 ] && [ ! -s "$tmp/out" ] && grep -qF -- "--trace-int8 adds the int8 layers" "$tmp/err" &&
+    ok || bad "--trace-int8 without --json: exit $rc, expected 2"
+"$nnc" emit xor.nn --quantize int8 --trace-int8 >"$tmp/out" 2>"$tmp/err"
+rc=$?; [ "$rc" -eq 2 ] && [ ! -s "$tmp/out" ] && ok || bad "emit --trace-int8 (a run flag): exit $rc, expected 2"
 "$nnc" emit --target pytorch --quantize int8 xor.nn -o "$tmp/q.pkg" >"$tmp/out" 2>"$tmp/err"
 rc=$?; [ "$rc" -eq 2 ] && [ ! -e "$tmp/q.pkg" ] && ok || bad "--target pytorch --quantize int8: exit $rc"
 "$nnc" emit --target onnx --quantize int8 "$golden/emit_layers.nn" -o "$tmp/q.onnx" >"$tmp/out" 2>"$tmp/err"

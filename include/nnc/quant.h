@@ -131,6 +131,9 @@ enum { Q8_EXP_ONE = 1 << 16 };
  * [ir->out_units]; work holds at least q8_work_size(q) int8 values. */
 void q8_forward(const QModel *q, const int8_t *in, int8_t *out, int8_t *work);
 size_t q8_work_size(const QModel *q);
+/* Node i's int8 value in work after q8_forward (an alias: its source's),
+ * ir->nodes[i].units values. */
+const int8_t *q8_node_value(const QModel *q, const int8_t *work, size_t i);
 /* The node that holds the output (the last node, aliases resolved). */
 const QNode *q8_output(const QModel *q);
 

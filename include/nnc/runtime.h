@@ -26,6 +26,7 @@ typedef struct RtOptions {
     const char *resume_dir;     /* --resume DIR: continue each train step from its checkpoint */
     bool quantize_int8;   /* --quantize int8: each evaluate step also runs the int8 network */
     const char *calibrate; /* --calibrate DATASET: its rows choose the int8 ranges, or NULL */
+    bool trace_int8;      /* --trace-int8: --json rows carry every layer's int8 values */
 } RtOptions;
 
 typedef struct RtSession RtSession;

@@ -30,16 +30,17 @@ static size_t int8_constant_bytes(const QModel *q)
 }
 
 /* Runs ds through the int8 network: int8 outputs [rows][out] and their
- * dequantized values for scoring. */
+ * dequantized values for scoring. work holds one row's layers, or with
+ * --trace-int8 every row's ([rows][q8_work_size]). */
 static void int8_outputs(const QModel *q, const IrDataset *ds, int8_t *qy, float *y, int8_t *work,
-                         int8_t *qx)
+                         bool trace, int8_t *qx)
 {
     const QParams in = q->nodes[0].out, out = q8_output(q)->out;
     size_t n_in = q->ir->in_units, n_out = q->ir->out_units;
     for (size_t r = 0; r < ds->rows; r++) {
         for (size_t j = 0; j < n_in; j++)
             qx[j] = q8_quantize(ds->x[r * n_in + j], in.scale, in.zero);
-        q8_forward(q, qx, qy + r * n_out, work);
+        q8_forward(q, qx, qy + r * n_out, trace ? work + r * q8_work_size(q) : work);
         for (size_t j = 0; j < n_out; j++)
             y[r * n_out + j] = q8_dequantize(qy[r * n_out + j], out.scale, out.zero);
     }
@@ -110,8 +111,26 @@ static void json_layers(cJSON *j, const QModel *q)
     }
 }
 
-static void json_rows(cJSON *j, const IrDataset *ds, const IrModel *m, const int8_t *qy)
+static cJSON *int8_array(const int8_t *v, size_t n)
 {
+    cJSON *a = cJSON_CreateArray();
+    for (size_t k = 0; a && k < n; k++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(v[k]));
+    return a;
+}
+
+/* --trace-int8: row r's value of every node, in "values"' order. */
+static void json_trace(cJSON *row, const QModel *q, const int8_t *work)
+{
+    cJSON *layers = cJSON_AddArrayToObject(row, "layers");
+    for (size_t i = 0; layers && i < q->ir->n_nodes; i++)
+        cJSON_AddItemToArray(layers, int8_array(q8_node_value(q, work, i), q->ir->nodes[i].units));
+}
+
+static void json_rows(cJSON *j, const IrDataset *ds, const QModel *q, const int8_t *qy,
+                      const int8_t *trace)
+{
+    const IrModel *m = q->ir;
     cJSON *rows = cJSON_AddArrayToObject(j, "rows");
     for (size_t r = 0; rows && r < ds->rows; r++) {
         cJSON *o = cJSON_CreateObject();
@@ -120,14 +139,14 @@ static void json_rows(cJSON *j, const IrDataset *ds, const IrModel *m, const int
             return;
         }
         cJSON_AddItemToObject(o, "inputs", rt_json_float_array(ds->x + r * ds->x_cols, ds->x_cols));
-        cJSON *outs = cJSON_AddArrayToObject(o, "int8");
-        for (size_t c = 0; outs && c < m->out_units; c++)
-            cJSON_AddItemToArray(outs, cJSON_CreateNumber(qy[r * m->out_units + c]));
+        cJSON_AddItemToObject(o, "int8", int8_array(qy + r * m->out_units, m->out_units));
+        if (trace)
+            json_trace(o, q, trace + r * q8_work_size(q));
     }
 }
 
 static void json_report(RtSession *s, const IrEval *ev, const QModel *q, const RtScore *fs,
-                        const RtScore *qs, const int8_t *qy)
+                        const RtScore *qs, const int8_t *qy, const int8_t *trace)
 {
     cJSON *j = rt_json_step(s, "quantize");
     if (!j)
@@ -142,7 +161,7 @@ static void json_report(RtSession *s, const IrEval *ev, const QModel *q, const R
     cJSON_AddNumberToObject(j, "int8_bytes", (double)int8_constant_bytes(q));
     cJSON_AddNumberToObject(j, "float_bytes", (double)(q->ir->n_params * sizeof(float)));
     json_layers(j, q);
-    json_rows(j, ds, q->ir, qy);
+    json_rows(j, ds, q, qy, trace);
 }
 
 static bool float_score(RtModel *rm, const IrEval *ev, const IrDataset *ds, RtScore *fs, Diag *d)
@@ -168,7 +187,10 @@ bool rt_quant_eval_run(RtSession *s, const IrEval *ev, Diag *d)
     bool ok = rt_quantize(s, ev->model, s->opt.calibrate, &a, &q, d) &&
               float_score(rm, ev, ds, &fs, d);
     size_t n_out = rm->ir->out_units;
-    int8_t *qy = ok ? arena_array(&a, ds->rows * n_out + q8_work_size(&q) + rm->ir->in_units, 1)
+    bool trace = s->opt.trace_int8;
+    size_t work_rows = trace ? ds->rows : 1;
+    int8_t *qy = ok ? arena_array(&a, ds->rows * n_out + work_rows * q8_work_size(&q) +
+                                  rm->ir->in_units, 1)
                     : NULL;
     float *y = ok ? arena_array(&a, ds->rows * n_out, sizeof *y) : NULL;
     if (ok && (!qy || !y)) {
@@ -177,10 +199,10 @@ bool rt_quant_eval_run(RtSession *s, const IrEval *ev, Diag *d)
     }
     if (ok) {
         int8_t *work = qy + ds->rows * n_out;
-        int8_outputs(&q, ds, qy, y, work, work + q8_work_size(&q));
+        int8_outputs(&q, ds, qy, y, work, trace, work + work_rows * q8_work_size(&q));
         rt_eval_score_outputs(ds, rm->ir, y, &qs);
         print_report(s, ev, &q, &fs, &qs);
-        json_report(s, ev, &q, &fs, &qs, qy);
+        json_report(s, ev, &q, &fs, &qs, qy, trace ? work : NULL);
     }
     arena_free(&a);
     return ok;

@@ -286,6 +286,11 @@ size_t q8_work_size(const QModel *q)
     return node_offset(q, q->ir->n_nodes);
 }
 
+const int8_t *q8_node_value(const QModel *q, const int8_t *work, size_t i)
+{
+    return work + node_offset(q, q->nodes[i].kind == Q_ALIAS ? q->nodes[i].src : i);
+}
+
 const QNode *q8_output(const QModel *q)
 {
     const QNode *last = &q->nodes[q->ir->n_nodes - 1];

@@ -17,15 +17,13 @@ ties away from zero. Two differences are therefore not the layers':
     can move its output by more than a step when its output scale is finer
     (softmax's fixed 1/256 after a dense of scale ~0.02; a dense after a
     global average pool; a sigmoid's table). Where it does, the end-to-end
-    difference is printed and bounded by CARRIED, and layers are checked
-    alone, within one step, on the same int8 input: ISOLATED, input ->
-    dense -> softmax, where nnc's dense is recomputed here from the ONNX
-    model's int8 weights with TFLite's integer arithmetic (asserted to give,
-    through nnc's softmax, nnc's outputs exactly on every row), compared
-    with onnxruntime's dense, and onnxruntime's softmax run on nnc's own
-    dense values (the graph cut there); ALONE, a dense or a global average
-    pool recomputed with nnc's arithmetic on onnxruntime's own int8 value
-    of the layer before it, against onnxruntime's value of the layer.
+    difference is printed and bounded by CARRIED.
+So every layer is also checked alone: `nnc run --trace-int8` gives each
+layer's int8 values; for each layer, the part of the QDQ graph from the int8
+tensors it reads to its own int8 tensor is cut out (onnx.utils.extract_model)
+and run in onnxruntime on nnc's values of those tensors, and its output must
+be within one step of nnc's value of the layer, on every row. The number of
+values that are not identical is printed per layer.
 A model with a layer that cannot be quantized is refused (exit 1, nothing
 written) naming the layer.
 usage: check_int8.py NNC EXAMPLES_DIR"""
@@ -64,29 +62,26 @@ CASES = [("xor.nn", None), ("logistic_xor.nn", None),
          ("waves.nn", None), (G + "quant_convs.nn", "img"), (G + "quant_convs.nn", "seq"),
          (G + "quant_mix.nn", None), (T + "wide_mix.nn", None),
          (T + "preprocess.nn", "on_minmax")]
-# The case's end-to-end bound where a difference is carried forward, and
-# the layer whose two ends are checked in isolation (input -> dense ->
-# softmax models).
+# The case's end-to-end bound where a one-step difference of a layer is
+# carried forward into more than a step (each layer alone is within one).
 CARRIED = {G + "emit_softmax.nn": 2, "digits_res.nn": 3, "waves.nn": 2, T + "wide_mix.nn": 2}
-ISOLATED = {G + "emit_softmax.nn": "scores"}
-# ... and the models whose last dense reads a global average pool or
-# feeds a sigmoid's table (whose slope turns a step of a coarse input into
-# several): the dense, and the pool, each on onnxruntime's own int8 input.
-ALONE = {"digits_res.nn": ["gap", "out"], "waves.nn": ["gap", "out"],
-         T + "wide_mix.nn": ["out"]}
 # Refused by the int8 path itself (a batchnorm with no conv or dense to
 # fold into), so by --target onnx --quantize int8 too, naming the layer.
 REFUSED = [(G + "quant_batchnorm_alone.nn", "batchnorm"), (T + "graph_ops.nn", "batchnorm")]
 
 
 def nnc_rows(nnc, path, model):
-    doc = json.loads(subprocess.run([nnc, "run", path, "--quantize", "int8", "--json"],
+    """nnc's evaluated rows: (float inputs, int8 outputs, every layer's int8
+    values), and the names of the layers in that order."""
+    doc = json.loads(subprocess.run([nnc, "run", path, "--quantize", "int8", "--json",
+                                     "--trace-int8"],
                                     check=True, capture_output=True, text=True).stdout)
-    rows = []
+    rows, names = [], []
     for step in doc["steps"]:
         if step["step"] == "quantize" and (model is None or step["model"] == model):
-            rows += [(r["inputs"], r["int8"]) for r in step["rows"]]
-    return rows
+            names = [v["node"] for v in step["values"]]
+            rows += [(r["inputs"], r["int8"], r["layers"]) for r in step["rows"]]
+    return rows, names
 
 
 def ort(path, rows, shape, int8=False):
@@ -116,63 +111,11 @@ def onnx_quantize(x, scale, zero):
     return min(max(round(float(np.float32(x) / np.float32(scale))) + zero, -128), 127)
 
 
-def multiply(x, mult, shift):
-    """MultiplyByQuantizedMultiplier (q8_multiply)."""
-    x = min(max(x << max(shift, 0), -2**31), 2**31 - 1)
-    if x == mult == -2**31:
-        high = 2**31 - 1
-    else:
-        ab = x * mult
-        s = ab + ((1 << 30) if ab >= 0 else 1 - (1 << 30))
-        high = abs(s) >> 31 if s >= 0 else -(abs(s) >> 31)
-    e = max(-shift, 0)
-    mask = (1 << e) - 1
-    return (high >> e) + ((high & mask) > (mask >> 1) + (1 if high < 0 else 0))
-
-
-def quantize_multiplier(real):
-    frac, e = math.frexp(real)
-    fixed = round_away(frac * 2**31)
-    if fixed == 2**31:
-        fixed, e = fixed // 2, e + 1
-    return (0, 0) if e < -31 else (fixed, e)
-
-
-def nnc_dense(x, zx, sx, w, w_scale, bias, out_scale, out_zero):
-    y = []
-    for c in range(len(w)):
-        acc = int(bias[c]) + sum(int(wj) * (xj - zx) for wj, xj in zip(w[c], x))
-        m, sh = quantize_multiplier(float(sx) * float(w_scale[c]) / float(out_scale))
-        y.append(min(max(multiply(acc, m, sh) + out_zero, -128), 127))
-    return y
-
-
-def nnc_softmax(x, scale):
-    exp_q16 = [math.floor(math.exp(-d * float(scale)) * 65536 + 0.5) for d in range(256)]
-    top = max(x)
-    total = sum(exp_q16[top - v] for v in x)
-    return [min(max((2 * exp_q16[top - v] * 256 + total) // (2 * total) - 128, -128), 127)
-            for v in x]
-
-
 # ---- the cases
 
 def steps(got, want):
     pairs = [(a, b) for g, w in zip(got, want) for a, b in zip(g, w)]
     return sum(a != b for a, b in pairs), max(abs(a - b) for a, b in pairs), len(pairs)
-
-
-def part(proto_path, inp, out, tmp, tag):
-    """The graph from tensor inp to tensor out, renamed input -> output."""
-    path = os.path.join(tmp, f"{tag}.onnx")
-    onnx.utils.extract_model(proto_path, path, [inp], [out])
-    m = onnx.load(path)
-    for node in m.graph.node:
-        node.input[:] = ["input" if v == inp else v for v in node.input]
-        node.output[:] = ["output" if v == out else v for v in node.output]
-    m.graph.input[0].name, m.graph.output[0].name = "input", "output"
-    onnx.save(m, path)
-    return path
 
 
 def sample_shape(proto, tensor):
@@ -182,62 +125,62 @@ def sample_shape(proto, tensor):
     return [d.dim_value for d in vi.type.tensor_type.shape.dim[1:]]
 
 
-def isolate(label, path, proto, layer, rows_q, fed, want, tmp):
-    """input -> dense `layer` -> softmax: each op on the same int8 input."""
-    init = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
-    pre = f"{layer}.q"
-    sx, zx = init["input.scale"], int(init["input.zero"])
-    out_s, out_z = init[f"{layer}.out.scale"], int(init[f"{layer}.out.zero"])
-    w, ws, b = (init[f"{layer}.weight.q"], init[f"{layer}.weight.scale"],
-                init[f"{layer}.bias.q"])
-    nnc_pre = [nnc_dense(q, zx, sx, w, ws, b, out_s, out_z) for q in rows_q]
-    if [nnc_softmax(p, out_s) for p in nnc_pre] != want:
-        return [f"{label}: nnc's dense and softmax recomputed do not give nnc's outputs"]
-    units = [len(nnc_pre[0])]
-    to_pre = ort(part(path, "input", pre, tmp, "to_pre"), fed, [len(fed[0])])
-    after = ort(part(path, pre, "output", tmp, "after"), nnc_pre, units, int8=True)
-    problems = []
-    for what, got, ref in ((f"{layer} (dense)", to_pre, nnc_pre), ("softmax", after, want)):
-        differ, worst, n = steps(got, ref)
-        print(f"    in isolation, {what}: {n} int8 values, {differ} not identical "
-              f"(at most {worst} step{'s' if worst != 1 else ''} away)")
-        if worst > 1:
-            problems.append(f"{label}: {what} alone is {worst} steps from nnc")
+def layer_inputs(proto):
+    """{int8 tensor of a layer: the layers' int8 tensors its computation
+    reads}. A layer's int8 tensor is NAME.q (the last one's: output), what
+    its QuantizeLinear (or a flatten's Flatten of the int8 tensor) writes;
+    between them the graph is DequantizeLinear, the op in float, and the
+    QuantizeLinear."""
+    producer = {o: n for n in proto.graph.node for o in n.output}
+    layers = [n.output[0] for n in proto.graph.node
+              if n.output[0] == "output" or n.output[0].endswith(".q")]
+    reads = {}
+    for t in layers:
+        found, seen, stack = [], set(), list(producer[t].input)
+        while stack:
+            v = stack.pop()
+            if v in seen or v not in producer:  # an initializer or the float input
+                continue
+            seen.add(v)
+            if v in layers:
+                found.append(v)
+            else:
+                stack += producer[v].input
+        if found:  # not input.q, which reads the float input
+            reads[t] = sorted(found)
+    return reads
+
+
+def ort_feeds(path, feeds):
+    r = subprocess.run(["node", os.path.join(HERE, "run_ort.js"), path, "--feeds"],
+                       input=json.dumps(feeds), capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"onnxruntime: {r.stderr.strip()}")
+    return [[int(v) for v in row] for row in json.loads(r.stdout)]
+
+
+def per_layer(label, path, proto, rows, names, tmp):
+    """Every layer alone: onnxruntime's part of the graph from the int8
+    tensors the layer reads to its own, fed nnc's int8 values of those
+    (--trace-int8), against nnc's int8 value of the layer."""
+    def trace(tensor):  # NAME.q is layer NAME's value; output the last one's
+        k = len(names) - 1 if tensor == "output" else names.index(tensor[:-len(".q")])
+        return [layers[k] for _, _, layers in rows]
+    problems, total, differ, detail = [], 0, 0, []
+    for k, (t, reads) in enumerate(layer_inputs(proto).items()):
+        cut = os.path.join(tmp, f"layer{k}.onnx")
+        onnx.utils.extract_model(path, cut, reads, [t])
+        feeds = {x: {"shape": sample_shape(proto, x), "rows": trace(x)} for x in reads}
+        got, want = ort_feeds(cut, feeds), trace(t)
+        d, worst, n = steps(got, want)
+        total, differ = total + n, differ + d
+        if d:
+            detail.append(f"{t} {d}" + (f" ({worst} steps)" if worst > 1 else ""))
+        if worst > 1 or len(got) != len(want):
+            problems.append(f"{label}: layer {t} alone is {worst} steps from nnc")
+    print(f"    each layer alone on nnc's int8 inputs: {total} int8 values, {differ} not "
+          f"identical ({', '.join(detail) or 'none'})")
     return problems
-
-
-def nnc_global_avgpool(x, zero, channels):
-    """q8_pool over the whole [C][positions]: the mean of q - zero, rounded
-    half away from zero, plus zero."""
-    per = len(x) // channels
-    out = []
-    for c in range(channels):
-        acc = sum(v - zero for v in x[c * per:(c + 1) * per])
-        mean = (acc + per // 2) // per if acc >= 0 else -((-acc + per // 2) // per)
-        out.append(min(max(mean + zero, -128), 127))
-    return out
-
-
-def alone(label, path, proto, layer, fed, shape, tmp):
-    """Layer `layer` (a dense or a global average pool) on onnxruntime's own
-    int8 value of the layer before it: nnc's arithmetic recomputed against
-    onnxruntime's int8 value of it."""
-    init = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
-    op = next(n for n in proto.graph.node if n.name in (layer, f"{layer}.pooled"))
-    x, sx, zx = next(n for n in proto.graph.node if n.output[0] == op.input[0]).input
-    y = next(n for n in proto.graph.node if n.name == f"{layer}.quantize").output[0]
-    xs = ort(part(path, "input", x, tmp, "to_x"), fed, shape)
-    got = ort(part(path, x, y, tmp, "after"), xs, sample_shape(proto, x), int8=True)
-    if op.op_type == "Gemm":
-        ys = [nnc_dense(v, int(init[zx]), init[sx], init[f"{layer}.weight.q"],
-                        init[f"{layer}.weight.scale"], init[f"{layer}.bias.q"],
-                        init[f"{layer}.out.scale"], int(init[f"{layer}.out.zero"])) for v in xs]
-    else:
-        ys = [nnc_global_avgpool(v, int(init[zx]), len(g)) for v, g in zip(xs, got)]
-    differ, worst, n = steps(got, ys)
-    print(f"    in isolation, {layer} ({op.op_type}) on onnxruntime's {x}: {n} int8 values, "
-          f"{differ} not identical (at most {worst} step{'s' if worst != 1 else ''} away)")
-    return [f"{label}: {layer} alone is {worst} steps from nnc"] if worst > 1 else []
 
 
 def check_case(nnc, examples, name, model, tmp):
@@ -251,17 +194,21 @@ def check_case(nnc, examples, name, model, tmp):
     shape = [d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim[1:]]
     init = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
     s, z = init["input.scale"], int(init["input.zero"])
-    rows = nnc_rows(nnc, path, model)
+    rows, names = nnc_rows(nnc, path, model)
     if not rows:
         return [f"{label}: nnc run --quantize int8 --json gave no rows"]
-    rows_q = [[nnc_quantize(v, s, z) for v in x] for x, _ in rows]
-    ties = sum(nnc_quantize(v, s, z) != onnx_quantize(v, s, z) for x, _ in rows for v in x)
+    rows_q = [[nnc_quantize(v, s, z) for v in x] for x, _, _ in rows]
+    if [layers[0] for _, _, layers in rows] != rows_q or names[0] != "input" or \
+            [layers[-1] for _, _, layers in rows] != [w for _, w, _ in rows]:
+        return [f"{label}: --trace-int8's first and last layers are not the int8 input "
+                f"and output"]
+    ties = sum(nnc_quantize(v, s, z) != onnx_quantize(v, s, z) for x, _, _ in rows for v in x)
     fed = [[float(np.float32(q - z) * s) for q in r] for r in rows_q]
     try:
         got = ort(out, fed, shape)
     except RuntimeError as e:
         return [f"{label}: {e}"]
-    want = [w for _, w in rows]
+    want = [w for _, w, _ in rows]
     differ, worst, n = steps(got, want)
     print(f"  {label}: {len(rows)} rows, {n} int8 outputs, {differ} not identical "
           f"(at most {worst} step{'s' if worst != 1 else ''} away); {ties} input values on a "
@@ -269,11 +216,10 @@ def check_case(nnc, examples, name, model, tmp):
     problems = []
     if len(got) != len(rows) or worst > CARRIED.get(name, 1):
         problems.append(f"{label}: {worst} steps from nnc")
-    if name in ISOLATED:
-        problems += isolate(label, out, proto, ISOLATED[name], rows_q, fed, want, tmp)
-    for layer in ALONE.get(name, []):
-        problems += alone(label, out, proto, layer, fed, shape, tmp)
-    return problems
+    try:
+        return problems + per_layer(label, out, proto, rows, names, tmp)
+    except RuntimeError as e:
+        return problems + [f"{label}: {e}"]
 
 
 def check_refused(nnc, examples, name, op, tmp):
