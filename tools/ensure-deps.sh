@@ -19,7 +19,9 @@ if [ "${1:-}" = "--test" ]; then
     command -v mandoc  >/dev/null 2>&1 || need="$need mandoc"
     /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need="$need python3-torch"
     /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1 || need="$need python3-numpy"
-    /usr/bin/python3 -c 'import onnx'  >/dev/null 2>&1 || need="$need python3-onnx"
+    # onnx.checker, not onnx: libonnx-testdata's onnx/backend folder alone
+    # makes a bare `import onnx` succeed (as an empty namespace package).
+    /usr/bin/python3 -c 'import onnx.checker' >/dev/null 2>&1 || need="$need python3-onnx"
     command -v nvim    >/dev/null 2>&1 || need="$need neovim"
     command -v vim     >/dev/null 2>&1 || need="$need vim"
     # A Node.js from elsewhere brings its own npm (Debian's conflicts with it).

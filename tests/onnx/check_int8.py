@@ -84,10 +84,12 @@ def nnc_rows(nnc, path, model):
     return rows, names
 
 
-def ort(path, rows, shape, int8=False):
-    r = subprocess.run(["node", os.path.join(HERE, "run_ort.js"), path,
-                        ",".join(map(str, shape))] + (["int8"] if int8 else []),
-                       input=json.dumps(rows), capture_output=True, text=True)
+def ort(path, stdin, mode):
+    """run_ort.js on MODEL path: mode is the per-sample SHAPE list of the
+    float rows in stdin, or "--feeds" for named int8 tensors."""
+    arg = mode if mode == "--feeds" else ",".join(map(str, mode))
+    r = subprocess.run(["node", os.path.join(HERE, "run_ort.js"), path, arg],
+                       input=json.dumps(stdin), capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"onnxruntime: {r.stderr.strip()}")
     return [[int(v) for v in row] for row in json.loads(r.stdout)]
@@ -151,14 +153,6 @@ def layer_inputs(proto):
     return reads
 
 
-def ort_feeds(path, feeds):
-    r = subprocess.run(["node", os.path.join(HERE, "run_ort.js"), path, "--feeds"],
-                       input=json.dumps(feeds), capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError(f"onnxruntime: {r.stderr.strip()}")
-    return [[int(v) for v in row] for row in json.loads(r.stdout)]
-
-
 def per_layer(label, path, proto, rows, names, tmp):
     """Every layer alone: onnxruntime's part of the graph from the int8
     tensors the layer reads to its own, fed nnc's int8 values of those
@@ -171,7 +165,7 @@ def per_layer(label, path, proto, rows, names, tmp):
         cut = os.path.join(tmp, f"layer{k}.onnx")
         onnx.utils.extract_model(path, cut, reads, [t])
         feeds = {x: {"shape": sample_shape(proto, x), "rows": trace(x)} for x in reads}
-        got, want = ort_feeds(cut, feeds), trace(t)
+        got, want = ort(cut, feeds, "--feeds"), trace(t)
         d, worst, n = steps(got, want)
         total, differ = total + n, differ + d
         if d:

@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 nnc=${NNC:-$here/../../build/nnc}
 
 missing=""
-/usr/bin/python3 -c 'import onnx' >/dev/null 2>&1 || missing="$missing python3-onnx"
+/usr/bin/python3 -c 'import onnx.checker' >/dev/null 2>&1 || missing="$missing python3-onnx"
 if ! command -v node >/dev/null 2>&1; then
     missing="$missing node"
 elif ! (cd "$here" && node -e 'require("onnxruntime-node")') >/dev/null 2>&1; then

@@ -5,9 +5,8 @@
 // CSV has them, channels first ([C][H][W] flattened); SHAPE ("1,8,8", the
 // model's input per sample) makes the batch [N, C, H, W], and each row of
 // the output is the sample's output flattened the same way.
-// The last argument int8 feeds the rows as int8 instead of float32. With
-// --feeds instead of SHAPE the inputs are named (see main).
-// usage: node run_ort.js MODEL.onnx [SHAPE [int8]] | MODEL.onnx --feeds
+// With --feeds instead of SHAPE the inputs are named int8 tensors (see main).
+// usage: node run_ort.js MODEL.onnx [SHAPE] | MODEL.onnx --feeds
 'use strict';
 const fs = require('fs');
 const ort = require('onnxruntime-node');
@@ -37,7 +36,7 @@ async function main() {
     if (session.inputNames.join() !== 'input' || session.outputNames.join() !== 'output')
       throw new Error(`names: inputs ${session.inputNames}, outputs ${session.outputNames}`);
     const shape = process.argv[3] ? process.argv[3].split(',').map(Number) : [input[0].length];
-    feeds = { input: tensor(input, shape, process.argv[4] === 'int8') };
+    feeds = { input: tensor(input, shape, false) };
     n = input.length;
   }
   if (session.outputNames.length !== 1)
