@@ -174,6 +174,15 @@ static void check_activation(OpKind k)
         for (size_t j = 0; j < 2; j++)
             qx[j] = q8_quantize(ds->x[r * 2 + j], in.scale, in.zero);
         q8_forward(&q, qx, qy, work);
+        /* --trace-int8's values: the input first, the output last, and
+         * the activation (an alias where it folds) the value it holds. */
+        size_t last = q.ir->n_nodes - 1;
+        cr_assert(memcmp(q8_node_value(&q, work, 0), qx, sizeof qx) == 0);
+        cr_assert_eq(q8_node_value(&q, work, last)[0], qy[0]);
+        const int8_t *act = q8_node_value(&q, work, 2);
+        cr_assert(k != OP_RELU || q.nodes[2].kind == Q_ALIAS, "a relu after a dense folds");
+        if (q.nodes[2].kind == Q_ALIAS)
+            cr_assert_eq(act, q8_node_value(&q, work, q.nodes[2].src), "%s", ir_ops[k].name);
         float got = q8_dequantize(qy[0], out.scale, out.zero);
         cr_assert_leq(fabsf(got - fy[r]), 3 * out.scale, "%s row %zu: int8 %g float %g",
                       ir_ops[k].name, r, (double)got, (double)fy[r]);
