@@ -31,6 +31,8 @@ CASES = [
     ("../tests/golden/emit_preprocess.nn", None), ("../tests/golden/emit_softmax.nn", None),
     ("../tests/golden/emit_wide.nn", None), ("../tests/golden/emit_logits.nn", None),
     ("../tests/golden/quant_every_activation.nn", None),
+    ("../tests/onnx/int8_graphs.nn", "ends_dropout"), ("../tests/onnx/int8_graphs.nn", "ends_concat"),
+    ("../tests/onnx/int8_graphs.nn", "ends_softmax"), ("../tests/onnx/int8_graphs.nn", "res_chain"),
 ]
 REFUSED = [("../tests/golden/emit_layers.nn", "batchnorm"),
            ("../tests/golden/emit_seq.nn", "batchnorm")]
