@@ -40,14 +40,8 @@ command -v protoc-c >/dev/null 2>&1 || need="$need protobuf-c-compiler"
 # without it), so nothing here can install a library the build does not
 # link. OpenBLAS is speed for wide networks, not a dependency: it is not
 # installed here (docs/setup.md).
-if [ -n "$need" ]; then
-    echo "nnc: installing build dependencies:$need" >&2
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq $need >/dev/null
-fi
+# $need unquoted: one word per package.
+[ -z "$need" ] || "$(dirname "$0")/apt-install.sh" "build dependencies" $need
 [ "${1:-}" = "--test" ] || exit 0
 # The node packages, as locked in each package-lock.json. onnxruntime-node's
 # install script would also fetch CUDA binaries from NuGet: not needed.

@@ -8,10 +8,5 @@ need=""
 [ -d /usr/share/libonnx-testdata/data/node ] || need="$need libonnx-testdata"
 [ -f /usr/include/protobuf-c/protobuf-c.h ] || need="$need libprotobuf-c-dev"
 command -v protoc-c >/dev/null 2>&1 || need="$need protobuf-c-compiler"
-[ -z "$need" ] && exit 0
-echo "nnc: installing ONNX conformance dependencies:$need" >&2
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq $need >/dev/null
+# $need unquoted: one word per package.
+[ -z "$need" ] || "$(dirname "$0")/apt-install.sh" "ONNX conformance dependencies" $need

@@ -125,11 +125,11 @@ def steps(got, want):
     return sum(a != b for a, b in pairs), max(abs(a - b) for a, b in pairs), len(pairs)
 
 
-def sample_shape(proto, tensor):
-    """The per-sample shape of a tensor of the graph, from shape inference."""
+def sample_shapes(proto):
+    """{tensor: its per-sample shape}, from shape inference."""
     g = onnx.shape_inference.infer_shapes(proto).graph
-    vi = next(v for v in list(g.value_info) + list(g.output) if v.name == tensor)
-    return [d.dim_value for d in vi.type.tensor_type.shape.dim[1:]]
+    return {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim[1:]]
+            for v in list(g.value_info) + list(g.output)}
 
 
 def layer_inputs(proto):
@@ -139,8 +139,9 @@ def layer_inputs(proto):
     between them the graph is DequantizeLinear, the op in float, and the
     QuantizeLinear."""
     producer = {o: n for n in proto.graph.node for o in n.output}
-    layers = [n.output[0] for n in proto.graph.node
+    layers = [n.output[0] for n in proto.graph.node  # in graph order, for the report
               if n.output[0] == "output" or n.output[0].endswith(".q")]
+    is_layer = set(layers)
     reads = {}
     for t in layers:
         found, seen, stack = [], set(), list(producer[t].input)
@@ -149,7 +150,7 @@ def layer_inputs(proto):
             if v in seen or v not in producer:  # an initializer or the float input
                 continue
             seen.add(v)
-            if v in layers:
+            if v in is_layer:
                 found.append(v)
             else:
                 stack += producer[v].input
@@ -166,10 +167,11 @@ def per_layer(label, path, proto, rows, names, tmp):
         k = len(names) - 1 if tensor == "output" else names.index(tensor[:-len(".q")])
         return [layers[k] for _, _, layers in rows]
     problems, total, differ, detail = [], 0, 0, []
+    shapes = sample_shapes(proto)
     for k, (t, reads) in enumerate(layer_inputs(proto).items()):
         cut = os.path.join(tmp, f"layer{k}.onnx")
         onnx.utils.extract_model(path, cut, reads, [t])
-        feeds = {x: {"shape": sample_shape(proto, x), "rows": trace(x)} for x in reads}
+        feeds = {x: {"shape": shapes[x], "rows": trace(x)} for x in reads}
         got, want = ort(cut, feeds, "--feeds"), trace(t)
         d, worst, n = steps(got, want)
         total, differ = total + n, differ + d
